@@ -1,0 +1,11 @@
+//! ecotrace-core: the pure model of ecotrace — unit types, the run record, the footprint model.
+//!
+//! This crate must not do I/O (no files, clock, network or environment): every input comes in as
+//! an argument, so the whole model is deterministic and testable.
+
+pub mod footprint;
+pub mod record;
+pub mod units;
+
+pub use record::*;
+pub use units::*;

@@ -1,0 +1,348 @@
+//! The run record: one shape for a measured run everywhere (`run --json`, `show --json`,
+//! `runs --json`, the ledger, the Python package). Field names are an interface; see
+//! `docs/run-record.md`. This module holds data and pure derivations only.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::units::{serde_as, CarbonIntensity, CarbonMass, Energy, Power, Pue};
+
+/// Version of the record shape; bumped when a field changes meaning.
+pub const RECORD_VERSION: u32 = 1;
+
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? } what = $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $s)] $variant),+
+        }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $name {
+            type Err = ParseEnumError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($s => Ok($name::$variant),)+
+                    _ => Err(ParseEnumError {
+                        what: $what,
+                        got: s.to_string(),
+                        expected: vec![$($s),+].join(", "),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("unknown {what} {got:?}: expected one of {expected}")]
+pub struct ParseEnumError {
+    pub what: &'static str,
+    pub got: String,
+    pub expected: String,
+}
+
+string_enum!(
+    /// Stage of a model's life a run belongs to.
+    Phase {
+        Data => "data",
+        Experiment => "experiment",
+        Tuning => "tuning",
+        Training => "training",
+        Inference => "inference",
+        Other => "other",
+    } what = "phase"
+);
+
+string_enum!(
+    /// What a run charges: only the command's process tree, or the whole machine.
+    Scope {
+        Process => "process",
+        Machine => "machine",
+    } what = "scope"
+);
+
+string_enum!(
+    /// Life state of a run.
+    RunStatus {
+        Running => "running",
+        Finished => "finished",
+        Failed => "failed",
+        FailedToStart => "failed-to-start",
+        Interrupted => "interrupted",
+    } what = "status"
+);
+
+string_enum!(
+    /// The kind of hardware a component's energy belongs to.
+    ComponentKind {
+        Cpu => "cpu",
+        Gpu => "gpu",
+        Ram => "ram",
+    } what = "component"
+);
+
+string_enum!(
+    /// How a component's energy was obtained. Every figure in a report carries one.
+    Method {
+        Rapl => "rapl",
+        CpuModel => "cpu-model",
+        NvmlCounter => "nvml-counter",
+        NvmlPower => "nvml-power",
+        RamModel => "ram-model",
+        UserPower => "user-power",
+    } what = "method"
+);
+
+/// The machine a run was measured on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    pub hostname: String,
+    pub cpu_model: String,
+    /// Logical CPUs seen by the OS.
+    pub cpu_count: u32,
+    /// Total memory in GB (10^9 bytes).
+    pub memory_gb: f64,
+    /// GPU names, one per device.
+    pub gpus: Vec<String>,
+    pub os: String,
+}
+
+/// Energy of one device (a RAPL package, a GPU, the RAM) over the run, with how it was obtained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentEnergy {
+    pub component: ComponentKind,
+    /// Device name within the component, e.g. `package-0`, `gpu0`, `ram`.
+    pub device: String,
+    #[serde(rename = "energy_kwh", with = "serde_as::kwh")]
+    pub energy: Energy,
+    /// Mean power over the run: energy / duration (not an instant value).
+    #[serde(rename = "mean_power_w", with = "serde_as::watts")]
+    pub mean_power: Power,
+    /// Highest per-interval mean power seen.
+    #[serde(rename = "peak_power_w", with = "serde_as::watts")]
+    pub peak_power: Power,
+    pub method: Method,
+    /// The figures the method used, e.g. `tdp_w`, `idle_w`, `w_per_gb`, `cpu_share_mean`.
+    #[serde(default)]
+    pub figures: BTreeMap<String, f64>,
+    /// One line saying where the figures come from.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Energy by component kind, IT energy before PUE.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnergyBreakdown {
+    #[serde(with = "serde_as::kwh")]
+    pub cpu: Energy,
+    #[serde(with = "serde_as::kwh")]
+    pub gpu: Energy,
+    #[serde(with = "serde_as::kwh")]
+    pub ram: Energy,
+    #[serde(with = "serde_as::kwh")]
+    pub total: Energy,
+}
+
+impl EnergyBreakdown {
+    /// Sums components by kind.
+    pub fn from_components(components: &[ComponentEnergy]) -> Self {
+        let mut b = EnergyBreakdown::default();
+        for c in components {
+            match c.component {
+                ComponentKind::Cpu => b.cpu += c.energy,
+                ComponentKind::Gpu => b.gpu += c.energy,
+                ComponentKind::Ram => b.ram += c.energy,
+            }
+        }
+        b.total = b.cpu + b.gpu + b.ram;
+        b
+    }
+}
+
+/// How the grid intensity of a run was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntensityBasis {
+    /// Looked up from the bundled table for the zone the user gave.
+    Zone,
+    /// Given by the user as a number.
+    User,
+    /// No zone given: the world average.
+    WorldDefault,
+}
+
+/// The grid carbon intensity used for a run, with its provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntensityUsed {
+    #[serde(rename = "g_per_kwh")]
+    pub value: CarbonIntensity,
+    pub zone: String,
+    pub source: String,
+    pub year: Option<i32>,
+    pub basis: IntensityBasis,
+}
+
+/// The PUE used for a run, with its provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PueUsed {
+    pub value: Pue,
+    pub source: String,
+}
+
+/// How the tracker itself ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackerInfo {
+    pub version: String,
+    #[serde(with = "serde_as::seconds")]
+    pub interval_s: Duration,
+    pub pid: u32,
+}
+
+/// Summary of the stored per-interval power samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SamplesSummary {
+    pub count: u64,
+    #[serde(with = "serde_as::watts")]
+    pub mean_power_w: Power,
+    #[serde(with = "serde_as::watts")]
+    pub peak_power_w: Power,
+}
+
+/// One measured (or failed) run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub record_version: u32,
+    pub id: String,
+    pub project: String,
+    pub phase: Phase,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    pub command: Vec<String>,
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    /// Signal that ended the command, if it died of one.
+    pub signal: Option<i32>,
+    /// Why the run failed to start, or another error the tracker met.
+    pub error: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Wall time measured so far (the whole run once finished).
+    #[serde(rename = "duration_s", with = "serde_as::seconds")]
+    pub duration: Duration,
+    pub scope: Scope,
+    pub host: Host,
+    pub energy_kwh: EnergyBreakdown,
+    pub components: Vec<ComponentEnergy>,
+    /// Mean IT power over the run: total energy / duration.
+    #[serde(rename = "mean_power_w", with = "serde_as::watts")]
+    pub mean_power: Power,
+    pub pue: PueUsed,
+    pub intensity: IntensityUsed,
+    #[serde(rename = "operational_kgco2e", with = "serde_as::kg")]
+    pub operational: CarbonMass,
+    /// Things the reader should know: defaults used, sensors that could not be read.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// Metrics logged with the run (e.g. `val_accuracy`), shown beside its footprint.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub samples: SamplesSummary,
+    pub tracker: TrackerInfo,
+}
+
+impl RunRecord {
+    /// Recomputes every derived figure (breakdown, mean power, operational CO2e) from the
+    /// components, the duration, the PUE and the intensity. Call after changing any of them.
+    pub fn recompute(&mut self) {
+        self.energy_kwh = EnergyBreakdown::from_components(&self.components);
+        self.mean_power = self.energy_kwh.total / self.duration;
+        self.operational = crate::footprint::operational(
+            self.energy_kwh.total,
+            self.pue.value,
+            self.intensity.value,
+        );
+    }
+
+    /// Whether the run has ended, one way or another.
+    pub fn is_final(&self) -> bool {
+        self.status != RunStatus::Running
+    }
+}
+
+/// One per-interval power sample stored with a run, for charts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PowerSample {
+    /// Seconds since the run started, at the end of the interval.
+    pub t_s: f64,
+    #[serde(with = "serde_as::watts")]
+    pub cpu_w: Power,
+    #[serde(with = "serde_as::watts")]
+    pub gpu_w: Power,
+    #[serde(with = "serde_as::watts")]
+    pub ram_w: Power,
+}
+
+impl PowerSample {
+    pub fn total(&self) -> Power {
+        self.cpu_w + self.gpu_w + self.ram_w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_parse_and_print() {
+        assert_eq!("training".parse::<Phase>().unwrap(), Phase::Training);
+        assert_eq!(" Machine ".parse::<Scope>().unwrap(), Scope::Machine);
+        assert_eq!(
+            "failed-to-start".parse::<RunStatus>().unwrap(),
+            RunStatus::FailedToStart
+        );
+        let e = "trainign".parse::<Phase>().unwrap_err();
+        assert!(e.to_string().contains("data, experiment, tuning"));
+        assert_eq!(Method::NvmlCounter.to_string(), "nvml-counter");
+    }
+
+    #[test]
+    fn breakdown_sums_by_kind() {
+        let c = |k, kwh| ComponentEnergy {
+            component: k,
+            device: "d".into(),
+            energy: Energy::from_kwh(kwh),
+            mean_power: Power::ZERO,
+            peak_power: Power::ZERO,
+            method: Method::Rapl,
+            figures: BTreeMap::new(),
+            note: String::new(),
+        };
+        let b = EnergyBreakdown::from_components(&[
+            c(ComponentKind::Cpu, 1.0),
+            c(ComponentKind::Cpu, 0.5),
+            c(ComponentKind::Gpu, 2.0),
+            c(ComponentKind::Ram, 0.25),
+        ]);
+        assert_eq!(b.cpu.kwh(), 1.5);
+        assert_eq!(b.gpu.kwh(), 2.0);
+        assert_eq!(b.ram.kwh(), 0.25);
+        assert_eq!(b.total.kwh(), 3.75);
+    }
+}
