@@ -302,6 +302,7 @@ pub mod serde_as {
     macro_rules! adapter {
         ($modname:ident, $ty:ty, $to:expr, $from:expr) => {
             pub mod $modname {
+                #[allow(unused_imports)]
                 use super::super::*;
                 use serde::{Deserialize, Deserializer, Serializer};
                 pub fn serialize<S: Serializer>(v: &$ty, s: S) -> Result<S::Ok, S::Error> {
