@@ -105,7 +105,6 @@ string_enum!(
         NvmlCounter => "nvml-counter",
         NvmlPower => "nvml-power",
         RamModel => "ram-model",
-        UserPower => "user-power",
     } what = "method"
 );
 

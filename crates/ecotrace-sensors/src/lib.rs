@@ -67,7 +67,8 @@ pub struct Tick<'a> {
 /// One source of energy readings for one kind of component (all RAPL packages, all GPUs, ...).
 pub trait Sensor: Send {
     fn component(&self) -> ComponentKind;
-    fn method(&self) -> Method;
+    /// How device `device`'s energy is obtained (GPUs may differ: counter on one, power on another).
+    fn method(&self, device: usize) -> Method;
     /// The devices this sensor reports, in a stable order. `read` fills one energy per device.
     fn devices(&self) -> &[String];
     /// Fills `out[i]` with the energy attributed to the tracked work on device `i` over the
