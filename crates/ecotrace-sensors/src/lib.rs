@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use ecotrace_core::{ComponentKind, Energy, Method, Scope};
 
+pub mod procfs;
+pub mod rapl;
+
 /// Where /sys and /proc live. Tests replace them with fake trees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Roots {
