@@ -1,1 +1,45 @@
-//! placeholder
+//! ecotrace-data: the bundled data tables with their provenance, and their lookups.
+//!
+//! - [`zones`]: yearly grid carbon intensity per country and sub-national zone, plus `WORLD`;
+//! - [`cloud_regions`]: AWS, Google Cloud and Azure regions with grid zone, intensity, PUE, WUE;
+//! - [`cpu_lookup`] / [`cpus`]: CPU TDP table.
+//!
+//! Every row carries its upstream source, year and licence; docs/data.md says where each table
+//! comes from and which source was picked where they disagree. The crate is pure: the CSV files
+//! under `data/` are compiled in with `include_str!` and parsed once, on first use. A parse error
+//! in bundled data is a bug (the tests parse every file) and panics.
+
+mod cloud;
+mod cpu;
+mod csv;
+mod resolve;
+mod zones;
+
+pub use cloud::{canonical_provider, cloud_region, cloud_regions, CloudRegion, PROVIDERS};
+pub use cpu::{cpu_lookup, cpus, CpuSpec};
+pub use resolve::{known_ids, resolve_region, ResolvedRegion};
+pub use zones::{world_average, zone, zone_aliases, zones, ZoneIntensity, WORLD_ID};
+
+/// Errors of the lookups.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataError {
+    /// The region given is not a known zone or cloud region.
+    #[error("{}", unknown_zone_message(.input, .suggestions))]
+    UnknownZone {
+        input: String,
+        /// Closest known ids, best first (may be empty).
+        suggestions: Vec<String>,
+    },
+    /// An empty (or all-space) region was given.
+    #[error("empty region: give a country (FR), zone (US-CA) or cloud region (aws:eu-west-3); `ecotrace data zones` lists them all")]
+    EmptyRegion,
+}
+
+fn unknown_zone_message(input: &str, suggestions: &[String]) -> String {
+    let mut m = format!("unknown region or grid zone {input:?}");
+    if !suggestions.is_empty() {
+        m.push_str(&format!("; closest known: {}", suggestions.join(", ")));
+    }
+    m.push_str(". Run `ecotrace data zones` to list them all");
+    m
+}

@@ -1,0 +1,169 @@
+//! Every bundled table parses, and every row has provenance and plausible figures.
+
+use std::collections::HashSet;
+
+use ecotrace_data::{cloud_regions, cpus, world_average, zone, zones, PROVIDERS};
+
+const YEARS: std::ops::RangeInclusive<i32> = 2015..=2026;
+
+#[test]
+fn every_zone_row_has_provenance_and_a_plausible_figure() {
+    let z = zones();
+    assert!(z.len() > 400, "{} zones", z.len());
+    for r in z {
+        assert!(!r.id.is_empty() && !r.name.is_empty(), "{r:?}");
+        assert!(!r.source.trim().is_empty(), "{} has no source", r.id);
+        assert!(!r.license.trim().is_empty(), "{} has no licence", r.id);
+        assert!(YEARS.contains(&r.year), "{} year {}", r.id, r.year);
+        let g = r.intensity.g_per_kwh();
+        assert!(g.is_finite() && (0.0..=1500.0).contains(&g), "{} {g}", r.id);
+    }
+    let ids: HashSet<_> = z.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), z.len(), "duplicate zone ids");
+}
+
+#[test]
+fn every_cloud_row_has_provenance_and_resolves_to_an_intensity() {
+    for r in cloud_regions() {
+        let id = r.id();
+        assert!(PROVIDERS.contains(&r.provider.as_str()), "{id}");
+        assert!(!r.location.is_empty(), "{id} has no location");
+        assert!(zone(&r.zone).is_some(), "{id}: zone {} unknown", r.zone);
+        let g = r
+            .intensity
+            .expect("every region has an intensity")
+            .g_per_kwh();
+        assert!(g.is_finite() && g >= 0.0, "{id}");
+        assert!(YEARS.contains(&r.intensity_year.unwrap()), "{id}");
+        assert!(!r.intensity_source.trim().is_empty(), "{id}");
+        assert!(!r.pue_source.trim().is_empty(), "{id}");
+        assert!(!r.wue_source.trim().is_empty(), "{id}");
+        if let Some(p) = r.pue {
+            assert!((1.0..=2.0).contains(&p.value()), "{id}");
+        }
+        if let Some(w) = r.wue_l_per_kwh {
+            assert!(w.is_finite() && (0.0..=5.0).contains(&w), "{id}");
+        }
+    }
+}
+
+#[test]
+fn every_cpu_row_has_provenance_and_a_plausible_tdp() {
+    let c = cpus();
+    assert!(c.len() > 4000, "{} CPUs", c.len());
+    for r in c {
+        assert!(!r.name.trim().is_empty());
+        assert!(!r.source.trim().is_empty(), "{}", r.name);
+        assert!(YEARS.contains(&r.year), "{}", r.name);
+        let w = r.tdp.watts();
+        assert!(w.is_finite() && w > 0.0 && w <= 1000.0, "{} {w}", r.name);
+        if let Some(n) = r.cores {
+            assert!((1..=512).contains(&n), "{} cores {n}", r.name);
+        }
+    }
+    assert!(c.iter().filter(|r| r.cores.is_some()).count() > 1500);
+}
+
+#[test]
+fn coverage_countries() {
+    let countries = zones()
+        .iter()
+        .filter(|z| z.id.len() == 2 && z.id.chars().all(|c| c.is_ascii_uppercase()))
+        .count();
+    assert!(countries >= 190, "{countries} countries");
+    // Countries that Electricity Maps splits or lacks still resolve to a national figure.
+    for id in [
+        "US", "RU", "CL", "UA", "CN", "IN", "AU", "CA", "JP", "BR", "SE", "NO", "DK", "IT",
+    ] {
+        assert!(zone(id).is_some(), "{id}");
+    }
+}
+
+#[test]
+fn coverage_subnational() {
+    let states = [
+        "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+        "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ",
+        "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT",
+        "VA", "WA", "WV", "WI", "WY", "DC",
+    ];
+    assert_eq!(states.len(), 51);
+    for s in states {
+        let z = zone(&format!("US-{s}")).unwrap_or_else(|| panic!("US-{s} missing"));
+        assert!(z.source.contains("eGRID"), "US-{s}: {}", z.source);
+    }
+    let ca = zones().iter().filter(|z| z.id.starts_with("CA-")).count();
+    assert!(ca >= 10, "{ca} Canadian provinces/territories");
+    for id in [
+        "AU-NSW",
+        "AU-VIC",
+        "AU-QLD",
+        "AU-SA",
+        "AU-WA",
+        "AU-TAS",
+        "IN-NO",
+        "IN-SO",
+        "IN-EA",
+        "IN-WE",
+        "IN-NE",
+        "US-CAL-CISO",
+        "JP-TK",
+        "SE-SE3",
+        "DK-DK1",
+        "CN-BJ",
+    ] {
+        assert!(zone(id).is_some(), "{id}");
+    }
+}
+
+#[test]
+fn coverage_cloud() {
+    for p in PROVIDERS {
+        let n = cloud_regions().iter().filter(|r| r.provider == p).count();
+        assert!(n >= 25, "{p}: {n} regions");
+    }
+}
+
+#[test]
+fn world_average_is_a_sourced_row() {
+    let w = world_average();
+    assert_eq!(w.id, "WORLD");
+    assert!(w.source.contains("Ember"));
+    assert_eq!(w.year, 2024);
+    assert!((w.intensity.g_per_kwh() - 472.94).abs() < 0.01);
+}
+
+/// Figures read by hand from the reference files (see docs/data.md for the files).
+#[test]
+fn spot_checks_against_the_sources() {
+    let g = |id: &str| zone(id).unwrap().intensity.g_per_kwh();
+    let close = |id: &str, want: f64| {
+        let got = g(id);
+        assert!((got - want).abs() < 0.01, "{id}: {got} != {want}");
+    };
+    // Electricity Maps 2024, life-cycle column.
+    close("FR", 33.44);
+    close("DE", 333.77);
+    close("US", 400.2);
+    close("IN-NO", 570.63);
+    close("AU-NSW", 541.42);
+    close("CA-QC", 35.04);
+    close("JP-TK", 539.68);
+    close("SE-SE3", 20.42);
+    close("US-CAL-CISO", 227.14);
+    // eGRID2023 STC2ERTA lb/MWh x 0.45359237.
+    close("US-CA", 394.769 * 0.45359237);
+    close("US-TX", 771.179 * 0.45359237);
+    close("US-WY", 1833.263 * 0.45359237);
+    close("US-VT", 52.239 * 0.45359237);
+    // Ember, countries Electricity Maps lacks.
+    close("RU", 446.17);
+    close("UA", 250.47);
+    close("CL", 265.52);
+    assert_eq!(zone("UA").unwrap().year, 2022);
+    // China MEE 2023 provincial factors.
+    close("CN-NX", 618.7);
+    assert_eq!(zone("US-CA").unwrap().year, 2023);
+    assert_eq!(zone("FR").unwrap().year, 2024);
+    assert!(zone("FR").unwrap().license.contains("ODbL"));
+}
