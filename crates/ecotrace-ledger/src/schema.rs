@@ -1,0 +1,217 @@
+//! The ledger schema and its migrations.
+//!
+//! Versions are recorded in a `schema_migrations` table (version, name, applied_at) rather than
+//! SQLite's `PRAGMA user_version`, so a PostgreSQL backend can keep the same table and the same
+//! numbered list: each [`Migration`] has one version and name for every backend, and its SQL per
+//! backend (only SQLite exists today). Migrations only ever add; a ledger whose version is newer
+//! than [`SCHEMA_VERSION`] is refused rather than guessed at.
+//!
+//! This module must not read or write runs.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+/// One step of the schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    /// SQLite statements, run in one transaction with the version row.
+    pub sqlite: &'static str,
+}
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Every migration, in order. Append only: never edit a released one.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "runs and samples",
+    sqlite: r#"
+        -- One row per run: the full record as JSON, plus copies of the fields filters need.
+        -- Times are RFC 3339 UTC text with fixed microsecond precision, so text order is time order.
+        CREATE TABLE runs (
+            id             TEXT PRIMARY KEY NOT NULL,
+            project        TEXT NOT NULL,
+            phase          TEXT NOT NULL,
+            status         TEXT NOT NULL,     -- as stored; reads derive `interrupted` for dead trackers
+            started_at     TEXT NOT NULL,
+            ended_at       TEXT,
+            hostname       TEXT NOT NULL,     -- record.host.hostname
+            tracker_pid    INTEGER NOT NULL,  -- record.tracker.pid
+            heartbeat_at   TEXT NOT NULL,     -- ledger clock at the last begin/checkpoint/finish
+            record_version INTEGER NOT NULL,
+            record_json    TEXT NOT NULL
+        );
+        CREATE INDEX runs_started_at ON runs (started_at);
+        CREATE INDEX runs_project_started_at ON runs (project, started_at);
+        CREATE INDEX runs_phase_started_at ON runs (phase, started_at);
+        CREATE INDEX runs_status_started_at ON runs (status, started_at);
+        CREATE INDEX runs_host_pid ON runs (hostname, tracker_pid);
+        CREATE INDEX runs_heartbeat_at ON runs (heartbeat_at);
+
+        -- Per-interval power samples. (run_id, seq) is the key, so a retried write never duplicates.
+        CREATE TABLE samples (
+            run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            seq    INTEGER NOT NULL,
+            t_s    REAL NOT NULL,  -- seconds since the run started, end of the interval
+            cpu_w  REAL,           -- NULL stores a non-finite reading (read back as NaN)
+            gpu_w  REAL,
+            ram_w  REAL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID;
+    "#,
+}];
+
+const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY NOT NULL,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)";
+
+/// Why migrating failed.
+#[derive(Debug)]
+pub(crate) enum MigrateError {
+    TooNew { found: u32, supported: u32 },
+    Db(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Db(e)
+    }
+}
+
+/// The highest applied version; 0 for a database with no migrations table.
+pub(crate) fn current_version(conn: &Connection) -> rusqlite::Result<u32> {
+    let has_table: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if has_table.is_none() {
+        return Ok(0);
+    }
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Brings the schema up to the last of `migrations`; returns the version reached. Safe against
+/// several processes opening a new ledger at once: the work runs under the write lock
+/// (`BEGIN IMMEDIATE`) and rechecks the version there.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    migrations: &[Migration],
+    applied_at: &str,
+) -> Result<u32, MigrateError> {
+    let latest = migrations.last().map_or(0, |m| m.version);
+    // Fast path without the write lock: already up to date.
+    let found = current_version(conn)?;
+    if found > latest {
+        return Err(MigrateError::TooNew {
+            found,
+            supported: latest,
+        });
+    }
+    if found == latest {
+        return Ok(found);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(CREATE_MIGRATIONS_TABLE)?;
+    let found = current_version(&tx)?;
+    if found > latest {
+        return Err(MigrateError::TooNew {
+            found,
+            supported: latest,
+        });
+    }
+    for m in migrations.iter().filter(|m| m.version > found) {
+        tx.execute_batch(m.sqlite)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![m.version, m.name, applied_at],
+        )?;
+    }
+    tx.commit()?;
+    Ok(latest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_and_match_the_constant() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "{}", m.name);
+        }
+        assert_eq!(MIGRATIONS.last().unwrap().version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn migrates_an_empty_database_once() {
+        let mut c = Connection::open_in_memory().unwrap();
+        assert_eq!(current_version(&c).unwrap(), 0);
+        assert_eq!(migrate(&mut c, MIGRATIONS, "t0").unwrap(), SCHEMA_VERSION);
+        assert_eq!(migrate(&mut c, MIGRATIONS, "t1").unwrap(), SCHEMA_VERSION);
+        let rows: i64 = c
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn applies_only_pending_migrations() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c, MIGRATIONS, "t0").unwrap();
+        c.execute(
+            "INSERT INTO runs (id, project, phase, status, started_at, hostname, tracker_pid, heartbeat_at, record_version, record_json)
+             VALUES ('r', 'p', 'other', 'finished', 't', 'h', 1, 't', 1, '{}')",
+            [],
+        )
+        .unwrap();
+        let mut next = MIGRATIONS.to_vec();
+        next.push(Migration {
+            version: SCHEMA_VERSION + 1,
+            name: "test: add a column",
+            sqlite: "ALTER TABLE runs ADD COLUMN gpu_count INTEGER NOT NULL DEFAULT 0",
+        });
+        assert_eq!(migrate(&mut c, &next, "t1").unwrap(), SCHEMA_VERSION + 1);
+        let (id, gpus): (String, i64) = c
+            .query_row("SELECT id, gpu_count FROM runs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((id.as_str(), gpus), ("r", 0));
+        // The older build now refuses it instead of guessing.
+        match migrate(&mut c, MIGRATIONS, "t2") {
+            Err(MigrateError::TooNew { found, supported }) => {
+                assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_nothing_behind() {
+        let mut c = Connection::open_in_memory().unwrap();
+        let bad = [Migration {
+            version: 1,
+            name: "broken",
+            sqlite: "CREATE TABLE a (x INTEGER); THIS IS NOT SQL;",
+        }];
+        assert!(matches!(
+            migrate(&mut c, &bad, "t0"),
+            Err(MigrateError::Db(_))
+        ));
+        assert_eq!(current_version(&c).unwrap(), 0);
+        let tables: i64 = c
+            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 0);
+    }
+}

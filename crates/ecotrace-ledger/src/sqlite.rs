@@ -1,0 +1,714 @@
+//! The SQLite backend of [`Ledger`].
+//!
+//! Concurrency: WAL journal (readers never block the writer), a busy timeout, every write one
+//! `BEGIN IMMEDIATE` transaction (so two writers never deadlock on a lock upgrade), and the whole
+//! transaction retried with backoff while SQLite answers BUSY/LOCKED. Several `ecotrace run`s can
+//! thus share one ledger file.
+//!
+//! This module stores records as given and must not derive figures. Reads must never write: the
+//! `interrupted` status of a dead tracker's run exists only in what reads return.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use ecotrace_core::{Power, PowerSample, RunRecord, RunStatus};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use crate::compat::decode_record;
+use crate::liveness::{Liveness, LivenessView};
+use crate::schema::{self, MigrateError, MIGRATIONS};
+use crate::{Ledger, LedgerError, RunFilter, MIN_PREFIX_LEN};
+
+/// How long writes wait for other writers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// SQLite's own wait inside one attempt (`busy_timeout`).
+    pub busy_timeout: Duration,
+    /// Total time to keep retrying a BUSY/LOCKED transaction before giving up.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            busy_timeout: Duration::from_secs(5),
+            max_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A stored row as written, without the `interrupted` mapping reads apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRun {
+    pub record: RunRecord,
+    /// Ledger clock time of the last begin/checkpoint/finish.
+    pub heartbeat_at: DateTime<Utc>,
+    pub sample_count: u64,
+}
+
+/// A ledger in one SQLite file (or in memory, for tests).
+pub struct SqliteLedger {
+    conn: Connection,
+    /// The file, `None` in memory.
+    path: Option<PathBuf>,
+    location: String,
+    liveness: Liveness,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for SqliteLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteLedger")
+            .field("location", &self.location)
+            .field("liveness", &self.liveness)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failure inside one attempt: a database error (maybe retryable) or a final ledger error.
+enum Fail {
+    Db(rusqlite::Error),
+    Ledger(LedgerError),
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Self {
+        Fail::Db(e)
+    }
+}
+
+impl From<LedgerError> for Fail {
+    fn from(e: LedgerError) -> Self {
+        Fail::Ledger(e)
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Fixed-width RFC 3339 UTC, so that text order is time order in the indexed columns.
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A small pseudo-random backoff, so that retrying writers do not stay in lockstep.
+fn backoff(attempt: u32) -> Duration {
+    let base = 5u64 << attempt.min(5); // 10 ms .. 160 ms
+    let jitter = u64::from(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos()),
+    ) % base;
+    Duration::from_millis(base + jitter)
+}
+
+const SELECT_RUN: &str = "SELECT id, record_json, heartbeat_at FROM runs";
+
+impl SqliteLedger {
+    /// Opens (creating if needed) the ledger file at `path`, its parent directories, and its
+    /// schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
+        let path = path.as_ref().to_path_buf();
+        if path.as_os_str().is_empty() {
+            return Err(LedgerError::CannotOpen {
+                path,
+                reason: "the path is empty".into(),
+            });
+        }
+        if path.is_dir() {
+            return Err(LedgerError::CannotOpen {
+                path,
+                reason: "it is a directory; name a file inside it, e.g. ledger.db".into(),
+            });
+        }
+        if let Some(dir) = crate::path::parent_dir(&path) {
+            if !dir.is_dir() {
+                std::fs::create_dir_all(dir).map_err(|source| LedgerError::CreateDir {
+                    dir: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let location = path.display().to_string();
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|e| LedgerError::CannotOpen {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        Self::setup(conn, Some(path), location, true)
+    }
+
+    /// A private ledger in memory (tests, dry runs). Not shared with any other connection.
+    pub fn open_in_memory() -> Result<Self, LedgerError> {
+        let conn = Connection::open_in_memory().map_err(|e| LedgerError::Storage {
+            location: ":memory:".into(),
+            source: Box::new(e),
+        })?;
+        Self::setup(conn, None, ":memory:".into(), false)
+    }
+
+    fn setup(
+        conn: Connection,
+        path: Option<PathBuf>,
+        location: String,
+        wal: bool,
+    ) -> Result<Self, LedgerError> {
+        let mut ledger = SqliteLedger {
+            conn,
+            path,
+            location,
+            liveness: Liveness::system(),
+            retry: RetryPolicy::default(),
+        };
+        let retry = ledger.retry;
+        ledger
+            .conn
+            .busy_timeout(retry.busy_timeout)
+            .map_err(|e| ledger.db_error(e))?;
+        ledger.conn.set_prepared_statement_cache_capacity(32);
+        ledger.with_retry(|conn| {
+            if wal {
+                // Persistent: later opens find the file already in WAL mode.
+                let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    return Err(Fail::Ledger(LedgerError::CannotOpen {
+                        path: PathBuf::from(&ledger.location),
+                        reason: format!("SQLite refused WAL mode (journal mode is {mode})"),
+                    }));
+                }
+            }
+            // WAL + NORMAL: a commit survives a crash of the process; only an OS crash or power
+            // loss may lose the last few commits (not corrupt the file).
+            conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+            Ok(())
+        })?;
+        let now = ts(ledger.liveness.now());
+        let mut attempts = 0;
+        let start = Instant::now();
+        loop {
+            attempts += 1;
+            match schema::migrate(&mut ledger.conn, MIGRATIONS, &now) {
+                Ok(_) => break,
+                Err(MigrateError::TooNew { found, supported }) => {
+                    return Err(LedgerError::SchemaTooNew {
+                        location: ledger.location.clone(),
+                        found,
+                        supported,
+                    })
+                }
+                Err(MigrateError::Db(e)) if is_busy(&e) && start.elapsed() < retry.max_wait => {
+                    std::thread::sleep(backoff(attempts));
+                }
+                Err(MigrateError::Db(e)) => return Err(ledger.db_error(e)),
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// Judges `running` rows with this clock, probe and staleness limit instead of the system's.
+    pub fn with_liveness(mut self, liveness: Liveness) -> Self {
+        self.liveness = liveness;
+        self
+    }
+
+    /// Waits for other writers according to `retry` instead of the default.
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Result<Self, LedgerError> {
+        self.conn
+            .busy_timeout(retry.busy_timeout)
+            .map_err(|e| self.db_error(e))?;
+        self.retry = retry;
+        Ok(self)
+    }
+
+    pub fn liveness(&self) -> &Liveness {
+        &self.liveness
+    }
+
+    /// The ledger file; `None` for an in-memory ledger.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The schema version of the open ledger.
+    pub fn schema_version(&self) -> Result<u32, LedgerError> {
+        schema::current_version(&self.conn).map_err(|e| self.db_error(e))
+    }
+
+    /// One run exactly as stored (full id only), with its heartbeat: no `interrupted` mapping.
+    pub fn stored(&self, id: &str) -> Result<StoredRun, LedgerError> {
+        self.with_retry(|conn| {
+            let row: Option<(String, String)> = conn
+                .prepare_cached("SELECT record_json, heartbeat_at FROM runs WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((json, heartbeat)) = row else {
+                return Err(self.not_found(id).into());
+            };
+            let record = self.decode(id, &json)?;
+            let heartbeat_at = parse_ts(&heartbeat).unwrap_or(record.started_at);
+            let sample_count: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM samples WHERE run_id = ?1")?
+                .query_row([id], |r| r.get(0))?;
+            Ok(StoredRun {
+                record,
+                heartbeat_at,
+                sample_count: u64::try_from(sample_count).unwrap_or(0),
+            })
+        })
+    }
+
+    // ---- internals ----
+
+    fn not_found(&self, id: &str) -> LedgerError {
+        LedgerError::NotFound {
+            id: id.to_string(),
+            location: self.location.clone(),
+        }
+    }
+
+    fn db_error(&self, e: rusqlite::Error) -> LedgerError {
+        let path = || PathBuf::from(&self.location);
+        match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => LedgerError::NotADatabase { path: path() },
+            Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+                LedgerError::CannotOpen {
+                    path: path(),
+                    reason: e.to_string(),
+                }
+            }
+            _ => LedgerError::Storage {
+                location: self.location.clone(),
+                source: Box::new(e),
+            },
+        }
+    }
+
+    fn decode(&self, id: &str, json: &str) -> Result<RunRecord, LedgerError> {
+        decode_record(json).map_err(|reason| LedgerError::UnreadableRecord {
+            id: id.to_string(),
+            location: self.location.clone(),
+            reason,
+        })
+    }
+
+    /// Runs `op` (a whole transaction) until it succeeds, fails for good, or other writers kept
+    /// the database busy for longer than the retry policy allows.
+    fn with_retry<T>(
+        &self,
+        mut op: impl FnMut(&Connection) -> Result<T, Fail>,
+    ) -> Result<T, LedgerError> {
+        let start = Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match op(&self.conn) {
+                Ok(v) => return Ok(v),
+                Err(Fail::Ledger(e)) => return Err(e),
+                Err(Fail::Db(e)) if is_busy(&e) => {
+                    if start.elapsed() >= self.retry.max_wait {
+                        return Err(LedgerError::Busy {
+                            location: self.location.clone(),
+                            attempts,
+                            waited: start.elapsed(),
+                        });
+                    }
+                    std::thread::sleep(backoff(attempts));
+                }
+                Err(Fail::Db(e)) => return Err(self.db_error(e)),
+            }
+        }
+    }
+
+    fn encode(record: &RunRecord) -> Result<String, LedgerError> {
+        serde_json::to_string(record).map_err(|source| LedgerError::Encode {
+            id: record.id.clone(),
+            source,
+        })
+    }
+
+    fn validate_id(record: &RunRecord) -> Result<(), LedgerError> {
+        let id = &record.id;
+        if id.is_empty() || id.trim() != id || id.chars().any(char::is_control) {
+            return Err(LedgerError::InvalidRecord {
+                id: id.clone(),
+                reason:
+                    "the run id must be non-empty, without surrounding spaces or control characters"
+                        .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The stored status of `id`, inside a write transaction.
+    fn stored_status(&self, tx: &rusqlite::Transaction<'_>, id: &str) -> Result<RunStatus, Fail> {
+        let s: Option<String> = tx
+            .prepare_cached("SELECT status FROM runs WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let Some(s) = s else {
+            return Err(self.not_found(id).into());
+        };
+        s.parse::<RunStatus>().map_err(|e| {
+            Fail::Ledger(LedgerError::UnreadableRecord {
+                id: id.to_string(),
+                location: self.location.clone(),
+                reason: e.to_string(),
+            })
+        })
+    }
+
+    /// Writes every indexed column and the JSON of `record` over its row.
+    fn update_row(
+        tx: &rusqlite::Transaction<'_>,
+        record: &RunRecord,
+        json: &str,
+        heartbeat: &str,
+    ) -> rusqlite::Result<()> {
+        tx.prepare_cached(
+            "UPDATE runs SET project = ?2, phase = ?3, status = ?4, started_at = ?5, ended_at = ?6,
+                 hostname = ?7, tracker_pid = ?8, heartbeat_at = ?9, record_version = ?10,
+                 record_json = ?11
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            record.id,
+            record.project,
+            record.phase.as_str(),
+            record.status.as_str(),
+            ts(record.started_at),
+            record.ended_at.map(ts),
+            record.host.hostname,
+            record.tracker.pid,
+            heartbeat,
+            record.record_version,
+            json,
+        ])?;
+        Ok(())
+    }
+
+    /// Appends the samples newer than the last stored one (by `t_s`), numbering them after it.
+    /// A retried batch thus adds nothing twice, and `seq` order is time order.
+    fn append_samples(
+        tx: &rusqlite::Transaction<'_>,
+        id: &str,
+        samples: &[PowerSample],
+    ) -> rusqlite::Result<usize> {
+        if samples.is_empty() {
+            return Ok(0);
+        }
+        let last: Option<(i64, f64)> = tx
+            .prepare_cached(
+                "SELECT seq, t_s FROM samples WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (mut seq, mut last_t) = last.map_or((0, f64::NEG_INFINITY), |(s, t)| (s + 1, t));
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO samples (run_id, seq, t_s, cpu_w, gpu_w, ram_w) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let w = |p: Power| Some(p.watts()).filter(|x| x.is_finite());
+        let mut added = 0;
+        for s in samples {
+            // Only strictly later, finite times: a NaN t_s could not be ordered.
+            if !s.t_s.is_finite() || s.t_s <= last_t {
+                continue;
+            }
+            insert.execute(params![id, seq, s.t_s, w(s.cpu_w), w(s.gpu_w), w(s.ram_w)])?;
+            seq += 1;
+            last_t = s.t_s;
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// The run `id_or_prefix` names: exact id first, then a unique prefix of at least
+    /// [`MIN_PREFIX_LEN`] characters. Returns the full id.
+    fn resolve(&self, conn: &Connection, id_or_prefix: &str) -> Result<String, Fail> {
+        let q = id_or_prefix.trim();
+        let exact: Option<String> = conn
+            .prepare_cached("SELECT id FROM runs WHERE id = ?1")?
+            .query_row([q], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = exact {
+            return Ok(id);
+        }
+        let n = q.chars().count();
+        if n < MIN_PREFIX_LEN {
+            return Err(LedgerError::PrefixTooShort {
+                prefix: q.to_string(),
+                min: MIN_PREFIX_LEN,
+                location: self.location.clone(),
+            }
+            .into());
+        }
+        let ids = conn
+            .prepare_cached(
+                "SELECT id FROM runs WHERE substr(id, 1, ?2) = ?1
+                 ORDER BY started_at DESC, id DESC",
+            )?
+            .query_map(params![q, n as i64], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        match ids.len() {
+            0 => Err(self.not_found(q).into()),
+            1 => Ok(ids.into_iter().next().expect("one id")),
+            _ => Err(LedgerError::Ambiguous {
+                prefix: q.to_string(),
+                candidates: ids,
+                location: self.location.clone(),
+            }
+            .into()),
+        }
+    }
+
+    /// A stored row as reads return it: decoded, and shown as interrupted if its tracker is gone.
+    fn effective(
+        &self,
+        view: &LivenessView<'_>,
+        id: &str,
+        json: &str,
+        heartbeat: &str,
+    ) -> Result<RunRecord, LedgerError> {
+        let mut record = self.decode(id, json)?;
+        let heartbeat_at = parse_ts(heartbeat).unwrap_or(record.started_at);
+        if let Some(i) = view.check(&record, heartbeat_at) {
+            i.apply(&mut record);
+        }
+        Ok(record)
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn begin(&mut self, record: &RunRecord) -> Result<(), LedgerError> {
+        Self::validate_id(record)?;
+        if !matches!(record.status, RunStatus::Running | RunStatus::FailedToStart) {
+            return Err(LedgerError::InvalidRecord {
+                id: record.id.clone(),
+                reason: format!(
+                    "a run begins as running or failed-to-start, not {}; use finish to end it",
+                    record.status
+                ),
+            });
+        }
+        let json = Self::encode(record)?;
+        let heartbeat = ts(self.liveness.now());
+        let location = &self.location;
+        self.write(|tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
+                         tracker_pid, heartbeat_at, record_version, record_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                     ON CONFLICT (id) DO NOTHING",
+                )?
+                .execute(params![
+                    record.id,
+                    record.project,
+                    record.phase.as_str(),
+                    record.status.as_str(),
+                    ts(record.started_at),
+                    record.ended_at.map(ts),
+                    record.host.hostname,
+                    record.tracker.pid,
+                    heartbeat,
+                    record.record_version,
+                    json,
+                ])?;
+            if inserted == 0 {
+                return Err(LedgerError::AlreadyExists {
+                    id: record.id.clone(),
+                    location: location.clone(),
+                }
+                .into());
+            }
+            Ok(())
+        })
+    }
+
+    fn checkpoint(
+        &mut self,
+        record: &RunRecord,
+        new_samples: &[PowerSample],
+    ) -> Result<(), LedgerError> {
+        Self::validate_id(record)?;
+        if record.status != RunStatus::Running {
+            return Err(LedgerError::InvalidRecord {
+                id: record.id.clone(),
+                reason: format!(
+                    "a checkpoint is for a running run, not {}; use finish to end it",
+                    record.status
+                ),
+            });
+        }
+        let json = Self::encode(record)?;
+        let heartbeat = ts(self.liveness.now());
+        self.write(|tx| {
+            let stored = self.stored_status(tx, &record.id)?;
+            if stored != RunStatus::Running {
+                return Err(LedgerError::AlreadyEnded {
+                    id: record.id.clone(),
+                    stored,
+                    attempted: record.status,
+                    location: self.location.clone(),
+                }
+                .into());
+            }
+            Self::update_row(tx, record, &json, &heartbeat)?;
+            Self::append_samples(tx, &record.id, new_samples)?;
+            Ok(())
+        })
+    }
+
+    fn finish(
+        &mut self,
+        record: &RunRecord,
+        new_samples: &[PowerSample],
+    ) -> Result<(), LedgerError> {
+        Self::validate_id(record)?;
+        if !record.is_final() {
+            return Err(LedgerError::InvalidRecord {
+                id: record.id.clone(),
+                reason: "finish needs a final status (finished, failed, failed-to-start, interrupted); use checkpoint while it runs".into(),
+            });
+        }
+        let json = Self::encode(record)?;
+        let heartbeat = ts(self.liveness.now());
+        self.write(|tx| {
+            let stored = self.stored_status(tx, &record.id)?;
+            // A retried finish (same final status) may overwrite; nothing else may.
+            if stored != RunStatus::Running && stored != record.status {
+                return Err(LedgerError::AlreadyEnded {
+                    id: record.id.clone(),
+                    stored,
+                    attempted: record.status,
+                    location: self.location.clone(),
+                }
+                .into());
+            }
+            Self::update_row(tx, record, &json, &heartbeat)?;
+            Self::append_samples(tx, &record.id, new_samples)?;
+            Ok(())
+        })
+    }
+
+    fn get(&self, id_or_prefix: &str) -> Result<RunRecord, LedgerError> {
+        let view = self.liveness.view();
+        self.with_retry(|conn| {
+            let id = self.resolve(conn, id_or_prefix)?;
+            let (json, heartbeat): (String, String) = conn
+                .prepare_cached("SELECT record_json, heartbeat_at FROM runs WHERE id = ?1")?
+                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(self.effective(&view, &id, &json, &heartbeat)?)
+        })
+    }
+
+    fn list(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError> {
+        let limit = filter.limit.unwrap_or(usize::MAX);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut sql = format!("{SELECT_RUN} WHERE 1 = 1");
+        let mut args: Vec<String> = Vec::new();
+        let mut bind = |sql: &mut String, clause: &str, v: String| {
+            args.push(v);
+            sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+        };
+        if let Some(p) = &filter.project {
+            bind(&mut sql, "project =", p.clone());
+        }
+        if let Some(p) = filter.phase {
+            bind(&mut sql, "phase =", p.as_str().to_string());
+        }
+        if let Some(since) = filter.since {
+            bind(&mut sql, "started_at >=", ts(since));
+        }
+        // The status filter applies to the effective status: stored `running` rows may read as
+        // `interrupted`, so both are fetched and the final decision is made per row below.
+        match filter.status {
+            None => {}
+            Some(RunStatus::Interrupted) => {
+                sql.push_str(" AND status IN ('running', 'interrupted')")
+            }
+            Some(s) => bind(&mut sql, "status =", s.as_str().to_string()),
+        }
+        sql.push_str(" ORDER BY started_at DESC, id DESC");
+        let view = self.liveness.view();
+        self.with_retry(|conn| {
+            let mut stmt = conn.prepare(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+            let mut out = Vec::new();
+            // Rows are stepped lazily: stops reading as soon as the limit is met.
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let json: String = row.get(1)?;
+                let heartbeat: String = row.get(2)?;
+                let record = self.effective(&view, &id, &json, &heartbeat)?;
+                if filter.status.is_some_and(|s| s != record.status) {
+                    continue;
+                }
+                out.push(record);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError> {
+        self.with_retry(|conn| {
+            let id = self.resolve(conn, id)?;
+            let w = |v: Option<f64>| Power::from_watts(v.unwrap_or(f64::NAN));
+            let out = conn
+                .prepare_cached(
+                    "SELECT t_s, cpu_w, gpu_w, ram_w FROM samples WHERE run_id = ?1 ORDER BY seq",
+                )?
+                .query_map([&id], |r| {
+                    Ok(PowerSample {
+                        t_s: r.get(0)?,
+                        cpu_w: w(r.get(1)?),
+                        gpu_w: w(r.get(2)?),
+                        ram_w: w(r.get(3)?),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(out)
+        })
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+}
+
+impl SqliteLedger {
+    /// One write transaction under the write lock (`BEGIN IMMEDIATE`), retried as a whole.
+    /// Dropping the transaction on error rolls it back.
+    fn write<T>(
+        &self,
+        mut op: impl FnMut(&rusqlite::Transaction<'_>) -> Result<T, Fail>,
+    ) -> Result<T, LedgerError> {
+        self.with_retry(|conn| {
+            // `Connection::transaction_with_behavior` needs `&mut`; this connection is owned by
+            // this ledger and used by one thread at a time, so the unchecked form is equivalent.
+            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            let v = op(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        })
+    }
+}
