@@ -168,9 +168,9 @@ ZONE_OVERRIDE = {
 # Regions with no published location: left out.
 DROP = {("aws", "eu-isoe-west-1"), ("azure", "brazilus")}
 
-GRC_SRC = ("Google Cloud region carbon data {y}, grid carbon intensity (location-based, not "
-           "reduced by Google's CFE) (GoogleCloudPlatform/region-carbon-info@49f3f26bfd "
-           "data/yearly/{y}.csv)")
+GRC_NOTE = ("Google's own {y} figure for this region, {g} g/kWh (GoogleCloudPlatform/"
+            "region-carbon-info@49f3f26bfd data/yearly/{y}.csv), is on the direct basis; the "
+            "zone's life-cycle figure is used")
 CCF = "cloud-carbon-footprint/cloud-carbon-footprint@b7a049c7d2"
 PUE_AWS = ("AWS fleet-wide PUE 2024 (provider-global, not region-specific), as published at "
            "https://aws.amazon.com/sustainability/data-centers")
@@ -204,11 +204,17 @@ def cloud(zone_rows):
             continue
         zone = ZONE_OVERRIDE.get((p, reg)) or ZONE_FROM_ISO.get(r["grid_zone"]) or r["grid_zone"]
         assert zone in zone_rows, (p, reg, zone)
+        # No region-specific figure is bundled: every region takes its zone's life-cycle figure,
+        # so that regions of all providers are on one basis. Google's own figure (the only
+        # openly licensed per-region one) equals Electricity Maps' *direct* value for the zone
+        # (median ratio 1.00 over the GCP regions), i.e. a different basis; it is quoted in the
+        # source for cross-checking. AWS/Azure figures in regions.csv come from GSF's
+        # Cloud_Region_Metadata.csv, whose data licence is unclear: not bundled.
         g = year = ""
-        isrc = (f"none of its own: falls back to grid zone {zone}")
+        isrc = "no region-specific figure bundled"
         if p == "gcp" and reg in latest:
-            g, year = latest[reg]["grid_carbon_intensity_g_per_kwh"], latest[reg]["year"]
-            isrc = GRC_SRC.format(y=year)
+            gy = latest[reg]["year"]
+            isrc = GRC_NOTE.format(g=fmt(latest[reg]["grid_carbon_intensity_g_per_kwh"]), y=gy)
         if p == "aws":
             pue, psrc, wue, wsrc = "1.15", PUE_AWS, "0.15", WUE_AWS
         elif p == "gcp":

@@ -118,10 +118,7 @@ fn load() -> Result<Vec<CloudRegion>, String> {
             None => (
                 zone.intensity,
                 zone.year,
-                format!(
-                    "grid zone {} (no region-specific figure bundled): {}",
-                    zone.id, zone.source
-                ),
+                format!("grid zone {} ({}): {}", zone.id, r[c_isrc], zone.source),
             ),
         };
         let pue = opt_f64(&key, "pue", &r[c_pue])?

@@ -67,7 +67,7 @@ fn aws_region_falls_back_to_its_zone_and_has_a_pue() {
 }
 
 #[test]
-fn gcp_region_has_its_own_intensity() {
+fn gcp_region_uses_its_zone_on_the_life_cycle_basis() {
     for input in [
         "gcp:europe-west9",
         "google:europe-west9",
@@ -76,14 +76,24 @@ fn gcp_region_has_its_own_intensity() {
         let r = resolve_region(input).unwrap();
         assert_eq!(r.zone, "gcp:europe-west9");
         assert_eq!(r.cloud.as_ref().unwrap().zone, "FR");
-        assert!((g(&r) - 16.30).abs() < 0.001, "Google 2024 figure");
+        assert!(
+            (g(&r) - 33.44).abs() < 0.01,
+            "FR life-cycle, not Google's direct 16.3"
+        );
         assert_eq!(r.year, 2024);
-        assert!(r.source.contains("region-carbon-info"));
+        assert!(r.source.starts_with("grid zone FR"), "{}", r.source);
+        assert!(
+            r.source.contains("16.3 g/kWh"),
+            "Google's figure quoted: {}",
+            r.source
+        );
         assert_eq!(r.pue.as_ref().unwrap().0.value(), 1.1);
         assert!(r.wue_l_per_kwh.is_none());
     }
+    // Council Bluffs, Iowa: MISO.
     let r = resolve_region("gcp:us-central1").unwrap();
-    assert!((g(&r) - 412.72).abs() < 0.001);
+    assert_eq!(r.cloud.as_ref().unwrap().zone, "US-MIDW-MISO");
+    assert!((g(&r) - 485.4).abs() < 0.01);
     assert_eq!(r.pue.unwrap().0.value(), 1.11, "Google TTM PUE via CCF");
 }
 
