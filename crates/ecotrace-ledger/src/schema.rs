@@ -8,7 +8,7 @@
 //!
 //! This module must not read or write runs.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 /// One step of the schema.
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +104,7 @@ pub(crate) fn current_version(conn: &Connection) -> rusqlite::Result<u32> {
 /// several processes opening a new ledger at once: the work runs under the write lock
 /// (`BEGIN IMMEDIATE`) and rechecks the version there.
 pub(crate) fn migrate(
-    conn: &mut Connection,
+    conn: &Connection,
     migrations: &[Migration],
     applied_at: &str,
 ) -> Result<u32, MigrateError> {
@@ -120,7 +120,8 @@ pub(crate) fn migrate(
     if found == latest {
         return Ok(found);
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // The unchecked form only lacks the `&mut` borrow; dropping `tx` on error rolls back.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     tx.execute_batch(CREATE_MIGRATIONS_TABLE)?;
     let found = current_version(&tx)?;
     if found > latest {
@@ -154,10 +155,10 @@ mod tests {
 
     #[test]
     fn migrates_an_empty_database_once() {
-        let mut c = Connection::open_in_memory().unwrap();
+        let c = Connection::open_in_memory().unwrap();
         assert_eq!(current_version(&c).unwrap(), 0);
-        assert_eq!(migrate(&mut c, MIGRATIONS, "t0").unwrap(), SCHEMA_VERSION);
-        assert_eq!(migrate(&mut c, MIGRATIONS, "t1").unwrap(), SCHEMA_VERSION);
+        assert_eq!(migrate(&c, MIGRATIONS, "t0").unwrap(), SCHEMA_VERSION);
+        assert_eq!(migrate(&c, MIGRATIONS, "t1").unwrap(), SCHEMA_VERSION);
         let rows: i64 = c
             .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
@@ -166,8 +167,8 @@ mod tests {
 
     #[test]
     fn applies_only_pending_migrations() {
-        let mut c = Connection::open_in_memory().unwrap();
-        migrate(&mut c, MIGRATIONS, "t0").unwrap();
+        let c = Connection::open_in_memory().unwrap();
+        migrate(&c, MIGRATIONS, "t0").unwrap();
         c.execute(
             "INSERT INTO runs (id, project, phase, status, started_at, hostname, tracker_pid, heartbeat_at, record_version, record_json)
              VALUES ('r', 'p', 'other', 'finished', 't', 'h', 1, 't', 1, '{}')",
@@ -180,7 +181,7 @@ mod tests {
             name: "test: add a column",
             sqlite: "ALTER TABLE runs ADD COLUMN gpu_count INTEGER NOT NULL DEFAULT 0",
         });
-        assert_eq!(migrate(&mut c, &next, "t1").unwrap(), SCHEMA_VERSION + 1);
+        assert_eq!(migrate(&c, &next, "t1").unwrap(), SCHEMA_VERSION + 1);
         let (id, gpus): (String, i64) = c
             .query_row("SELECT id, gpu_count FROM runs", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -188,7 +189,7 @@ mod tests {
             .unwrap();
         assert_eq!((id.as_str(), gpus), ("r", 0));
         // The older build now refuses it instead of guessing.
-        match migrate(&mut c, MIGRATIONS, "t2") {
+        match migrate(&c, MIGRATIONS, "t2") {
             Err(MigrateError::TooNew { found, supported }) => {
                 assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
             }
@@ -198,16 +199,13 @@ mod tests {
 
     #[test]
     fn a_failed_migration_leaves_nothing_behind() {
-        let mut c = Connection::open_in_memory().unwrap();
+        let c = Connection::open_in_memory().unwrap();
         let bad = [Migration {
             version: 1,
             name: "broken",
             sqlite: "CREATE TABLE a (x INTEGER); THIS IS NOT SQL;",
         }];
-        assert!(matches!(
-            migrate(&mut c, &bad, "t0"),
-            Err(MigrateError::Db(_))
-        ));
+        assert!(matches!(migrate(&c, &bad, "t0"), Err(MigrateError::Db(_))));
         assert_eq!(current_version(&c).unwrap(), 0);
         let tables: i64 = c
             .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))

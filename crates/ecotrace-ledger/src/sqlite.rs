@@ -168,7 +168,7 @@ impl SqliteLedger {
         location: String,
         wal: bool,
     ) -> Result<Self, LedgerError> {
-        let mut ledger = SqliteLedger {
+        let ledger = SqliteLedger {
             conn,
             path,
             location,
@@ -188,7 +188,9 @@ impl SqliteLedger {
                 if !mode.eq_ignore_ascii_case("wal") {
                     return Err(Fail::Ledger(LedgerError::CannotOpen {
                         path: PathBuf::from(&ledger.location),
-                        reason: format!("SQLite refused WAL mode (journal mode is {mode})"),
+                        reason: format!(
+                            "SQLite refused WAL mode here (journal mode is {mode}); put the ledger on a local disk"
+                        ),
                     }));
                 }
             }
@@ -198,25 +200,17 @@ impl SqliteLedger {
             Ok(())
         })?;
         let now = ts(ledger.liveness.now());
-        let mut attempts = 0;
-        let start = Instant::now();
-        loop {
-            attempts += 1;
-            match schema::migrate(&mut ledger.conn, MIGRATIONS, &now) {
-                Ok(_) => break,
-                Err(MigrateError::TooNew { found, supported }) => {
-                    return Err(LedgerError::SchemaTooNew {
-                        location: ledger.location.clone(),
-                        found,
-                        supported,
-                    })
-                }
-                Err(MigrateError::Db(e)) if is_busy(&e) && start.elapsed() < retry.max_wait => {
-                    std::thread::sleep(backoff(attempts));
-                }
-                Err(MigrateError::Db(e)) => return Err(ledger.db_error(e)),
+        ledger.with_retry(|conn| match schema::migrate(conn, MIGRATIONS, &now) {
+            Ok(_) => Ok(()),
+            Err(MigrateError::TooNew { found, supported }) => {
+                Err(Fail::Ledger(LedgerError::SchemaTooNew {
+                    location: ledger.location.clone(),
+                    found,
+                    supported,
+                }))
             }
-        }
+            Err(MigrateError::Db(e)) => Err(Fail::Db(e)),
+        })?;
         Ok(ledger)
     }
 
