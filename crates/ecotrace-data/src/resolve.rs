@@ -131,7 +131,7 @@ pub fn known_ids() -> Vec<String> {
 const MAX_SUGGESTIONS: usize = 8;
 
 /// Closest known ids to `input`: those at the smallest edit distance (if close enough), then
-/// ids that extend the input or that the input extends (`US-CAL` -> `US-CAL-CISO`, ...).
+/// ids that extend the input (`US-CAL` -> `US-CAL-CISO`, ...).
 fn suggest(input: &str) -> Vec<String> {
     let is_cloud = input.contains(':');
     let needle = if is_cloud {
@@ -180,7 +180,7 @@ fn suggest(input: &str) -> Vec<String> {
     }
     if needle.len() >= 2 {
         for (key, id) in &cands {
-            if key.starts_with(needle.as_str()) || needle.starts_with(key.as_str()) {
+            if key.starts_with(needle.as_str()) {
                 push(id, &mut out);
             }
         }

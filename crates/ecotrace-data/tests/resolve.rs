@@ -136,7 +136,7 @@ fn unknown_zone_suggests_close_ids() {
     match &e {
         DataError::UnknownZone { input, suggestions } => {
             assert_eq!(input, "US-CAA");
-            assert_eq!(suggestions[0], "US-CA");
+            assert_eq!(suggestions, &["US-CA"]);
         }
         other => panic!("{other:?}"),
     }
@@ -163,6 +163,19 @@ fn unknown_zone_suggests_close_ids() {
     assert!(matches!(e, DataError::UnknownZone { .. }));
     let e = resolve_region("Atlantis-Prime-Zone").unwrap_err();
     assert!(e.to_string().contains("ecotrace data zones"));
+    // Nothing close: no suggestion rather than a far one.
+    let DataError::UnknownZone { suggestions, .. } = resolve_region("narnia").unwrap_err() else {
+        panic!()
+    };
+    assert!(suggestions.is_empty(), "{suggestions:?}");
+    // Longer ids that extend the input are offered.
+    let DataError::UnknownZone { suggestions, .. } = resolve_region("us-cal").unwrap_err() else {
+        panic!()
+    };
+    assert!(
+        suggestions.contains(&"US-CAL-CISO".to_string()),
+        "{suggestions:?}"
+    );
     // A name two zones share is ambiguous: both are suggested.
     let DataError::UnknownZone { suggestions, .. } = resolve_region("Georgia").unwrap_err() else {
         panic!()
