@@ -1,1 +1,31 @@
-//! placeholder
+//! ecotrace-report: pure rendering and aggregation of run records.
+//!
+//! Functions here take [`RunRecord`]s (and power samples) and return `String`s or plain structs; the
+//! CLI prints them. This crate must not do I/O (no files, clock, terminal, environment or ledger):
+//! every input comes in as an argument, so every output is deterministic and snapshot-tested.
+//!
+//! Conventions shared by every renderer:
+//! - every multi-line output ends with exactly one newline (print it with `print!`/`eprint!`);
+//!   [`live_line`] is one line without a newline;
+//! - every number is written with its unit, in the header or next to it; energy, power and CO2e
+//!   are never shown as stand-ins for one another;
+//! - human output uses significant digits (so a 0.000123 kWh run does not show as 0.00), machine
+//!   output (CSV, JSON) writes full precision in the unit named by the field;
+//! - text from the record (project, tags, command, notes) is escaped before it reaches a terminal
+//!   or a table, so control characters cannot break a row or move the cursor.
+//!
+//! [`RunRecord`]: ecotrace_core::RunRecord
+
+mod aggregate;
+mod report;
+mod runs;
+mod show;
+mod summary;
+mod table;
+mod text;
+
+pub use aggregate::{aggregate, is_failed, Group, GroupBy};
+pub use report::{render_report, Format};
+pub use runs::{runs_csv, runs_json, runs_markdown, runs_table};
+pub use show::{show_json, show_run};
+pub use summary::{live_line, run_summary};

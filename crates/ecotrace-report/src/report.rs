@@ -1,0 +1,211 @@
+//! Rendering of aggregated groups (`ecotrace report`) as a text table, JSON, CSV or Markdown, and
+//! the [`Format`] choice shared with `ecotrace runs --format`.
+//!
+//! Takes the output of [`crate::aggregate`]; does no grouping or summing of its own.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ecotrace_core::ParseEnumError;
+use serde::Serialize;
+
+use crate::aggregate::{Group, GroupBy};
+use crate::table::{Align, Table};
+use crate::text::{csv_row, duration, machine, num, plain};
+
+/// Output format of `report` and `runs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Aligned text for a terminal.
+    Table,
+    /// Pretty-printed JSON.
+    Json,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// A GitHub-flavoured Markdown table.
+    Markdown,
+}
+
+impl Format {
+    pub const ALL: &'static [Format] =
+        &[Format::Table, Format::Json, Format::Csv, Format::Markdown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Markdown => "markdown",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = ParseEnumError;
+    /// Case-insensitive, surrounding spaces ignored, `md` accepted for `markdown`; the error lists
+    /// the valid names.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().to_ascii_lowercase();
+        if t == "md" {
+            return Ok(Format::Markdown);
+        }
+        Format::ALL
+            .iter()
+            .copied()
+            .find(|f| f.as_str() == t)
+            .ok_or_else(|| ParseEnumError {
+                what: "format",
+                got: s.to_string(),
+                expected: Format::ALL
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+/// Energy by kind in kWh, as plain numbers so that rounding survives serialisation.
+#[derive(Serialize)]
+struct KwhJson {
+    cpu: f64,
+    gpu: f64,
+    ram: f64,
+    total: f64,
+}
+
+#[derive(Serialize)]
+struct GroupJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    runs: usize,
+    failed_runs: usize,
+    duration_s: f64,
+    energy_kwh: KwhJson,
+    operational_kgco2e: f64,
+}
+
+impl<'a> GroupJson<'a> {
+    fn new(g: &'a Group, key: Option<&'a str>) -> Self {
+        let e = &g.energy;
+        GroupJson {
+            key,
+            runs: g.runs,
+            failed_runs: g.failed_runs,
+            duration_s: machine(g.duration.as_secs_f64()),
+            energy_kwh: KwhJson {
+                cpu: machine(e.cpu.kwh()),
+                gpu: machine(e.gpu.kwh()),
+                ram: machine(e.ram.kwh()),
+                total: machine(e.total.kwh()),
+            },
+            operational_kgco2e: machine(g.operational.kg()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    group_by: &'static str,
+    groups: Vec<GroupJson<'a>>,
+    total: GroupJson<'a>,
+}
+
+/// Renders groups and their total.
+///
+/// - `Table`: aligned columns, energy in kWh and CO2e in kg with significant digits, the total
+///   under a rule;
+/// - `Markdown`: the same columns as a GitHub table, total row in bold;
+/// - `Json`: `{ "group_by", "groups": [{ "key", "runs", "failed_runs", "duration_s",
+///   "energy_kwh": {cpu,gpu,ram,total}, "operational_kgco2e" }], "total": {...same, no key} }`;
+/// - `Csv`: a header row naming the unit of every number, one row per group. The total is left
+///   out so that summing a column does not count every run twice.
+///
+/// JSON and CSV numbers keep 12 significant digits (no `0.12989511250000002` sum noise).
+pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let doc = ReportJson {
+                group_by: by.as_str(),
+                groups: groups
+                    .iter()
+                    .map(|g| GroupJson::new(g, Some(&g.key)))
+                    .collect(),
+                total: GroupJson::new(total, None),
+            };
+            let mut s = serde_json::to_string_pretty(&doc).expect("report JSON has string keys");
+            s.push('\n');
+            s
+        }
+        Format::Csv => {
+            let mut out = csv_row(&[
+                by.as_str(),
+                "runs",
+                "failed_runs",
+                "duration_s",
+                "energy_cpu_kwh",
+                "energy_gpu_kwh",
+                "energy_ram_kwh",
+                "energy_total_kwh",
+                "operational_kgco2e",
+            ]);
+            out.push('\n');
+            for g in groups {
+                out.push_str(&csv_row(&[
+                    g.key.clone(),
+                    g.runs.to_string(),
+                    g.failed_runs.to_string(),
+                    plain(g.duration.as_secs_f64()),
+                    plain(g.energy.cpu.kwh()),
+                    plain(g.energy.gpu.kwh()),
+                    plain(g.energy.ram.kwh()),
+                    plain(g.energy.total.kwh()),
+                    plain(g.operational.kg()),
+                ]));
+                out.push('\n');
+            }
+            out
+        }
+        Format::Table | Format::Markdown => {
+            let mut t = Table::new(&[
+                (by.as_str(), Align::Left),
+                ("runs", Align::Right),
+                ("failed", Align::Right),
+                ("duration", Align::Right),
+                ("cpu kWh", Align::Right),
+                ("gpu kWh", Align::Right),
+                ("ram kWh", Align::Right),
+                ("total kWh", Align::Right),
+                ("kgCO2e", Align::Right),
+            ]);
+            let row = |g: &Group| {
+                vec![
+                    g.key.clone(),
+                    g.runs.to_string(),
+                    g.failed_runs.to_string(),
+                    duration(g.duration),
+                    num(g.energy.cpu.kwh()),
+                    num(g.energy.gpu.kwh()),
+                    num(g.energy.ram.kwh()),
+                    num(g.energy.total.kwh()),
+                    num(g.operational.kg()),
+                ]
+            };
+            t.rows = groups.iter().map(row).collect();
+            let mut f = row(total);
+            f[0] = "total".to_string();
+            t.footer = Some(f);
+            if format == Format::Table {
+                t.text()
+            } else {
+                t.markdown()
+            }
+        }
+    }
+}

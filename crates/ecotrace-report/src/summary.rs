@@ -1,0 +1,183 @@
+//! The human run summary printed at the end of `ecotrace run`, and the one-line live status shown
+//! while a run is measured.
+//!
+//! Both read only the record (or the figures passed in); they never recompute a footprint, so what
+//! is printed is what was stored.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use ecotrace_core::{CarbonMass, Energy, IntensityBasis, Power, RunRecord, RunStatus};
+
+use crate::text::{
+    clock, co2_auto, duration, energy_auto, inline, num, push_wrapped, short_id, signal, truncate,
+    watts, watts_value, width,
+};
+
+/// Terminal width the summary is laid out for.
+const COLS: usize = 80;
+/// Width of the label column (`total IT energy`, `PUE`, ...).
+const LABEL: usize = 18;
+/// Longest device name shown before it is cut.
+const DEVICE_MAX: usize = 16;
+/// The live line is cut to stay shorter than this.
+const LIVE_MAX: usize = 70;
+
+/// The status of a run in words, with its exit code or signal and its duration:
+/// `finished (exit 0) after 1h02m03s`, `interrupted by SIGINT (exit 130) after 4m05s`.
+pub(crate) fn status_line(r: &RunRecord) -> String {
+    let d = duration(r.duration);
+    let exit = r.exit_code.map(|c| format!("exit {c}"));
+    let how = match (r.signal, &exit) {
+        (Some(s), Some(e)) => format!(" (killed by {}, {e})", signal(s)),
+        (Some(s), None) => format!(" (killed by {})", signal(s)),
+        (None, Some(e)) => format!(" ({e})"),
+        (None, None) => String::new(),
+    };
+    match r.status {
+        RunStatus::Running => format!("running, {d} so far (figures up to the last checkpoint)"),
+        RunStatus::Finished => format!("finished{how} after {d}"),
+        RunStatus::Failed => format!("failed{how} after {d}"),
+        RunStatus::FailedToStart => match &exit {
+            Some(e) => format!("failed to start ({e})"),
+            None => "failed to start".to_string(),
+        },
+        RunStatus::Interrupted => match (r.signal, &exit, &r.error) {
+            (Some(s), Some(e), _) => format!("interrupted by {} ({e}) after {d}", signal(s)),
+            (Some(s), None, _) => format!("interrupted by {} after {d}", signal(s)),
+            (None, Some(e), _) => format!("interrupted ({e}) after {d}"),
+            // Set on read by the ledger: the tracker itself vanished; a note says when and why.
+            (None, None, None) => format!("interrupted after {d} (the tracker stopped reporting)"),
+            (None, None, Some(_)) => format!("interrupted after {d}"),
+        },
+    }
+}
+
+fn labelled(out: &mut String, label: &str, text: &str) {
+    let first = format!("{label:<LABEL$}");
+    push_wrapped(out, &first, &inline(text), LABEL, COLS);
+}
+
+fn intensity_text(r: &RunRecord) -> String {
+    let i = &r.intensity;
+    let mut parts = vec![format!("{} gCO2e/kWh", num(i.value.g_per_kwh()))];
+    let year = i.year.map(|y| format!(", {y}")).unwrap_or_default();
+    match i.basis {
+        IntensityBasis::Zone => {
+            parts.push(format!("zone {}", i.zone));
+            parts.push(format!("source: {}{year}", i.source));
+        }
+        IntensityBasis::WorldDefault => {
+            parts.push(format!("zone {} (world default)", i.zone));
+            parts.push(format!("source: {}{year}", i.source));
+        }
+        IntensityBasis::User => {
+            // The CLI writes zone `user` when no zone was given with the number.
+            if !i.zone.is_empty() && i.zone != "user" {
+                parts.push(format!("zone {}", i.zone));
+            }
+            parts.push(if i.source.is_empty() {
+                format!("source: given by the user{year}")
+            } else {
+                format!("source: {}{year}", i.source)
+            });
+        }
+    }
+    parts.join("  ")
+}
+
+/// The end-of-run summary: status, energy by device with how each figure was obtained, total IT
+/// energy, PUE, grid intensity and operational CO2e with their sources, and the record's notes.
+/// About a dozen lines, laid out for 80 columns.
+pub fn run_summary(r: &RunRecord) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "ecotrace run {}: {}",
+        inline(&short_id(&r.id)),
+        status_line(r)
+    );
+    if let Some(e) = &r.error {
+        push_wrapped(&mut out, "error: ", &inline(e), 7, COLS);
+    }
+
+    if r.components.is_empty() {
+        out.push_str("energy by device: none measured\n");
+    } else {
+        out.push_str("energy by device (IT energy, before PUE):\n");
+        let in_kwh = r.components.iter().any(|c| c.energy.kwh().abs() >= 1.0);
+        let (unit, scale) = if in_kwh { ("kWh", 1.0) } else { ("Wh", 1000.0) };
+        let rows: Vec<[String; 5]> = r
+            .components
+            .iter()
+            .map(|c| {
+                [
+                    truncate(&inline(&c.device), DEVICE_MAX),
+                    num(c.energy.kwh() * scale),
+                    watts_value(c.mean_power.watts()),
+                    c.method.to_string(),
+                    inline(&c.note),
+                ]
+            })
+            .collect();
+        let w = |i: usize| rows.iter().map(|r| width(&r[i])).max().unwrap_or(0);
+        let (dw, ew, pw) = (w(0), w(1), w(2));
+        for [device, energy, power, method, note] in rows {
+            let line =
+                format!("  {device:<dw$}  {energy:>ew$} {unit}  mean {power:>pw$} W  {method}");
+            if note.is_empty() {
+                let _ = writeln!(out, "{line}");
+            } else {
+                // A long note flows on under the device, indented.
+                push_wrapped(&mut out, &format!("{line} "), &format!("({note})"), 4, COLS);
+            }
+        }
+    }
+
+    let total_kwh = r.energy_kwh.total.kwh();
+    labelled(
+        &mut out,
+        "total IT energy",
+        &format!(
+            "{} kWh  mean {}",
+            num(total_kwh),
+            watts(r.mean_power.watts())
+        ),
+    );
+    let pue = r.pue.value.value();
+    let pue_text = if r.pue.source.is_empty() {
+        format!("{pue:.2}")
+    } else {
+        format!("{pue:.2}  source: {}", r.pue.source)
+    };
+    labelled(&mut out, "PUE", &pue_text);
+    labelled(&mut out, "grid intensity", &intensity_text(r));
+    labelled(
+        &mut out,
+        "operational CO2e",
+        &format!(
+            "{} kgCO2e = {} kWh x PUE {pue:.2} x {} gCO2e/kWh",
+            num(r.operational.kg()),
+            num(total_kwh),
+            num(r.intensity.value.g_per_kwh()),
+        ),
+    );
+    for n in &r.notes {
+        push_wrapped(&mut out, "note: ", &inline(n), 6, COLS);
+    }
+    out
+}
+
+/// One status line for a run being measured, without a newline, shorter than 70 characters:
+/// `ecotrace 00:01:23  142.3 W  3.21 Wh  1.52 gCO2e` (elapsed time, current power, energy and CO2e
+/// so far, each with its unit).
+pub fn live_line(elapsed: Duration, power: Power, energy: Energy, co2: CarbonMass) -> String {
+    let line = format!(
+        "ecotrace {}  {}  {}  {}",
+        clock(elapsed),
+        watts(power.watts()),
+        energy_auto(energy.kwh()),
+        co2_auto(co2.grams()),
+    );
+    truncate(&line, LIVE_MAX - 1)
+}
