@@ -11,7 +11,11 @@ use std::time::Duration;
 
 use ecotrace_core::{ComponentKind, Energy, Method, Scope};
 
+pub mod cpu_model;
+pub mod discover;
+pub mod gpu;
 pub mod procfs;
+pub mod ram;
 pub mod rapl;
 
 /// Where /sys and /proc live. Tests replace them with fake trees.

@@ -3,44 +3,17 @@
 mod common;
 
 use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::FakeRoot;
+use common::{Denying, FakeRoot};
 use ecotrace_core::{ComponentKind, Energy, Method, Scope};
 use ecotrace_sensors::rapl::{
-    probe, RaplCpuSensor, RaplRamSensor, RaplStatus, RaplTopology, RealSysfs, SysfsRead,
+    probe, RaplCpuSensor, RaplRamSensor, RaplStatus, RaplTopology, RealSysfs,
 };
 use ecotrace_sensors::{Sensor, Tick};
 
 const MAX: u64 = 262_143_328_850;
-
-/// Reads the real (fake-tree) files, except that paths ending in one of `deny` fail with EACCES,
-/// as `energy_uj` does for non-root users since Linux 5.10. chmod cannot do this when the tests
-/// run as root.
-#[derive(Default, Clone)]
-struct Denying {
-    deny: Arc<Mutex<Vec<PathBuf>>>,
-}
-
-impl Denying {
-    fn deny(&self, p: PathBuf) {
-        self.deny.lock().unwrap().push(p);
-    }
-    fn allow_all(&self) {
-        self.deny.lock().unwrap().clear();
-    }
-}
-
-impl SysfsRead for Denying {
-    fn read_string(&self, path: &Path) -> io::Result<String> {
-        if self.deny.lock().unwrap().iter().any(|d| d == path) {
-            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
-        }
-        RealSysfs.read_string(path)
-    }
-}
 
 fn tick(scope: Scope, cpu_share: f64, charged: u64, used: u64) -> Tick<'static> {
     Tick {

@@ -2,8 +2,11 @@
 #![allow(dead_code)]
 
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+use ecotrace_sensors::rapl::{RealSysfs, SysfsRead};
 use ecotrace_sensors::Roots;
 
 pub struct FakeRoot {
@@ -185,4 +188,30 @@ Cached:          5000000 kB
 /// `/proc/stat` with the given aggregate busy (user) and idle ticks.
 pub fn stat_line(user: u64, idle: u64) -> String {
     format!("cpu  {user} 0 0 {idle} 0 0 0 0 0 0\ncpu0 {user} 0 0 {idle} 0 0 0 0 0 0\nintr 0\n")
+}
+
+/// Reads the real (fake-tree) files, except that the paths in `deny` fail with EACCES,
+/// as `energy_uj` does for non-root users since Linux 5.10. chmod cannot do this when the tests
+/// run as root.
+#[derive(Default, Clone)]
+pub struct Denying {
+    deny: Arc<Mutex<Vec<PathBuf>>>,
+}
+
+impl Denying {
+    pub fn deny(&self, p: PathBuf) {
+        self.deny.lock().unwrap().push(p);
+    }
+    pub fn allow_all(&self) {
+        self.deny.lock().unwrap().clear();
+    }
+}
+
+impl SysfsRead for Denying {
+    fn read_string(&self, path: &Path) -> io::Result<String> {
+        if self.deny.lock().unwrap().iter().any(|d| d == path) {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        }
+        RealSysfs.read_string(path)
+    }
 }
