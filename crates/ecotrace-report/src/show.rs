@@ -107,7 +107,7 @@ fn samples_section(out: &mut String, r: &RunRecord, samples: &[PowerSample]) {
         out,
         "power samples: {} over {} (mean weighted by interval)",
         samples.len(),
-        duration(std::time::Duration::from_secs_f64(span.max(0.0))),
+        duration(std::time::Duration::try_from_secs_f64(span).unwrap_or_default()),
     );
     let has = |k: ComponentKind, f: Series| {
         r.components.iter().any(|c| c.component == k) || samples.iter().any(|s| f(s) != 0.0)

@@ -258,3 +258,48 @@ fn show_json_without_and_with_samples() {
     assert_eq!(back.id, r.id);
     assert_snapshot!(with);
 }
+
+#[test]
+fn non_finite_values_render_without_panicking() {
+    let mut r = common::finished();
+    r.mean_power = Power::from_watts(f64::NAN);
+    r.components[0].energy = Energy::from_kwh(f64::INFINITY);
+    r.components[1].mean_power = Power::from_watts(f64::NAN);
+    r.energy_kwh.total = Energy::from_kwh(f64::NAN);
+    r.operational = CarbonMass::from_grams(f64::NEG_INFINITY);
+    let bad = |t: f64, w: f64| PowerSample {
+        t_s: t,
+        cpu_w: Power::from_watts(w),
+        gpu_w: Power::ZERO,
+        ram_w: Power::ZERO,
+    };
+    let samples = [
+        bad(f64::NAN, 1.0),
+        bad(1.0, f64::INFINITY),
+        bad(f64::INFINITY, f64::NAN),
+    ];
+    let s = show_run(&r, &samples);
+    assert!(s.contains("n/a"), "{s}");
+    let _ = run_summary(&r);
+    let _ = runs_table(std::slice::from_ref(&r));
+    let _ = runs_markdown(std::slice::from_ref(&r));
+    let csv = runs_csv(std::slice::from_ref(&r));
+    assert!(
+        csv.lines().nth(1).unwrap().contains(",,"),
+        "unknown numbers are empty cells"
+    );
+    let json = runs_json(std::slice::from_ref(&r));
+    assert!(json.contains("null"));
+    let _ = live_line(
+        Duration::MAX,
+        Power::from_watts(f64::NAN),
+        Energy::from_kwh(f64::INFINITY),
+        CarbonMass::from_grams(-1.0),
+    );
+    for by in GroupBy::ALL {
+        let (g, t) = aggregate(std::slice::from_ref(&r), *by);
+        for f in Format::ALL {
+            let _ = render_report(&g, &t, *by, *f);
+        }
+    }
+}

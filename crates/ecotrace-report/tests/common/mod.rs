@@ -14,6 +14,15 @@ pub fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
 }
 
+/// Recomputes the derived figures, and the samples' mean power as `ecotrace run` writes it
+/// (energy / duration, like the record's `mean_power_w`).
+fn settle(r: &mut RunRecord) {
+    r.recompute();
+    if r.samples.count > 0 {
+        r.samples.mean_power_w = r.mean_power;
+    }
+}
+
 /// The note the RAPL sensor writes.
 pub fn rapl_note(device: &str, zone: u32) -> String {
     format!(
@@ -182,7 +191,7 @@ pub fn finished() -> RunRecord {
         ]);
     }
     r.components[4].figures = figs(&[("memory_gb_mean", 20.1), ("w_per_gb", 0.375)]);
-    r.recompute();
+    settle(&mut r);
     r
 }
 
@@ -248,7 +257,7 @@ pub fn failed() -> RunRecord {
     r.components[0].figures = [("tdp_w".to_string(), 85.0), ("util_mean".to_string(), 0.41)]
         .into_iter()
         .collect();
-    r.recompute();
+    settle(&mut r);
     r
 }
 
@@ -271,7 +280,7 @@ pub fn failed_to_start() -> RunRecord {
     r.intensity = ember("DE", 381.0);
     r.notes = vec![];
     r.samples = SamplesSummary::default();
-    r.recompute();
+    settle(&mut r);
     r
 }
 
@@ -333,7 +342,7 @@ pub fn interrupted() -> RunRecord {
         peak_power_w: Power::from_watts(355.0),
     };
     r.tracker = tracker(6161);
-    r.recompute();
+    settle(&mut r);
     r
 }
 
@@ -365,7 +374,7 @@ pub fn hostile() -> RunRecord {
     r.notes = vec!["line one\nline two".to_string()];
     r.metrics = BTreeMap::new();
     r.samples = SamplesSummary::default();
-    r.recompute();
+    settle(&mut r);
     r
 }
 
