@@ -135,7 +135,12 @@ impl MemInfo {
 pub fn read_meminfo(roots: &Roots) -> Result<MemInfo, SensorError> {
     let path = roots.procfs.join("meminfo");
     let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
-    parse_meminfo(&text).ok_or_else(|| parse_err(&path, "no `MemTotal:` line"))
+    parse_meminfo(&text).ok_or_else(|| {
+        parse_err(
+            &path,
+            "no `MemTotal:` line; is ECOTRACE_PROCFS_ROOT pointing at a /proc?",
+        )
+    })
 }
 
 fn parse_meminfo(text: &str) -> Option<MemInfo> {

@@ -163,7 +163,8 @@ const MIRROR_RECHECK: Duration = Duration::from_millis(30);
 /// The fix shown when `energy_uj` is root-only.
 pub const UNREADABLE_FIX: &str = "run `sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj \
 /sys/class/powercap/intel-rapl:*:*/energy_uj` (lasts until reboot), or add a udev rule that does \
-the same at boot, or run ecotrace as root; or give the CPU's power with --cpu-power W";
+the same at boot (docs/sensors.md), or run ecotrace as root; or give the CPU's power with \
+--cpu-power W";
 
 fn zone_index(name: &str, prefix: &str) -> Option<Vec<u32>> {
     let rest = name.strip_prefix(prefix)?.strip_prefix(':')?;
