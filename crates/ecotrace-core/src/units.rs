@@ -384,6 +384,6 @@ mod tests {
         assert_eq!(Energy::from_wh(12.0).to_string(), "12.000 Wh");
         assert_eq!(Energy::from_kwh(2.0).to_string(), "2.000 kWh");
         assert_eq!(CarbonMass::from_kg(1.5).to_string(), "1.500 kgCO2e");
-        assert_eq!(Power::from_watts(3.14159).to_string(), "3.1 W");
+        assert_eq!(Power::from_watts(2.71).to_string(), "2.7 W");
     }
 }

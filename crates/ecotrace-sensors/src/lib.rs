@@ -14,6 +14,7 @@ use ecotrace_core::{ComponentKind, Energy, Method, Scope};
 pub mod cpu_model;
 pub mod discover;
 pub mod gpu;
+pub mod meter;
 pub mod procfs;
 pub mod ram;
 pub mod rapl;

@@ -1,1 +1,316 @@
-fn main() {}
+//! The `ecotrace` binary: parses the command line, calls the crates, prints. Errors end here as
+//! a message on stderr and a non-zero exit code (2 for bad usage, 1 otherwise).
+
+mod child;
+mod cli;
+mod cmd_run;
+mod settings;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use ecotrace_core::{Phase, RunStatus};
+use ecotrace_ledger::{Ledger, RunFilter};
+use ecotrace_report::{Format, GroupBy};
+
+use cli::{Cli, Command, DataWhat};
+use settings::{FileLayers, MeasureSettings, UsageError};
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ecotrace: error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+fn parse_opt<T: std::str::FromStr>(v: &Option<String>) -> Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    v.as_deref()
+        .map(|s| s.parse::<T>().map_err(|e| UsageError(e.to_string()).into()))
+        .transpose()
+}
+
+fn open_ledger(cli_ledger: &Option<String>, files: &FileLayers) -> Result<Box<dyn Ledger>> {
+    let spec = match cli_ledger.clone().or_else(|| files.ledger()) {
+        Some(s) => s,
+        None => ecotrace_ledger::default_path()?
+            .to_string_lossy()
+            .into_owned(),
+    };
+    ecotrace_ledger::open(&spec).with_context(|| format!("cannot open the ledger {spec}"))
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let files = FileLayers::discover(&cwd)?;
+    match cli.command {
+        Command::Run(args) => {
+            let settings = MeasureSettings::resolve(&args.measure, &files)?;
+            let quiet = args.quiet || files.quiet().unwrap_or(false);
+            let ledger = open_ledger(&cli.ledger, &files)?;
+            cmd_run::run(
+                cmd_run::RunOptions {
+                    settings,
+                    command: args.command,
+                    json: args.json,
+                    quiet,
+                },
+                ledger,
+            )
+        }
+        Command::Runs(args) => {
+            let ledger = open_ledger(&cli.ledger, &files)?;
+            let filter = RunFilter {
+                project: args.project.clone(),
+                phase: parse_opt::<Phase>(&args.phase)?,
+                status: parse_opt::<RunStatus>(&args.status)?,
+                since: None,
+                limit: args.limit,
+            };
+            let format = if args.json {
+                Format::Json
+            } else {
+                parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table)
+            };
+            let runs = ledger.list(&filter)?;
+            if runs.is_empty() && format == Format::Table {
+                eprintln!(
+                    "no runs match in {}; record one with: ecotrace run -- COMMAND",
+                    ledger.location()
+                );
+                return Ok(0);
+            }
+            let out = match format {
+                Format::Table => ecotrace_report::runs_table(&runs),
+                Format::Json => ecotrace_report::runs_json(&runs),
+                Format::Csv => ecotrace_report::runs_csv(&runs),
+                Format::Markdown => ecotrace_report::runs_markdown(&runs),
+            };
+            print_out(&out);
+            Ok(0)
+        }
+        Command::Show(args) => {
+            let ledger = open_ledger(&cli.ledger, &files)?;
+            let run = ledger
+                .get(&args.run_id)
+                .map_err(|e| UsageError(e.to_string()))?;
+            let samples = ledger.samples(&run.id)?;
+            let out = if args.json {
+                ecotrace_report::show_json(&run, None)
+            } else {
+                ecotrace_report::show_run(&run, &samples)
+            };
+            print_out(&out);
+            Ok(0)
+        }
+        Command::Report(args) => {
+            let ledger = open_ledger(&cli.ledger, &files)?;
+            let by = parse_opt::<GroupBy>(&args.by)?.unwrap_or(GroupBy::Project);
+            let format = parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table);
+            let filter = RunFilter {
+                project: args.project.clone(),
+                phase: parse_opt::<Phase>(&args.phase)?,
+                status: None,
+                since: None,
+                limit: None,
+            };
+            let runs = ledger.list(&filter)?;
+            if runs.is_empty() {
+                if let Some(p) = &args.project {
+                    return Err(UsageError(format!(
+                        "no runs of project {p:?} in {}; `ecotrace runs` lists what is there",
+                        ledger.location()
+                    ))
+                    .into());
+                }
+            }
+            let (groups, total) = ecotrace_report::aggregate(&runs, by);
+            print_out(&ecotrace_report::render_report(&groups, &total, by, format));
+            Ok(0)
+        }
+        Command::Doctor(args) => {
+            let settings = MeasureSettings::resolve(&args.measure, &files)?;
+            print_out(&doctor(&settings));
+            Ok(0)
+        }
+        Command::Data(args) => match args.what {
+            DataWhat::Zones { json } => {
+                print_out(&data_zones(json)?);
+                Ok(0)
+            }
+        },
+    }
+}
+
+fn print_out(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes());
+    if !s.ends_with('\n') {
+        let _ = out.write_all(b"\n");
+    }
+}
+
+fn doctor(s: &MeasureSettings) -> String {
+    use std::fmt::Write;
+    let roots = ecotrace_sensors::Roots::from_env();
+    let d = ecotrace_sensors::discover::discover(
+        &ecotrace_sensors::discover::SensorConfig::new(s.scope, s.cpu_power, s.ram_power),
+        &roots,
+    );
+    let mut o = String::new();
+    let _ = writeln!(o, "ecotrace {} doctor", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        o,
+        "CPU: {} ({} logical CPUs, {} socket(s))",
+        d.cpu.model_name, d.cpu.logical_cpus, d.cpu.sockets
+    );
+    let _ = writeln!(
+        o,
+        "GPUs: {}",
+        if d.gpus.is_empty() {
+            "none found".to_string()
+        } else {
+            d.gpus.join(", ")
+        }
+    );
+    let _ = writeln!(o, "\nSensors:");
+    for diag in &d.diagnostics {
+        let _ = writeln!(
+            o,
+            "  [{}] {:<10} {}",
+            if diag.ok { " ok " } else { "FAIL" },
+            diag.sensor,
+            diag.detail
+        );
+        if let Some(fix) = &diag.fix {
+            let _ = writeln!(o, "         {:<10} fix: {}", "", fix);
+        }
+    }
+    let _ = writeln!(o, "\nIn use for a run (scope {}):", s.scope);
+    if d.sensors.is_empty() {
+        let _ = writeln!(
+            o,
+            "  no sensor: energy cannot be measured or estimated here"
+        );
+    }
+    for sensor in &d.sensors {
+        for (i, dev) in sensor.devices().iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "  {:<4} {:<12} {:<13} {}",
+                sensor.component().as_str(),
+                dev,
+                sensor.method(i).as_str(),
+                sensor.note(i)
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nGrid: {} — {:.1} gCO2e/kWh ({}{})",
+        s.intensity.zone,
+        s.intensity.value.g_per_kwh(),
+        s.intensity.source,
+        s.intensity
+            .year
+            .map(|y| format!(", {y}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(o, "PUE: {} ({})", s.pue.value.value(), s.pue.source);
+    for n in &s.notes {
+        let _ = writeln!(o, "note: {n}");
+    }
+    o
+}
+
+fn data_zones(json: bool) -> Result<String> {
+    use std::fmt::Write;
+    let zones = ecotrace_data::zones();
+    let regions = ecotrace_data::cloud_regions();
+    if json {
+        let z: Vec<_> = zones
+            .iter()
+            .map(|z| {
+                serde_json::json!({
+                    "id": z.id, "name": z.name, "g_per_kwh": z.intensity.g_per_kwh(),
+                    "year": z.year, "source": z.source, "license": z.license,
+                })
+            })
+            .collect();
+        let c: Vec<_> = regions
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": format!("{}:{}", r.provider, r.region), "location": r.location,
+                    "zone": r.zone, "g_per_kwh": r.intensity.map(|i| i.g_per_kwh()),
+                    "year": r.intensity_year, "source": r.intensity_source,
+                    "pue": r.pue.map(|p| p.value()), "pue_source": r.pue_source,
+                    "wue_l_per_kwh": r.wue_l_per_kwh, "wue_source": r.wue_source,
+                })
+            })
+            .collect();
+        return Ok(serde_json::to_string_pretty(
+            &serde_json::json!({ "zones": z, "cloud_regions": c }),
+        )?);
+    }
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<16} {:>9}  {:<5} {:<32} source",
+        "zone", "gCO2e/kWh", "year", "name"
+    );
+    for z in zones {
+        let _ = writeln!(
+            o,
+            "{:<16} {:>9.1}  {:<5} {:<32} {}",
+            z.id,
+            z.intensity.g_per_kwh(),
+            z.year,
+            truncate(&z.name, 32),
+            z.source
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n{:<34} {:<12} {:>9} {:>5}  location",
+        "cloud region", "zone", "gCO2e/kWh", "PUE"
+    );
+    for r in regions {
+        let _ = writeln!(
+            o,
+            "{:<34} {:<12} {:>9} {:>5}  {}",
+            format!("{}:{}", r.provider, r.region),
+            r.zone,
+            r.intensity
+                .map(|i| format!("{:.1}", i.g_per_kwh()))
+                .unwrap_or_else(|| "-".into()),
+            r.pue
+                .map(|p| format!("{:.2}", p.value()))
+                .unwrap_or_else(|| "-".into()),
+            r.location
+        );
+    }
+    let _ = writeln!(o, "\nSources and licences: docs/data.md");
+    Ok(o)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}

@@ -1,0 +1,182 @@
+//! Command-line definitions. Every option is defined once here (name, help, environment variable);
+//! the config file layer in `settings.rs` uses the same names. No logic lives here.
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ecotrace",
+    version,
+    about = "Measure the energy, carbon and water of ML work",
+    long_about = "ecotrace measures what a command costs the planet — energy from hardware counters \
+                  where the machine has them (RAPL, NVML), estimated from utilization where it has \
+                  none — turns it into CO2e with a named grid intensity and PUE, and keeps every run \
+                  in a local ledger.\n\nStart with: ecotrace run -- python train.py"
+)]
+pub struct Cli {
+    /// Ledger to use: a SQLite file path [default: $XDG_DATA_HOME/ecotrace/ledger.db]
+    #[arg(long, global = true, env = "ECOTRACE_LEDGER", value_name = "PATH")]
+    pub ledger: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command and measure its energy and carbon: ecotrace run [OPTIONS] -- COMMAND [ARGS...]
+    Run(RunArgs),
+    /// List runs in the ledger
+    Runs(RunsArgs),
+    /// Show one run
+    Show(ShowArgs),
+    /// Total energy and emissions of runs, grouped
+    Report(ReportArgs),
+    /// Check which sensors work on this machine and how to fix those that don't
+    Doctor(DoctorArgs),
+    /// List the bundled data (grid zones and cloud regions) with their sources
+    Data(DataArgs),
+}
+
+/// Options that decide what is measured and how it is turned into carbon. Each can also be set in
+/// `ecotrace.toml` (same name, `-` written `_`) or through `ECOTRACE_<NAME>`; flags win.
+#[derive(Debug, Args, Default, Clone)]
+pub struct MeasureArgs {
+    /// Project the run belongs to [default: default]
+    #[arg(long, env = "ECOTRACE_PROJECT", value_name = "NAME")]
+    pub project: Option<String>,
+
+    /// Life-cycle phase: data, experiment, tuning, training, inference, other [default: other]
+    #[arg(long, env = "ECOTRACE_PHASE", value_name = "PHASE")]
+    pub phase: Option<String>,
+
+    /// A tag stored with the run (repeatable); ECOTRACE_TAGS takes KEY=VALUE,KEY=VALUE
+    #[arg(
+        long = "tag",
+        env = "ECOTRACE_TAGS",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
+    pub tags: Vec<String>,
+
+    /// Sampling interval, e.g. 500ms, 2s, 1m [default: 1s]
+    #[arg(long, env = "ECOTRACE_INTERVAL", value_name = "DURATION")]
+    pub interval: Option<String>,
+
+    /// What is charged: the command's process tree, or the whole machine [default: process]
+    #[arg(long, env = "ECOTRACE_SCOPE", value_name = "process|machine")]
+    pub scope: Option<String>,
+
+    /// Where the electricity comes from: a country (FR, FRA), a grid zone (US-CA) or a cloud
+    /// region (aws:eu-west-3). `ecotrace data zones` lists them
+    #[arg(long, env = "ECOTRACE_REGION", value_name = "ZONE")]
+    pub region: Option<String>,
+
+    /// Grid carbon intensity in gCO2e/kWh; overrides the zone's figure
+    #[arg(long, env = "ECOTRACE_INTENSITY", value_name = "G")]
+    pub intensity: Option<f64>,
+
+    /// Data-centre power usage effectiveness (facility / IT energy) [default: the cloud region's, else 1.0]
+    #[arg(long, env = "ECOTRACE_PUE", value_name = "X")]
+    pub pue: Option<f64>,
+
+    /// The CPUs' full-load power in watts, when no counter can be read (VMs, unknown CPUs)
+    #[arg(long, env = "ECOTRACE_CPU_POWER", value_name = "W")]
+    pub cpu_power: Option<f64>,
+
+    /// The RAM's power in watts, instead of the per-GB model
+    #[arg(long, env = "ECOTRACE_RAM_POWER", value_name = "W")]
+    pub ram_power: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+
+    /// Print the finished run record as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print nothing of ecotrace's own on stderr (errors excepted)
+    #[arg(long, short, env = "ECOTRACE_QUIET")]
+    pub quiet: bool,
+
+    /// The command to run, after `--`
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Only runs of this project
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Only runs of this phase
+    #[arg(long, value_name = "PHASE")]
+    pub phase: Option<String>,
+    /// Only runs with this status: running, finished, failed, failed-to-start, interrupted
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// At most this many runs, newest first
+    #[arg(long, short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print the runs as a JSON list of run records
+    #[arg(long)]
+    pub json: bool,
+    /// Output format: table, json, csv, markdown [default: table]
+    #[arg(long, value_name = "FORMAT", conflicts_with = "json")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Run id, or a unique prefix of it (at least 4 characters)
+    pub run_id: String,
+    /// Print the run record as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Only runs of this project
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Only runs of this phase
+    #[arg(long, value_name = "PHASE")]
+    pub phase: Option<String>,
+    /// Group by: phase, project, day, status [default: project]
+    #[arg(long, value_name = "KEY")]
+    pub by: Option<String>,
+    /// Output format: table, json, csv, markdown [default: table]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    #[command(subcommand)]
+    pub what: DataWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataWhat {
+    /// Grid zones and cloud regions with intensity, PUE, source and year
+    Zones {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}

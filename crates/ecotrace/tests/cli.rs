@@ -1,0 +1,397 @@
+//! End-to-end tests of the `ecotrace` binary: real short commands, a real ledger in a temp dir,
+//! exit codes, signals, config files and bad input. Sensors are pinned so results don't depend on
+//! the machine: no RAPL (an empty fake sysfs), no NVML, the real /proc for process accounting.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sys")).unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        Env { dir }
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.dir.path().join("ledger.db")
+    }
+
+    fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ecotrace"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("ECOTRACE_") {
+                c.env_remove(k);
+            }
+        }
+        c.current_dir(self.work())
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("ECOTRACE_SYSFS_ROOT", self.dir.path().join("sys"))
+            .env("ECOTRACE_NVML_LIBRARY", "none")
+            .env("ECOTRACE_LEDGER", self.ledger())
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn wait_for(path: &Path) {
+    let t0 = Instant::now();
+    while !path.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_finished_run_is_recorded_with_its_figures() {
+    let env = Env::new();
+    let out = env.run(&[
+        "run",
+        "--json",
+        "--project",
+        "p1",
+        "--phase",
+        "training",
+        "--tag",
+        "lr=3e-4",
+        "--region",
+        "FR",
+        "--interval",
+        "100ms",
+        "--cpu-power",
+        "100",
+        "--",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rec["status"], "finished");
+    assert_eq!(rec["exit_code"], 0);
+    assert_eq!(rec["project"], "p1");
+    assert_eq!(rec["phase"], "training");
+    assert_eq!(rec["tags"]["lr"], "3e-4");
+    assert_eq!(rec["scope"], "process");
+    assert_eq!(rec["intensity"]["zone"], "FR");
+    assert_eq!(rec["intensity"]["basis"], "zone");
+    assert!(rec["intensity"]["year"].as_i64().unwrap() >= 2015);
+    // The CPU model charged the busy shell a share of the given 100 W.
+    let cpu = rec["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "cpu")
+        .expect("a cpu component");
+    assert_eq!(cpu["method"], "cpu-model");
+    assert!(cpu["energy_kwh"].as_f64().unwrap() > 0.0, "{cpu}");
+    assert!(
+        cpu["figures"]["cpu_share_mean"].as_f64().unwrap() > 0.0,
+        "{cpu}"
+    );
+    let total = rec["energy_kwh"]["total"].as_f64().unwrap();
+    let g = rec["intensity"]["g_per_kwh"].as_f64().unwrap();
+    let pue = rec["pue"]["value"].as_f64().unwrap();
+    let kg = rec["operational_kgco2e"].as_f64().unwrap();
+    assert!((kg - total * pue * g / 1000.0).abs() <= 1e-12 + kg * 1e-9);
+    assert!(rec["samples"]["count"].as_u64().unwrap() >= 1);
+    // The human summary went to stderr and names the grid and its source.
+    let err = stderr(&out);
+    assert!(err.contains("FR"), "{err}");
+
+    // The ledger has the same record, by full id and by prefix.
+    let id = rec["id"].as_str().unwrap();
+    let shown = env.json(&["show", "--json", &id[..8]]);
+    assert_eq!(shown["id"], id);
+    assert_eq!(shown["energy_kwh"], rec["energy_kwh"]);
+    let runs = env.json(&["runs", "--json"]);
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    let human = env.run(&["show", id]);
+    assert!(human.status.success());
+    assert!(String::from_utf8_lossy(&human.stdout).contains(&id[..8]));
+}
+
+#[test]
+fn exit_codes_pass_through_and_failures_are_recorded() {
+    let env = Env::new();
+    let out = env.run(&["run", "--quiet", "--", "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stderr.is_empty(), "--quiet: {}", stderr(&out));
+    let runs = env.json(&["runs", "--json"]);
+    assert_eq!(runs[0]["status"], "failed");
+    assert_eq!(runs[0]["exit_code"], 3);
+
+    // Died of a signal: 128 + N.
+    let out = env.run(&["run", "--quiet", "--", "sh", "-c", "kill -KILL $$"]);
+    assert_eq!(out.status.code(), Some(128 + 9));
+    let runs = env.json(&["runs", "--json", "--status", "failed"]);
+    assert_eq!(runs[0]["signal"], 9);
+}
+
+#[test]
+fn a_command_that_cannot_start_exits_127_and_is_recorded() {
+    let env = Env::new();
+    let out = env.run(&["run", "--", "no-such-command-ecotrace-test"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stderr(&out).contains("command not found"),
+        "{}",
+        stderr(&out)
+    );
+    let runs = env.json(&["runs", "--json"]);
+    assert_eq!(runs[0]["status"], "failed-to-start");
+    assert_eq!(runs[0]["exit_code"], 127);
+    assert!(runs[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("no-such-command"));
+}
+
+#[test]
+fn sigterm_is_forwarded_to_the_command() {
+    let env = Env::new();
+    let marker = env.work().join("started");
+    // The shell exits 7 only if the TERM reaches it, which happens only by forwarding.
+    let mut child = env
+        .cmd()
+        .args([
+            "run",
+            "--quiet",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 7' TERM; touch started; while :; do sleep 0.05; done",
+        ])
+        .spawn()
+        .unwrap();
+    wait_for(&marker);
+    // SAFETY: plain kill of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(7));
+    let runs = env.json(&["runs", "--json"]);
+    assert_eq!(runs[0]["status"], "interrupted");
+    assert_eq!(runs[0]["exit_code"], 7);
+
+    // A command that does not catch it dies of it: 128 + 15.
+    let marker2 = env.work().join("started2");
+    let mut child = env
+        .cmd()
+        .args([
+            "run",
+            "--quiet",
+            "--",
+            "sh",
+            "-c",
+            "touch started2; exec sleep 30",
+        ])
+        .spawn()
+        .unwrap();
+    wait_for(&marker2);
+    std::thread::sleep(Duration::from_millis(100));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+}
+
+#[test]
+fn a_killed_tracker_leaves_an_interrupted_record() {
+    let env = Env::new();
+    let marker = env.work().join("started");
+    let mut child = env
+        .cmd()
+        .args([
+            "run",
+            "--quiet",
+            "--",
+            "sh",
+            "-c",
+            "touch started; exec sleep 5",
+        ])
+        .spawn()
+        .unwrap();
+    wait_for(&marker);
+    child.kill().unwrap(); // SIGKILL: the tracker cannot finalize
+    child.wait().unwrap();
+    let runs = env.json(&["runs", "--json"]);
+    assert_eq!(runs[0]["status"], "interrupted", "{}", runs[0]);
+}
+
+#[test]
+fn config_file_env_and_flags_layer() {
+    let env = Env::new();
+    std::fs::write(
+        env.dir.path().join("ecotrace.toml"),
+        "project = \"from-file\"\nphase = \"tuning\"\nintensity = 100.0\n[tags]\nteam = \"nlp\"\n",
+    )
+    .unwrap();
+    // Found upward from the working directory.
+    let rec = env.json(&["run", "--json", "--quiet", "--", "true"]);
+    assert_eq!(rec["project"], "from-file");
+    assert_eq!(rec["phase"], "tuning");
+    assert_eq!(rec["tags"]["team"], "nlp");
+    assert_eq!(rec["intensity"]["g_per_kwh"], 100.0);
+    assert_eq!(rec["intensity"]["basis"], "user");
+    // Environment beats the file, flags beat the environment.
+    let out = env
+        .cmd()
+        .env("ECOTRACE_PROJECT", "from-env")
+        .env("ECOTRACE_PHASE", "inference")
+        .args(["run", "--json", "--quiet", "--phase", "data", "--", "true"])
+        .output()
+        .unwrap();
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rec["project"], "from-env");
+    assert_eq!(rec["phase"], "data");
+    // A typo in the file is an error that names the file.
+    std::fs::write(env.dir.path().join("ecotrace.toml"), "projet = \"x\"\n").unwrap();
+    let out = env.run(&["run", "--", "true"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("ecotrace.toml"), "{}", stderr(&out));
+}
+
+#[test]
+fn no_region_uses_the_world_average_and_says_so() {
+    let env = Env::new();
+    let out = env.run(&["run", "--json", "--", "true"]);
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rec["intensity"]["basis"], "world-default");
+    assert!(rec["notes"][0].as_str().unwrap().contains("world average"));
+    assert!(stderr(&out).contains("world average"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_a_nonzero_exit() {
+    let env = Env::new();
+    let out = env.run(&["run", "--region", "US-CAA", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("US-CA"), "{}", stderr(&out));
+    let out = env.run(&["run", "--phase", "trainnig", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("training"), "{}", stderr(&out));
+    let out = env.run(&["run", "--interval", "soon", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.run(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    // Nothing was run, nothing recorded.
+    assert!(env.json(&["runs", "--json"]).as_array().unwrap().is_empty());
+    let out = env.run(&["show", "deadbeef"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("deadbeef"), "{}", stderr(&out));
+    let out = env.run(&["report", "--by", "color"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.run(&["runs", "--status", "done"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn concurrent_runs_on_one_ledger_are_all_recorded() {
+    let env = Env::new();
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            env.cmd()
+                .args([
+                    "run",
+                    "--quiet",
+                    "--interval",
+                    "50ms",
+                    "--tag",
+                    &format!("i={i}"),
+                    "--",
+                    "sh",
+                    "-c",
+                    "sleep 0.3",
+                ])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let runs = env.json(&["runs", "--json"]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    let mut tags: Vec<_> = runs
+        .iter()
+        .map(|r| r["tags"]["i"].as_str().unwrap().to_string())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["0", "1", "2", "3"]);
+    assert!(runs.iter().all(|r| r["status"] == "finished"));
+}
+
+#[test]
+fn report_totals_by_phase() {
+    let env = Env::new();
+    for phase in ["training", "training", "inference"] {
+        let out = env.run(&[
+            "run",
+            "--quiet",
+            "--phase",
+            phase,
+            "--intensity",
+            "50",
+            "--",
+            "true",
+        ]);
+        assert!(out.status.success());
+    }
+    let rep = env.json(&["report", "--by", "phase", "--format", "json"]);
+    let groups = rep["groups"].as_array().unwrap();
+    let training = groups.iter().find(|g| g["key"] == "training").unwrap();
+    assert_eq!(training["runs"], 2);
+    assert_eq!(rep["total"]["runs"], 3);
+    let csv = env.run(&["report", "--by", "phase", "--format", "csv"]);
+    assert!(String::from_utf8_lossy(&csv.stdout).lines().count() >= 3);
+}
+
+#[test]
+fn doctor_lists_sensors_and_the_zone() {
+    let env = Env::new();
+    let out = env.run(&["doctor", "--region", "aws:eu-west-3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("rapl"), "{text}");
+    assert!(text.contains("nvml"), "{text}");
+    assert!(text.contains("aws:eu-west-3"), "{text}");
+}
