@@ -89,6 +89,23 @@ pub struct MeasureArgs {
     pub ram_power: Option<f64>,
 }
 
+impl MeasureArgs {
+    pub fn to_options(&self) -> ecotrace_tracker::MeasureOptions {
+        ecotrace_tracker::MeasureOptions {
+            project: self.project.clone(),
+            phase: self.phase.clone(),
+            tags: self.tags.clone(),
+            interval: self.interval.clone(),
+            scope: self.scope.clone(),
+            region: self.region.clone(),
+            intensity: self.intensity,
+            pue: self.pue,
+            cpu_power: self.cpu_power,
+            ram_power: self.ram_power,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]

@@ -4,7 +4,6 @@
 mod child;
 mod cli;
 mod cmd_run;
-mod settings;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -13,7 +12,18 @@ use ecotrace_ledger::{Ledger, RunFilter};
 use ecotrace_report::{Format, GroupBy};
 
 use cli::{Cli, Command, DataWhat};
-use settings::{FileLayers, MeasureSettings, UsageError};
+use ecotrace_tracker::{FileLayers, MeasureSettings, TrackError};
+
+/// A problem with what the user asked for: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn is_usage(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<UsageError>().is_some()
+        || e.downcast_ref::<TrackError>()
+            .is_some_and(TrackError::is_usage)
+}
 
 fn main() {
     let cli = Cli::parse();
@@ -21,7 +31,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ecotrace: error: {e:#}");
-            if e.downcast_ref::<UsageError>().is_some() {
+            if is_usage(&e) {
                 2
             } else {
                 1
@@ -55,7 +65,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let files = FileLayers::discover(&cwd)?;
     match cli.command {
         Command::Run(args) => {
-            let settings = MeasureSettings::resolve(&args.measure, &files)?;
+            let settings = MeasureSettings::resolve(&args.measure.to_options(), &files)?;
             let quiet = args.quiet || files.quiet().unwrap_or(false);
             let ledger = open_ledger(&cli.ledger, &files)?;
             cmd_run::run(
@@ -139,7 +149,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Doctor(args) => {
-            let settings = MeasureSettings::resolve(&args.measure, &files)?;
+            let settings = MeasureSettings::resolve(&args.measure.to_options(), &files)?;
             print_out(&doctor(&settings));
             Ok(0)
         }

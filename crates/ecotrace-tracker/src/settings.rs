@@ -7,14 +7,32 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
 use ecotrace_core::{
     parse_duration, CarbonIntensity, IntensityBasis, IntensityUsed, Phase, Power, Pue, PueUsed,
     Scope,
 };
 use serde::Deserialize;
 
-use crate::cli::MeasureArgs;
+use crate::TrackError;
+
+type Result<T> = std::result::Result<T, TrackError>;
+
+/// What the user asked for, from flags, environment variables or keyword arguments, before the
+/// config files and defaults fill the gaps. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MeasureOptions {
+    pub project: Option<String>,
+    pub phase: Option<String>,
+    /// `KEY=VALUE` strings.
+    pub tags: Vec<String>,
+    pub interval: Option<String>,
+    pub scope: Option<String>,
+    pub region: Option<String>,
+    pub intensity: Option<f64>,
+    pub pue: Option<f64>,
+    pub cpu_power: Option<f64>,
+    pub ram_power: Option<f64>,
+}
 
 /// One config file's contents. Unknown keys are an error, so typos don't pass silently.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -49,10 +67,10 @@ impl FileLayers {
         if let Some(p) = std::env::var_os("ECOTRACE_CONFIG").filter(|v| !v.is_empty()) {
             let p = PathBuf::from(p);
             if !p.is_file() {
-                bail!(
-                    "ECOTRACE_CONFIG points at {}, which is not a file",
-                    p.display()
-                );
+                return Err(TrackError::Config {
+                    path: p,
+                    detail: "ECOTRACE_CONFIG points at it, but it is not a file".into(),
+                });
             }
             paths.push(p);
         } else {
@@ -76,14 +94,13 @@ impl FileLayers {
         }
         let mut layers = Vec::new();
         for p in paths {
-            let text = std::fs::read_to_string(&p)
-                .with_context(|| format!("cannot read config file {}", p.display()))?;
-            let layer: FileLayer = toml::from_str(&text).map_err(|e| {
-                anyhow::anyhow!(
-                    "config file {} is not valid: {}",
-                    p.display(),
-                    e.to_string().trim()
-                )
+            let text = std::fs::read_to_string(&p).map_err(|e| TrackError::Config {
+                path: p.clone(),
+                detail: format!("cannot read it: {e}"),
+            })?;
+            let layer: FileLayer = toml::from_str(&text).map_err(|e| TrackError::Config {
+                path: p.clone(),
+                detail: format!("not valid: {}", e.to_string().trim()),
             })?;
             layers.push((p, layer));
         }
@@ -120,17 +137,12 @@ pub struct MeasureSettings {
     pub notes: Vec<String>,
 }
 
-/// A problem with what the user asked for: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
-    Err(UsageError(msg.into()).into())
+    Err(TrackError::Usage(msg.into()))
 }
 
 impl MeasureSettings {
-    pub fn resolve(args: &MeasureArgs, files: &FileLayers) -> Result<Self> {
+    pub fn resolve(args: &MeasureOptions, files: &FileLayers) -> Result<Self> {
         let project = args
             .project
             .clone()
@@ -144,7 +156,9 @@ impl MeasureSettings {
             .clone()
             .or_else(|| files.pick(|l| l.phase.clone()))
         {
-            Some(p) => p.parse::<Phase>().map_err(|e| UsageError(e.to_string()))?,
+            Some(p) => p
+                .parse::<Phase>()
+                .map_err(|e| TrackError::Usage(e.to_string()))?,
             None => Phase::Other,
         };
         // Tags: the user file, then the project file, then env/flags, later ones winning.
@@ -154,7 +168,7 @@ impl MeasureSettings {
         }
         for t in &args.tags {
             let (k, v) = t.split_once('=').ok_or_else(|| {
-                UsageError(format!("--tag {t:?} is not KEY=VALUE (e.g. --tag lr=3e-4)"))
+                TrackError::Usage(format!("--tag {t:?} is not KEY=VALUE (e.g. --tag lr=3e-4)"))
             })?;
             if k.trim().is_empty() {
                 return usage(format!("--tag {t:?} has an empty key"));
@@ -167,7 +181,8 @@ impl MeasureSettings {
             .or_else(|| files.pick(|l| l.interval.clone()))
         {
             Some(s) => {
-                let d = parse_duration(&s).map_err(|e| UsageError(format!("--interval: {e}")))?;
+                let d = parse_duration(&s)
+                    .map_err(|e| TrackError::Usage(format!("--interval: {e}")))?;
                 if d < Duration::from_millis(10) {
                     return usage(format!(
                         "--interval {s} is too short: use at least 10ms (1s is the default)"
@@ -182,7 +197,9 @@ impl MeasureSettings {
             .clone()
             .or_else(|| files.pick(|l| l.scope.clone()))
         {
-            Some(s) => s.parse::<Scope>().map_err(|e| UsageError(e.to_string()))?,
+            Some(s) => s
+                .parse::<Scope>()
+                .map_err(|e| TrackError::Usage(e.to_string()))?,
             None => Scope::Process,
         };
         let watts = |v: Option<f64>, name: &str| -> Result<Option<Power>> {
@@ -211,15 +228,15 @@ impl MeasureSettings {
         let user_intensity = args.intensity.or_else(|| files.pick(|l| l.intensity));
         let user_pue = args.pue.or_else(|| files.pick(|l| l.pue));
         let resolved = match &region {
-            Some(r) => {
-                Some(ecotrace_data::resolve_region(r).map_err(|e| UsageError(e.to_string()))?)
-            }
+            Some(r) => Some(
+                ecotrace_data::resolve_region(r).map_err(|e| TrackError::Usage(e.to_string()))?,
+            ),
             None => None,
         };
         let intensity = match (user_intensity, &resolved) {
             (Some(g), _) => IntensityUsed {
                 value: CarbonIntensity::from_g_per_kwh(g)
-                    .map_err(|e| UsageError(format!("--intensity: {e}")))?,
+                    .map_err(|e| TrackError::Usage(format!("--intensity: {e}")))?,
                 zone: resolved
                     .as_ref()
                     .map_or_else(|| "user".to_string(), |r| r.zone.clone()),
@@ -252,7 +269,7 @@ impl MeasureSettings {
         };
         let pue = match (user_pue, resolved.as_ref().and_then(|r| r.pue.clone())) {
             (Some(x), _) => PueUsed {
-                value: Pue::new(x).map_err(|e| UsageError(format!("--pue: {e}")))?,
+                value: Pue::new(x).map_err(|e| TrackError::Usage(format!("--pue: {e}")))?,
                 source: "given by the user (--pue)".to_string(),
             },
             (None, Some((p, source))) => PueUsed { value: p, source },
@@ -290,7 +307,8 @@ mod tests {
 
     #[test]
     fn defaults_say_what_they_chose() {
-        let s = MeasureSettings::resolve(&MeasureArgs::default(), &FileLayers::default()).unwrap();
+        let s =
+            MeasureSettings::resolve(&MeasureOptions::default(), &FileLayers::default()).unwrap();
         assert_eq!(s.project, "default");
         assert_eq!(s.phase, Phase::Other);
         assert_eq!(s.scope, Scope::Process);
@@ -305,7 +323,7 @@ mod tests {
         let files = layer(
             "project = \"from-file\"\nphase = \"training\"\ninterval = \"2s\"\n[tags]\na = \"1\"\nb = \"2\"\n",
         );
-        let args = MeasureArgs {
+        let args = MeasureOptions {
             project: Some("from-flag".into()),
             tags: vec!["b=3".into()],
             ..Default::default()
@@ -320,7 +338,7 @@ mod tests {
 
     #[test]
     fn user_intensity_and_pue() {
-        let args = MeasureArgs {
+        let args = MeasureOptions {
             intensity: Some(123.0),
             pue: Some(1.3),
             ..Default::default()
@@ -335,45 +353,42 @@ mod tests {
     #[test]
     fn bad_values_are_usage_errors() {
         let cases = [
-            MeasureArgs {
+            MeasureOptions {
                 phase: Some("trainnig".into()),
                 ..Default::default()
             },
-            MeasureArgs {
+            MeasureOptions {
                 scope: Some("cluster".into()),
                 ..Default::default()
             },
-            MeasureArgs {
+            MeasureOptions {
                 interval: Some("fast".into()),
                 ..Default::default()
             },
-            MeasureArgs {
+            MeasureOptions {
                 tags: vec!["novalue".into()],
                 ..Default::default()
             },
-            MeasureArgs {
+            MeasureOptions {
                 pue: Some(0.5),
                 ..Default::default()
             },
-            MeasureArgs {
+            MeasureOptions {
                 intensity: Some(-3.0),
                 ..Default::default()
             },
-            MeasureArgs {
+            MeasureOptions {
                 cpu_power: Some(0.0),
                 ..Default::default()
             },
-            MeasureArgs {
+            MeasureOptions {
                 region: Some("Atlantis".into()),
                 ..Default::default()
             },
         ];
         for args in cases {
             let err = MeasureSettings::resolve(&args, &FileLayers::default()).unwrap_err();
-            assert!(
-                err.downcast_ref::<UsageError>().is_some(),
-                "{args:?}: {err}"
-            );
+            assert!(matches!(err, TrackError::Usage(_)), "{args:?}: {err}");
         }
     }
 

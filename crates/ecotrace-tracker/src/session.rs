@@ -1,0 +1,435 @@
+//! One measured run from start to finish, in the order that loses nothing: the record is written to
+//! the ledger before the work starts ([`Run::begin`]), checkpointed while the meter runs
+//! ([`Measuring`]), and finalized at the end ([`Measuring::finish`] or [`Run::fail_to_start`]).
+//!
+//! Shared by `ecotrace run` (which measures a child process tree) and the Python `Tracker` (which
+//! measures its own process). It does not spawn processes or print anything.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use ecotrace_core::{
+    ComponentEnergy, Host, Power, PowerSample, RunRecord, RunStatus, SamplesSummary, TrackerInfo,
+    RECORD_VERSION,
+};
+use ecotrace_ledger::Ledger;
+use ecotrace_sensors::discover::{discover, Discovery, SensorConfig};
+use ecotrace_sensors::meter::{Live, Meter, MeterConfig, MeterThread};
+use ecotrace_sensors::{Diagnostic, Roots};
+
+use crate::settings::MeasureSettings;
+use crate::TrackError;
+
+/// How often the ledger gets what has been measured so far (the promise is at least every 10 s).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
+/// Builds the record of a run that is about to start.
+pub fn new_record(settings: &MeasureSettings, command: &[String], host: Host) -> RunRecord {
+    RunRecord {
+        record_version: RECORD_VERSION,
+        id: uuid::Uuid::new_v4().to_string(),
+        project: settings.project.clone(),
+        phase: settings.phase,
+        tags: settings.tags.clone(),
+        command: command.to_vec(),
+        status: RunStatus::Running,
+        exit_code: None,
+        signal: None,
+        error: None,
+        started_at: Utc::now(),
+        ended_at: None,
+        duration: Duration::ZERO,
+        scope: settings.scope,
+        host,
+        energy_kwh: Default::default(),
+        components: Vec::new(),
+        mean_power: Power::ZERO,
+        pue: settings.pue.clone(),
+        intensity: settings.intensity.clone(),
+        operational: Default::default(),
+        notes: settings.notes.clone(),
+        metrics: Default::default(),
+        samples: SamplesSummary::default(),
+        tracker: TrackerInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            interval_s: settings.interval,
+            pid: std::process::id(),
+        },
+    }
+}
+
+/// The machine, as far as the sensors and /proc tell.
+pub fn host_info(roots: &Roots, discovery: &Discovery) -> Host {
+    let memory_gb = ecotrace_sensors::procfs::read_meminfo(roots)
+        .map(|m| m.total_bytes as f64 / 1e9)
+        .unwrap_or(0.0);
+    let release = std::fs::read_to_string(roots.procfs.join("sys/kernel/osrelease"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    Host {
+        hostname: ecotrace_sensors::procfs::hostname(roots),
+        cpu_model: discovery.cpu.model_name.clone(),
+        cpu_count: discovery.cpu.logical_cpus,
+        memory_gb,
+        gpus: discovery.gpus.clone(),
+        os: format!("{} {}", std::env::consts::OS, release)
+            .trim()
+            .to_string(),
+    }
+}
+
+/// Keeps the record up to date with the meter and writes it to the ledger.
+struct Recorder {
+    record: RunRecord,
+    ledger: Box<dyn Ledger>,
+    /// Samples not yet stored (kept across a failed write, sent with the next one).
+    pending: Vec<PowerSample>,
+    sample_count: u64,
+    peak: Power,
+    /// The first checkpoint error, for the caller to report once.
+    checkpoint_error: Option<String>,
+}
+
+impl Recorder {
+    fn absorb(
+        &mut self,
+        components: Vec<ComponentEnergy>,
+        elapsed: Duration,
+        samples: Vec<PowerSample>,
+    ) {
+        for s in &samples {
+            self.peak = self.peak.max(s.total());
+        }
+        self.sample_count += samples.len() as u64;
+        self.pending.extend(samples);
+        self.record.components = components;
+        self.record.duration = elapsed;
+        self.record.recompute();
+        self.record.samples = SamplesSummary {
+            count: self.sample_count,
+            mean_power_w: self.record.mean_power,
+            peak_power_w: self.peak,
+        };
+    }
+
+    fn checkpoint(&mut self) {
+        match self.ledger.checkpoint(&self.record, &self.pending) {
+            Ok(()) => self.pending.clear(),
+            Err(e) => {
+                self.checkpoint_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+}
+
+fn lock(r: &Mutex<Recorder>) -> MutexGuard<'_, Recorder> {
+    r.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A run whose record is in the ledger, before measurement starts.
+pub struct Run {
+    recorder: Arc<Mutex<Recorder>>,
+    discovery: Discovery,
+    roots: Roots,
+    interval: Duration,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub error: Option<String>,
+}
+
+/// A run that has ended: its final record, and whether it could be stored.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub record: RunRecord,
+    /// Why the final write failed, if it did (the record is then only here).
+    pub store_error: Option<String>,
+    /// Where the ledger lives.
+    pub location: String,
+}
+
+impl Run {
+    /// Finds the sensors, builds the record and writes it to the ledger as `running`.
+    pub fn begin(
+        settings: &MeasureSettings,
+        command: Vec<String>,
+        mut ledger: Box<dyn Ledger>,
+        roots: Roots,
+    ) -> Result<Run, TrackError> {
+        let discovery = discover(
+            &SensorConfig::new(settings.scope, settings.cpu_power, settings.ram_power),
+            &roots,
+        );
+        let host = host_info(&roots, &discovery);
+        let mut record = new_record(settings, &command, host);
+        // Say in the record when a counter exists but could not be read (the figure is then a
+        // model where a measurement was possible). Absent hardware is not news.
+        for d in &discovery.diagnostics {
+            if !d.ok && d.sensor == "rapl" && d.detail.contains("cannot be read") {
+                if let Some(fix) = &d.fix {
+                    record
+                        .notes
+                        .push(format!("{}: {} — {}", d.sensor, d.detail, fix));
+                }
+            }
+        }
+        ledger.begin(&record).map_err(|e| TrackError::Ledger {
+            location: ledger.location(),
+            source: e,
+        })?;
+        Ok(Run {
+            recorder: Arc::new(Mutex::new(Recorder {
+                record,
+                ledger,
+                pending: Vec::new(),
+                sample_count: 0,
+                peak: Power::ZERO,
+                checkpoint_error: None,
+            })),
+            discovery,
+            roots,
+            interval: settings.interval,
+        })
+    }
+
+    /// The run's id.
+    pub fn id(&self) -> String {
+        lock(&self.recorder).record.id.clone()
+    }
+
+    /// What the sensors found, for `doctor`-like messages.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.discovery.diagnostics
+    }
+
+    /// Adds a note to the record.
+    pub fn note(&self, note: String) {
+        lock(&self.recorder).record.notes.push(note);
+    }
+
+    /// The work could not be started: records it as `failed-to-start` with exit code 127.
+    pub fn fail_to_start(self, error: String) -> Finished {
+        let mut r = lock(&self.recorder);
+        let rec = &mut r.record;
+        rec.status = RunStatus::FailedToStart;
+        rec.exit_code = Some(127);
+        rec.error = Some(error);
+        rec.ended_at = Some(Utc::now());
+        rec.recompute();
+        let r = &mut *r;
+        let store_error = r.ledger.finish(&r.record, &[]).err().map(|e| e.to_string());
+        Finished {
+            record: r.record.clone(),
+            store_error,
+            location: r.ledger.location(),
+        }
+    }
+
+    /// Starts sampling on its own thread. `root_pid`/`include_root` name the process tree charged
+    /// in process scope (ignored in machine scope).
+    pub fn start(self, root_pid: u32, include_root: bool) -> Result<Measuring, TrackError> {
+        let scope = lock(&self.recorder).record.scope;
+        let meter = Meter::new(
+            &MeterConfig {
+                scope,
+                root_pid,
+                include_root,
+            },
+            self.roots.clone(),
+            self.discovery.sensors,
+        );
+        let reaped = meter.reaped_ticks();
+        let rec = Arc::clone(&self.recorder);
+        let sink: Sink = Box::new(move |m: &Meter, samples: Vec<PowerSample>| {
+            let mut r = lock(&rec);
+            r.absorb(m.components(), m.elapsed(), samples);
+            r.checkpoint();
+        });
+        let thread = MeterThread::spawn(meter, self.interval, CHECKPOINT_EVERY, sink)
+            .map_err(TrackError::Thread)?;
+        Ok(Measuring {
+            recorder: self.recorder,
+            thread: Mutex::new(Some(thread)),
+            started: Instant::now(),
+            reaped,
+        })
+    }
+}
+
+type Sink = Box<dyn FnMut(&Meter, Vec<PowerSample>) + Send>;
+
+/// A run being measured.
+pub struct Measuring {
+    recorder: Arc<Mutex<Recorder>>,
+    thread: Mutex<Option<MeterThread<Sink>>>,
+    started: Instant,
+    reaped: Option<Arc<AtomicU64>>,
+}
+
+impl Measuring {
+    /// Latest figures for a live status line (zero once finished).
+    pub fn live(&self) -> Live {
+        self.thread
+            .lock()
+            .ok()
+            .and_then(|t| t.as_ref().map(|t| t.live()))
+            .unwrap_or_default()
+    }
+
+    /// Wall time since measurement started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Counter the caller adds the CPU time (clock ticks) of processes it reaps itself to.
+    pub fn reaped_ticks(&self) -> Option<Arc<AtomicU64>> {
+        self.reaped.clone()
+    }
+
+    /// The record as of the last checkpoint.
+    pub fn snapshot(&self) -> RunRecord {
+        lock(&self.recorder).record.clone()
+    }
+
+    /// Changes the record (metrics, tags, notes); stored with the next checkpoint.
+    pub fn update(&self, f: impl FnOnce(&mut RunRecord)) {
+        f(&mut lock(&self.recorder).record)
+    }
+
+    /// The first checkpoint error met, if any, for a one-time warning.
+    pub fn checkpoint_error(&self) -> Option<String> {
+        lock(&self.recorder).checkpoint_error.clone()
+    }
+
+    /// Stops sampling (with a last reading for the partial interval) and writes the final record.
+    pub fn finish(self, outcome: Outcome) -> Finished {
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // Stop the thread before taking the recorder: its last checkpoint may need it.
+        let stopped = thread.map(|t| t.stop());
+        let mut guard = lock(&self.recorder);
+        if let Some((mut meter, _sink)) = stopped {
+            let samples = meter.drain_samples();
+            let elapsed = self.started.elapsed().max(meter.elapsed());
+            guard.absorb(meter.components(), elapsed, samples);
+            for e in meter.errors() {
+                guard.record.notes.push(format!("sensor error: {e}"));
+            }
+        }
+        let r = &mut *guard;
+        let rec = &mut r.record;
+        rec.ended_at = Some(Utc::now());
+        rec.status = outcome.status;
+        rec.exit_code = outcome.exit_code;
+        rec.signal = outcome.signal;
+        if outcome.error.is_some() {
+            rec.error = outcome.error;
+        }
+        let pending = std::mem::take(&mut r.pending);
+        let store_error = r
+            .ledger
+            .finish(&r.record, &pending)
+            .err()
+            .map(|e| e.to_string());
+        Finished {
+            record: r.record.clone(),
+            store_error,
+            location: r.ledger.location(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{FileLayers, MeasureOptions};
+    use ecotrace_ledger::{RunFilter, SqliteLedger};
+
+    fn settings() -> MeasureSettings {
+        let opts = MeasureOptions {
+            interval: Some("20ms".into()),
+            cpu_power: Some(50.0),
+            scope: Some("machine".into()),
+            intensity: Some(100.0),
+            ..Default::default()
+        };
+        MeasureSettings::resolve(&opts, &FileLayers::default()).unwrap()
+    }
+
+    fn fake_roots(dir: &std::path::Path) -> Roots {
+        std::fs::create_dir_all(dir.join("sys")).unwrap();
+        Roots {
+            sysfs: dir.join("sys"),
+            procfs: "/proc".into(),
+        }
+    }
+
+    #[test]
+    fn a_run_is_stored_at_begin_and_final_at_finish() {
+        std::env::set_var("ECOTRACE_NVML_LIBRARY", "none");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let ledger = Box::new(SqliteLedger::open(&path).unwrap());
+        let run = Run::begin(
+            &settings(),
+            vec!["train".into()],
+            ledger,
+            fake_roots(dir.path()),
+        )
+        .unwrap();
+        let id = run.id();
+        let reader = SqliteLedger::open(&path).unwrap();
+        assert_eq!(reader.get(&id).unwrap().status, RunStatus::Running);
+        let m = run.start(std::process::id(), true).unwrap();
+        m.update(|r| {
+            r.metrics.insert("acc".into(), 0.9);
+        });
+        std::thread::sleep(Duration::from_millis(120));
+        let done = m.finish(Outcome {
+            status: RunStatus::Finished,
+            exit_code: Some(0),
+            signal: None,
+            error: None,
+        });
+        assert!(done.store_error.is_none());
+        let stored = reader.get(&id).unwrap();
+        assert_eq!(stored.status, RunStatus::Finished);
+        assert_eq!(stored.metrics["acc"], 0.9);
+        // Machine scope, user-given 50 W CPU: energy grows with time and is stored.
+        assert!(stored.energy_kwh.cpu.joules() > 0.0);
+        // Equal to the returned record, up to the JSON round trip (energies are stored in kWh).
+        let round_trip: RunRecord =
+            serde_json::from_str(&serde_json::to_string(&done.record).unwrap()).unwrap();
+        assert_eq!(stored, round_trip);
+        assert!(!reader.samples(&id).unwrap().is_empty());
+        assert_eq!(reader.list(&RunFilter::default()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_run_that_cannot_start_is_recorded() {
+        std::env::set_var("ECOTRACE_NVML_LIBRARY", "none");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let ledger = Box::new(SqliteLedger::open(&path).unwrap());
+        let run = Run::begin(
+            &settings(),
+            vec!["nope".into()],
+            ledger,
+            fake_roots(dir.path()),
+        )
+        .unwrap();
+        let done = run.fail_to_start("command not found: nope".into());
+        let stored = SqliteLedger::open(&path)
+            .unwrap()
+            .get(&done.record.id)
+            .unwrap();
+        assert_eq!(stored.status, RunStatus::FailedToStart);
+        assert_eq!(stored.exit_code, Some(127));
+    }
+}
