@@ -2,7 +2,8 @@
 //!
 //! - [`zones`]: yearly grid carbon intensity per country and sub-national zone, plus `WORLD`;
 //! - [`cloud_regions`]: AWS, Google Cloud and Azure regions with grid zone, intensity, PUE, WUE;
-//! - [`cpu_lookup`] / [`cpus`]: CPU TDP table.
+//! - [`cpu_lookup`] / [`cpus`]: CPU TDP table;
+//! - [`equivalents`]: everyday equivalents of CO2e (km by car, km flown, smartphone charges).
 //!
 //! Every row carries its upstream source, year and licence; docs/data.md says where each table
 //! comes from and which source was picked where they disagree. The crate is pure: the CSV files
@@ -12,11 +13,13 @@
 mod cloud;
 mod cpu;
 mod csv;
+mod equivalents;
 mod resolve;
 mod zones;
 
 pub use cloud::{canonical_provider, cloud_region, cloud_regions, CloudRegion, PROVIDERS};
 pub use cpu::{cpu_lookup, cpus, CpuSpec};
+pub use equivalents::{equivalents, publisher, Equivalent};
 pub use resolve::{known_ids, resolve_region, ResolvedRegion};
 pub use zones::{world_average, zone, zone_aliases, zones, ZoneIntensity, WORLD_ID};
 

@@ -167,3 +167,24 @@ fn spot_checks_against_the_sources() {
     assert_eq!(zone("FR").unwrap().year, 2024);
     assert!(zone("FR").unwrap().license.contains("ODbL"));
 }
+
+#[test]
+fn every_equivalent_has_provenance_and_the_published_factor() {
+    let e = ecotrace_data::equivalents();
+    let ids: Vec<_> = e.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["car_km", "flight_km", "smartphone_charge"]);
+    for r in e {
+        assert!(
+            !r.source.trim().is_empty() && !r.license.trim().is_empty(),
+            "{r:?}"
+        );
+        assert!(YEARS.contains(&r.year), "{r:?}");
+        assert!(!r.label.is_empty() && !r.unit.is_empty(), "{r:?}");
+        assert_ne!(ecotrace_data::publisher(r), "see source", "{r:?}");
+    }
+    // The factors as published upstream (converted to kg per unit).
+    assert!((e[0].kg_co2e_per_unit - 0.409 / 1.609344).abs() < 1e-6);
+    assert_eq!(e[1].kg_co2e_per_unit, 0.171);
+    assert!((e[2].kg_co2e_per_unit - 8.220801116e-3).abs() < 1e-6);
+    assert!((e[0].count(0.254141) - 1.0).abs() < 1e-12);
+}
