@@ -10,7 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::units::{serde_as, CarbonIntensity, CarbonMass, Energy, Power, Pue};
+use crate::units::{
+    serde_as, CarbonIntensity, CarbonMass, Energy, Fraction, Lifetime, Power, Pue, Usd, Water,
+    WaterIntensity,
+};
 
 /// Version of the record shape; bumped when a field changes meaning.
 pub const RECORD_VERSION: u32 = 1;
@@ -105,7 +108,44 @@ string_enum!(
         NvmlCounter => "nvml-counter",
         NvmlPower => "nvml-power",
         RamModel => "ram-model",
+        Estimate => "estimate",
     } what = "method"
+);
+
+string_enum!(
+    /// What a piece of hardware in the embodied-carbon account is: a CPU, a GPU or other
+    /// accelerator, or the host's share of the rest of the server (board, memory, storage, chassis).
+    EmbodiedKind {
+        Cpu => "cpu",
+        Gpu => "gpu",
+        Host => "host",
+    } what = "embodied kind"
+);
+
+string_enum!(
+    /// Whether a record was measured by `ecotrace run` or entered as an a-priori estimate (for
+    /// example a year of inference from `ecotrace estimate inference`).
+    RecordKind {
+        Measured => "measured",
+        Estimated => "estimated",
+    } what = "record kind"
+);
+
+// Written out because `string_enum!` owns the derive list.
+#[allow(clippy::derivable_impls)]
+impl Default for RecordKind {
+    fn default() -> Self {
+        RecordKind::Measured
+    }
+}
+
+string_enum!(
+    /// What a cost figure is based on: renting the instance by the hour, or only the electricity
+    /// drawn (facility energy × price per kWh).
+    CostBasis {
+        Instance => "instance",
+        Electricity => "electricity",
+    } what = "cost basis"
 );
 
 /// The machine a run was measured on.
@@ -204,6 +244,65 @@ pub struct PueUsed {
     pub source: String,
 }
 
+/// One device's share of embodied (manufacturing) carbon charged to a run: the Green Software
+/// Foundation SCI "M" term, `device_kgco2e × share × duration / lifetime`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbodiedItem {
+    pub component: EmbodiedKind,
+    /// Device within the run, e.g. `gpu0`, `cpu`, `host`.
+    pub device: String,
+    /// The catalog entry whose figure is used, e.g. `NVIDIA A100 SXM4 80 GB`.
+    pub hardware: String,
+    /// Embodied carbon of the whole device over its life (cradle to gate, plus end of life where
+    /// the source includes it).
+    #[serde(rename = "device_kgco2e", with = "serde_as::kg")]
+    pub device_embodied: CarbonMass,
+    /// Expected service life the embodied carbon is spread over.
+    #[serde(rename = "lifetime_years")]
+    pub lifetime: Lifetime,
+    /// Share of the device charged to the run (1 for a whole GPU; for the host, the share of the
+    /// server's devices the run used).
+    pub share: Fraction,
+    /// True when the figure is a documented estimate rather than a published one for this device.
+    pub estimated: bool,
+    /// Where the figure comes from.
+    pub source: String,
+    /// Charged to the run: `device_kgco2e × share × duration_s / lifetime`.
+    #[serde(rename = "kgco2e", with = "serde_as::kg")]
+    pub charged: CarbonMass,
+}
+
+/// The water factors used for a run and the water they give, on-site and off-site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaterUsed {
+    /// On-site water usage effectiveness: litres evaporated for cooling per kWh of IT energy.
+    #[serde(rename = "wue_l_per_kwh")]
+    pub wue: WaterIntensity,
+    pub wue_source: String,
+    /// Water consumed to generate electricity, litres per kWh at the meter (facility energy).
+    #[serde(rename = "offsite_l_per_kwh")]
+    pub offsite_factor: WaterIntensity,
+    pub offsite_source: String,
+    /// `energy_kwh.total × wue_l_per_kwh`.
+    #[serde(rename = "onsite_l", with = "serde_as::litres")]
+    pub onsite: Water,
+    /// `energy_kwh.total × pue.value × offsite_l_per_kwh`.
+    #[serde(rename = "offsite_l", with = "serde_as::litres")]
+    pub offsite: Water,
+}
+
+/// The price a run's cost is based on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostUsed {
+    pub basis: CostBasis,
+    /// Rental price of the instance, for basis `instance`.
+    pub usd_per_hour: Option<f64>,
+    /// Electricity price, for basis `electricity`.
+    pub usd_per_kwh: Option<f64>,
+    /// Where the price comes from (table row with its date, or `given by the user (...)`).
+    pub source: String,
+}
+
 /// How the tracker itself ran.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackerInfo {
@@ -255,6 +354,26 @@ pub struct RunRecord {
     pub intensity: IntensityUsed,
     #[serde(rename = "operational_kgco2e", with = "serde_as::kg")]
     pub operational: CarbonMass,
+    /// Embodied carbon charged to the run (SCI "M"): the sum of `embodied_items`; `None` when no
+    /// hardware was assessed (e.g. records written before ecotrace accounted for it). Never added
+    /// into `operational`.
+    #[serde(rename = "embodied_kgco2e", with = "serde_as::opt_kg", default)]
+    pub embodied: Option<CarbonMass>,
+    #[serde(default)]
+    pub embodied_items: Vec<EmbodiedItem>,
+    /// Water consumed, on-site + off-site; `None` when not assessed.
+    #[serde(rename = "water_l", with = "serde_as::opt_litres", default)]
+    pub water: Option<Water>,
+    #[serde(rename = "water", default)]
+    pub water_used: Option<WaterUsed>,
+    /// Cost of the run in USD; `None` when no price is known (never guessed).
+    #[serde(rename = "cost_usd", with = "serde_as::opt_usd", default)]
+    pub cost: Option<Usd>,
+    #[serde(rename = "cost", default)]
+    pub cost_used: Option<CostUsed>,
+    /// `measured` by `ecotrace run`, or `estimated` (an a-priori estimate added to a project).
+    #[serde(default)]
+    pub kind: RecordKind,
     /// Things the reader should know: defaults used, sensors that could not be read.
     #[serde(default)]
     pub notes: Vec<String>,
@@ -267,16 +386,47 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    /// Recomputes every derived figure (breakdown, mean power, operational CO2e) from the
-    /// components, the duration, the PUE and the intensity. Call after changing any of them.
+    /// Recomputes every derived figure (breakdown, mean power, operational CO2e, embodied CO2e,
+    /// water, cost) from the components, the duration and the stored factors. Call after changing
+    /// any of them.
     pub fn recompute(&mut self) {
+        use crate::footprint;
         self.energy_kwh = EnergyBreakdown::from_components(&self.components);
         self.mean_power = self.energy_kwh.total / self.duration;
-        self.operational = crate::footprint::operational(
-            self.energy_kwh.total,
-            self.pue.value,
-            self.intensity.value,
-        );
+        self.operational =
+            footprint::operational(self.energy_kwh.total, self.pue.value, self.intensity.value);
+        for item in &mut self.embodied_items {
+            item.charged = footprint::embodied(
+                item.device_embodied,
+                item.share,
+                item.lifetime,
+                self.duration,
+            );
+        }
+        self.embodied = if self.embodied_items.is_empty() {
+            None
+        } else {
+            Some(self.embodied_items.iter().map(|i| i.charged).sum())
+        };
+        self.water = self.water_used.as_mut().map(|w| {
+            let split = footprint::water(
+                self.energy_kwh.total,
+                self.pue.value,
+                w.wue,
+                w.offsite_factor,
+            );
+            w.onsite = split.onsite;
+            w.offsite = split.offsite;
+            split.total()
+        });
+        self.cost = self.cost_used.as_ref().and_then(|c| match c.basis {
+            CostBasis::Instance => c
+                .usd_per_hour
+                .map(|p| footprint::cost_rental(p, 1.0, self.duration)),
+            CostBasis::Electricity => c
+                .usd_per_kwh
+                .map(|p| footprint::cost_electricity(self.energy_kwh.total, self.pue.value, p)),
+        });
     }
 
     /// Whether the run has ended, one way or another.

@@ -84,6 +84,10 @@ quantity!(
     /// Volume of water. Stored in litres.
     Water
 );
+quantity!(
+    /// An amount of money in US dollars.
+    Usd
+);
 
 impl Energy {
     pub fn from_joules(j: f64) -> Self {
@@ -144,6 +148,15 @@ impl Water {
         Water(l)
     }
     pub fn litres(self) -> f64 {
+        self.0
+    }
+}
+
+impl Usd {
+    pub fn from_usd(usd: f64) -> Self {
+        Usd(usd)
+    }
+    pub fn usd(self) -> f64 {
         self.0
     }
 }
@@ -224,8 +237,93 @@ impl Mul<Pue> for Energy {
     }
 }
 
+/// Water consumed per kWh: a data centre's WUE (litres per kWh of IT energy) or the water
+/// consumed to generate a kWh of electricity (litres per kWh at the meter).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WaterIntensity(f64);
+
+impl WaterIntensity {
+    pub const ZERO: WaterIntensity = WaterIntensity(0.0);
+
+    /// Rejects negative or non-finite values.
+    pub fn from_l_per_kwh(l: f64) -> Result<Self, UnitError> {
+        if l.is_finite() && l >= 0.0 {
+            Ok(WaterIntensity(l))
+        } else {
+            Err(UnitError::WaterIntensity(l))
+        }
+    }
+    pub fn l_per_kwh(self) -> f64 {
+        self.0
+    }
+}
+
+impl Mul<WaterIntensity> for Energy {
+    type Output = Water;
+    fn mul(self, w: WaterIntensity) -> Water {
+        Water(self.kwh() * w.0)
+    }
+}
+
+/// The expected service life of a device, over which its embodied carbon is spread. Stored in
+/// years of 365.25 days; always positive and finite.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Lifetime(f64);
+
+/// Seconds in a year of 365.25 days.
+pub const SECONDS_PER_YEAR: f64 = 365.25 * 24.0 * 3600.0;
+
+impl Lifetime {
+    pub fn from_years(y: f64) -> Result<Self, UnitError> {
+        if y.is_finite() && y > 0.0 && y <= 100.0 {
+            Ok(Lifetime(y))
+        } else {
+            Err(UnitError::Lifetime(y))
+        }
+    }
+    pub fn years(self) -> f64 {
+        self.0
+    }
+    pub fn hours(self) -> f64 {
+        self.0 * SECONDS_PER_YEAR / 3600.0
+    }
+    /// The share of this lifetime that `d` takes (may exceed 1 for a run longer than the life).
+    pub fn fraction(self, d: Duration) -> f64 {
+        d.as_secs_f64() / (self.0 * SECONDS_PER_YEAR)
+    }
+}
+
+/// A fraction between 0 and 1 inclusive: a utilization, a share of a device, an MFU.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fraction(f64);
+
+impl Fraction {
+    pub const ZERO: Fraction = Fraction(0.0);
+    pub const ONE: Fraction = Fraction(1.0);
+
+    pub fn new(x: f64) -> Result<Self, UnitError> {
+        if x.is_finite() && (0.0..=1.0).contains(&x) {
+            Ok(Fraction(x))
+        } else {
+            Err(UnitError::Fraction(x))
+        }
+    }
+    pub fn value(self) -> f64 {
+        self.0
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum UnitError {
+    #[error("water intensity must be a non-negative number of L/kWh, got {0}")]
+    WaterIntensity(f64),
+    #[error("lifetime must be a positive number of years (at most 100), got {0}")]
+    Lifetime(f64),
+    #[error("a fraction must be between 0 and 1, got {0}")]
+    Fraction(f64),
     #[error("carbon intensity must be a non-negative number of gCO2e/kWh, got {0}")]
     Intensity(f64),
     #[error("PUE must be between 1.0 and 5.0 (facility energy / IT energy), got {0}")]
@@ -290,6 +388,12 @@ impl fmt::Display for Water {
     }
 }
 
+impl fmt::Display for Usd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2} USD", self.0)
+    }
+}
+
 impl fmt::Display for CarbonIntensity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:.1} gCO2e/kWh", self.0)
@@ -321,6 +425,40 @@ pub mod serde_as {
     adapter!(watts, Power, |p: Power| p.watts(), Power::from_watts);
     adapter!(kg, CarbonMass, |c: CarbonMass| c.kg(), CarbonMass::from_kg);
     adapter!(litres, Water, |w: Water| w.litres(), Water::from_litres);
+    adapter!(usd, Usd, |u: Usd| u.usd(), Usd::from_usd);
+
+    /// Optional quantities: `null` when absent.
+    macro_rules! opt_adapter {
+        ($modname:ident, $ty:ty, $to:expr, $from:expr) => {
+            pub mod $modname {
+                #[allow(unused_imports)]
+                use super::super::*;
+                use serde::{Deserialize, Deserializer, Serializer};
+                pub fn serialize<S: Serializer>(v: &Option<$ty>, s: S) -> Result<S::Ok, S::Error> {
+                    match v {
+                        #[allow(clippy::redundant_closure_call)]
+                        Some(v) => s.serialize_some(&($to)(*v)),
+                        None => s.serialize_none(),
+                    }
+                }
+                pub fn deserialize<'de, D: Deserializer<'de>>(
+                    d: D,
+                ) -> Result<Option<$ty>, D::Error> {
+                    let x = Option::<f64>::deserialize(d)?;
+                    #[allow(clippy::redundant_closure_call)]
+                    Ok(x.map($from))
+                }
+            }
+        };
+    }
+    opt_adapter!(
+        opt_kg,
+        CarbonMass,
+        |c: CarbonMass| c.kg(),
+        CarbonMass::from_kg
+    );
+    opt_adapter!(opt_litres, Water, |w: Water| w.litres(), Water::from_litres);
+    opt_adapter!(opt_usd, Usd, |u: Usd| u.usd(), Usd::from_usd);
     adapter!(
         seconds,
         std::time::Duration,
@@ -365,6 +503,22 @@ mod tests {
         assert!(Pue::new(0.9).is_err());
         assert!(Pue::new(f64::INFINITY).is_err());
         assert_eq!((Energy::from_kwh(1.0) * Pue::new(1.5).unwrap()).kwh(), 1.5);
+    }
+
+    #[test]
+    fn new_units_are_validated() {
+        assert!(WaterIntensity::from_l_per_kwh(-0.1).is_err());
+        let w = Energy::from_kwh(2.0) * WaterIntensity::from_l_per_kwh(1.5).unwrap();
+        assert_eq!(w.litres(), 3.0);
+        assert!(Lifetime::from_years(0.0).is_err());
+        assert!(Lifetime::from_years(f64::NAN).is_err());
+        let l = Lifetime::from_years(4.0).unwrap();
+        assert!((l.hours() - 35_064.0).abs() < 1e-9);
+        let one_year = Duration::from_secs_f64(SECONDS_PER_YEAR);
+        assert!((l.fraction(one_year) - 0.25).abs() < 1e-12);
+        assert!(Fraction::new(1.01).is_err());
+        assert!(Fraction::new(-0.0).is_ok());
+        assert_eq!(Usd::from_usd(1.5).to_string(), "1.50 USD");
     }
 
     #[test]

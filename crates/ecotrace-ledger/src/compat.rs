@@ -48,7 +48,14 @@ pub(crate) fn decode_record(json: &str) -> Result<RunRecord, String> {
 }
 
 /// Top-level fields that have serde defaults: their absence is normal and not worth a note.
-const SERDE_DEFAULTED: &[&str] = &["tags", "notes", "metrics", "samples"];
+const SERDE_DEFAULTED: &[&str] = &[
+    "tags",
+    "notes",
+    "metrics",
+    "samples",
+    "embodied_items",
+    "kind",
+];
 
 /// Adds to `stored` every key of `template` it lacks (or holds as `null` where the template does
 /// not), recursing into objects; records the dotted paths it filled.
@@ -122,6 +129,13 @@ fn template() -> Map<String, Value> {
             basis: IntensityBasis::WorldDefault,
         },
         operational: CarbonMass::ZERO,
+        embodied: None,
+        embodied_items: Vec::new(),
+        water: None,
+        water_used: None,
+        cost: None,
+        cost_used: None,
+        kind: Default::default(),
         notes: Vec::new(),
         metrics: BTreeMap::new(),
         samples: SamplesSummary::default(),

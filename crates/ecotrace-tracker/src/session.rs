@@ -49,6 +49,13 @@ pub fn new_record(settings: &MeasureSettings, command: &[String], host: Host) ->
         pue: settings.pue.clone(),
         intensity: settings.intensity.clone(),
         operational: Default::default(),
+        embodied: None,
+        embodied_items: Vec::new(),
+        water: None,
+        water_used: None,
+        cost: None,
+        cost_used: None,
+        kind: Default::default(),
         notes: settings.notes.clone(),
         metrics: Default::default(),
         samples: SamplesSummary::default(),
@@ -235,6 +242,17 @@ impl Run {
     /// Starts sampling on its own thread. `root_pid`/`include_root` name the process tree charged
     /// in process scope (ignored in machine scope).
     pub fn start(self, root_pid: u32, include_root: bool) -> Result<Measuring, TrackError> {
+        self.start_with_checkpoints(root_pid, include_root, CHECKPOINT_EVERY)
+    }
+
+    /// [`Run::start`] with another checkpoint cadence: the Python tracker checkpoints every
+    /// interval so that its live figures and projections are never more than one interval old.
+    pub fn start_with_checkpoints(
+        self,
+        root_pid: u32,
+        include_root: bool,
+        checkpoint_every: Duration,
+    ) -> Result<Measuring, TrackError> {
         let scope = lock(&self.recorder).record.scope;
         let meter = Meter::new(
             &MeterConfig {
@@ -252,7 +270,7 @@ impl Run {
             r.absorb(m.components(), m.elapsed(), samples);
             r.checkpoint();
         });
-        let thread = MeterThread::spawn(meter, self.interval, CHECKPOINT_EVERY, sink)
+        let thread = MeterThread::spawn(meter, self.interval, checkpoint_every, sink)
             .map_err(TrackError::Thread)?;
         Ok(Measuring {
             recorder: self.recorder,

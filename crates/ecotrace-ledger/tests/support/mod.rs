@@ -79,6 +79,13 @@ pub fn record(id: &str, project: &str, phase: Phase, started_at: DateTime<Utc>) 
             basis: IntensityBasis::Zone,
         },
         operational: CarbonMass::ZERO,
+        embodied: None,
+        embodied_items: Vec::new(),
+        water: None,
+        water_used: None,
+        cost: None,
+        cost_used: None,
+        kind: Default::default(),
         notes: vec!["RAM power is modelled".into()],
         metrics: BTreeMap::from([("val_accuracy".to_string(), 0.91)]),
         samples: SamplesSummary {

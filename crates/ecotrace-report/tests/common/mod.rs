@@ -79,6 +79,28 @@ fn pue(x: f64, source: &str) -> PueUsed {
     }
 }
 
+/// One embodied-carbon item over a 5-year life (the charge is filled in by `recompute`).
+pub fn embodied_item(
+    component: EmbodiedKind,
+    device: &str,
+    hardware: &str,
+    kg: f64,
+    share: f64,
+    estimated: bool,
+) -> EmbodiedItem {
+    EmbodiedItem {
+        component,
+        device: device.to_string(),
+        hardware: hardware.to_string(),
+        device_embodied: CarbonMass::from_kg(kg),
+        lifetime: Lifetime::from_years(5.0).unwrap(),
+        share: Fraction::new(share).unwrap(),
+        estimated,
+        source: format!("fixture figure for {hardware}"),
+        charged: CarbonMass::ZERO,
+    }
+}
+
 fn tracker(pid: u32) -> TrackerInfo {
     TrackerInfo {
         version: "0.1.0".to_string(),
@@ -168,6 +190,51 @@ pub fn finished() -> RunRecord {
         pue: pue(1.25, "given by the user (--pue)"),
         intensity: ember("FR", 56.0),
         operational: CarbonMass::ZERO,
+        embodied: None,
+        embodied_items: vec![
+            embodied_item(
+                EmbodiedKind::Gpu,
+                "gpu0",
+                "NVIDIA A100 SXM4 80 GB",
+                150.0,
+                1.0,
+                true,
+            ),
+            embodied_item(
+                EmbodiedKind::Gpu,
+                "gpu1",
+                "NVIDIA A100 SXM4 80 GB",
+                150.0,
+                1.0,
+                true,
+            ),
+            embodied_item(EmbodiedKind::Cpu, "cpu", "AMD EPYC 7543", 32.0, 0.25, true),
+            embodied_item(
+                EmbodiedKind::Host,
+                "host",
+                "GPU server without GPUs",
+                2500.0,
+                0.25,
+                false,
+            ),
+        ],
+        water: None,
+        water_used: Some(WaterUsed {
+            wue: WaterIntensity::from_l_per_kwh(0.5).unwrap(),
+            wue_source: "default on-site WUE (no facility given)".to_string(),
+            offsite_factor: WaterIntensity::from_l_per_kwh(2.0).unwrap(),
+            offsite_source: "default off-site water per kWh generated".to_string(),
+            onsite: Water::ZERO,
+            offsite: Water::ZERO,
+        }),
+        cost: None,
+        cost_used: Some(CostUsed {
+            basis: CostBasis::Electricity,
+            usd_per_hour: None,
+            usd_per_kwh: Some(0.25),
+            source: "given by the user (--electricity-price)".to_string(),
+        }),
+        kind: RecordKind::Measured,
         notes: vec![],
         metrics: [("val_accuracy".to_string(), 0.913)].into_iter().collect(),
         samples: SamplesSummary {
@@ -254,6 +321,10 @@ pub fn failed() -> RunRecord {
         peak_power_w: Power::from_watts(70.1),
     };
     r.tracker = tracker(5151);
+    // As a record written before embodied carbon, water and cost were assessed.
+    r.embodied_items = vec![];
+    r.water_used = None;
+    r.cost_used = None;
     r.components[0].figures = [("tdp_w".to_string(), 85.0), ("util_mean".to_string(), 0.41)]
         .into_iter()
         .collect();
@@ -301,6 +372,20 @@ pub fn interrupted() -> RunRecord {
     r.ended_at = Some(at(2024, 5, 3, 22, 51, 15));
     r.duration = d;
     r.host.gpus = vec!["NVIDIA T4".to_string()];
+    r.embodied_items = vec![embodied_item(
+        EmbodiedKind::Gpu,
+        "gpu0",
+        "NVIDIA T4",
+        40.0,
+        1.0,
+        true,
+    )];
+    r.cost_used = Some(CostUsed {
+        basis: CostBasis::Instance,
+        usd_per_hour: Some(0.526),
+        usd_per_kwh: None,
+        source: "AWS g4dn.xlarge on-demand, us-east-1, 2026-01-21".to_string(),
+    });
     r.components = vec![
         comp(
             ComponentKind::Cpu,
