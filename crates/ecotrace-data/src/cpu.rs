@@ -150,8 +150,8 @@ fn normalise(name: &str) -> Key {
     }
 }
 
-fn load() -> Result<Cpus, String> {
-    let t = Table::parse("cpus.csv", CPUS_CSV)?;
+fn load(text: &str) -> Result<Cpus, String> {
+    let t = Table::parse("cpus.csv", text)?;
     let (c_name, c_tdp, c_cores, c_src, c_year) = (
         t.col("name"),
         t.col("tdp_w"),
@@ -203,7 +203,9 @@ fn load() -> Result<Cpus, String> {
 
 fn table() -> &'static Cpus {
     static CPUS: OnceLock<Cpus> = OnceLock::new();
-    CPUS.get_or_init(|| load().unwrap_or_else(|e| panic!("bundled CPU data is invalid: {e}")))
+    CPUS.get_or_init(|| {
+        load(CPUS_CSV).unwrap_or_else(|e| panic!("bundled CPU data is invalid: {e}"))
+    })
 }
 
 /// Every row of the bundled CPU TDP table.
@@ -223,6 +225,16 @@ fn agreed(t: &Cpus, rows: &[usize]) -> Option<CpuSpec> {
         .map(|&i| t.list[i].clone())
 }
 
+/// Whether `hay` contains `needle` (already lower case), ignoring ASCII case.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    let n = needle.as_bytes();
+    n.is_empty()
+        || hay
+            .as_bytes()
+            .windows(n.len())
+            .any(|w| w.eq_ignore_ascii_case(n))
+}
+
 fn subset(a: &[String], b: &[String]) -> bool {
     a.iter().all(|x| b.contains(x))
 }
@@ -231,15 +243,33 @@ fn subset(a: &[String], b: &[String]) -> bool {
 /// "Intel(R) Xeon(R) CPU E5-2620 v3 @ 2.40GHz" or "AMD EPYC 7B13 64-Core Processor" or
 /// "13th Gen Intel(R) Core(TM) i7-1365U". Returns None rather than a wrong guess.
 pub fn cpu_lookup(model_name: &str) -> Option<CpuSpec> {
-    let t = table();
     let key = normalise(model_name);
     let mk = key.model_key()?;
+    // Every row that can match has the query's model tokens in its name, so only those rows are
+    // parsed and normalised: a lookup at start-up then costs a scan of the text, not the whole
+    // table (see `scripts/bench-overhead`). No field of the table spans lines.
+    let mut text = String::new();
+    let mut lines = CPUS_CSV.lines();
+    text.push_str(lines.next()?);
+    text.push('\n');
+    for line in lines {
+        if key.model.iter().all(|m| contains_ignore_case(line, m)) {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let t = load(&text).unwrap_or_else(|e| panic!("bundled CPU data is invalid: {e}"));
+    lookup_in(&t, &key, &mk)
+}
+
+/// The matching rules, over any table (the whole one, or the rows pre-selected by model tokens).
+fn lookup_in(t: &Cpus, key: &Key, mk: &str) -> Option<CpuSpec> {
     if let Some(rows) = t.by_name.get(&key.full) {
         return agreed(t, rows);
     }
     let rows: Vec<usize> = t
         .by_model
-        .get(&mk)?
+        .get(mk)?
         .iter()
         .copied()
         .filter(|&i| {
@@ -253,6 +283,22 @@ pub fn cpu_lookup(model_name: &str) -> Option<CpuSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_preselected_lookup_agrees_with_the_whole_table() {
+        let whole = table();
+        for (i, row) in whole.list.iter().enumerate().step_by(31) {
+            for query in [row.name.clone(), format!("{} @ 2.40GHz", row.name)] {
+                let key = normalise(&query);
+                let Some(mk) = key.model_key() else { continue };
+                assert_eq!(
+                    cpu_lookup(&query),
+                    lookup_in(whole, &key, &mk),
+                    "row {i}: {query}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn normalises_cpuinfo_names() {

@@ -43,57 +43,74 @@ impl Table {
 }
 
 fn parse_records(text: &str) -> Result<Vec<Vec<String>>, String> {
+    // Works on bytes: every delimiter is ASCII, so slicing at them keeps UTF-8 intact, and runs of
+    // plain characters are copied at once rather than pushed one by one.
+    let b = text.as_bytes();
+    let special = |c: u8| matches!(c, b',' | b'\n' | b'\r' | b'"');
     let mut records = Vec::new();
     let mut record: Vec<String> = Vec::new();
     let mut field = String::new();
-    let mut chars = text.chars().peekable();
     let mut line = 1usize;
     // True once the current record has any content (so blank lines are skipped).
     let mut started = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if field.is_empty() => {
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' if field.is_empty() => {
                 started = true;
+                i += 1;
                 loop {
-                    match chars.next() {
-                        Some('"') if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            field.push('"');
+                    let run = i;
+                    while i < b.len() && b[i] != b'"' {
+                        if b[i] == b'\n' {
+                            line += 1;
                         }
-                        Some('"') => break,
-                        Some(ch) => {
-                            if ch == '\n' {
-                                line += 1;
-                            }
-                            field.push(ch);
-                        }
-                        None => return Err(format!("line {line}: unterminated quoted field")),
+                        i += 1;
+                    }
+                    field.push_str(&text[run..i]);
+                    if i >= b.len() {
+                        return Err(format!("line {line}: unterminated quoted field"));
+                    }
+                    // b[i] is a quote: doubled means a literal quote, single closes the field.
+                    if b.get(i + 1) == Some(&b'"') {
+                        field.push('"');
+                        i += 2;
+                    } else {
+                        i += 1;
+                        break;
                     }
                 }
-                match chars.peek() {
-                    None | Some(',') | Some('\n') | Some('\r') => {}
-                    Some(other) => {
-                        return Err(format!("line {line}: {other:?} after a closing quote"))
+                match b.get(i) {
+                    None | Some(b',') | Some(b'\n') | Some(b'\r') => {}
+                    Some(_) => {
+                        let other = text[i..].chars().next().unwrap_or(' ');
+                        return Err(format!("line {line}: {other:?} after a closing quote"));
                     }
                 }
             }
-            ',' => {
+            b',' => {
                 started = true;
                 record.push(std::mem::take(&mut field));
+                i += 1;
             }
-            '\r' => {}
-            '\n' => {
+            b'\r' => i += 1,
+            b'\n' => {
                 if started {
                     record.push(std::mem::take(&mut field));
                     records.push(std::mem::take(&mut record));
                 }
                 started = false;
                 line += 1;
+                i += 1;
             }
-            '"' => return Err(format!("line {line}: stray quote inside a field")),
+            b'"' => return Err(format!("line {line}: stray quote inside a field")),
             _ => {
                 started = true;
-                field.push(c);
+                let run = i;
+                while i < b.len() && !special(b[i]) {
+                    i += 1;
+                }
+                field.push_str(&text[run..i]);
             }
         }
     }
@@ -115,6 +132,8 @@ mod tests {
         assert_eq!(t.rows[0], vec!["1", "x, \"y\"", ""]);
         assert_eq!(t.rows[1], vec!["2", "", "z"]);
         assert_eq!(t.col("c"), 2);
+        let u = Table::parse("t", "a,b\n\"é, ü\",ß\n").unwrap();
+        assert_eq!(u.rows[0], vec!["é, ü", "ß"]);
     }
 
     #[test]
