@@ -3,7 +3,11 @@
 //! - [`zones`]: yearly grid carbon intensity per country and sub-national zone, plus `WORLD`;
 //! - [`cloud_regions`]: AWS, Google Cloud and Azure regions with grid zone, intensity, PUE, WUE;
 //! - [`cpu_lookup`] / [`cpus`]: CPU TDP table;
-//! - [`equivalents`]: everyday equivalents of CO2e (km by car, km flown, smartphone charges).
+//! - [`equivalents`]: everyday equivalents of CO2e (km by car, km flown, smartphone charges);
+//! - [`accelerators`] / [`accelerator`]: GPUs and TPUs with TDP, memory, peak FLOP/s and embodied
+//!   carbon; [`embodied_refs`]: hosts and CPU packages;
+//! - [`offsite_water`]: water consumed per kWh generated, per grid zone;
+//! - [`prices`] / [`instance_price`]: on-demand prices of cloud GPU instances.
 //!
 //! Every row carries its upstream source, year and licence; docs/data.md says where each table
 //! comes from and which source was picked where they disagree. The crate is pure: the CSV files
@@ -14,13 +18,22 @@ mod cloud;
 mod cpu;
 mod csv;
 mod equivalents;
+mod hardware;
+mod prices;
 mod resolve;
+mod water;
 mod zones;
 
 pub use cloud::{canonical_provider, cloud_region, cloud_regions, CloudRegion, PROVIDERS};
 pub use cpu::{cpu_lookup, cpus, CpuSpec};
 pub use equivalents::{equivalents, publisher, Equivalent};
+pub use hardware::{
+    accelerator, accelerator_for_device, accelerators, embodied_ref, embodied_refs, Accelerator,
+    EmbodiedRef,
+};
+pub use prices::{instance_price, prices, InstancePrice};
 pub use resolve::{known_ids, resolve_region, ResolvedRegion};
+pub use water::{offsite_water, water_factors, WaterFactor};
 pub use zones::{world_average, zone, zone_aliases, zones, ZoneIntensity, WORLD_ID};
 
 /// Errors of the lookups.
@@ -33,9 +46,25 @@ pub enum DataError {
         /// Closest known ids, best first (may be empty).
         suggestions: Vec<String>,
     },
+    /// The hardware named is not in the catalog.
+    #[error("{}", unknown_hardware_message(.input, .suggestions))]
+    UnknownHardware {
+        input: String,
+        /// Closest catalog ids, best first (may be empty).
+        suggestions: Vec<String>,
+    },
     /// An empty (or all-space) region was given.
     #[error("empty region: give a country (FR), zone (US-CA) or cloud region (aws:eu-west-3); `ecotrace data zones` lists them all")]
     EmptyRegion,
+}
+
+fn unknown_hardware_message(input: &str, suggestions: &[String]) -> String {
+    let mut m = format!("unknown hardware {input:?}");
+    if !suggestions.is_empty() {
+        m.push_str(&format!("; closest known: {}", suggestions.join(", ")));
+    }
+    m.push_str(". Run `ecotrace data hardware` to list the catalog");
+    m
 }
 
 fn unknown_zone_message(input: &str, suggestions: &[String]) -> String {

@@ -1,0 +1,98 @@
+//! Table 6: water consumed off site to generate a kWh, per grid zone, from `data/water.csv`.
+//!
+//! Each figure is an estimate: the zone's fossil and nuclear shares of electricity (Electricity
+//! Maps) × the water consumption rates of tower-cooled thermal plants (NREL ReEDS, after Macknick
+//! et al. 2012). Hydro reservoir evaporation is not counted. On-site water (a data centre's WUE) is
+//! in the cloud-region table. See docs/footprint.md.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use ecotrace_core::WaterIntensity;
+use serde::Serialize;
+
+use crate::csv::Table;
+use crate::zones::WORLD_ID;
+
+const WATER_CSV: &str = include_str!("../data/water.csv");
+
+/// Off-site water factor of one grid zone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaterFactor {
+    /// Zone id as in the zone table (`FR`, `US-CAL-CISO`), or `WORLD` for the default.
+    pub zone: String,
+    pub name: String,
+    /// Litres consumed per kWh generated.
+    pub offsite: WaterIntensity,
+    pub fossil_share: f64,
+    pub nuclear_share: f64,
+    pub year: i32,
+    pub source: String,
+    pub license: String,
+}
+
+struct Water {
+    list: Vec<WaterFactor>,
+    index: HashMap<String, usize>,
+}
+
+fn load() -> Result<Water, String> {
+    let t = Table::parse("water.csv", WATER_CSV)?;
+    let c = |n: &str| t.col(n);
+    let mut list = Vec::with_capacity(t.rows.len());
+    for r in &t.rows {
+        let zone = r[c("zone")].trim().to_ascii_uppercase();
+        let num = |col: &str| -> Result<f64, String> {
+            r[c(col)]
+                .trim()
+                .parse::<f64>()
+                .map_err(|e| format!("water.csv {zone}: {col}: {e}"))
+        };
+        let offsite = WaterIntensity::from_l_per_kwh(num("offsite_l_per_kwh")?)
+            .map_err(|e| format!("water.csv {zone}: {e}"))?;
+        list.push(WaterFactor {
+            name: r[c("name")].clone(),
+            offsite,
+            fossil_share: num("fossil_share")?,
+            nuclear_share: num("nuclear_share")?,
+            year: num("year")? as i32,
+            source: r[c("source")].clone(),
+            license: r[c("license")].clone(),
+            zone,
+        });
+    }
+    let index = list
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.zone.clone(), i))
+        .collect::<HashMap<_, _>>();
+    if !index.contains_key(WORLD_ID) {
+        return Err("water.csv: no WORLD row".into());
+    }
+    Ok(Water { list, index })
+}
+
+fn table() -> &'static Water {
+    static TABLE: OnceLock<Water> = OnceLock::new();
+    TABLE.get_or_init(|| load().unwrap_or_else(|e| panic!("bundled data: {e}")))
+}
+
+/// Every off-site water factor, `WORLD` first.
+pub fn water_factors() -> &'static [WaterFactor] {
+    &table().list
+}
+
+/// The off-site water factor for a grid zone: the zone's own row, else its country's (the part
+/// before the first `-`: `US-CA` -> `US`), else the `WORLD` default. The returned row's `zone` says
+/// which was used.
+pub fn offsite_water(zone: &str) -> &'static WaterFactor {
+    let t = table();
+    let z = zone.trim().to_ascii_uppercase();
+    let country = z.split('-').next().unwrap_or("");
+    t.index
+        .get(&z)
+        .or_else(|| t.index.get(country))
+        .or_else(|| t.index.get(WORLD_ID))
+        .map(|&i| &t.list[i])
+        .expect("the WORLD row is checked at load")
+}
