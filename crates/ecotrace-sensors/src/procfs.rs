@@ -434,6 +434,22 @@ fn parse_stat(buf: &[u8]) -> Option<StatFields> {
     })
 }
 
+/// Appends the decimal digits of `n` without allocating.
+fn push_u32(path: &mut OsString, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // The digits are ASCII.
+    path.push(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
+}
+
 /// Second field of `/proc/[pid]/statm`: resident pages.
 fn parse_statm_resident(buf: &[u8]) -> Option<u64> {
     let mut it = buf
@@ -479,8 +495,13 @@ pub struct ProcessTree {
     next: Vec<Proc>,
     order: Vec<u32>,
     seen: HashSet<u32>,
+    tids: Vec<u32>,
     path: OsString,
     buf: Vec<u8>,
+    /// Whether `/proc/[pid]/task/[tid]/children` can be read (Linux ≥ 3.5 with
+    /// CONFIG_PROC_CHILDREN, the common case): then only the tree is read each sample, not every
+    /// process on the machine. Decided at the first sample.
+    children_files: Option<bool>,
 }
 
 impl ProcessTree {
@@ -500,8 +521,10 @@ impl ProcessTree {
             next: Vec::new(),
             order: Vec::new(),
             seen: HashSet::new(),
+            tids: Vec::new(),
             path: OsString::new(),
             buf: Vec::with_capacity(512),
+            children_files: None,
         }
     }
 
@@ -530,6 +553,82 @@ impl ProcessTree {
         // /proc below (counted there) or missed for this one sample; never counted twice.
         let reaped = self.reaped.load(Ordering::SeqCst);
 
+        let children_files = match self.children_files {
+            Some(ok) => ok,
+            None => {
+                let root = self.root_pid;
+                self.set_task_path(root, root, "children");
+                let ok = Path::new(&self.path).is_file();
+                self.children_files = Some(ok);
+                ok
+            }
+        };
+        // How many entries of `order` descend from the root; the rest are earlier members that
+        // left the tree, kept only while they are the same process (same start time).
+        let reachable = if children_files {
+            self.find_tree_by_children()
+        } else {
+            self.find_tree_by_scan()?
+        };
+
+        // Pass 2: the members' CPU time and memory, parents first.
+        self.next.clear();
+        let mut rss_pages = 0u64;
+        for i in 0..self.order.len() {
+            let pid = self.order[i];
+            let Some(st) = self.read_stat(pid) else {
+                continue;
+            };
+            if i >= reachable && !self.was_member(pid, st.start) {
+                continue; // the pid now belongs to another process
+            }
+            rss_pages += self.read_statm(pid).unwrap_or(0);
+            self.next.push(Proc {
+                pid,
+                ppid: st.ppid,
+                start: st.start,
+                ticks: st.ticks,
+            });
+        }
+        self.next.sort_unstable_by_key(|p| p.pid);
+
+        // Members that vanished since the last sample: their time is in a member's cutime if
+        // their parent was a member (or the root, whose reaping is counted either in its cutime
+        // or in the reaped counter); otherwise keep what was last seen of them.
+        for m in &self.members {
+            let still = self
+                .next
+                .binary_search_by_key(&m.pid, |p| p.pid)
+                .is_ok_and(|i| self.next[i].start == m.start);
+            if still {
+                continue;
+            }
+            let parent_accounts = m.ppid == self.root_pid
+                || self
+                    .members
+                    .binary_search_by_key(&m.ppid, |p| p.pid)
+                    .is_ok();
+            if !parent_accounts {
+                self.departed += m.ticks;
+            }
+        }
+        std::mem::swap(&mut self.members, &mut self.next);
+
+        self.pids.clear();
+        self.pids.extend(self.members.iter().map(|p| p.pid));
+
+        let live: u64 = self.members.iter().map(|p| p.ticks).sum();
+        let total = live + self.departed + reaped;
+        self.max_ticks = self.max_ticks.max(total);
+        Ok(TreeSample {
+            cpu_ticks: self.max_ticks,
+            rss_bytes: rss_pages * self.page_size,
+        })
+    }
+
+    /// Finds the tree by reading every process's stat file (when children files are missing).
+    /// Fills `order` (root-reachable members first) and returns how many are root-reachable.
+    fn find_tree_by_scan(&mut self) -> Result<usize, SensorError> {
         // Pass 1: every process's parent and start time.
         self.all.clear();
         let dir = std::fs::read_dir(&self.procfs).map_err(|e| io_err(&self.procfs, e))?;
@@ -579,57 +678,96 @@ impl ProcessTree {
                 self.bfs_children_of(m.pid);
             }
         }
+        Ok(self.order.len())
+    }
 
-        // Pass 2: the members' CPU time and memory, parents first.
-        self.next.clear();
-        let mut rss_pages = 0u64;
-        for i in 0..self.order.len() {
-            let pid = self.order[i];
-            let Some(st) = self.read_stat(pid) else {
+    /// Finds the tree from the root through `/proc/[pid]/task/[tid]/children`, reading only tree
+    /// members. Fills `order` and returns how many entries are reachable from the root.
+    fn find_tree_by_children(&mut self) -> usize {
+        self.order.clear();
+        self.seen.clear();
+        if self.include_root {
+            self.set_path(self.root_pid, "stat");
+            if Path::new(&self.path).exists() {
+                self.seen.insert(self.root_pid);
+                self.order.push(self.root_pid);
+            }
+        }
+        let mut head = self.order.len();
+        let mut parent = self.root_pid;
+        loop {
+            self.push_children_of(parent);
+            if head >= self.order.len() {
+                break;
+            }
+            parent = self.order[head];
+            head += 1;
+        }
+        let reachable = self.order.len();
+        // Earlier members no longer below the root (adopted elsewhere), with their subtrees.
+        for i in 0..self.members.len() {
+            let pid = self.members[i].pid;
+            if self.seen.insert(pid) {
+                self.order.push(pid);
+                let mut head = self.order.len() - 1;
+                while head < self.order.len() {
+                    let p = self.order[head];
+                    self.push_children_of(p);
+                    head += 1;
+                }
+            }
+        }
+        reachable
+    }
+
+    /// Appends the children of every thread of `pid` not seen yet to `order`.
+    fn push_children_of(&mut self, pid: u32) {
+        self.set_path(pid, "task");
+        self.tids.clear();
+        if let Ok(dir) = std::fs::read_dir(Path::new(&self.path)) {
+            for entry in dir.flatten() {
+                if let Some(tid) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse::<u32>().ok())
+                {
+                    self.tids.push(tid);
+                }
+            }
+        }
+        for i in 0..self.tids.len() {
+            let tid = self.tids[i];
+            self.set_task_path(pid, tid, "children");
+            self.buf.clear();
+            let Ok(mut f) = File::open(Path::new(&self.path)) else {
                 continue;
             };
-            rss_pages += self.read_statm(pid).unwrap_or(0);
-            self.next.push(Proc {
-                pid,
-                ppid: st.ppid,
-                start: st.start,
-                ticks: st.ticks,
-            });
-        }
-        self.next.sort_unstable_by_key(|p| p.pid);
-
-        // Members that vanished since the last sample: their time is in a member's cutime if
-        // their parent was a member (or the root, whose reaping is counted either in its cutime
-        // or in the reaped counter); otherwise keep what was last seen of them.
-        for m in &self.members {
-            let still = self
-                .next
-                .binary_search_by_key(&m.pid, |p| p.pid)
-                .is_ok_and(|i| self.next[i].start == m.start);
-            if still {
+            if f.read_to_end(&mut self.buf).is_err() {
                 continue;
             }
-            let parent_accounts = m.ppid == self.root_pid
-                || self
-                    .members
-                    .binary_search_by_key(&m.ppid, |p| p.pid)
-                    .is_ok();
-            if !parent_accounts {
-                self.departed += m.ticks;
+            for tok in self.buf.split(|&b| b == b' ' || b == b'\n') {
+                if let Some(child) = parse_u64(tok).and_then(|c| u32::try_from(c).ok()) {
+                    if child != 0 && self.seen.insert(child) {
+                        self.order.push(child);
+                    }
+                }
             }
         }
-        std::mem::swap(&mut self.members, &mut self.next);
+    }
 
-        self.pids.clear();
-        self.pids.extend(self.members.iter().map(|p| p.pid));
+    /// Whether `pid` with this start time was a member at the last sample.
+    fn was_member(&self, pid: u32, start: u64) -> bool {
+        self.members
+            .binary_search_by_key(&pid, |p| p.pid)
+            .is_ok_and(|i| self.members[i].start == start)
+    }
 
-        let live: u64 = self.members.iter().map(|p| p.ticks).sum();
-        let total = live + self.departed + reaped;
-        self.max_ticks = self.max_ticks.max(total);
-        Ok(TreeSample {
-            cpu_ticks: self.max_ticks,
-            rss_bytes: rss_pages * self.page_size,
-        })
+    /// `<procfs>/<pid>/task/<tid>/<file>`.
+    fn set_task_path(&mut self, pid: u32, tid: u32, file: &str) {
+        self.set_path(pid, "task/");
+        push_u32(&mut self.path, tid);
+        self.path.push("/");
+        self.path.push(file);
     }
 
     /// Appends the descendants of `pid` (from `self.all`) to `self.order`, breadth first,
@@ -658,21 +796,8 @@ impl ProcessTree {
     fn set_path(&mut self, pid: u32, file: &str) {
         self.path.clear();
         self.path.push(self.procfs.as_os_str());
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        let mut n = pid;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
         self.path.push("/");
-        // The digits are ASCII.
-        self.path
-            .push(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
+        push_u32(&mut self.path, pid);
         self.path.push("/");
         self.path.push(file);
     }

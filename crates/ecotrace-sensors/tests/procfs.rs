@@ -77,9 +77,19 @@ fn comm_with_spaces_and_parens() {
 }
 
 /// The CLI case: root = the CLI (not counted), a child subreaper, so orphans re-parent to it.
+/// Each tree scenario runs twice: finding the tree by scanning every process, and through the
+/// `task/<tid>/children` files.
+fn both_ways(scenario: fn(FakeRoot)) {
+    scenario(FakeRoot::new());
+    scenario(FakeRoot::with_children_files());
+}
+
 #[test]
 fn children_that_exit_mid_run_count_once_and_ticks_never_go_down() {
-    let f = FakeRoot::new();
+    both_ways(children_exit_scenario);
+}
+
+fn children_exit_scenario(f: FakeRoot) {
     let cli = 100;
     // Something unrelated on the machine.
     f.process(&Proc::new(1, 0).times(5000, 5000, 0, 0));
@@ -143,7 +153,10 @@ fn children_that_exit_mid_run_count_once_and_ticks_never_go_down() {
 /// The Python-tracker case: root = the tracked process itself, no subreaper.
 #[test]
 fn include_root_and_orphans_adopted_by_init_stay_tracked() {
-    let f = FakeRoot::new();
+    both_ways(adopted_orphans_scenario);
+}
+
+fn adopted_orphans_scenario(f: FakeRoot) {
     f.process(&Proc::new(1, 0).times(5000, 0, 0, 0));
     let mut root = Proc::new(100, 1).times(50, 10, 0, 0);
     let child = Proc::new(200, 100).times(5, 0, 0, 0);
@@ -183,8 +196,11 @@ fn include_root_and_orphans_adopted_by_init_stay_tracked() {
 
 #[test]
 fn a_child_with_a_lower_pid_than_its_parent_is_in_the_tree() {
+    both_ways(lower_pid_scenario);
+}
+
+fn lower_pid_scenario(f: FakeRoot) {
     // Pids wrap around: a child can have a lower pid than its parent.
-    let f = FakeRoot::new();
     f.process(&Proc::new(30000, 100).times(1, 0, 0, 0));
     f.process(&Proc::new(12, 30000).times(2, 0, 0, 0));
     f.process(&Proc::new(13, 1).times(400, 0, 0, 0));

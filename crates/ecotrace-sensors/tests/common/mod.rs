@@ -11,6 +11,9 @@ use ecotrace_sensors::Roots;
 
 pub struct FakeRoot {
     pub dir: tempfile::TempDir,
+    /// Also keep `/proc/<pid>/task/<pid>/children` up to date, as Linux does with
+    /// CONFIG_PROC_CHILDREN (the process tree then reads only the tree).
+    pub children_files: bool,
 }
 
 impl FakeRoot {
@@ -18,7 +21,50 @@ impl FakeRoot {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("proc")).unwrap();
         fs::create_dir_all(dir.path().join("sys")).unwrap();
-        FakeRoot { dir }
+        FakeRoot {
+            dir,
+            children_files: false,
+        }
+    }
+
+    /// The same fake tree, with `task/<tid>/children` files.
+    pub fn with_children_files() -> Self {
+        FakeRoot {
+            children_files: true,
+            ..FakeRoot::new()
+        }
+    }
+
+    /// Rewrites every `task/<pid>/children` file from the stat files' parent pids.
+    fn update_children(&self) {
+        if !self.children_files {
+            return;
+        }
+        let mut kids: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+        for entry in fs::read_dir(self.proc()).unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let Some(after) = stat.rsplit_once(')') else {
+                continue;
+            };
+            if let Some(ppid) = after
+                .1
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+            {
+                kids.entry(ppid).or_default().push(pid);
+                kids.entry(pid).or_default();
+            }
+        }
+        for (ppid, children) in kids {
+            let list: Vec<String> = children.iter().map(|c| format!("{c} ")).collect();
+            self.write(&format!("proc/{ppid}/task/{ppid}/children"), &list.concat());
+        }
     }
 
     pub fn roots(&self) -> Roots {
@@ -63,10 +109,12 @@ impl FakeRoot {
             &format!("proc/{}/statm", p.pid),
             &format!("{} {} 10 1 0 20 0\n", p.rss_pages * 2, p.rss_pages),
         );
+        self.update_children();
     }
 
     pub fn kill(&self, pid: u32) {
         self.remove(&format!("proc/{pid}"));
+        self.update_children();
     }
 
     /// A RAPL zone under `class/powercap/<zone>`.
