@@ -3,6 +3,7 @@
 //! This crate must not do I/O (no files, clock, network or environment): every input comes in as
 //! an argument, so the whole model is deterministic and testable.
 
+pub mod estimate;
 pub mod footprint;
 pub mod record;
 pub mod units;
