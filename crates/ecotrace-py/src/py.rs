@@ -1,0 +1,322 @@
+//! The `ecotrace._ecotrace` extension module: `Core`, one measured run of the Python process.
+//!
+//! Sampling runs on the Rust meter thread and never takes the GIL; the calls that block (sensor
+//! discovery and the first ledger write in `start`, stopping the thread and the final write in
+//! `stop`) release it. Records cross into Python as JSON text, the same interface as
+//! `ecotrace show --json`.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use ecotrace_core::predict::{project, Progress};
+use ecotrace_core::{RunRecord, RunStatus};
+use ecotrace_sensors::Roots;
+use ecotrace_tracker::session::CHECKPOINT_EVERY;
+use ecotrace_tracker::{Finished, Measuring, Outcome, Run, TrackError};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::options::{resolve_here, KwOptions, Resolved};
+
+fn py_err(e: TrackError) -> PyErr {
+    if e.is_usage() {
+        PyValueError::new_err(e.to_string())
+    } else {
+        PyRuntimeError::new_err(e.to_string())
+    }
+}
+
+fn to_json(r: &RunRecord) -> PyResult<String> {
+    serde_json::to_string(r).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// A run being measured, with the progress the script reported.
+struct Active {
+    measuring: Measuring,
+    epochs: u32,
+    elapsed_at_last_epoch: Duration,
+    planned_epochs: Option<u32>,
+}
+
+enum State {
+    Ready(Box<Resolved>),
+    Running(Box<Active>),
+    Done(Box<Finished>),
+    /// Between taking the run out for `stop` and putting the result back.
+    Stopping,
+}
+
+/// One measured run of this Python process (and its children, in process scope).
+#[pyclass(module = "ecotrace._ecotrace", name = "Core", frozen)]
+pub struct Core {
+    state: Mutex<State>,
+    command: Vec<String>,
+}
+
+impl Core {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_active<T>(&self, f: impl FnOnce(&mut Active) -> T) -> PyResult<T> {
+        match &mut *self.lock() {
+            State::Running(a) => Ok(f(a)),
+            State::Ready(_) => Err(PyRuntimeError::new_err(
+                "the tracker has not been started: call start() or use it in a `with` block",
+            )),
+            State::Done(_) | State::Stopping => {
+                Err(PyRuntimeError::new_err("the tracker has already stopped"))
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl Core {
+    /// Resolves the settings (keyword arguments > ECOTRACE_* > ecotrace.toml > user config >
+    /// defaults). Raises ValueError for a bad option or config file.
+    #[new]
+    #[pyo3(signature = (
+        command, project=None, phase=None, tags=None, interval=None, scope=None, region=None,
+        intensity=None, pue=None, ledger=None, cpu_power=None, ram_power=None, quiet=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        command: Vec<String>,
+        project: Option<String>,
+        phase: Option<String>,
+        tags: Option<Vec<(String, String)>>,
+        interval: Option<String>,
+        scope: Option<String>,
+        region: Option<String>,
+        intensity: Option<f64>,
+        pue: Option<f64>,
+        ledger: Option<String>,
+        cpu_power: Option<f64>,
+        ram_power: Option<f64>,
+        quiet: Option<bool>,
+    ) -> PyResult<Self> {
+        let kw = KwOptions {
+            project,
+            phase,
+            tags,
+            interval,
+            scope,
+            region,
+            intensity,
+            pue,
+            cpu_power,
+            ram_power,
+            ledger,
+            quiet,
+        };
+        let resolved = resolve_here(&kw).map_err(py_err)?;
+        Ok(Core {
+            state: Mutex::new(State::Ready(Box::new(resolved))),
+            command,
+        })
+    }
+
+    /// Whether the run summary should not be printed.
+    #[getter]
+    fn quiet(&self) -> bool {
+        match &*self.lock() {
+            State::Ready(r) => r.quiet,
+            _ => false,
+        }
+    }
+
+    /// Writes the run to the ledger as `running` and starts sampling. Returns the run id.
+    fn start(&self, py: Python<'_>) -> PyResult<String> {
+        let resolved = {
+            let mut st = self.lock();
+            match &*st {
+                State::Ready(_) => {}
+                _ => {
+                    return Err(PyRuntimeError::new_err(
+                        "a tracker can only be started once",
+                    ))
+                }
+            }
+            match std::mem::replace(&mut *st, State::Stopping) {
+                State::Ready(r) => r,
+                _ => unreachable!(),
+            }
+        };
+        let command = self.command.clone();
+        let res = py.allow_threads(|| -> Result<Measuring, TrackError> {
+            let ledger =
+                ecotrace_ledger::open(&resolved.ledger).map_err(|e| TrackError::Ledger {
+                    location: resolved.ledger.clone(),
+                    source: e,
+                })?;
+            let run = Run::begin(&resolved.settings, command, ledger, Roots::from_env())?;
+            // Checkpoint every interval (at most every 5 s) so that live figures and projections
+            // are at most one interval old.
+            let every = resolved.settings.interval.min(CHECKPOINT_EVERY);
+            run.start_with_checkpoints(std::process::id(), true, every)
+        });
+        let mut st = self.lock();
+        match res {
+            Ok(measuring) => {
+                let id = measuring.snapshot().id;
+                *st = State::Running(Box::new(Active {
+                    measuring,
+                    epochs: 0,
+                    elapsed_at_last_epoch: Duration::ZERO,
+                    planned_epochs: None,
+                }));
+                Ok(id)
+            }
+            Err(e) => {
+                *st = State::Ready(resolved);
+                Err(py_err(e))
+            }
+        }
+    }
+
+    /// Marks the end of an epoch; returns the number of epochs done.
+    fn epoch_end(&self) -> PyResult<u32> {
+        self.with_active(|a| {
+            a.epochs += 1;
+            a.elapsed_at_last_epoch = a.measuring.elapsed();
+            let n = a.epochs;
+            a.measuring.update(|r| {
+                r.metrics.insert("epochs".into(), f64::from(n));
+            });
+            n
+        })
+    }
+
+    /// Stores a metric with the run (the last value logged under a name wins).
+    fn log_metric(&self, name: String, value: f64) -> PyResult<()> {
+        if name.trim().is_empty() {
+            return Err(PyValueError::new_err("a metric needs a name"));
+        }
+        if !value.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "metric {name:?}: {value} is not a finite number"
+            )));
+        }
+        self.with_active(|a| {
+            a.measuring.update(|r| {
+                r.metrics.insert(name, value);
+            })
+        })
+    }
+
+    /// The number of epochs the run is planned to have.
+    fn set_planned_epochs(&self, n: u32) -> PyResult<()> {
+        if n == 0 {
+            return Err(PyValueError::new_err("planned epochs must be at least 1"));
+        }
+        self.with_active(|a| {
+            a.planned_epochs = Some(n);
+            a.measuring.update(|r| {
+                r.metrics.insert("planned_epochs".into(), f64::from(n));
+            })
+        })
+    }
+
+    /// Epochs done so far.
+    #[getter]
+    fn epochs(&self) -> u32 {
+        match &*self.lock() {
+            State::Running(a) => a.epochs,
+            _ => 0,
+        }
+    }
+
+    /// The record as of the last checkpoint (JSON), or the final record once stopped.
+    fn snapshot(&self) -> PyResult<String> {
+        match &*self.lock() {
+            State::Running(a) => to_json(&a.measuring.snapshot()),
+            State::Done(f) => to_json(&f.record),
+            _ => Err(PyRuntimeError::new_err("the tracker has not been started")),
+        }
+    }
+
+    /// The projected record of the whole run (JSON), or None until an epoch has ended, planned
+    /// epochs are known and a first measurement has been taken.
+    fn predict(&self) -> PyResult<Option<String>> {
+        let projected = self.with_active(|a| {
+            let planned = a.planned_epochs?;
+            project(
+                &a.measuring.snapshot(),
+                Progress {
+                    epochs_done: a.epochs,
+                    elapsed_at_last_epoch: a.elapsed_at_last_epoch,
+                    planned_epochs: planned,
+                },
+            )
+        })?;
+        projected.as_ref().map(to_json).transpose()
+    }
+
+    /// The first checkpoint error met, if any.
+    fn checkpoint_error(&self) -> Option<String> {
+        match &*self.lock() {
+            State::Running(a) => a.measuring.checkpoint_error(),
+            _ => None,
+        }
+    }
+
+    /// Stops sampling and writes the final record. `status` is `finished`, `failed` or
+    /// `interrupted`. Returns `(record_json, store_error, ledger_location, summary_text)`.
+    #[pyo3(signature = (status, error=None, signal=None))]
+    fn stop(
+        &self,
+        py: Python<'_>,
+        status: &str,
+        error: Option<String>,
+        signal: Option<i32>,
+    ) -> PyResult<(String, Option<String>, String, String)> {
+        let status: RunStatus = status
+            .parse()
+            .map_err(|e: ecotrace_core::ParseEnumError| PyValueError::new_err(e.to_string()))?;
+        if !matches!(
+            status,
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Interrupted
+        ) {
+            return Err(PyValueError::new_err(
+                "a run stops as finished, failed or interrupted",
+            ));
+        }
+        let active = {
+            let mut st = self.lock();
+            if !matches!(&*st, State::Running(_)) {
+                return Err(match &*st {
+                    State::Ready(_) => PyRuntimeError::new_err("the tracker has not been started"),
+                    _ => PyRuntimeError::new_err("the tracker has already stopped"),
+                });
+            }
+            match std::mem::replace(&mut *st, State::Stopping) {
+                State::Running(a) => a,
+                _ => unreachable!(),
+            }
+        };
+        let done = py.allow_threads(move || {
+            active.measuring.finish(Outcome {
+                status,
+                exit_code: None,
+                signal,
+                error,
+            })
+        });
+        let out = (
+            to_json(&done.record)?,
+            done.store_error.clone(),
+            done.location.clone(),
+            ecotrace_report::run_summary(&done.record),
+        );
+        *self.lock() = State::Done(Box::new(done));
+        Ok(out)
+    }
+}
+
+#[pymodule]
+fn _ecotrace(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Core>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,48 @@
+"""ecotrace: measure the energy, carbon and water of ML work from inside the training script.
+
+    import ecotrace
+
+    with ecotrace.Tracker(project="bert-finetune", phase="training", region="FR") as t:
+        for epoch in range(epochs):
+            train_one_epoch()
+            t.epoch_end()
+            t.log_metric("val_accuracy", acc)
+    print(t.footprint.energy_kwh, t.footprint.operational_kgco2e)
+
+Runs land in the same ledger as ``ecotrace run``; ``ecotrace runs`` / ``ecotrace show`` read them.
+Framework callbacks are imported only when asked for: ``ecotrace.integrations.huggingface`` and
+``ecotrace.integrations.lightning`` (or ``ecotrace.HuggingFaceCallback`` /
+``ecotrace.LightningCallback``).
+"""
+
+from typing import Any
+
+from ecotrace._ecotrace import __version__
+from ecotrace._errors import BudgetExceeded, BudgetWarning
+from ecotrace._footprint import Footprint
+from ecotrace._tracker import Tracker, current_tracker, track
+
+__all__ = [
+    "BudgetExceeded",
+    "BudgetWarning",
+    "Footprint",
+    "Tracker",
+    "__version__",
+    "current_tracker",
+    "track",
+]
+
+_LAZY = {
+    "HuggingFaceCallback": ("ecotrace.integrations.huggingface", "EcotraceCallback"),
+    "LightningCallback": ("ecotrace.integrations.lightning", "EcotraceCallback"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # The integrations import transformers / lightning, so only on first use.
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'ecotrace' has no attribute {name!r}")

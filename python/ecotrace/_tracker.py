@@ -1,0 +1,331 @@
+"""``Tracker`` and ``track``: measure the energy and carbon of Python code as it runs.
+
+The measuring is done by the Rust core (``ecotrace._ecotrace.Core``) on its own thread, which never
+takes the GIL; this module adds the context manager, the decorator, budgets and the output.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import sys
+import threading
+import warnings
+from typing import Any, Callable, List, Mapping, Optional, TypeVar, Union, overload
+
+from ecotrace import _ecotrace
+from ecotrace._errors import BudgetExceeded, BudgetWarning
+from ecotrace._footprint import Footprint
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_lock = threading.Lock()
+# Trackers started and not yet stopped, innermost last (for current_tracker() and atexit).
+_running: List["Tracker"] = []
+
+
+def current_tracker() -> Optional["Tracker"]:
+    """The innermost tracker running in this process, e.g. inside a ``@track`` function."""
+    with _lock:
+        return _running[-1] if _running else None
+
+
+def _command() -> List[str]:
+    argv = getattr(sys, "orig_argv", None)
+    if argv:
+        return [str(a) for a in argv]
+    return [sys.executable or "python"] + [str(a) for a in sys.argv]
+
+
+def _interval(v: Union[None, str, float, int, Any]) -> Optional[str]:
+    if v is None or isinstance(v, str):
+        return v
+    if hasattr(v, "total_seconds"):  # datetime.timedelta
+        v = v.total_seconds()
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"interval must be seconds or a duration like '500ms', got {v!r}")
+    return f"{float(v)!r}s"
+
+
+def _to_float(value: Any) -> float:
+    if hasattr(value, "item"):  # numpy scalars, 0-d tensors
+        value = value.item()
+    return float(value)
+
+
+class Tracker:
+    """Measures the energy, carbon (and water, where assessed) of this Python process and its
+    children while it runs, and stores the run in the ecotrace ledger — the same ledger, record and
+    settings as ``ecotrace run``.
+
+    Options not given here come from ``ECOTRACE_*`` environment variables, then ``ecotrace.toml``
+    (found upward from the working directory), then ``~/.config/ecotrace/config.toml``, then
+    defaults, exactly as for the CLI::
+
+        with ecotrace.Tracker(project="bert-finetune", phase="training", region="FR") as t:
+            for epoch in range(epochs):
+                train_one_epoch()
+                t.epoch_end()
+                t.log_metric("val_accuracy", acc)
+        print(t.footprint.energy_kwh, t.footprint.operational_kgco2e)
+
+    ``budget_kgco2e`` with ``planned_epochs`` (or ``set_planned_epochs``) checks the projection of
+    the whole run at every ``epoch_end()``: above the budget it warns once (``BudgetWarning``), or
+    with ``on_budget="stop"`` raises ``BudgetExceeded`` before the carbon is spent.
+    """
+
+    def __init__(
+        self,
+        project: Optional[str] = None,
+        phase: Optional[str] = None,
+        tags: Optional[Mapping[str, Any]] = None,
+        interval: Union[None, str, float] = None,
+        scope: Optional[str] = None,
+        region: Optional[str] = None,
+        intensity: Optional[float] = None,
+        pue: Optional[float] = None,
+        ledger: Optional[str] = None,
+        cpu_power: Optional[float] = None,
+        ram_power: Optional[float] = None,
+        *,
+        quiet: Optional[bool] = None,
+        budget_kgco2e: Optional[float] = None,
+        on_budget: str = "warn",
+        planned_epochs: Optional[int] = None,
+        flops: Optional[float] = None,
+    ) -> None:
+        if on_budget not in ("warn", "stop"):
+            raise ValueError(f"on_budget must be 'warn' or 'stop', got {on_budget!r}")
+        if budget_kgco2e is not None and not budget_kgco2e > 0:
+            raise ValueError(f"budget_kgco2e must be a positive number of kg, got {budget_kgco2e!r}")
+        self._core = _ecotrace.Core(
+            _command(),
+            project=project,
+            phase=phase,
+            tags=None if tags is None else [(str(k), str(v)) for k, v in tags.items()],
+            interval=_interval(interval),
+            scope=scope,
+            region=region,
+            intensity=intensity,
+            pue=pue,
+            ledger=ledger,
+            cpu_power=cpu_power,
+            ram_power=ram_power,
+            quiet=quiet,
+        )
+        self._quiet = self._core.quiet
+        self.budget_kgco2e = budget_kgco2e
+        self.on_budget = on_budget
+        self._planned = planned_epochs
+        self._flops = flops
+        self._warned = False
+        self._run_id: Optional[str] = None
+        #: The final footprint, set when the tracker stops.
+        self.footprint: Optional[Footprint] = None
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def start(self) -> "Tracker":
+        """Writes the run to the ledger as ``running`` and starts measuring. Returns the tracker."""
+        self._run_id = self._core.start()
+        with _lock:
+            _running.append(self)
+        if self._planned is not None:
+            self.set_planned_epochs(self._planned)
+        if self._flops is not None:
+            self.set_flops(self._flops)
+        return self
+
+    def stop(
+        self,
+        status: str = "finished",
+        error: Optional[str] = None,
+        signal: Optional[int] = None,
+    ) -> Footprint:
+        """Stops measuring, writes the final record and returns its ``Footprint`` (also kept as
+        ``self.footprint``). ``status`` is ``finished``, ``failed`` or ``interrupted``."""
+        checkpoint_error = self._core.checkpoint_error()
+        record, store_error, location, summary = self._core.stop(status, error, signal)
+        with _lock:
+            if self in _running:
+                _running.remove(self)
+        self.footprint = Footprint._from_json(record)
+        if checkpoint_error and not self._quiet:
+            warnings.warn(
+                f"ecotrace: a checkpoint could not be written: {checkpoint_error}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        if store_error:
+            # Nothing is lost: the record goes to stderr, as with `ecotrace run`.
+            sys.stderr.write(
+                f"ecotrace: error: the run could not be stored in {location}: {store_error}\n"
+                f"ecotrace: its record follows, so nothing is lost:\n{record}\n"
+            )
+        elif not self._quiet:
+            sys.stderr.write(summary if summary.endswith("\n") else summary + "\n")
+        return self.footprint
+
+    def __enter__(self) -> "Tracker":
+        return self.start()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if not self.running:
+            return False
+        if exc is None:
+            self.stop()
+        elif isinstance(exc, KeyboardInterrupt):
+            self.stop("interrupted", "KeyboardInterrupt", signal=2)
+        elif isinstance(exc, BudgetExceeded):
+            self.stop("interrupted", f"BudgetExceeded: {exc}")
+        else:
+            self.stop("failed", f"{exc_type.__name__}: {exc}")
+        return False  # re-raise
+
+    # -- progress and metrics ---------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether the tracker has started and not stopped."""
+        return self._run_id is not None and self.footprint is None
+
+    @property
+    def run_id(self) -> Optional[str]:
+        """The run's id in the ledger, once started."""
+        return self._run_id
+
+    @property
+    def epochs(self) -> int:
+        """Epochs reported with ``epoch_end()`` so far."""
+        return self._core.epochs
+
+    def epoch_end(self) -> int:
+        """Marks the end of an epoch; returns the number of epochs done. Checks the budget."""
+        n = self._core.epoch_end()
+        if self.budget_kgco2e is not None:
+            self._check_budget()
+        return n
+
+    def log_metric(self, name: str, value: Any) -> None:
+        """Stores a metric with the run (e.g. ``val_accuracy``); the last value logged wins. Shown
+        by ``ecotrace show`` beside the footprint."""
+        self._core.log_metric(str(name), _to_float(value))
+
+    def log_metrics(self, metrics: Mapping[str, Any]) -> None:
+        """``log_metric`` for each numeric item of a mapping; other values are skipped."""
+        for k, v in metrics.items():
+            try:
+                f = _to_float(v)
+            except (TypeError, ValueError):
+                continue
+            if f == f and f not in (float("inf"), float("-inf")):
+                self._core.log_metric(str(k), f)
+
+    def set_flops(self, flops: float) -> None:
+        """The floating-point operations the run does (or did), stored as the metric ``flops``."""
+        f = _to_float(flops)
+        if not f > 0:
+            raise ValueError(f"flops must be positive, got {flops!r}")
+        if self.running:
+            self._core.log_metric("flops", f)
+        else:
+            self._flops = f
+
+    def set_planned_epochs(self, n: int) -> None:
+        """The number of epochs the run will have, for ``predict()`` and budgets (stored as the
+        metric ``planned_epochs``)."""
+        if isinstance(n, bool) or int(n) != n or n < 1:
+            raise ValueError(f"planned epochs must be a whole number ≥ 1, got {n!r}")
+        if self.running:
+            self._core.set_planned_epochs(int(n))
+        self._planned = int(n)
+
+    # -- figures ------------------------------------------------------------------------------------
+    def snapshot(self) -> Footprint:
+        """The footprint so far (at most one sampling interval old), or the final one once stopped."""
+        return Footprint._from_json(self._core.snapshot())
+
+    def predict(self) -> Optional[Footprint]:
+        """The projected footprint of the whole run: each device's mean power so far, over the mean
+        epoch so far × the planned epochs. ``None`` until an epoch has ended and the planned epoch
+        count is known."""
+        j = self._core.predict()
+        return None if j is None else Footprint._from_json(j, predicted=True)
+
+    def _check_budget(self) -> None:
+        budget = self.budget_kgco2e
+        assert budget is not None
+        projected = self.predict()
+        spent = self.snapshot()
+        if projected is not None and projected.total_kgco2e > budget:
+            msg = (
+                f"run {spent.run_id[:8]} is projected to emit {projected.total_kgco2e:.4g} kgCO2e over "
+                f"{self._planned} epochs ({spent.total_kgco2e:.4g} kg after {self.epochs}), above its "
+                f"budget of {budget:.4g} kgCO2e"
+            )
+        elif spent.total_kgco2e > budget:
+            msg = (
+                f"run {spent.run_id[:8]} has emitted {spent.total_kgco2e:.4g} kgCO2e, above its budget "
+                f"of {budget:.4g} kgCO2e"
+            )
+        else:
+            return
+        if self.on_budget == "stop":
+            raise BudgetExceeded(msg, budget_kgco2e=budget, projected=projected, spent=spent)
+        if not self._warned:
+            self._warned = True
+            warnings.warn(BudgetWarning(msg), stacklevel=3)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else ("stopped" if self.footprint else "not started")
+        return f"<ecotrace.Tracker {state}{' ' + self._run_id[:8] if self._run_id else ''}>"
+
+
+@overload
+def track(func: F) -> F: ...
+@overload
+def track(
+    func: None = None, **options: Any
+) -> Callable[[F], F]: ...
+def track(func: Optional[F] = None, **options: Any) -> Any:
+    """Decorator: each call of the function is measured as one run, with the options of
+    ``Tracker``. The last call's footprint is kept as ``func.footprint``; inside the function,
+    ``ecotrace.current_tracker()`` returns its tracker (for ``epoch_end``, ``log_metric``)::
+
+        @ecotrace.track(project="sweeps")
+        def train(cfg): ...
+    """
+    Tracker(**options)  # check the options now, at decoration time, not at the first call
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = Tracker(**options)
+            try:
+                with t:
+                    return fn(*args, **kwargs)
+            finally:
+                wrapper.footprint = t.footprint  # type: ignore[attr-defined]
+
+        wrapper.footprint = None  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    # A tracker started with start() and never stopped: record the run rather than leave it
+    # `running` (reads would show it interrupted anyway once this process is gone).
+    while True:
+        with _lock:
+            if not _running:
+                return
+            t = _running[-1]
+        try:
+            t.stop(
+                "interrupted",
+                "the Python process exited while the tracker was running (stop() was not called)",
+            )
+        except Exception:  # pragma: no cover - nothing more can be done at exit
+            with _lock:
+                if t in _running:
+                    _running.remove(t)

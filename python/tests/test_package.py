@@ -1,0 +1,32 @@
+"""The package itself: what importing it costs and pulls in, stubs, version."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import ecotrace
+
+
+def test_import_pulls_in_no_framework():
+    code = (
+        "import sys, ecotrace\n"
+        "heavy = [m for m in ('torch', 'transformers', 'lightning', 'pytorch_lightning', 'numpy')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert 'ecotrace.integrations' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_public_api():
+    for name in ("Tracker", "track", "Footprint", "BudgetExceeded", "BudgetWarning",
+                 "current_tracker", "__version__"):
+        assert hasattr(ecotrace, name), name
+    assert issubclass(ecotrace.BudgetWarning, UserWarning)
+    assert ecotrace.__version__.count(".") == 2
+
+
+def test_type_stubs_ship_with_the_package():
+    pkg = Path(ecotrace.__file__).parent
+    assert (pkg / "py.typed").exists()
+    assert (pkg / "_ecotrace.pyi").exists()
