@@ -99,6 +99,11 @@ pub enum LedgerError {
         waited: Duration,
     },
 
+    #[error(
+        "cannot reach ledger {location}: {reason}; check that the database server is up and reachable from here"
+    )]
+    Unavailable { location: String, reason: String },
+
     #[error("ledger '{spec}' is not supported: {reason}")]
     Unsupported { spec: String, reason: String },
 

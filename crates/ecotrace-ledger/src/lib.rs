@@ -2,8 +2,9 @@
 //! while it runs, and finalized when it ends, together with its per-interval power samples; the
 //! `runs`/`show` commands and reports read it back.
 //!
-//! The API is the [`Ledger`] trait, so that a PostgreSQL backend can be added beside
-//! [`SqliteLedger`] without touching callers. Reads report the *effective* status of a run: a stored
+//! The API is the [`Ledger`] trait, with two backends: [`SqliteLedger`] (one file, the default)
+//! and [`PostgresLedger`] (a database shared by many nodes, used through [`SpooledLedger`] so that
+//! runs survive an outage of the server). Reads report the *effective* status of a run: a stored
 //! `running` row whose tracker is gone (dead pid on this host, or no checkpoint for longer than the
 //! staleness limit) is returned as `interrupted` (see [`liveness`]).
 //!
@@ -15,7 +16,9 @@ mod compat;
 mod error;
 pub mod liveness;
 mod path;
+mod postgres;
 pub mod schema;
+mod spool;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -26,14 +29,16 @@ pub use liveness::{
     Clock, InterruptCause, Interruption, Liveness, ManualClock, PidState, SystemClock, SystemProbe,
     TrackerProbe, DEFAULT_STALE_AFTER,
 };
-pub use path::{default_path, default_path_from};
+pub use path::{default_path, default_path_from, default_spool_path};
+pub use postgres::{PostgresLedger, DEFAULT_CONNECT_TIMEOUT};
 pub use schema::SCHEMA_VERSION;
+pub use spool::{SpooledLedger, SyncReport, RETRY_PRIMARY_AFTER};
 pub use sqlite::{RetryPolicy, SqliteLedger, StoredRun};
 
 /// Shortest id prefix [`Ledger::get`] accepts (a full id of any length is always accepted).
 pub const MIN_PREFIX_LEN: usize = 4;
 
-/// The run store. One implementation per backend (SQLite now, PostgreSQL later); callers hold a
+/// The run store. One implementation per backend (SQLite, PostgreSQL); callers hold a
 /// `Box<dyn Ledger>` from [`open`].
 pub trait Ledger: Send {
     /// Inserts a new run (status running or failed-to-start). Errors if the id exists.
@@ -57,7 +62,52 @@ pub trait Ledger: Send {
     /// The power samples of one run (full id or unique prefix), in time order.
     fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError>;
     /// Where the ledger lives, for messages ("ledger: /home/u/.local/share/ecotrace/ledger.db").
+    /// Never includes a password.
     fn location(&self) -> String;
+    /// Adds runs that ended elsewhere (e.g. read by `ecotrace import codecarbon`). Runs whose id
+    /// is already stored are skipped, so importing the same file twice adds nothing twice; the
+    /// others are stored as given, with their final status. The SQLite ledger does it in one
+    /// transaction: all of them or none. This default, for backends without that, stores them one
+    /// by one with `begin` and `finish`.
+    fn import(&mut self, records: &[RunRecord]) -> Result<ImportReport, LedgerError> {
+        let mut report = ImportReport::default();
+        for r in records {
+            if !r.is_final() {
+                return Err(LedgerError::InvalidRecord {
+                    id: r.id.clone(),
+                    reason: "an imported run must have ended".into(),
+                });
+            }
+            if self.get(&r.id).is_ok_and(|stored| stored.id == r.id) {
+                report.skipped.push(r.id.clone());
+                continue;
+            }
+            let mut start = r.clone();
+            start.status = RunStatus::Running;
+            self.begin(&start)?;
+            self.finish(r, &[])?;
+            report.imported.push(r.id.clone());
+        }
+        Ok(report)
+    }
+    /// Sends runs kept locally during an outage of a shared ledger (see [`SpooledLedger`]). A
+    /// ledger without a spool has nothing to send.
+    fn sync(&mut self) -> Result<SyncReport, LedgerError> {
+        Ok(SyncReport::default())
+    }
+    /// Things the user should be told that are not errors (a run kept in the spool, spooled runs
+    /// sent); each returned once.
+    fn take_notices(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// What [`Ledger::import`] did: the ids stored, and the ids skipped because the ledger already
+/// held them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub imported: Vec<String>,
+    pub skipped: Vec<String>,
 }
 
 /// Which runs [`Ledger::list`] returns. Every `None` field matches everything.
@@ -73,11 +123,29 @@ pub struct RunFilter {
     pub limit: Option<usize>,
 }
 
-/// Opens the ledger named by `spec`: a filesystem path (SQLite), or later `postgres://...` (for
-/// now: a clear "not supported yet" error). Creates the file and schema if needed.
+/// `spec` as it may be shown: a PostgreSQL URL without its password, a path as it is.
+pub fn display_spec(spec: &str) -> String {
+    match path::parse_spec(spec) {
+        Ok(path::Spec::Postgres(url)) => postgres::redact_url(&url),
+        _ => spec.trim().to_string(),
+    }
+}
+
+/// Opens the ledger named by `spec`: a filesystem path (SQLite; `file://` and `sqlite://` URLs are
+/// accepted as paths), or a `postgres://` / `postgresql://` URL. Creates the file and schema if
+/// needed.
 ///
-/// `file://` and `sqlite://` URLs are accepted as paths.
+/// A PostgreSQL ledger comes wrapped in a [`SpooledLedger`] whose spool is
+/// [`default_spool_path`]; runs waiting there from an earlier outage are sent now if the server
+/// answers (the connection is otherwise opened on first use).
 pub fn open(spec: &str) -> Result<Box<dyn Ledger>, LedgerError> {
-    let path = path::resolve_spec(spec)?;
-    Ok(Box::new(SqliteLedger::open(path)?))
+    match path::parse_spec(spec)? {
+        path::Spec::Sqlite(p) => Ok(Box::new(SqliteLedger::open(p)?)),
+        path::Spec::Postgres(url) => {
+            let primary = PostgresLedger::new(&url)?;
+            let mut l = SpooledLedger::new(Box::new(primary), default_spool_path()?);
+            l.sync_on_open()?;
+            Ok(Box::new(l))
+        }
+    }
 }

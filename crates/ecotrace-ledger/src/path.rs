@@ -1,6 +1,7 @@
-//! Where the ledger lives: the default path (XDG base directories) and the parsing of a `--ledger`
-//! spec into a SQLite path or a "not supported yet" error. Pure apart from [`default_path`]
-//! reading two environment variables; must not touch the filesystem.
+//! Where the ledger lives: the default path (XDG base directories), the spool beside it, and the
+//! parsing of a `--ledger` spec into a SQLite path or a PostgreSQL URL. Pure apart from
+//! [`default_path`] and [`default_spool_path`] reading environment variables; must not touch the
+//! filesystem.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,36 @@ pub fn default_path_from(
     Ok(data.join("ecotrace").join("ledger.db"))
 }
 
+/// Where runs wait while a shared (PostgreSQL) ledger cannot be reached: `$ECOTRACE_SPOOL` if set,
+/// else `spool.db` beside the default ledger (`$XDG_DATA_HOME/ecotrace/spool.db`).
+pub fn default_spool_path() -> Result<PathBuf, LedgerError> {
+    if let Some(p) = std::env::var_os("ECOTRACE_SPOOL").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    Ok(default_path()?.with_file_name("spool.db"))
+}
+
+/// What a `--ledger` spec names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Spec {
+    Sqlite(PathBuf),
+    /// The URL as given (with its password, if any: never print it, see `redact`).
+    Postgres(String),
+}
+
+/// Turns a `--ledger` spec into a SQLite path or a PostgreSQL URL, or says why it can't be used.
+pub(crate) fn parse_spec(spec: &str) -> Result<Spec, LedgerError> {
+    let s = spec.trim();
+    match split_scheme(s) {
+        Some((scheme, _))
+            if ["postgres", "postgresql"].contains(&scheme.to_ascii_lowercase().as_str()) =>
+        {
+            Ok(Spec::Postgres(s.to_string()))
+        }
+        _ => resolve_spec(s).map(Spec::Sqlite),
+    }
+}
+
 /// Turns a `--ledger` spec into the path of a SQLite ledger, or says why it can't be used.
 pub(crate) fn resolve_spec(spec: &str) -> Result<PathBuf, LedgerError> {
     let s = spec.trim();
@@ -46,12 +77,12 @@ pub(crate) fn resolve_spec(spec: &str) -> Result<PathBuf, LedgerError> {
         "file" | "sqlite" if !rest.is_empty() => Ok(PathBuf::from(rest)),
         "postgres" | "postgresql" => Err(LedgerError::Unsupported {
             spec: redact(s),
-            reason: "PostgreSQL ledgers are planned but not supported yet; pass a file path to use a SQLite ledger".into(),
+            reason: "a PostgreSQL URL is not a SQLite file; open it with ecotrace_ledger::open".into(),
         }),
         _ => Err(LedgerError::Unsupported {
             spec: redact(s),
             reason: format!(
-                "unknown ledger scheme '{scheme}://'; pass a file path to use a SQLite ledger"
+                "unknown ledger scheme '{scheme}://'; pass a file path (SQLite) or a postgres:// URL"
             ),
         }),
     }
@@ -154,14 +185,26 @@ mod tests {
     }
 
     #[test]
-    fn postgres_is_not_supported_yet_and_hides_credentials() {
+    fn postgres_urls_are_recognised_and_errors_hide_credentials() {
+        assert_eq!(
+            parse_spec(" postgres://me:s3cret@db.example/ecotrace ").unwrap(),
+            Spec::Postgres("postgres://me:s3cret@db.example/ecotrace".into())
+        );
+        assert!(matches!(
+            parse_spec("PostgreSQL://db/e").unwrap(),
+            Spec::Postgres(_)
+        ));
+        assert_eq!(
+            parse_spec("/tmp/l.db").unwrap(),
+            Spec::Sqlite(PathBuf::from("/tmp/l.db"))
+        );
         let e = resolve_spec("postgres://me:s3cret@db.example/ecotrace").unwrap_err();
         let m = e.to_string();
-        assert!(matches!(e, LedgerError::Unsupported { .. }));
-        assert!(m.contains("not supported yet"), "{m}");
         assert!(m.contains("postgres://***@db.example/ecotrace"), "{m}");
         assert!(!m.contains("s3cret"), "{m}");
-        let e = resolve_spec("mysql://h/db").unwrap_err();
-        assert!(e.to_string().contains("unknown ledger scheme 'mysql://'"));
+        let e = parse_spec("mysql://me:pw@h/db").unwrap_err();
+        let m = e.to_string();
+        assert!(m.contains("unknown ledger scheme 'mysql://'"), "{m}");
+        assert!(!m.contains("pw@"), "{m}");
     }
 }

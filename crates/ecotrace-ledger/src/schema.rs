@@ -3,7 +3,7 @@
 //! Versions are recorded in a `schema_migrations` table (version, name, applied_at) rather than
 //! SQLite's `PRAGMA user_version`, so a PostgreSQL backend can keep the same table and the same
 //! numbered list: each [`Migration`] has one version and name for every backend, and its SQL per
-//! backend (only SQLite exists today). Migrations only ever add; a ledger whose version is newer
+//! backend (SQLite and PostgreSQL). Migrations only ever add; a ledger whose version is newer
 //! than [`SCHEMA_VERSION`] is refused rather than guessed at.
 //!
 //! This module must not read or write runs.
@@ -17,6 +17,8 @@ pub struct Migration {
     pub name: &'static str,
     /// SQLite statements, run in one transaction with the version row.
     pub sqlite: &'static str,
+    /// PostgreSQL statements for the same step, run in one transaction with the version row.
+    pub postgres: &'static str,
 }
 
 /// The schema version this build writes and understands.
@@ -60,7 +62,47 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (run_id, seq)
         ) WITHOUT ROWID;
     "#,
+    postgres: r#"
+        -- The same tables as SQLite, with native types: times are timestamptz, the record jsonb
+        -- (so SQL and dashboards can reach inside it).
+        CREATE TABLE runs (
+            id             TEXT PRIMARY KEY NOT NULL,
+            project        TEXT NOT NULL,
+            phase          TEXT NOT NULL,
+            status         TEXT NOT NULL,
+            started_at     TIMESTAMPTZ NOT NULL,
+            ended_at       TIMESTAMPTZ,
+            hostname       TEXT NOT NULL,
+            tracker_pid    BIGINT NOT NULL,
+            heartbeat_at   TIMESTAMPTZ NOT NULL,
+            record_version INTEGER NOT NULL,
+            record_json    JSONB NOT NULL
+        );
+        CREATE INDEX runs_started_at ON runs (started_at);
+        CREATE INDEX runs_project_started_at ON runs (project, started_at);
+        CREATE INDEX runs_phase_started_at ON runs (phase, started_at);
+        CREATE INDEX runs_status_started_at ON runs (status, started_at);
+        CREATE INDEX runs_host_pid ON runs (hostname, tracker_pid);
+        CREATE INDEX runs_heartbeat_at ON runs (heartbeat_at);
+
+        CREATE TABLE samples (
+            run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            seq    BIGINT NOT NULL,
+            t_s    DOUBLE PRECISION NOT NULL,
+            cpu_w  DOUBLE PRECISION,
+            gpu_w  DOUBLE PRECISION,
+            ram_w  DOUBLE PRECISION,
+            PRIMARY KEY (run_id, seq)
+        );
+    "#,
 }];
+
+/// The migrations table, as PostgreSQL spells it.
+pub(crate) const CREATE_MIGRATIONS_TABLE_PG: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY NOT NULL,
+    name       TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL
+)";
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY NOT NULL,
@@ -180,6 +222,7 @@ mod tests {
             version: SCHEMA_VERSION + 1,
             name: "test: add a column",
             sqlite: "ALTER TABLE runs ADD COLUMN gpu_count INTEGER NOT NULL DEFAULT 0",
+            postgres: "ALTER TABLE runs ADD COLUMN gpu_count INTEGER NOT NULL DEFAULT 0",
         });
         assert_eq!(migrate(&c, &next, "t1").unwrap(), SCHEMA_VERSION + 1);
         let (id, gpus): (String, i64) = c
@@ -204,6 +247,7 @@ mod tests {
             version: 1,
             name: "broken",
             sqlite: "CREATE TABLE a (x INTEGER); THIS IS NOT SQL;",
+            postgres: "CREATE TABLE a (x INTEGER); THIS IS NOT SQL;",
         }];
         assert!(matches!(migrate(&c, &bad, "t0"), Err(MigrateError::Db(_))));
         assert_eq!(current_version(&c).unwrap(), 0);

@@ -18,7 +18,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 use crate::compat::decode_record;
 use crate::liveness::{Liveness, LivenessView};
 use crate::schema::{self, MigrateError, MIGRATIONS};
-use crate::{Ledger, LedgerError, RunFilter, MIN_PREFIX_LEN};
+use crate::{ImportReport, Ledger, LedgerError, RunFilter, MIN_PREFIX_LEN};
 
 /// How long writes wait for other writers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,6 +266,19 @@ impl SqliteLedger {
         })
     }
 
+    /// Deletes one run (full id) and its samples; `false` if there was none. Used by the spool
+    /// once a run has reached the shared ledger; never by reads.
+    pub fn remove(&mut self, id: &str) -> Result<bool, LedgerError> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM samples WHERE run_id = ?1")?
+                .execute([id])?;
+            let n = tx
+                .prepare_cached("DELETE FROM runs WHERE id = ?1")?
+                .execute([id])?;
+            Ok(n > 0)
+        })
+    }
+
     // ---- internals ----
 
     fn not_found(&self, id: &str) -> LedgerError {
@@ -487,6 +500,52 @@ impl SqliteLedger {
 }
 
 impl Ledger for SqliteLedger {
+    fn import(&mut self, records: &[RunRecord]) -> Result<ImportReport, LedgerError> {
+        let mut encoded = Vec::with_capacity(records.len());
+        for r in records {
+            Self::validate_id(r)?;
+            if !r.is_final() {
+                return Err(LedgerError::InvalidRecord {
+                    id: r.id.clone(),
+                    reason: "an imported run must have ended".into(),
+                });
+            }
+            encoded.push(Self::encode(r)?);
+        }
+        let heartbeat = ts(self.liveness.now());
+        // One transaction: every new run is stored, or none is.
+        self.write(|tx| {
+            let mut report = ImportReport::default();
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
+                     tracker_pid, heartbeat_at, record_version, record_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (id) DO NOTHING",
+            )?;
+            for (record, json) in records.iter().zip(&encoded) {
+                let inserted = insert.execute(params![
+                    record.id,
+                    record.project,
+                    record.phase.as_str(),
+                    record.status.as_str(),
+                    ts(record.started_at),
+                    record.ended_at.map(ts),
+                    record.host.hostname,
+                    record.tracker.pid,
+                    heartbeat,
+                    record.record_version,
+                    json,
+                ])?;
+                if inserted == 0 {
+                    report.skipped.push(record.id.clone());
+                } else {
+                    report.imported.push(record.id.clone());
+                }
+            }
+            Ok(report)
+        })
+    }
+
     fn begin(&mut self, record: &RunRecord) -> Result<(), LedgerError> {
         Self::validate_id(record)?;
         if !matches!(record.status, RunStatus::Running | RunStatus::FailedToStart) {

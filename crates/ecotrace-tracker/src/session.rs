@@ -160,6 +160,8 @@ pub struct Finished {
     pub store_error: Option<String>,
     /// Where the ledger lives.
     pub location: String,
+    /// What the ledger wants the user told (e.g. the run was kept in the local spool).
+    pub notices: Vec<String>,
 }
 
 impl Run {
@@ -236,6 +238,7 @@ impl Run {
             record: r.record.clone(),
             store_error,
             location: r.ledger.location(),
+            notices: r.ledger.take_notices(),
         }
     }
 
@@ -359,6 +362,7 @@ impl Measuring {
             record: r.record.clone(),
             store_error,
             location: r.ledger.location(),
+            notices: r.ledger.take_notices(),
         }
     }
 }

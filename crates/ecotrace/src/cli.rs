@@ -14,8 +14,9 @@ use clap::{Args, Parser, Subcommand};
                   in a local ledger.\n\nStart with: ecotrace run -- python train.py"
 )]
 pub struct Cli {
-    /// Ledger to use: a SQLite file path [default: $XDG_DATA_HOME/ecotrace/ledger.db]
-    #[arg(long, global = true, env = "ECOTRACE_LEDGER", value_name = "PATH")]
+    /// Ledger to use: a SQLite file path, or a shared PostgreSQL database
+    /// (postgres://USER:PASSWORD@HOST:PORT/DB) [default: $XDG_DATA_HOME/ecotrace/ledger.db]
+    #[arg(long, global = true, env = "ECOTRACE_LEDGER", value_name = "PATH|URL")]
     pub ledger: Option<String>,
 
     #[command(subcommand)]
@@ -36,6 +37,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// List the bundled data (grid zones and cloud regions) with their sources
     Data(DataArgs),
+    /// Send runs kept locally while a shared (PostgreSQL) ledger was unreachable
+    Sync,
 }
 
 /// Options that decide what is measured and how it is turned into carbon. Each can also be set in

@@ -48,6 +48,9 @@ pub fn run(opts: RunOptions, ledger: Box<dyn Ledger>) -> Result<i32> {
             let why = spawn_error(&opts.command[0], &e);
             let done = run.fail_to_start(why.clone());
             eprintln!("ecotrace: {why}");
+            for n in &done.notices {
+                eprintln!("ecotrace: {n}");
+            }
             if !opts.quiet && done.store_error.is_none() {
                 eprintln!(
                     "ecotrace: recorded as failed-to-start (run {})",
@@ -131,6 +134,9 @@ pub fn run(opts: RunOptions, ledger: Box<dyn Ledger>) -> Result<i32> {
     let done = measuring.finish(outcome);
     if !opts.quiet {
         eprint!("{}", ecotrace_report::run_summary(&done.record));
+    }
+    for n in &done.notices {
+        eprintln!("ecotrace: {n}");
     }
     finish_output(&opts, &done)?;
     Ok(code)

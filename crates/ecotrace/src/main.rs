@@ -57,7 +57,21 @@ fn open_ledger(cli_ledger: &Option<String>, files: &FileLayers) -> Result<Box<dy
             .to_string_lossy()
             .into_owned(),
     };
-    ecotrace_ledger::open(&spec).with_context(|| format!("cannot open the ledger {spec}"))
+    let mut ledger = ecotrace_ledger::open(&spec).with_context(|| {
+        format!(
+            "cannot open the ledger {}",
+            ecotrace_ledger::display_spec(&spec)
+        )
+    })?;
+    print_notices(ledger.as_mut());
+    Ok(ledger)
+}
+
+/// What the ledger wants the user to know (runs kept in or sent from the spool), on stderr.
+fn print_notices(ledger: &mut dyn Ledger) {
+    for n in ledger.take_notices() {
+        eprintln!("ecotrace: {n}");
+    }
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
@@ -151,6 +165,27 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Doctor(args) => {
             let settings = MeasureSettings::resolve(&args.measure.to_options(), &files)?;
             print_out(&doctor(&settings));
+            Ok(0)
+        }
+        Command::Sync => {
+            let mut ledger = open_ledger(&cli.ledger, &files)?;
+            let report = ledger.sync()?;
+            print_notices(ledger.as_mut());
+            match &report.spool {
+                None => println!("{} has no spool: nothing to send", ledger.location()),
+                Some(spool) => {
+                    println!(
+                        "sent {} run(s) from {} to {}; {} still waiting",
+                        report.sent.len(),
+                        spool.display(),
+                        ledger.location(),
+                        report.waiting
+                    );
+                    if let Some(e) = report.error {
+                        anyhow::bail!("{e}; the runs keep waiting in {}", spool.display());
+                    }
+                }
+            }
             Ok(0)
         }
         Command::Data(args) => match args.what {

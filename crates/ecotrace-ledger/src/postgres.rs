@@ -1,0 +1,780 @@
+//! The PostgreSQL backend of [`Ledger`]: a shared ledger many nodes write to.
+//!
+//! Same tables, same numbered migrations and same rules as the SQLite backend (see
+//! [`crate::schema`]): a run is inserted once, checkpoints replace the record and append samples
+//! (numbered after the last stored one, so a retried batch adds nothing twice), a final run cannot
+//! be rewritten with another status, and reads show a dead tracker's `running` row as
+//! `interrupted` without writing anything.
+//!
+//! The connection is opened lazily and opened again after it breaks. A failure to reach the server
+//! is reported as [`LedgerError::Unavailable`], which the spool ([`crate::SpooledLedger`]) answers by
+//! keeping the run locally; every other failure is final.
+//!
+//! This module must not derive figures, and reads must never write.
+
+use std::cell::RefCell;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ecotrace_core::{Power, PowerSample, RunRecord, RunStatus};
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Transaction};
+
+use crate::compat::decode_record;
+use crate::liveness::{Liveness, LivenessView};
+use crate::schema::{CREATE_MIGRATIONS_TABLE_PG, MIGRATIONS};
+use crate::{Ledger, LedgerError, RunFilter, MIN_PREFIX_LEN};
+
+/// How long connecting may take before the server counts as unreachable, unless the URL sets
+/// `connect_timeout`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An arbitrary constant naming the advisory lock that serializes migrations across nodes.
+const MIGRATION_LOCK: i64 = 0x6563_6f74_7261_6365; // "ecotrace"
+
+/// A ledger in a PostgreSQL database.
+pub struct PostgresLedger {
+    config: Config,
+    client: RefCell<Option<Client>>,
+    location: String,
+    liveness: Liveness,
+}
+
+impl std::fmt::Debug for PostgresLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresLedger")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failure inside one operation: a database error (classified later) or a final ledger error.
+enum Fail {
+    Pg(postgres::Error),
+    Ledger(LedgerError),
+}
+
+impl From<postgres::Error> for Fail {
+    fn from(e: postgres::Error) -> Self {
+        Fail::Pg(e)
+    }
+}
+
+impl From<LedgerError> for Fail {
+    fn from(e: LedgerError) -> Self {
+        Fail::Ledger(e)
+    }
+}
+
+/// Whether `e` means the server could not be reached or the connection broke (as opposed to a
+/// statement the server refused).
+fn is_unavailable(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // Class 08: connection exception; 57P0x: the server is shutting down or starting;
+        // 53300: too many connections.
+        Some(c) => {
+            let c = c.code();
+            c.starts_with("08")
+                || c.starts_with("57P")
+                || c == SqlState::TOO_MANY_CONNECTIONS.code()
+        }
+        None => {
+            // Connection-level errors carry no SQLSTATE: I/O, timeouts, failed connects.
+            let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+            while let Some(s) = src {
+                if s.is::<std::io::Error>() {
+                    return true;
+                }
+                src = s.source();
+            }
+            let m = e.to_string();
+            m.contains("error connecting") || m.contains("timed out") || m.contains("timeout")
+        }
+    }
+}
+
+/// Whether the transaction may simply be run again (serialization failure, deadlock).
+fn is_retryable(e: &postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// The URL without its password, for messages and `location()`.
+pub(crate) fn redact_url(spec: &str) -> String {
+    let Some((scheme, rest)) = spec.split_once("://") else {
+        return spec.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let user = authority[..at].split(':').next().unwrap_or("");
+            format!("{user}@{}", &authority[at + 1..])
+        }
+        None => authority.to_string(),
+    };
+    // Drop query parameters that could hold a secret.
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| !kv.to_ascii_lowercase().starts_with("password"))
+                .collect();
+            if kept.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+impl PostgresLedger {
+    /// A ledger for the database at `url` (`postgres://user:password@host:port/db`). Parses the URL
+    /// now; connects (and migrates the schema) on first use or with [`PostgresLedger::connect`].
+    /// Without a password in the URL, `PGPASSWORD` is used if set.
+    pub fn new(url: &str) -> Result<Self, LedgerError> {
+        let location = redact_url(url.trim());
+        let mut config = Config::from_str(url.trim()).map_err(|e| LedgerError::Unsupported {
+            spec: location.clone(),
+            reason: format!(
+                "not a valid PostgreSQL URL ({e}); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+            ),
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        // A server that vanishes mid-write must not hang the tracker for the kernel's TCP timeout.
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
+        #[cfg(target_os = "linux")]
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(15));
+        }
+        if config.get_password().is_none() {
+            if let Some(p) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {
+                config.password(p.to_string_lossy().as_bytes());
+            }
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("ecotrace");
+        }
+        Ok(PostgresLedger {
+            config,
+            client: RefCell::new(None),
+            location,
+            liveness: Liveness::system(),
+        })
+    }
+
+    /// Connects now (and brings the schema up to date), instead of on first use.
+    pub fn connect(url: &str) -> Result<Self, LedgerError> {
+        let ledger = Self::new(url)?;
+        ledger.with_client(|_| Ok(()))?;
+        Ok(ledger)
+    }
+
+    /// Judges `running` rows with this clock, probe and staleness limit instead of the system's.
+    pub fn with_liveness(mut self, liveness: Liveness) -> Self {
+        self.liveness = liveness;
+        self
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&self) -> Result<u32, LedgerError> {
+        self.with_client(|c| Ok(current_version(c)?))
+    }
+
+    fn unavailable(&self, e: &postgres::Error) -> LedgerError {
+        LedgerError::Unavailable {
+            location: self.location.clone(),
+            reason: error_text(e),
+        }
+    }
+
+    fn pg_error(&self, e: postgres::Error) -> LedgerError {
+        if is_unavailable(&e) {
+            return self.unavailable(&e);
+        }
+        match e.code() {
+            Some(c)
+                if *c == SqlState::INVALID_PASSWORD
+                    || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+            {
+                LedgerError::CannotOpen {
+                    path: self.location.clone().into(),
+                    reason: format!(
+                        "{}: check the user and password in the URL (or PGPASSWORD)",
+                        error_text(&e)
+                    ),
+                }
+            }
+            Some(c) if *c == SqlState::INVALID_CATALOG_NAME => LedgerError::CannotOpen {
+                path: self.location.clone().into(),
+                reason: format!(
+                    "{}: create the database first (createdb), or name an existing one in the URL",
+                    error_text(&e)
+                ),
+            },
+            _ => LedgerError::Storage {
+                location: self.location.clone(),
+                source: Box::new(e),
+            },
+        }
+    }
+
+    fn not_found(&self, id: &str) -> LedgerError {
+        LedgerError::NotFound {
+            id: id.to_string(),
+            location: self.location.clone(),
+        }
+    }
+
+    fn open_client(&self) -> Result<Client, LedgerError> {
+        let mut client = self.config.connect(NoTls).map_err(|e| self.pg_error(e))?;
+        match migrate(&mut client) {
+            Ok(()) => Ok(client),
+            Err(MigrateFail::TooNew { found, supported }) => Err(LedgerError::SchemaTooNew {
+                location: self.location.clone(),
+                found,
+                supported,
+            }),
+            Err(MigrateFail::Pg(e)) => Err(self.pg_error(e)),
+        }
+    }
+
+    /// Runs `op` with a live connection: connects if there is none (or it broke), retries a
+    /// transaction the server asks to retry, and forgets a connection that broke.
+    fn with_client<T>(
+        &self,
+        mut op: impl FnMut(&mut Client) -> Result<T, Fail>,
+    ) -> Result<T, LedgerError> {
+        let mut slot = self.client.borrow_mut();
+        if slot.as_ref().is_some_and(Client::is_closed) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            *slot = Some(self.open_client()?);
+        }
+        let client = slot.as_mut().expect("connected above");
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match op(client) {
+                Ok(v) => return Ok(v),
+                Err(Fail::Ledger(e)) => return Err(e),
+                Err(Fail::Pg(e)) if is_retryable(&e) && attempts < 10 => {
+                    std::thread::sleep(Duration::from_millis(10 * attempts));
+                }
+                Err(Fail::Pg(e)) => {
+                    if is_unavailable(&e) {
+                        *slot = None;
+                    }
+                    return Err(self.pg_error(e));
+                }
+            }
+        }
+    }
+
+    fn decode(&self, id: &str, json: &str) -> Result<RunRecord, LedgerError> {
+        decode_record(json).map_err(|reason| LedgerError::UnreadableRecord {
+            id: id.to_string(),
+            location: self.location.clone(),
+            reason,
+        })
+    }
+
+    fn effective(
+        &self,
+        view: &LivenessView<'_>,
+        id: &str,
+        json: &str,
+        heartbeat_at: DateTime<Utc>,
+    ) -> Result<RunRecord, LedgerError> {
+        let mut record = self.decode(id, json)?;
+        if let Some(i) = view.check(&record, heartbeat_at) {
+            i.apply(&mut record);
+        }
+        Ok(record)
+    }
+
+    /// The run `id_or_prefix` names: exact id first, then a unique prefix of at least
+    /// [`MIN_PREFIX_LEN`] characters. Returns the full id.
+    fn resolve(&self, c: &mut Client, id_or_prefix: &str) -> Result<String, Fail> {
+        let q = id_or_prefix.trim();
+        if let Some(row) = c.query_opt("SELECT id FROM runs WHERE id = $1", &[&q])? {
+            return Ok(row.get(0));
+        }
+        let n = q.chars().count();
+        if n < MIN_PREFIX_LEN {
+            return Err(LedgerError::PrefixTooShort {
+                prefix: q.to_string(),
+                min: MIN_PREFIX_LEN,
+                location: self.location.clone(),
+            }
+            .into());
+        }
+        let ids: Vec<String> = c
+            .query(
+                "SELECT id FROM runs WHERE left(id, $2) = $1 ORDER BY started_at DESC, id DESC",
+                &[&q, &(n as i32)],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        match ids.len() {
+            0 => Err(self.not_found(q).into()),
+            1 => Ok(ids.into_iter().next().expect("one id")),
+            _ => Err(LedgerError::Ambiguous {
+                prefix: q.to_string(),
+                candidates: ids,
+                location: self.location.clone(),
+            }
+            .into()),
+        }
+    }
+
+    /// The stored status of `id`, locking its row for the rest of the transaction.
+    fn lock_status(&self, tx: &mut Transaction<'_>, id: &str) -> Result<RunStatus, Fail> {
+        let Some(row) = tx.query_opt("SELECT status FROM runs WHERE id = $1 FOR UPDATE", &[&id])?
+        else {
+            return Err(self.not_found(id).into());
+        };
+        let s: String = row.get(0);
+        s.parse::<RunStatus>().map_err(|e| {
+            Fail::Ledger(LedgerError::UnreadableRecord {
+                id: id.to_string(),
+                location: self.location.clone(),
+                reason: e.to_string(),
+            })
+        })
+    }
+
+    /// Replaces the row and appends the samples, in one transaction, after `check` approved the
+    /// stored status.
+    fn write_update(
+        &self,
+        record: &RunRecord,
+        samples: &[PowerSample],
+        check: impl Fn(RunStatus) -> Result<(), LedgerError>,
+    ) -> Result<(), LedgerError> {
+        let json = encode(record)?;
+        let heartbeat = self.liveness.now();
+        self.with_client(|c| {
+            let mut tx = c.transaction()?;
+            let stored = self.lock_status(&mut tx, &record.id)?;
+            check(stored)?;
+            tx.execute(
+                "UPDATE runs SET project = $2, phase = $3, status = $4, started_at = $5,
+                     ended_at = $6, hostname = $7, tracker_pid = $8, heartbeat_at = $9,
+                     record_version = $10, record_json = $11::text::jsonb
+                 WHERE id = $1",
+                &[
+                    &record.id,
+                    &record.project,
+                    &record.phase.as_str(),
+                    &record.status.as_str(),
+                    &record.started_at,
+                    &record.ended_at,
+                    &record.host.hostname,
+                    &i64::from(record.tracker.pid),
+                    &heartbeat,
+                    &(record.record_version as i32),
+                    &json,
+                ],
+            )?;
+            append_samples(&mut tx, &record.id, samples)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+fn error_text(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => {
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(x) = src {
+                s.push_str(": ");
+                s.push_str(&x.to_string());
+                src = x.source();
+            }
+            s
+        }
+    }
+}
+
+fn encode(record: &RunRecord) -> Result<String, LedgerError> {
+    serde_json::to_string(record).map_err(|source| LedgerError::Encode {
+        id: record.id.clone(),
+        source,
+    })
+}
+
+fn validate_id(record: &RunRecord) -> Result<(), LedgerError> {
+    let id = &record.id;
+    if id.is_empty() || id.trim() != id || id.chars().any(char::is_control) {
+        return Err(LedgerError::InvalidRecord {
+            id: id.clone(),
+            reason:
+                "the run id must be non-empty, without surrounding spaces or control characters"
+                    .into(),
+        });
+    }
+    Ok(())
+}
+
+/// Appends the samples newer than the last stored one (by `t_s`), numbering them after it, in one
+/// statement.
+fn append_samples(
+    tx: &mut Transaction<'_>,
+    id: &str,
+    samples: &[PowerSample],
+) -> Result<usize, postgres::Error> {
+    if samples.is_empty() {
+        return Ok(0);
+    }
+    let last = tx.query_opt(
+        "SELECT seq, t_s FROM samples WHERE run_id = $1 ORDER BY seq DESC LIMIT 1",
+        &[&id],
+    )?;
+    let (mut seq, mut last_t) = last.map_or((0i64, f64::NEG_INFINITY), |r| {
+        (r.get::<_, i64>(0) + 1, r.get::<_, f64>(1))
+    });
+    let w = |p: Power| Some(p.watts()).filter(|x| x.is_finite());
+    let (mut seqs, mut ts, mut cpu, mut gpu, mut ram) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for s in samples {
+        if !s.t_s.is_finite() || s.t_s <= last_t {
+            continue;
+        }
+        seqs.push(seq);
+        ts.push(s.t_s);
+        cpu.push(w(s.cpu_w));
+        gpu.push(w(s.gpu_w));
+        ram.push(w(s.ram_w));
+        seq += 1;
+        last_t = s.t_s;
+    }
+    if seqs.is_empty() {
+        return Ok(0);
+    }
+    tx.execute(
+        "INSERT INTO samples (run_id, seq, t_s, cpu_w, gpu_w, ram_w)
+         SELECT $1, u.seq, u.t_s, u.cpu_w, u.gpu_w, u.ram_w
+         FROM UNNEST($2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])
+              AS u(seq, t_s, cpu_w, gpu_w, ram_w)",
+        &[&id, &seqs, &ts, &cpu, &gpu, &ram],
+    )?;
+    Ok(seqs.len())
+}
+
+enum MigrateFail {
+    TooNew { found: u32, supported: u32 },
+    Pg(postgres::Error),
+}
+
+impl From<postgres::Error> for MigrateFail {
+    fn from(e: postgres::Error) -> Self {
+        MigrateFail::Pg(e)
+    }
+}
+
+fn current_version(c: &mut impl postgres::GenericClient) -> Result<u32, postgres::Error> {
+    let has: bool = c
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?
+        .get(0);
+    if !has {
+        return Ok(0);
+    }
+    let v: i32 = c
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .get(0);
+    Ok(u32::try_from(v).unwrap_or(0))
+}
+
+/// Brings the schema up to date. Several nodes may connect to a new database at once: the work
+/// runs under an advisory lock and rechecks the version there.
+fn migrate(c: &mut Client) -> Result<(), MigrateFail> {
+    let latest = MIGRATIONS.last().map_or(0, |m| m.version);
+    let found = current_version(c)?;
+    if found > latest {
+        return Err(MigrateFail::TooNew {
+            found,
+            supported: latest,
+        });
+    }
+    if found == latest {
+        return Ok(());
+    }
+    let mut tx = c.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(CREATE_MIGRATIONS_TABLE_PG)?;
+    let found = current_version(&mut tx)?;
+    if found > latest {
+        return Err(MigrateFail::TooNew {
+            found,
+            supported: latest,
+        });
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+        tx.batch_execute(m.postgres)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())",
+            &[&(m.version as i32), &m.name],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl Ledger for PostgresLedger {
+    fn begin(&mut self, record: &RunRecord) -> Result<(), LedgerError> {
+        validate_id(record)?;
+        if !matches!(record.status, RunStatus::Running | RunStatus::FailedToStart) {
+            return Err(LedgerError::InvalidRecord {
+                id: record.id.clone(),
+                reason: format!(
+                    "a run begins as running or failed-to-start, not {}; use finish to end it",
+                    record.status
+                ),
+            });
+        }
+        let json = encode(record)?;
+        let heartbeat = self.liveness.now();
+        self.with_client(|c| {
+            let n = c.execute(
+                "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
+                     tracker_pid, heartbeat_at, record_version, record_json)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)
+                 ON CONFLICT (id) DO NOTHING",
+                &[
+                    &record.id,
+                    &record.project,
+                    &record.phase.as_str(),
+                    &record.status.as_str(),
+                    &record.started_at,
+                    &record.ended_at,
+                    &record.host.hostname,
+                    &i64::from(record.tracker.pid),
+                    &heartbeat,
+                    &(record.record_version as i32),
+                    &json,
+                ],
+            )?;
+            if n == 0 {
+                return Err(LedgerError::AlreadyExists {
+                    id: record.id.clone(),
+                    location: self.location.clone(),
+                }
+                .into());
+            }
+            Ok(())
+        })
+    }
+
+    fn checkpoint(
+        &mut self,
+        record: &RunRecord,
+        new_samples: &[PowerSample],
+    ) -> Result<(), LedgerError> {
+        validate_id(record)?;
+        if record.status != RunStatus::Running {
+            return Err(LedgerError::InvalidRecord {
+                id: record.id.clone(),
+                reason: format!(
+                    "a checkpoint is for a running run, not {}; use finish to end it",
+                    record.status
+                ),
+            });
+        }
+        self.write_update(record, new_samples, |stored| {
+            if stored != RunStatus::Running {
+                return Err(LedgerError::AlreadyEnded {
+                    id: record.id.clone(),
+                    stored,
+                    attempted: record.status,
+                    location: self.location.clone(),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn finish(
+        &mut self,
+        record: &RunRecord,
+        new_samples: &[PowerSample],
+    ) -> Result<(), LedgerError> {
+        validate_id(record)?;
+        if !record.is_final() {
+            return Err(LedgerError::InvalidRecord {
+                id: record.id.clone(),
+                reason: "finish needs a final status (finished, failed, failed-to-start, interrupted); use checkpoint while it runs".into(),
+            });
+        }
+        self.write_update(record, new_samples, |stored| {
+            // A retried finish (same final status) may overwrite; nothing else may.
+            if stored != RunStatus::Running && stored != record.status {
+                return Err(LedgerError::AlreadyEnded {
+                    id: record.id.clone(),
+                    stored,
+                    attempted: record.status,
+                    location: self.location.clone(),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn get(&self, id_or_prefix: &str) -> Result<RunRecord, LedgerError> {
+        let view = self.liveness.view();
+        self.with_client(|c| {
+            let id = self.resolve(c, id_or_prefix)?;
+            let row = c.query_one(
+                "SELECT record_json::text, heartbeat_at FROM runs WHERE id = $1",
+                &[&id],
+            )?;
+            Ok(self.effective(&view, &id, row.get(0), row.get(1))?)
+        })
+    }
+
+    fn list(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError> {
+        let limit = filter.limit.unwrap_or(usize::MAX);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut sql =
+            String::from("SELECT id, record_json::text, heartbeat_at FROM runs WHERE TRUE");
+        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut bind = |sql: &mut String, clause: &str, v: Box<dyn ToSql + Sync>| {
+            args.push(v);
+            sql.push_str(&format!(" AND {clause} ${}", args.len()));
+        };
+        if let Some(p) = &filter.project {
+            bind(&mut sql, "project =", Box::new(p.clone()));
+        }
+        if let Some(p) = filter.phase {
+            bind(&mut sql, "phase =", Box::new(p.as_str()));
+        }
+        if let Some(since) = filter.since {
+            bind(&mut sql, "started_at >=", Box::new(since));
+        }
+        // The status filter applies to the effective status: stored `running` rows may read as
+        // `interrupted`, so both are fetched and the final decision is made per row below.
+        let exact_status = match filter.status {
+            None => true,
+            Some(RunStatus::Interrupted) => {
+                sql.push_str(" AND status IN ('running', 'interrupted')");
+                false
+            }
+            Some(RunStatus::Running) => {
+                sql.push_str(" AND status = 'running'");
+                false
+            }
+            Some(s) => {
+                bind(&mut sql, "status =", Box::new(s.as_str()));
+                true
+            }
+        };
+        sql.push_str(" ORDER BY started_at DESC, id DESC");
+        if exact_status && limit != usize::MAX {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let view = self.liveness.view();
+        self.with_client(|c| {
+            let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref()).collect();
+            let rows = c.query(sql.as_str(), &params)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let id: String = row.get(0);
+                let record = self.effective(&view, &id, row.get(1), row.get(2))?;
+                if filter.status.is_some_and(|s| s != record.status) {
+                    continue;
+                }
+                out.push(record);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError> {
+        self.with_client(|c| {
+            let id = self.resolve(c, id)?;
+            let w = |v: Option<f64>| Power::from_watts(v.unwrap_or(f64::NAN));
+            Ok(c.query(
+                "SELECT t_s, cpu_w, gpu_w, ram_w FROM samples WHERE run_id = $1 ORDER BY seq",
+                &[&id],
+            )?
+            .iter()
+            .map(|r| PowerSample {
+                t_s: r.get(0),
+                cpu_w: w(r.get(1)),
+                gpu_w: w(r.get(2)),
+                ram_w: w(r.get(3)),
+            })
+            .collect())
+        })
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_password() {
+        assert_eq!(
+            redact_url("postgres://me:s3cret@db.example:5432/eco"),
+            "postgres://me@db.example:5432/eco"
+        );
+        assert_eq!(
+            redact_url("postgresql://db/eco?sslmode=disable&password=x"),
+            "postgresql://db/eco?sslmode=disable"
+        );
+        assert_eq!(redact_url("postgres://db/eco"), "postgres://db/eco");
+    }
+
+    #[test]
+    fn a_bad_url_says_how_to_write_one() {
+        let e = PostgresLedger::new("postgres://me:pw@host:notaport/db").unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("postgres://USER:PASSWORD@HOST:PORT/DATABASE"),
+            "{m}"
+        );
+        assert!(!m.contains("pw@"), "{m}");
+    }
+
+    #[test]
+    fn an_unreachable_server_is_unavailable_not_fatal() {
+        // Port 1 on loopback: nothing listens there, the connect is refused at once.
+        let l = PostgresLedger::new("postgres://u:secret@127.0.0.1:1/db").unwrap();
+        let e = l.list(&RunFilter::default()).unwrap_err();
+        assert!(matches!(e, LedgerError::Unavailable { .. }), "{e:?}");
+        let m = e.to_string();
+        assert!(m.contains("postgres://u@127.0.0.1:1/db"), "{m}");
+        assert!(!m.contains("secret"), "{m}");
+    }
+}

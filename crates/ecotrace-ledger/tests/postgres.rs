@@ -1,0 +1,288 @@
+//! The PostgreSQL backend against a real server (started by `scripts/test`; each test makes its
+//! own database): the same behaviour as the SQLite ledger, concurrent migrations, many writers at
+//! once, and the spool keeping runs through an outage and sending them afterwards.
+//!
+//! Without `ECOTRACE_TEST_POSTGRES` each test prints "skipped: ..." and passes.
+
+mod pg;
+mod support;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use ecotrace_core::{Phase, RunStatus};
+use ecotrace_ledger::{
+    Ledger, LedgerError, PostgresLedger, RunFilter, SpooledLedger, SqliteLedger, SCHEMA_VERSION,
+};
+use support::{fake_liveness, record, rt, samples, t};
+
+fn finished(mut r: ecotrace_core::RunRecord) -> ecotrace_core::RunRecord {
+    r.status = RunStatus::Finished;
+    r
+}
+
+#[test]
+fn stores_and_reads_runs_like_the_sqlite_ledger() {
+    let Some(url) = pg::server("stores_and_reads_runs_like_the_sqlite_ledger") else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "roundtrip");
+    let (liveness, _clock) = fake_liveness("fixture-host", &[4242]);
+    let mut l = PostgresLedger::connect(&url)
+        .unwrap()
+        .with_liveness(liveness.clone());
+    assert_eq!(l.schema_version().unwrap(), SCHEMA_VERSION);
+    let userinfo = url.split("://").nth(1).unwrap().split('@').next().unwrap();
+    if let Some((_, password)) = userinfo.split_once(':') {
+        assert!(!l.location().contains(password), "{}", l.location());
+    }
+
+    let a = record("aaaa1111", "vision", Phase::Training, t(0));
+    let b = record("aaaa2222", "nlp", Phase::Inference, t(10));
+    l.begin(&a).unwrap();
+    l.begin(&b).unwrap();
+    assert!(matches!(
+        l.begin(&a),
+        Err(LedgerError::AlreadyExists { .. })
+    ));
+
+    l.checkpoint(&a, &samples(0, 3)).unwrap();
+    // A retried batch adds nothing twice.
+    l.checkpoint(&a, &samples(0, 5)).unwrap();
+    let done = finished(a.clone());
+    l.finish(&done, &samples(5, 2)).unwrap();
+    // The same final write again is fine; another final status is not.
+    l.finish(&done, &[]).unwrap();
+    let mut failed = done.clone();
+    failed.status = RunStatus::Failed;
+    assert!(matches!(
+        l.finish(&failed, &[]),
+        Err(LedgerError::AlreadyEnded { .. })
+    ));
+    assert!(matches!(
+        l.checkpoint(&a, &[]),
+        Err(LedgerError::AlreadyEnded { .. })
+    ));
+
+    assert_eq!(l.get("aaaa1111").unwrap(), rt(&done));
+    let s = l.samples("aaaa1111").unwrap();
+    assert_eq!(s.len(), 7);
+    assert_eq!(s, samples(0, 7));
+
+    // Prefixes: unique, ambiguous, too short, unknown.
+    assert_eq!(l.get("aaaa2").unwrap().id, "aaaa2222");
+    match l.get("aaaa") {
+        Err(LedgerError::Ambiguous { candidates, .. }) => {
+            assert_eq!(candidates, vec!["aaaa2222", "aaaa1111"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        l.get("aa"),
+        Err(LedgerError::PrefixTooShort { .. })
+    ));
+    assert!(matches!(l.get("zzzz9"), Err(LedgerError::NotFound { .. })));
+
+    // Filters, newest first, limit.
+    let all = l.list(&RunFilter::default()).unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["aaaa2222", "aaaa1111"]
+    );
+    let f = RunFilter {
+        project: Some("vision".into()),
+        ..Default::default()
+    };
+    assert_eq!(l.list(&f).unwrap().len(), 1);
+    let f = RunFilter {
+        status: Some(RunStatus::Finished),
+        limit: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(l.list(&f).unwrap()[0].id, "aaaa1111");
+    let f = RunFilter {
+        since: Some(t(5)),
+        ..Default::default()
+    };
+    assert_eq!(l.list(&f).unwrap().len(), 1);
+
+    // A running run whose tracker pid is gone on this host reads as interrupted; nothing is
+    // written by the read.
+    let mut c = record("cccc3333", "nlp", Phase::Training, t(20));
+    c.tracker.pid = 999_999;
+    l.begin(&c).unwrap();
+    let got = l.get("cccc3333").unwrap();
+    assert_eq!(got.status, RunStatus::Interrupted);
+    assert!(got.notes.last().unwrap().contains("is gone"));
+    let f = RunFilter {
+        status: Some(RunStatus::Interrupted),
+        ..Default::default()
+    };
+    assert_eq!(l.list(&f).unwrap().len(), 1);
+    let f = RunFilter {
+        status: Some(RunStatus::Running),
+        ..Default::default()
+    };
+    assert_eq!(l.list(&f).unwrap()[0].id, "aaaa2222");
+    // A late finish still lands.
+    l.finish(&finished(c), &[]).unwrap();
+    assert_eq!(l.get("cccc3333").unwrap().status, RunStatus::Finished);
+
+    // Opening it again finds the same schema and data.
+    let again = PostgresLedger::connect(&url).unwrap();
+    assert_eq!(again.list(&RunFilter::default()).unwrap().len(), 3);
+}
+
+#[test]
+fn many_nodes_migrate_a_new_database_at_once() {
+    let Some(url) = pg::server("many_nodes_migrate_a_new_database_at_once") else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "migrate");
+    let n = 8;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                PostgresLedger::connect(&url).map(|_| ())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let rows: i64 = c
+        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, SCHEMA_VERSION as i64);
+}
+
+#[test]
+fn concurrent_writers_keep_every_record_and_sample() {
+    let Some(url) = pg::server("concurrent_writers_keep_every_record_and_sample") else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "writers");
+    PostgresLedger::connect(&url).unwrap();
+    let (workers, runs) = (16, 5);
+    let barrier = Arc::new(Barrier::new(workers));
+    let handles: Vec<_> = (0..workers)
+        .map(|w| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut l = PostgresLedger::new(&url).unwrap();
+                barrier.wait();
+                for k in 0..runs {
+                    let r = record(&format!("w{w:02}-r{k}"), "p", Phase::Training, t(k as i64));
+                    l.begin(&r).unwrap();
+                    for c in 0..4 {
+                        l.checkpoint(&r, &samples(c * 3, 3)).unwrap();
+                    }
+                    l.finish(&finished(r), &samples(12, 1)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let l = PostgresLedger::new(&url).unwrap();
+    let all = l.list(&RunFilter::default()).unwrap();
+    assert_eq!(all.len(), workers * runs);
+    let ids: HashSet<_> = all.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), workers * runs);
+    for r in &all {
+        assert_eq!(r.status, RunStatus::Finished);
+        assert_eq!(l.samples(&r.id).unwrap(), samples(0, 13), "{}", r.id);
+    }
+}
+
+#[test]
+fn an_outage_mid_run_keeps_the_run_and_sends_it_later() {
+    let Some(url) = pg::server("an_outage_mid_run_keeps_the_run_and_sends_it_later") else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "outage");
+    let proxy = pg::Proxy::start(pg::addr_of(&url));
+    let via = pg::via(&url, proxy.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool.db");
+
+    let mut l = SpooledLedger::new(Box::new(PostgresLedger::new(&via).unwrap()), &spool)
+        .with_retry_after(Duration::from_millis(200));
+    let r = record("outage01", "p", Phase::Training, t(0));
+    l.begin(&r).unwrap();
+    l.checkpoint(&r, &samples(0, 3)).unwrap();
+    assert!(!spool.exists(), "nothing spooled while the server answers");
+
+    // The server goes away mid-run: checkpoints and the final write land in the spool.
+    proxy.cut();
+    l.checkpoint(&r, &samples(3, 3)).unwrap();
+    l.checkpoint(&r, &samples(6, 3)).unwrap();
+    let done = finished(r.clone());
+    l.finish(&done, &samples(9, 2)).unwrap();
+    assert_eq!(l.spooled().collect::<Vec<_>>(), ["outage01"]);
+    let notices = l.take_notices();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains(&spool.display().to_string())),
+        "{notices:?}"
+    );
+    let kept = SqliteLedger::open(&spool).unwrap();
+    assert_eq!(kept.get("outage01").unwrap().status, RunStatus::Finished);
+    // Reads say the server is unreachable.
+    assert!(matches!(
+        l.list(&RunFilter::default()),
+        Err(LedgerError::Unavailable { .. })
+    ));
+    // A run that begins during the outage is kept too.
+    let r2 = record("outage02", "p", Phase::Training, t(5));
+    l.begin(&r2).unwrap();
+    l.finish(&finished(r2.clone()), &samples(0, 2)).unwrap();
+    drop(l);
+
+    // Back: the next open sends both, then empties the spool.
+    proxy.restore();
+    let mut l = SpooledLedger::new(Box::new(PostgresLedger::new(&via).unwrap()), &spool);
+    l.sync_on_open().unwrap();
+    assert!(l.take_notices()[0].contains("sent 2 run(s)"));
+    let direct = PostgresLedger::new(&url).unwrap();
+    assert_eq!(direct.get("outage01").unwrap(), rt(&done));
+    assert_eq!(direct.samples("outage01").unwrap(), samples(0, 11));
+    assert_eq!(direct.get("outage02").unwrap().status, RunStatus::Finished);
+    assert_eq!(direct.samples("outage02").unwrap(), samples(0, 2));
+    assert!(kept.list(&RunFilter::default()).unwrap().is_empty());
+    // An explicit sync reports what the open sent; then nothing is left.
+    assert_eq!(l.sync().unwrap().sent, ["outage01", "outage02"]);
+    assert!(l.sync().unwrap().sent.is_empty());
+}
+
+#[test]
+fn a_spooled_run_is_sent_when_it_ends_if_the_server_is_back() {
+    let Some(url) = pg::server("a_spooled_run_is_sent_when_it_ends_if_the_server_is_back") else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "comeback");
+    let proxy = pg::Proxy::start(pg::addr_of(&url));
+    let via = pg::via(&url, proxy.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool.db");
+    let mut l = SpooledLedger::new(Box::new(PostgresLedger::new(&via).unwrap()), &spool)
+        .with_retry_after(Duration::ZERO);
+    let r = record("comeback", "p", Phase::Training, t(0));
+    l.begin(&r).unwrap();
+    proxy.cut();
+    l.checkpoint(&r, &samples(0, 2)).unwrap();
+    proxy.restore();
+    l.finish(&finished(r.clone()), &samples(2, 2)).unwrap();
+    assert_eq!(l.spooled().count(), 0);
+    let direct = PostgresLedger::new(&url).unwrap();
+    assert_eq!(direct.get("comeback").unwrap().status, RunStatus::Finished);
+    assert_eq!(direct.samples("comeback").unwrap(), samples(0, 4));
+}
