@@ -148,6 +148,39 @@ string_enum!(
     } what = "cost basis"
 );
 
+string_enum!(
+    /// Where a run's job key came from.
+    JobSource {
+        Flag => "flag",
+        Slurm => "slurm",
+        Torchrun => "torchrun",
+        Kubernetes => "kubernetes",
+    } what = "job source"
+);
+
+/// The distributed job a run is part of: the same `id` on every node and rank, so that a job can
+/// be summed across nodes (`ecotrace report --by job`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobInfo {
+    /// The job key: `slurm:123456`, `torchrun:RUN_ID`, `k8s:NAMESPACE/NAME`, or the `--job` value.
+    pub id: String,
+    pub source: JobSource,
+    /// SLURM step id, when there is one.
+    #[serde(default)]
+    pub step: Option<String>,
+    /// The node the run was on (SLURM's or Kubernetes' node name, else the host name).
+    pub node: String,
+    /// Global rank of this process in the job, when the launcher says.
+    #[serde(default)]
+    pub rank: Option<u32>,
+    /// Rank among the job's processes on this node.
+    #[serde(default)]
+    pub local_rank: Option<u32>,
+    /// Number of ranks in the job.
+    #[serde(default)]
+    pub world_size: Option<u32>,
+}
+
 /// The machine a run was measured on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Host {
@@ -374,6 +407,10 @@ pub struct RunRecord {
     /// `measured` by `ecotrace run`, or `estimated` (an a-priori estimate added to a project).
     #[serde(default)]
     pub kind: RecordKind,
+    /// The distributed job the run is part of (SLURM, torchrun, Kubernetes, `--job`); absent from
+    /// the JSON for a run on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobInfo>,
     /// Things the reader should know: defaults used, sensors that could not be read.
     #[serde(default)]
     pub notes: Vec<String>,

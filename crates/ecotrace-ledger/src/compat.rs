@@ -136,6 +136,7 @@ fn template() -> Map<String, Value> {
         cost: None,
         cost_used: None,
         kind: Default::default(),
+        job: None,
         notes: Vec::new(),
         metrics: BTreeMap::new(),
         samples: SamplesSummary::default(),

@@ -1,15 +1,17 @@
-//! Aggregation of runs into groups (by phase, project, day or status) with totals.
+//! Aggregation of runs into groups (by phase, project, day, status or job) with totals.
 //!
 //! Pure sums over the figures stored in each record: nothing is recomputed from components or
-//! factors here, so a group's numbers are exactly the sum of the runs' own numbers. Rendering of the
-//! groups lives in `report`.
+//! factors here, so a group's numbers are the sum of the runs' own numbers — with one exception,
+//! so that a node is never counted twice: machine-scope runs of the same job on the same node that
+//! overlap in time each measured the whole node, so each counts for its share (see [`shares`]).
+//! Rendering of the groups lives in `report`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use ecotrace_core::{CarbonMass, EnergyBreakdown, ParseEnumError, RunRecord, RunStatus};
+use ecotrace_core::{CarbonMass, EnergyBreakdown, ParseEnumError, RunRecord, RunStatus, Scope};
 
 /// What to group runs by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,6 +24,9 @@ pub enum GroupBy {
     Day,
     /// The run's status (`finished`, `failed`, ...).
     Status,
+    /// The distributed job (`slurm:123`, `torchrun:...`, `--job`), summed over all its nodes and
+    /// ranks; runs outside any job are grouped as `-`.
+    Job,
 }
 
 impl GroupBy {
@@ -30,6 +35,7 @@ impl GroupBy {
         GroupBy::Project,
         GroupBy::Day,
         GroupBy::Status,
+        GroupBy::Job,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +44,7 @@ impl GroupBy {
             GroupBy::Project => "project",
             GroupBy::Day => "day",
             GroupBy::Status => "status",
+            GroupBy::Job => "job",
         }
     }
 
@@ -48,6 +55,10 @@ impl GroupBy {
             GroupBy::Project => r.project.clone(),
             GroupBy::Day => r.started_at.format("%Y-%m-%d").to_string(),
             GroupBy::Status => r.status.as_str().to_string(),
+            GroupBy::Job => r
+                .job
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |j| j.id.clone()),
         }
     }
 }
@@ -105,17 +116,18 @@ impl Group {
         }
     }
 
-    fn add(&mut self, r: &RunRecord) {
+    /// Adds `share` (0..=1) of the run's energy and CO2e; the run and its wall time count whole.
+    fn add(&mut self, r: &RunRecord, share: f64) {
         self.runs += 1;
         if is_failed(r.status) {
             self.failed_runs += 1;
         }
         self.duration += r.duration;
-        self.energy.cpu += r.energy_kwh.cpu;
-        self.energy.gpu += r.energy_kwh.gpu;
-        self.energy.ram += r.energy_kwh.ram;
-        self.energy.total += r.energy_kwh.total;
-        self.operational += r.operational;
+        self.energy.cpu += r.energy_kwh.cpu * share;
+        self.energy.gpu += r.energy_kwh.gpu * share;
+        self.energy.ram += r.energy_kwh.ram * share;
+        self.energy.total += r.energy_kwh.total * share;
+        self.operational += r.operational * share;
     }
 }
 
@@ -128,19 +140,143 @@ pub fn is_failed(s: RunStatus) -> bool {
     )
 }
 
+/// The share of each run's energy and CO2e that sums count, in the order of `rs`.
+///
+/// 1 for every run, except machine-scope runs of one job on one node (`job.id`, `job.node`) whose
+/// times overlap: each of them measured the whole node over the same time (several ranks, one
+/// `ecotrace run` each), so the node's energy is split among them — each counts `1/k` for a
+/// cluster of `k` runs linked by overlapping times — rather than repeated `k` times.
+/// Process-scope runs charge disjoint process trees and always count whole.
+pub fn shares(rs: &[RunRecord]) -> Vec<f64> {
+    let mut out = vec![1.0; rs.len()];
+    let mut by_node: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, r) in rs.iter().enumerate() {
+        if let (Some(j), Scope::Machine) = (&r.job, r.scope) {
+            by_node.entry((&j.id, &j.node)).or_default().push(i);
+        }
+    }
+    let span = |r: &RunRecord| {
+        let start = r.started_at;
+        let end = start + chrono::Duration::from_std(r.duration).unwrap_or(chrono::Duration::MAX);
+        (start, end.max(start))
+    };
+    for mut idx in by_node.into_values() {
+        idx.sort_by_key(|&i| span(&rs[i]).0);
+        // Sweep in start order: a run joins the current cluster if it starts before the cluster
+        // has ended.
+        let mut cluster: Vec<usize> = Vec::new();
+        let mut cluster_end = None;
+        let mut flush = |cluster: &mut Vec<usize>| {
+            let k = cluster.len() as f64;
+            for &i in cluster.iter() {
+                out[i] = 1.0 / k;
+            }
+            cluster.clear();
+        };
+        for i in idx {
+            let (start, end) = span(&rs[i]);
+            match cluster_end {
+                Some(e) if start < e => {
+                    cluster.push(i);
+                    cluster_end = Some(e.max(end));
+                }
+                _ => {
+                    flush(&mut cluster);
+                    cluster.push(i);
+                    cluster_end = Some(end);
+                }
+            }
+        }
+        flush(&mut cluster);
+    }
+    out
+}
+
 /// Groups runs by `by` and sums each group. Groups are sorted by key (byte order, so days sort
 /// chronologically); the second value is the total over all runs, with key `total`. Every run is
-/// counted, including failed and still-running ones.
+/// counted, including failed and still-running ones; energy and CO2e with the [`shares`] that keep
+/// a node of a multi-rank job from being counted twice.
 pub fn aggregate(rs: &[RunRecord], by: GroupBy) -> (Vec<Group>, Group) {
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let mut total = Group::empty("total".to_string());
-    for r in rs {
+    for (r, share) in rs.iter().zip(shares(rs)) {
         let key = by.key(r);
         groups
             .entry(key.clone())
             .or_insert_with(|| Group::empty(key))
-            .add(r);
-        total.add(r);
+            .add(r, share);
+        total.add(r, share);
     }
     (groups.into_values().collect(), total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A finished run of `kwh` on `node` of `job`, `scope`, started at second `start` for `secs`.
+    fn run(
+        job: Option<&str>,
+        node: &str,
+        scope: &str,
+        start: i64,
+        secs: f64,
+        kwh: f64,
+    ) -> RunRecord {
+        let started = chrono::DateTime::from_timestamp(1_700_000_000 + start, 0).unwrap();
+        let job =
+            job.map(|j| serde_json::json!({"id": j, "source": "slurm", "node": node, "rank": 0}));
+        serde_json::from_value(serde_json::json!({
+            "record_version": 1, "id": format!("{node}-{start}"), "project": "p", "phase": "training",
+            "command": ["x"], "status": "finished", "exit_code": 0, "signal": null, "error": null,
+            "started_at": started, "ended_at": null, "duration_s": secs, "scope": scope,
+            "host": {"hostname": node, "cpu_model": "c", "cpu_count": 8, "memory_gb": 16.0, "gpus": [], "os": "linux"},
+            "energy_kwh": {"cpu": kwh, "gpu": 0.0, "ram": 0.0, "total": kwh},
+            "components": [], "mean_power_w": 0.0,
+            "pue": {"value": 1.0, "source": "t"},
+            "intensity": {"g_per_kwh": 100.0, "zone": "FR", "source": "t", "year": 2023, "basis": "zone"},
+            "operational_kgco2e": kwh * 0.1,
+            "tracker": {"version": "0", "interval_s": 1.0, "pid": 1},
+            "job": job,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn ranks_on_one_node_split_the_node_instead_of_repeating_it() {
+        let rs = vec![
+            // Job A: 4 ranks on node n1 at the same time, each measured the whole node (1 kWh).
+            run(Some("slurm:1"), "n1", "machine", 0, 100.0, 1.0),
+            run(Some("slurm:1"), "n1", "machine", 1, 100.0, 1.0),
+            run(Some("slurm:1"), "n1", "machine", 2, 100.0, 1.0),
+            run(Some("slurm:1"), "n1", "machine", 3, 100.0, 1.0),
+            // ... and 2 ranks on node n2: 3 kWh for that node.
+            run(Some("slurm:1"), "n2", "machine", 0, 100.0, 3.0),
+            run(Some("slurm:1"), "n2", "machine", 0, 100.0, 3.0),
+            // Later on n1, after the first ranks ended: a new step, counted whole.
+            run(Some("slurm:1"), "n1", "machine", 500, 100.0, 2.0),
+            // Process-scope ranks charge their own trees: summed as they are.
+            run(Some("slurm:2"), "n1", "process", 0, 100.0, 0.25),
+            run(Some("slurm:2"), "n1", "process", 0, 100.0, 0.5),
+            // No job: never split, even in machine scope.
+            run(None, "n1", "machine", 0, 100.0, 7.0),
+            run(None, "n1", "machine", 0, 100.0, 7.0),
+        ];
+        let s = shares(&rs);
+        assert_eq!(&s[..7], &[0.25, 0.25, 0.25, 0.25, 0.5, 0.5, 1.0]);
+        assert_eq!(&s[7..], &[1.0; 4]);
+        let (groups, total) = aggregate(&rs, GroupBy::Job);
+        let keys: Vec<&str> = groups.iter().map(|g| g.key.as_str()).collect();
+        assert_eq!(keys, ["-", "slurm:1", "slurm:2"]);
+        let kwh = |g: &Group| g.energy.total.kwh();
+        assert!((kwh(&groups[1]) - (1.0 + 3.0 + 2.0)).abs() < 1e-12);
+        assert_eq!(groups[1].runs, 7);
+        assert!((kwh(&groups[2]) - 0.75).abs() < 1e-12);
+        assert!((kwh(&groups[0]) - 14.0).abs() < 1e-12);
+        assert!((groups[1].operational.kg() - 0.6).abs() < 1e-12);
+        assert!((kwh(&total) - 20.75).abs() < 1e-12);
+        // Every grouping counts the node once.
+        let (_, by_project) = aggregate(&rs, GroupBy::Project);
+        assert!((kwh(&by_project) - 20.75).abs() < 1e-12);
+    }
 }

@@ -186,7 +186,7 @@ fn parse_group_by() {
     let e = "week".parse::<GroupBy>().unwrap_err();
     assert_eq!(
         e.to_string(),
-        "unknown group-by \"week\": expected one of phase, project, day, status"
+        "unknown group-by \"week\": expected one of phase, project, day, status, job"
     );
 }
 

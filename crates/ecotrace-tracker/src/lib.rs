@@ -4,6 +4,7 @@
 //!
 //! It must not spawn processes, print, or parse command lines: callers do.
 
+pub mod job;
 pub mod session;
 pub mod settings;
 

@@ -27,6 +27,13 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 /// Builds the record of a run that is about to start.
 pub fn new_record(settings: &MeasureSettings, command: &[String], host: Host) -> RunRecord {
+    // The job's node is the host unless the scheduler named it.
+    let job = settings.job.clone().map(|mut j| {
+        if j.node.is_empty() {
+            j.node = host.hostname.clone();
+        }
+        j
+    });
     RunRecord {
         record_version: RECORD_VERSION,
         id: uuid::Uuid::new_v4().to_string(),
@@ -56,6 +63,7 @@ pub fn new_record(settings: &MeasureSettings, command: &[String], host: Host) ->
         cost: None,
         cost_used: None,
         kind: Default::default(),
+        job,
         notes: settings.notes.clone(),
         metrics: Default::default(),
         samples: SamplesSummary::default(),

@@ -135,6 +135,9 @@ pub struct MeasureSettings {
     pub ram_power: Option<Power>,
     /// Defaults the user should know about, for the run's notes.
     pub notes: Vec<String>,
+    /// The distributed job the run is part of, from the scheduler's environment or
+    /// `ECOTRACE_JOB` (see [`crate::job`]); the CLI's `--job` replaces it.
+    pub job: Option<ecotrace_core::JobInfo>,
 }
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
@@ -281,6 +284,7 @@ impl MeasureSettings {
             },
         };
         Ok(MeasureSettings {
+            job: crate::job::detect_from_env(None),
             project,
             phase,
             tags,

@@ -118,6 +118,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The distributed job this run is part of, the same on every node and rank [default: from
+    /// SLURM_JOB_ID, TORCHELASTIC_RUN_ID or the Kubernetes pod, if any]
+    #[arg(long, env = "ECOTRACE_JOB", value_name = "ID")]
+    pub job: Option<String>,
+
     /// Print nothing of ecotrace's own on stderr (errors excepted)
     #[arg(long, short, env = "ECOTRACE_QUIET")]
     pub quiet: bool,
@@ -171,7 +176,7 @@ pub struct ReportArgs {
     /// Only runs of this phase
     #[arg(long, value_name = "PHASE")]
     pub phase: Option<String>,
-    /// Group by: phase, project, day, status [default: project]
+    /// Group by: phase, project, day, status, job (all nodes of a job summed) [default: project]
     #[arg(long, value_name = "KEY")]
     pub by: Option<String>,
     /// Output format: table, json, csv, markdown [default: table]

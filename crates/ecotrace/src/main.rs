@@ -79,7 +79,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let files = FileLayers::discover(&cwd)?;
     match cli.command {
         Command::Run(args) => {
-            let settings = MeasureSettings::resolve(&args.measure.to_options(), &files)?;
+            let mut settings = MeasureSettings::resolve(&args.measure.to_options(), &files)?;
+            if let Some(job) = &args.job {
+                settings.job = ecotrace_tracker::job::detect_from_env(Some(job));
+            }
             let quiet = args.quiet || files.quiet().unwrap_or(false);
             let ledger = open_ledger(&cli.ledger, &files)?;
             cmd_run::run(

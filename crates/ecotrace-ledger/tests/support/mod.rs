@@ -86,6 +86,7 @@ pub fn record(id: &str, project: &str, phase: Phase, started_at: DateTime<Utc>) 
         cost: None,
         cost_used: None,
         kind: Default::default(),
+        job: None,
         notes: vec!["RAM power is modelled".into()],
         metrics: BTreeMap::from([("val_accuracy".to_string(), 0.91)]),
         samples: SamplesSummary {

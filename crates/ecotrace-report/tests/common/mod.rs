@@ -235,6 +235,7 @@ pub fn finished() -> RunRecord {
             source: "given by the user (--electricity-price)".to_string(),
         }),
         kind: RecordKind::Measured,
+        job: None,
         notes: vec![],
         metrics: [("val_accuracy".to_string(), 0.913)].into_iter().collect(),
         samples: SamplesSummary {
