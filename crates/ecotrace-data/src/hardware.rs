@@ -259,7 +259,7 @@ fn suggest(n: &str) -> Vec<String> {
             .map(|k| {
                 let k = normalise(k);
                 if k.contains(n) || n.contains(&k) {
-                    0
+                    k.len().abs_diff(n.len())
                 } else {
                     levenshtein(n, &k)
                 }

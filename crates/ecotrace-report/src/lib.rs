@@ -17,6 +17,7 @@
 //! [`RunRecord`]: ecotrace_core::RunRecord
 
 mod aggregate;
+mod lifecycle;
 mod report;
 mod runs;
 mod show;
@@ -25,6 +26,7 @@ mod table;
 mod text;
 
 pub use aggregate::{aggregate, is_failed, Group, GroupBy};
+pub use lifecycle::{lifecycle, render_lifecycle, Lifecycle, PhaseTotals};
 pub use report::{render_report, Format};
 pub use runs::{runs_csv, runs_json, runs_markdown, runs_table};
 pub use show::{show_json, show_run};

@@ -35,8 +35,12 @@ pub enum Command {
     Report(ReportArgs),
     /// Check which sensors work on this machine and how to fix those that don't
     Doctor(DoctorArgs),
-    /// List the bundled data (grid zones and cloud regions) with their sources
+    /// List the bundled data (grid zones, cloud regions, hardware) with their sources
     Data(DataArgs),
+    /// Estimate a job's energy, carbon (operational and embodied), water and cost before running it
+    Estimate(Box<EstimateArgs>),
+    /// The same job across hardware and regions, sorted by carbon
+    Compare(CompareArgs),
     /// Send runs kept locally while a shared (PostgreSQL) ledger was unreachable
     Sync,
 }
@@ -182,6 +186,10 @@ pub struct ReportArgs {
     /// Output format: table, json, csv, markdown [default: table]
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Life-cycle accounting of one project: per phase runs, energy, operational and embodied CO2e,
+    /// water and cost, waste (failed and repeated runs), estimated future phases
+    #[arg(long, requires = "project")]
+    pub lifecycle: bool,
 }
 
 #[derive(Debug, Args)]
@@ -204,4 +212,240 @@ pub enum DataWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Hardware catalog: accelerators (TDP, memory, peak FLOP/s, embodied carbon), hosts and CPUs
+    Hardware {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+        /// Also list every CPU of the TDP table (about 4,900 rows)
+        #[arg(long)]
+        cpus: bool,
+    },
+}
+
+/// Grid and facility factors for an estimate (`ecotrace run` takes these from its own options).
+#[derive(Debug, Args, Default, Clone)]
+pub struct GridArgs {
+    /// Grid carbon intensity in gCO2e/kWh; overrides the region's figure
+    #[arg(long, env = "ECOTRACE_INTENSITY", value_name = "G")]
+    pub intensity: Option<f64>,
+
+    /// Data-centre power usage effectiveness (facility / IT energy) [default: the cloud region's, else 1.0]
+    #[arg(long, env = "ECOTRACE_PUE", value_name = "X")]
+    pub pue: Option<f64>,
+}
+
+/// Factors of the whole footprint beyond energy and grid: embodied lifetime, water, price.
+#[derive(Debug, Args, Default, Clone)]
+pub struct FootprintArgs {
+    /// Expected service life of the hardware, over which its embodied carbon is spread [default: 5]
+    #[arg(long, env = "ECOTRACE_LIFETIME_YEARS", value_name = "Y")]
+    pub lifetime_years: Option<f64>,
+
+    /// On-site water usage effectiveness in L/kWh of IT energy [default: the cloud region's, else 0]
+    #[arg(long, env = "ECOTRACE_WUE", value_name = "L")]
+    pub wue: Option<f64>,
+
+    /// Price of the hardware in USD per device-hour (estimate) or per hour of the machine (run);
+    /// the cost basis is then instance rental
+    #[arg(long, env = "ECOTRACE_PRICE_PER_HOUR", value_name = "USD")]
+    pub price_per_hour: Option<f64>,
+
+    /// Electricity price in USD per kWh at the meter; the cost basis is then electricity only
+    #[arg(long, env = "ECOTRACE_ELECTRICITY_PRICE", value_name = "USD")]
+    pub electricity_price: Option<f64>,
+}
+
+/// How big a job is: a time, or an amount of work.
+#[derive(Debug, Args, Default, Clone)]
+pub struct SizeArgs {
+    /// Wall-clock hours the devices run
+    #[arg(long, value_name = "H")]
+    pub hours: Option<f64>,
+
+    /// Work in floating-point operations (device-hours then follow from peak FLOP/s and --mfu)
+    #[arg(long, value_name = "F")]
+    pub flops: Option<f64>,
+
+    /// Model parameters, with --tokens: training FLOPs = 6 × params × tokens
+    #[arg(long, value_name = "N")]
+    pub params: Option<f64>,
+
+    /// Training tokens, with --params
+    #[arg(long, value_name = "D")]
+    pub tokens: Option<f64>,
+}
+
+/// How the devices are used.
+#[derive(Debug, Args, Default, Clone)]
+pub struct DeviceArgs {
+    /// Mean share of the rated power drawn, 0 to 1 [default: 1, the TDP]
+    #[arg(long, value_name = "U")]
+    pub utilization: Option<f64>,
+
+    /// Power of one device in watts, instead of its catalog TDP
+    #[arg(long, value_name = "W")]
+    pub power_w: Option<f64>,
+
+    /// Model FLOPs utilization: share of peak FLOP/s achieved, for --flops/--params [default: 0.35]
+    #[arg(long, value_name = "FRACTION")]
+    pub mfu: Option<f64>,
+
+    /// Peak dense TFLOP/s of one device, instead of the catalog's
+    #[arg(long, value_name = "TFLOPS")]
+    pub peak_tflops: Option<f64>,
+
+    /// Embodied carbon of one device in kgCO2e, instead of the catalog's
+    #[arg(long, value_name = "KG")]
+    pub embodied_kg: Option<f64>,
+
+    /// Embodied carbon of one host (server without its devices) in kgCO2e, instead of the catalog's
+    #[arg(long, value_name = "KG")]
+    pub host_embodied_kg: Option<f64>,
+
+    /// Devices one host holds, sharing its embodied carbon [default: 8 for accelerators, 2 for CPUs]
+    #[arg(long, value_name = "N")]
+    pub host_slots: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, allow_negative_numbers = true)]
+pub struct EstimateArgs {
+    #[command(subcommand)]
+    pub mode: Option<EstimateMode>,
+
+    /// Accelerator (or CPU) from the catalog, e.g. A100-80GB, H100-SXM, TPU-v4
+    #[arg(long, value_name = "NAME")]
+    pub hardware: Option<String>,
+
+    /// Devices used in parallel [default: 1]
+    #[arg(long, value_name = "N")]
+    pub devices: Option<f64>,
+
+    #[command(flatten)]
+    pub size: SizeArgs,
+
+    #[command(flatten)]
+    pub device: DeviceArgs,
+
+    /// Where the electricity comes from: a country (FR), a grid zone (US-CA) or a cloud region (aws:us-east-1)
+    #[arg(long, env = "ECOTRACE_REGION", value_name = "ZONE")]
+    pub region: Option<String>,
+
+    #[command(flatten)]
+    pub grid: GridArgs,
+
+    #[command(flatten)]
+    pub footprint: FootprintArgs,
+
+    /// Store the estimate in the ledger as an estimated run of this project (for `report --lifecycle`)
+    #[arg(long, value_name = "PROJECT")]
+    pub add_to_project: Option<String>,
+
+    /// Phase of the stored estimate [default: training; inference for `estimate inference`]
+    #[arg(long, value_name = "PHASE")]
+    pub phase: Option<String>,
+
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EstimateMode {
+    /// Inference over a deployment: energy per request × requests per day × days
+    Inference(InferenceArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct InferenceArgs {
+    /// IT energy of one request in Wh
+    #[arg(long, value_name = "E")]
+    pub energy_per_request_wh: Option<f64>,
+
+    /// FLOPs of one request (with --hardware)
+    #[arg(long, value_name = "F")]
+    pub flops_per_request: Option<f64>,
+
+    /// Model parameters, with --tokens-per-request: FLOPs per request = 2 × params × tokens
+    #[arg(long, value_name = "N")]
+    pub params: Option<f64>,
+
+    /// Tokens processed per request, with --params
+    #[arg(long, value_name = "T")]
+    pub tokens_per_request: Option<f64>,
+
+    #[arg(long, value_name = "R")]
+    /// Requests served per day
+    pub requests_per_day: f64,
+
+    /// Days of deployment
+    #[arg(long, value_name = "D")]
+    pub days: f64,
+
+    /// Accelerator serving the requests (for FLOPs per request, and embodied carbon)
+    #[arg(long, value_name = "NAME")]
+    pub hardware: Option<String>,
+
+    /// Devices serving in parallel [default: 1]
+    #[arg(long, value_name = "N")]
+    pub devices: Option<f64>,
+
+    #[command(flatten)]
+    pub device: DeviceArgs,
+
+    /// Where the electricity comes from (zone or cloud region)
+    #[arg(long, env = "ECOTRACE_REGION", value_name = "ZONE")]
+    pub region: Option<String>,
+
+    #[command(flatten)]
+    pub grid: GridArgs,
+
+    #[command(flatten)]
+    pub footprint: FootprintArgs,
+
+    /// Store the estimate in the ledger as an estimated run of this project (for `report --lifecycle`)
+    #[arg(long, value_name = "PROJECT")]
+    pub add_to_project: Option<String>,
+
+    /// Phase of the stored estimate [default: inference]
+    #[arg(long, value_name = "PHASE")]
+    pub phase: Option<String>,
+
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct CompareArgs {
+    /// Hardware to compare, comma-separated (e.g. A100-80GB,H100-SXM)
+    #[arg(long, value_name = "A,B,...", required = true)]
+    pub hardware: Vec<String>,
+
+    /// Regions to compare, comma-separated (e.g. FR,US-VA,aws:us-east-1) [default: world average]
+    #[arg(long, value_name = "R1,R2,...")]
+    pub region: Vec<String>,
+
+    /// Devices used in parallel [default: 1]
+    #[arg(long, value_name = "N")]
+    pub devices: Option<f64>,
+
+    #[command(flatten)]
+    pub size: SizeArgs,
+
+    #[command(flatten)]
+    pub device: DeviceArgs,
+
+    #[command(flatten)]
+    pub grid: GridArgs,
+
+    #[command(flatten)]
+    pub footprint: FootprintArgs,
+
+    /// Print a JSON list, one estimate per choice
+    #[arg(long)]
+    pub json: bool,
 }

@@ -3,6 +3,7 @@
 
 mod child;
 mod cli;
+mod cmd_estimate;
 mod cmd_run;
 
 use anyhow::{Context, Result};
@@ -161,6 +162,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     .into());
                 }
             }
+            if args.lifecycle {
+                let project = args.project.as_deref().unwrap_or_default();
+                let l = ecotrace_report::lifecycle(&runs);
+                print_out(&ecotrace_report::render_lifecycle(project, &l, format));
+                return Ok(0);
+            }
             let (groups, total) = ecotrace_report::aggregate(&runs, by);
             print_out(&ecotrace_report::render_report(&groups, &total, by, format));
             Ok(0)
@@ -191,9 +198,63 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Estimate(args) => {
+            let (e, store, phase) = match &args.mode {
+                Some(cli::EstimateMode::Inference(i)) => (
+                    cmd_estimate::run_inference(i)?,
+                    (i.add_to_project.clone(), i.phase.clone(), i.json),
+                    Phase::Inference,
+                ),
+                None => (
+                    cmd_estimate::run_estimate(&args)?,
+                    (args.add_to_project.clone(), args.phase.clone(), args.json),
+                    Phase::Training,
+                ),
+            };
+            let (project, phase_arg, json) = store;
+            if let Some(project) = project {
+                let phase = parse_opt::<Phase>(&phase_arg)?.unwrap_or(phase);
+                let mut record =
+                    cmd_estimate::estimate_record(&e, &project, phase, std::env::args().collect());
+                let mut ledger = open_ledger(&cli.ledger, &files)?;
+                let final_status = RunStatus::Finished;
+                ledger.begin(&record)?;
+                record.status = final_status;
+                ledger.finish(&record, &[])?;
+                eprintln!(
+                    "stored as estimated run {} of project {project} ({phase}) in {}",
+                    &record.id[..8],
+                    ledger.location()
+                );
+            }
+            if json {
+                print_out(&serde_json::to_string_pretty(&cmd_estimate::to_json(&e))?);
+            } else {
+                print_out(&cmd_estimate::to_text(
+                    &e,
+                    &cmd_estimate::estimate_title(&e),
+                ));
+            }
+            Ok(0)
+        }
+        Command::Compare(args) => {
+            let rows = cmd_estimate::run_compare(&args)?;
+            if args.json {
+                print_out(&serde_json::to_string_pretty(&cmd_estimate::compare_json(
+                    &rows,
+                ))?);
+            } else {
+                print_out(&cmd_estimate::compare_text(&rows));
+            }
+            Ok(0)
+        }
         Command::Data(args) => match args.what {
             DataWhat::Zones { json } => {
                 print_out(&data_zones(json)?);
+                Ok(0)
+            }
+            DataWhat::Hardware { json, cpus } => {
+                print_out(&cmd_estimate::data_hardware(json, cpus)?);
                 Ok(0)
             }
         },

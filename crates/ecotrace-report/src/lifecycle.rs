@@ -1,0 +1,372 @@
+//! Life-cycle accounting of a project: per phase (data, experiment, tuning, training, inference,
+//! other) the runs, energy, operational and embodied CO2e, water and cost, the share of that spent
+//! on failed or repeated runs ("waste"), and estimated future phases beside the measured ones.
+//!
+//! Pure sums over the figures stored in each record, like [`crate::aggregate`]. Operational and
+//! embodied CO2e are kept in separate columns; a run without an embodied (or water, or cost)
+//! assessment adds nothing to that column, and the column says how many runs it covers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use ecotrace_core::{CarbonMass, Energy, Phase, RecordKind, RunRecord, RunStatus, Usd, Water};
+use serde::Serialize;
+
+use crate::aggregate::is_failed;
+use crate::report::Format;
+use crate::table::{Align, Table};
+use crate::text::{machine, num, plain};
+
+/// Sums over a set of runs of one phase (or all).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PhaseTotals {
+    /// Runs counted (measured and estimated).
+    pub runs: usize,
+    /// Of which a-priori estimates (`kind` `estimated`): future or planned work.
+    pub estimated_runs: usize,
+    /// IT energy.
+    pub energy: Energy,
+    pub operational: CarbonMass,
+    /// Sum of the runs' embodied CO2e, over the `embodied_runs` runs that have one.
+    pub embodied: CarbonMass,
+    pub embodied_runs: usize,
+    pub water: Water,
+    pub water_runs: usize,
+    pub cost: Usd,
+    pub cost_runs: usize,
+    /// Failed, failed-to-start or interrupted runs.
+    pub failed_runs: usize,
+    /// Finished runs that repeat an earlier finished run (same command, tags and phase).
+    pub repeated_runs: usize,
+    /// Energy and CO2e of the failed and repeated runs.
+    pub waste_energy: Energy,
+    pub waste_operational: CarbonMass,
+    pub waste_embodied: CarbonMass,
+}
+
+impl PhaseTotals {
+    fn add(&mut self, r: &RunRecord, waste: bool) {
+        self.runs += 1;
+        if r.kind == RecordKind::Estimated {
+            self.estimated_runs += 1;
+        }
+        self.energy += r.energy_kwh.total;
+        self.operational += r.operational;
+        if let Some(e) = r.embodied {
+            self.embodied += e;
+            self.embodied_runs += 1;
+        }
+        if let Some(w) = r.water {
+            self.water += w;
+            self.water_runs += 1;
+        }
+        if let Some(c) = r.cost {
+            self.cost += c;
+            self.cost_runs += 1;
+        }
+        if waste {
+            self.waste_energy += r.energy_kwh.total;
+            self.waste_operational += r.operational;
+            if let Some(e) = r.embodied {
+                self.waste_embodied += e;
+            }
+        }
+    }
+
+    fn merge(&mut self, o: &PhaseTotals) {
+        self.runs += o.runs;
+        self.estimated_runs += o.estimated_runs;
+        self.energy += o.energy;
+        self.operational += o.operational;
+        self.embodied += o.embodied;
+        self.embodied_runs += o.embodied_runs;
+        self.water += o.water;
+        self.water_runs += o.water_runs;
+        self.cost += o.cost;
+        self.cost_runs += o.cost_runs;
+        self.failed_runs += o.failed_runs;
+        self.repeated_runs += o.repeated_runs;
+        self.waste_energy += o.waste_energy;
+        self.waste_operational += o.waste_operational;
+        self.waste_embodied += o.waste_embodied;
+    }
+
+    /// Share of the measured energy spent on failed and repeated runs (0 when nothing was spent).
+    pub fn waste_share(&self) -> f64 {
+        let e = self.energy.kwh();
+        if e > 0.0 {
+            self.waste_energy.kwh() / e
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One project's life cycle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lifecycle {
+    /// Phases with at least one run, in life order (data, experiment, tuning, training,
+    /// inference, other).
+    pub phases: Vec<(Phase, PhaseTotals)>,
+    /// Measured runs only.
+    pub measured: PhaseTotals,
+    /// Estimated (future or planned) runs only.
+    pub estimated: PhaseTotals,
+    pub total: PhaseTotals,
+}
+
+/// Key of "the same job": command, tags and phase (the config a run was given).
+fn job_key(r: &RunRecord) -> String {
+    let mut k = String::new();
+    for a in &r.command {
+        let _ = write!(k, "{}\u{1f}", a);
+    }
+    k.push('\u{1e}');
+    for (t, v) in &r.tags {
+        let _ = write!(k, "{t}={v}\u{1f}");
+    }
+    k.push_str(r.phase.as_str());
+    k
+}
+
+/// Accounts the runs of one project (callers filter by project). A finished measured run is
+/// "repeated" when a later finished run has the same command, tags and phase: only the last of
+/// such runs counts as useful. Failed, failed-to-start and interrupted runs are waste. Estimated
+/// runs are never waste. Still-running runs count, with their figures so far.
+pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
+    // The latest finished measured run of each job.
+    let mut latest: HashMap<String, (chrono::DateTime<chrono::Utc>, &str)> = HashMap::new();
+    for r in rs {
+        if r.kind == RecordKind::Measured && r.status == RunStatus::Finished {
+            let k = job_key(r);
+            let e = latest.entry(k).or_insert((r.started_at, r.id.as_str()));
+            if (r.started_at, r.id.as_str()) > *e {
+                *e = (r.started_at, r.id.as_str());
+            }
+        }
+    }
+    let mut by_phase: BTreeMap<Phase, PhaseTotals> = BTreeMap::new();
+    let mut measured = PhaseTotals::default();
+    let mut estimated = PhaseTotals::default();
+    for r in rs {
+        let failed = r.kind == RecordKind::Measured && is_failed(r.status);
+        let repeated = r.kind == RecordKind::Measured
+            && r.status == RunStatus::Finished
+            && latest
+                .get(&job_key(r))
+                .is_some_and(|(_, id)| *id != r.id.as_str());
+        let p = by_phase.entry(r.phase).or_default();
+        p.add(r, failed || repeated);
+        p.failed_runs += usize::from(failed);
+        p.repeated_runs += usize::from(repeated);
+        let side = if r.kind == RecordKind::Estimated {
+            &mut estimated
+        } else {
+            &mut measured
+        };
+        side.add(r, failed || repeated);
+        side.failed_runs += usize::from(failed);
+        side.repeated_runs += usize::from(repeated);
+    }
+    let mut total = PhaseTotals::default();
+    total.merge(&measured);
+    total.merge(&estimated);
+    Lifecycle {
+        phases: by_phase.into_iter().collect(),
+        measured,
+        estimated,
+        total,
+    }
+}
+
+#[derive(Serialize)]
+struct TotalsJson {
+    runs: usize,
+    estimated_runs: usize,
+    energy_kwh: f64,
+    operational_kgco2e: f64,
+    embodied_kgco2e: f64,
+    embodied_runs: usize,
+    water_l: f64,
+    water_runs: usize,
+    cost_usd: Option<f64>,
+    cost_runs: usize,
+    failed_runs: usize,
+    repeated_runs: usize,
+    waste_energy_kwh: f64,
+    waste_operational_kgco2e: f64,
+    waste_embodied_kgco2e: f64,
+    waste_share: f64,
+}
+
+fn totals_json(t: &PhaseTotals) -> TotalsJson {
+    TotalsJson {
+        runs: t.runs,
+        estimated_runs: t.estimated_runs,
+        energy_kwh: machine(t.energy.kwh()),
+        operational_kgco2e: machine(t.operational.kg()),
+        embodied_kgco2e: machine(t.embodied.kg()),
+        embodied_runs: t.embodied_runs,
+        water_l: machine(t.water.litres()),
+        water_runs: t.water_runs,
+        cost_usd: (t.cost_runs > 0).then(|| machine(t.cost.usd())),
+        cost_runs: t.cost_runs,
+        failed_runs: t.failed_runs,
+        repeated_runs: t.repeated_runs,
+        waste_energy_kwh: machine(t.waste_energy.kwh()),
+        waste_operational_kgco2e: machine(t.waste_operational.kg()),
+        waste_embodied_kgco2e: machine(t.waste_embodied.kg()),
+        waste_share: machine(t.waste_share()),
+    }
+}
+
+fn covered(sum: String, n: usize, runs: usize) -> String {
+    if n == runs {
+        sum
+    } else if n == 0 {
+        "-".to_string()
+    } else {
+        format!("{sum} ({n}/{runs} runs)")
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0} %", x * 100.0)
+}
+
+/// Renders a project's life cycle. `project` is the heading. Table and Markdown show one row per
+/// phase (an estimated phase marked `(estimated)`), then measured, estimated and total rows, then
+/// what counts as waste. JSON has the same figures; CSV one row per phase and the three totals.
+pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String {
+    let label = |p: Phase, t: &PhaseTotals| -> String {
+        if t.estimated_runs == t.runs && t.runs > 0 {
+            format!("{p} (estimated)")
+        } else if t.estimated_runs > 0 {
+            format!("{p} (incl. {} estimated)", t.estimated_runs)
+        } else {
+            p.to_string()
+        }
+    };
+    match format {
+        Format::Json => {
+            let mut phases = serde_json::Map::new();
+            for (p, t) in &l.phases {
+                phases.insert(
+                    p.to_string(),
+                    serde_json::to_value(totals_json(t)).expect("plain figures"),
+                );
+            }
+            let doc = serde_json::json!({
+                "project": project,
+                "phases": phases,
+                "measured": totals_json(&l.measured),
+                "estimated": totals_json(&l.estimated),
+                "total": totals_json(&l.total),
+                "waste_rule": "waste = failed, failed-to-start and interrupted runs + finished runs repeated later with the same command, tags and phase (all but the last)",
+            });
+            let mut s = serde_json::to_string_pretty(&doc).expect("plain figures");
+            s.push('\n');
+            s
+        }
+        Format::Csv => {
+            let mut o = String::from(
+                "phase,runs,estimated_runs,energy_kwh,operational_kgco2e,embodied_kgco2e,embodied_runs,water_l,water_runs,cost_usd,cost_runs,failed_runs,repeated_runs,waste_energy_kwh,waste_share\n",
+            );
+            let mut line = |name: &str, t: &PhaseTotals| {
+                let j = totals_json(t);
+                o.push_str(&crate::text::csv_row(&[
+                    name.to_string(),
+                    j.runs.to_string(),
+                    j.estimated_runs.to_string(),
+                    plain(j.energy_kwh),
+                    plain(j.operational_kgco2e),
+                    plain(j.embodied_kgco2e),
+                    j.embodied_runs.to_string(),
+                    plain(j.water_l),
+                    j.water_runs.to_string(),
+                    j.cost_usd.map_or(String::new(), plain),
+                    j.cost_runs.to_string(),
+                    j.failed_runs.to_string(),
+                    j.repeated_runs.to_string(),
+                    plain(j.waste_energy_kwh),
+                    plain(j.waste_share),
+                ]));
+                o.push('\n');
+            };
+            for (p, t) in &l.phases {
+                line(p.as_str(), t);
+            }
+            line("measured", &l.measured);
+            line("estimated", &l.estimated);
+            line("total", &l.total);
+            o
+        }
+        _ => {
+            let mut t = Table::new(&[
+                ("phase", Align::Left),
+                ("runs", Align::Right),
+                ("energy kWh", Align::Right),
+                ("operational kgCO2e", Align::Right),
+                ("embodied kgCO2e", Align::Right),
+                ("water L", Align::Right),
+                ("cost USD", Align::Right),
+                ("failed", Align::Right),
+                ("repeated", Align::Right),
+                ("waste (energy)", Align::Right),
+            ]);
+            let row = |name: String, x: &PhaseTotals| -> Vec<String> {
+                vec![
+                    name,
+                    x.runs.to_string(),
+                    num(x.energy.kwh()),
+                    num(x.operational.kg()),
+                    covered(num(x.embodied.kg()), x.embodied_runs, x.runs),
+                    covered(num(x.water.litres()), x.water_runs, x.runs),
+                    covered(num(x.cost.usd()), x.cost_runs, x.runs),
+                    x.failed_runs.to_string(),
+                    x.repeated_runs.to_string(),
+                    pct(x.waste_share()),
+                ]
+            };
+            for (p, x) in &l.phases {
+                t.rows.push(row(label(*p, x), x));
+            }
+            if l.estimated.runs > 0 {
+                t.rows.push(row("measured".into(), &l.measured));
+                t.rows.push(row("estimated".into(), &l.estimated));
+            }
+            t.footer = Some(row("total".into(), &l.total));
+            let mut out = String::new();
+            let title = format!("Life cycle of project {}", crate::text::inline(project));
+            if format == Format::Markdown {
+                let _ = writeln!(out, "## {title}\n");
+                out.push_str(&t.markdown());
+            } else {
+                let _ = writeln!(out, "{title}");
+                out.push_str(&t.text());
+            }
+            let m = &l.measured;
+            let _ = writeln!(
+                out,
+                "\nWaste: {} failed or interrupted and {} repeated run(s) used {} kWh ({} of the measured energy), {} kgCO2e operational and {} kgCO2e embodied.",
+                m.failed_runs,
+                m.repeated_runs,
+                num(m.waste_energy.kwh()),
+                pct(m.waste_share()),
+                num(m.waste_operational.kg()),
+                num(m.waste_embodied.kg())
+            );
+            let _ = writeln!(
+                out,
+                "Repeated = a finished run with the same command, tags and phase as a later finished run. Operational and embodied CO2e are separate columns, never summed; a figure with (n/m runs) covers only the runs that have it."
+            );
+            if l.estimated.runs > 0 {
+                let _ = writeln!(
+                    out,
+                    "Rows marked estimated are a-priori estimates (ecotrace estimate --add-to-project), not measurements."
+                );
+            }
+            out
+        }
+    }
+}

@@ -1,0 +1,617 @@
+//! End-to-end tests of `ecotrace estimate`, `estimate inference`, `compare`, `data hardware` and
+//! `report --lifecycle`: the real binary, a temp HOME and ledger, no sensors (an empty fake sysfs,
+//! no NVML).
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sys")).unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        Env { dir }
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.dir.path().join("ledger.db")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ecotrace"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("ECOTRACE_") {
+                c.env_remove(k);
+            }
+        }
+        c.current_dir(self.dir.path().join("work"))
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("ECOTRACE_SYSFS_ROOT", self.dir.path().join("sys"))
+            .env("ECOTRACE_NVML_LIBRARY", "none")
+            .env("ECOTRACE_LEDGER", self.ledger())
+            .stdin(Stdio::null())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let s = self.ok(args);
+        serde_json::from_str(&s).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {s}"))
+    }
+
+    /// Exit code 2 and a message on stderr containing every one of `needles`.
+    fn usage_error(&self, args: &[&str], needles: &[&str]) {
+        let o = self.run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
+        }
+    }
+}
+
+fn f(v: &Value, k: &str) -> f64 {
+    v[k].as_f64()
+        .unwrap_or_else(|| panic!("{k} is not a number in {v}"))
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * (1.0 + a.abs().max(b.abs()))
+}
+
+#[test]
+fn estimate_from_hardware_and_time_as_json() {
+    let e = Env::new();
+    let v = e.json(&[
+        "estimate",
+        "--hardware",
+        "A100-80GB",
+        "--devices",
+        "8",
+        "--hours",
+        "24",
+        "--region",
+        "FR",
+        "--pue",
+        "1.2",
+        "--json",
+    ]);
+    for k in [
+        "energy_kwh",
+        "operational_kgco2e",
+        "embodied_kgco2e",
+        "water_l",
+        "device_hours",
+        "cost_usd",
+        "assumptions",
+    ] {
+        assert!(v.get(k).is_some(), "{k} missing from {v}");
+    }
+    assert_eq!(v["hardware"], "A100-SXM4-80GB");
+    assert!(close(f(&v, "device_hours"), 192.0));
+    // 8 × 400 W × 24 h = 76.8 kWh IT; × PUE 1.2 at the meter.
+    assert!(close(f(&v, "energy_kwh"), 76.8));
+    assert!(close(f(&v, "facility_energy_kwh"), 76.8 * 1.2));
+    let intensity = v["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "intensity_g_per_kwh")
+        .unwrap()["value"]
+        .as_f64()
+        .unwrap();
+    assert!(close(
+        f(&v, "operational_kgco2e"),
+        76.8 * 1.2 * intensity / 1000.0
+    ));
+    // Embodied is reported apart, and is the devices' plus the host's share.
+    let emb = &v["embodied"];
+    assert!(close(
+        f(&v, "embodied_kgco2e"),
+        f(emb, "devices_kgco2e") + f(emb, "host_kgco2e")
+    ));
+    assert!(f(&v, "embodied_kgco2e") > 0.0);
+    // Water: both parts; no WUE for a country (no facility named), so all off site.
+    assert_eq!(v["water"]["onsite_l"].as_f64(), Some(0.0));
+    assert!(close(f(&v, "water_l"), f(&v["water"], "offsite_l")));
+    // No price known for a country: cost omitted, not guessed.
+    assert!(v["cost_usd"].is_null() && v["cost"].is_null());
+    // Every assumption names its source.
+    for a in v["assumptions"].as_array().unwrap() {
+        assert!(!a["source"].as_str().unwrap().is_empty(), "{a}");
+        assert!(a["value"].is_number(), "{a}");
+    }
+}
+
+#[test]
+fn text_output_shows_operational_and_embodied_apart_with_assumptions() {
+    let e = Env::new();
+    let out = e.ok(&[
+        "estimate",
+        "--hardware",
+        "H100-SXM",
+        "--devices",
+        "4",
+        "--hours",
+        "10",
+    ]);
+    assert!(out.contains("operational"), "{out}");
+    assert!(out.contains("embodied"), "{out}");
+    assert!(out.contains("not included in operational"), "{out}");
+    assert!(out.contains("on-site") && out.contains("off-site"), "{out}");
+    assert!(out.contains("Assumptions:"), "{out}");
+    assert!(out.contains("no region given"), "{out}");
+}
+
+#[test]
+fn footprints_scale_linearly_in_time_and_devices() {
+    let e = Env::new();
+    let base = e.json(&[
+        "estimate",
+        "--hardware",
+        "L4",
+        "--hours",
+        "3",
+        "--region",
+        "DE",
+        "--json",
+    ]);
+    let longer = e.json(&[
+        "estimate",
+        "--hardware",
+        "L4",
+        "--hours",
+        "6",
+        "--region",
+        "DE",
+        "--json",
+    ]);
+    let wider = e.json(&[
+        "estimate",
+        "--hardware",
+        "L4",
+        "--hours",
+        "3",
+        "--devices",
+        "2",
+        "--region",
+        "DE",
+        "--json",
+    ]);
+    for k in [
+        "energy_kwh",
+        "operational_kgco2e",
+        "embodied_kgco2e",
+        "water_l",
+        "device_hours",
+    ] {
+        assert!(close(f(&longer, k), 2.0 * f(&base, k)), "{k}");
+        assert!(close(f(&wider, k), 2.0 * f(&base, k)), "{k}");
+    }
+}
+
+#[test]
+fn estimate_from_work_uses_peak_flops_and_mfu() {
+    let e = Env::new();
+    // 6 × 1e9 × 1e10 = 6e19 FLOPs on an H100 (989.4 TFLOP/s dense) at MFU 0.5.
+    let v = e.json(&[
+        "estimate",
+        "--hardware",
+        "H100-SXM",
+        "--params",
+        "1e9",
+        "--tokens",
+        "1e10",
+        "--mfu",
+        "0.5",
+        "--json",
+    ]);
+    let want = 6e19 / (989.4e12 * 0.5) / 3600.0;
+    assert!(close(f(&v, "device_hours"), want), "{v}");
+    // The default MFU is written out as an assumption with its source.
+    let d = e.json(&[
+        "estimate",
+        "--hardware",
+        "H100-SXM",
+        "--flops",
+        "6e19",
+        "--json",
+    ]);
+    let mfu = d["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "mfu")
+        .unwrap()
+        .clone();
+    assert_eq!(mfu["value"].as_f64(), Some(0.35));
+    assert!(mfu["source"].as_str().unwrap().contains("default"));
+    // No FP16 peak bundled for the A10: a clear note, or the user's peak.
+    let a10 = e.json(&[
+        "estimate",
+        "--hardware",
+        "A10",
+        "--flops",
+        "1e18",
+        "--peak-tflops",
+        "125",
+        "--json",
+    ]);
+    assert!(close(
+        f(&a10, "device_hours"),
+        1e18 / (125e12 * 0.35) / 3600.0
+    ));
+}
+
+#[test]
+fn bad_input_is_a_usage_error_with_a_way_out() {
+    let e = Env::new();
+    e.usage_error(
+        &["estimate", "--hardware", "A100-90GB", "--hours", "1"],
+        &[
+            "unknown hardware",
+            "A100-SXM4-80GB",
+            "ecotrace data hardware",
+        ],
+    );
+    e.usage_error(
+        &["estimate", "--hardware", "H100", "--hours", "0"],
+        &["--hours", "positive"],
+    );
+    e.usage_error(
+        &["estimate", "--hardware", "H100", "--hours", "-2"],
+        &["--hours", "positive"],
+    );
+    e.usage_error(
+        &[
+            "estimate",
+            "--hardware",
+            "H100",
+            "--hours",
+            "1",
+            "--utilization",
+            "1.5",
+        ],
+        &["--utilization", "between 0 and 1"],
+    );
+    e.usage_error(
+        &[
+            "estimate",
+            "--hardware",
+            "H100",
+            "--hours",
+            "1",
+            "--utilization",
+            "-0.1",
+        ],
+        &["--utilization"],
+    );
+    e.usage_error(&["estimate", "--hardware", "H100"], &["--hours", "--flops"]);
+    e.usage_error(&["estimate", "--hours", "1"], &["--hardware"]);
+    e.usage_error(
+        &[
+            "estimate",
+            "--hardware",
+            "H100",
+            "--hours",
+            "1",
+            "--region",
+            "Atlantis",
+        ],
+        &["unknown region"],
+    );
+    e.usage_error(
+        &[
+            "estimate",
+            "--hardware",
+            "H100",
+            "--hours",
+            "1",
+            "--lifetime-years",
+            "0",
+        ],
+        &["--lifetime-years"],
+    );
+    e.usage_error(
+        &["estimate", "--hardware", "H100", "--params", "1e9"],
+        &["--tokens"],
+    );
+    e.usage_error(
+        &["compare", "--hardware", "A100-80GB,Nope", "--hours", "1"],
+        &["unknown hardware \"Nope\""],
+    );
+}
+
+#[test]
+fn cloud_region_prices_give_an_instance_cost_with_its_source() {
+    let e = Env::new();
+    let v = e.json(&[
+        "estimate",
+        "--hardware",
+        "A100-SXM4-40GB",
+        "--devices",
+        "8",
+        "--hours",
+        "2",
+        "--region",
+        "aws:us-east-1",
+        "--json",
+    ]);
+    assert_eq!(v["cost"]["basis"], "instance");
+    let src = v["cost"]["source"].as_str().unwrap();
+    assert!(
+        src.contains("p4d.24xlarge") && src.contains("2026-01-21"),
+        "{src}"
+    );
+    let per = f(&v["cost"], "usd_per_hour");
+    assert!(close(f(&v, "cost_usd"), per * 16.0));
+    // The cloud region brings its PUE and WUE: water on site too.
+    assert!(f(&v["water"], "onsite_l") > 0.0);
+    // The user's prices win, and say so.
+    let u = e.json(&[
+        "estimate",
+        "--hardware",
+        "T4",
+        "--hours",
+        "10",
+        "--electricity-price",
+        "0.2",
+        "--pue",
+        "1.5",
+        "--json",
+    ]);
+    assert_eq!(u["cost"]["basis"], "electricity");
+    assert!(close(f(&u, "cost_usd"), 0.07 * 10.0 * 1.5 * 0.2));
+    let p = e.json(&[
+        "estimate",
+        "--hardware",
+        "T4",
+        "--hours",
+        "10",
+        "--price-per-hour",
+        "0.5",
+        "--json",
+    ]);
+    assert!(close(f(&p, "cost_usd"), 5.0));
+}
+
+#[test]
+fn inference_over_a_deployment() {
+    let e = Env::new();
+    let v = e.json(&[
+        "estimate",
+        "inference",
+        "--energy-per-request-wh",
+        "0.3",
+        "--requests-per-day",
+        "1000000",
+        "--days",
+        "365",
+        "--region",
+        "FR",
+        "--json",
+    ]);
+    assert!(close(f(&v, "energy_kwh"), 0.3 * 1e6 * 365.0 / 1000.0));
+    assert!(
+        v["embodied_kgco2e"].is_null(),
+        "no hardware: no embodied figure"
+    );
+    assert!(v["device_hours"].is_null());
+    // From FLOPs per request on named hardware: embodied is estimated too.
+    let h = e.json(&[
+        "estimate",
+        "inference",
+        "--params",
+        "7e9",
+        "--tokens-per-request",
+        "1000",
+        "--hardware",
+        "L4",
+        "--requests-per-day",
+        "1000",
+        "--days",
+        "30",
+        "--json",
+    ]);
+    let flops = 2.0 * 7e9 * 1000.0 * 1000.0 * 30.0;
+    assert!(close(
+        f(&h, "device_hours"),
+        flops / (121e12 * 0.35) / 3600.0
+    ));
+    assert!(f(&h, "embodied_kgco2e") > 0.0);
+    e.usage_error(
+        &[
+            "estimate",
+            "inference",
+            "--requests-per-day",
+            "10",
+            "--days",
+            "1",
+        ],
+        &["--energy-per-request-wh"],
+    );
+    e.usage_error(
+        &[
+            "estimate",
+            "inference",
+            "--energy-per-request-wh",
+            "1",
+            "--requests-per-day",
+            "0",
+            "--days",
+            "1",
+        ],
+        &["--requests-per-day"],
+    );
+}
+
+#[test]
+fn compare_sorts_choices_by_carbon() {
+    let e = Env::new();
+    let rows = e.json(&[
+        "compare",
+        "--hardware",
+        "A100-80GB,H100-SXM",
+        "--region",
+        "FR,US-VA,aws:us-east-1",
+        "--hours",
+        "100",
+        "--json",
+    ]);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    let key = |r: &Value| f(r, "operational_kgco2e") + f(r, "embodied_kgco2e");
+    for w in rows.windows(2) {
+        assert!(key(&w[0]) <= key(&w[1]));
+    }
+    assert_eq!(rows[0]["region"], "FR");
+    let text = e.ok(&[
+        "compare",
+        "--hardware",
+        "A100-80GB,H100-SXM",
+        "--region",
+        "FR,US-VA",
+        "--hours",
+        "100",
+    ]);
+    assert!(
+        text.contains("operational kg") && text.contains("embodied kg"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("A100") || l.starts_with("H100"))
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn data_hardware_lists_the_catalog_with_sources() {
+    let e = Env::new();
+    let text = e.ok(&["data", "hardware"]);
+    for id in [
+        "V100-SXM2-16GB",
+        "A100-SXM4-80GB",
+        "H100-SXM",
+        "MI300X",
+        "TPU-v5p",
+        "gpu-server",
+        "cpu-server",
+    ] {
+        assert!(text.contains(id), "{id} missing");
+    }
+    assert!(text.contains("Sources:"));
+    let v = e.json(&["data", "hardware", "--json"]);
+    let accs = v["accelerators"].as_array().unwrap();
+    assert!(accs.len() >= 25);
+    for a in accs {
+        assert!(!a["spec_source"].as_str().unwrap().is_empty());
+        assert!(!a["embodied_source"].as_str().unwrap().is_empty());
+        assert!(a["embodied_estimated"].is_boolean());
+    }
+    assert!(v["cpu_count"].as_u64().unwrap() > 4000);
+}
+
+#[test]
+fn lifecycle_report_counts_waste_and_estimated_phases() {
+    let e = Env::new();
+    for _ in 0..2 {
+        e.ok(&[
+            "run",
+            "-q",
+            "--project",
+            "p",
+            "--phase",
+            "training",
+            "--",
+            "true",
+        ]);
+    }
+    let o = e.run(&[
+        "run",
+        "-q",
+        "--project",
+        "p",
+        "--phase",
+        "experiment",
+        "--",
+        "false",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    e.ok(&["run", "-q", "--project", "other", "--", "true"]);
+    e.ok(&[
+        "estimate",
+        "inference",
+        "--energy-per-request-wh",
+        "0.5",
+        "--requests-per-day",
+        "1000",
+        "--days",
+        "365",
+        "--region",
+        "FR",
+        "--add-to-project",
+        "p",
+    ]);
+    let v = e.json(&[
+        "report",
+        "--project",
+        "p",
+        "--lifecycle",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["project"], "p");
+    assert_eq!(v["total"]["runs"], 4);
+    assert_eq!(v["measured"]["failed_runs"], 1);
+    assert_eq!(v["measured"]["repeated_runs"], 1);
+    assert_eq!(v["estimated"]["runs"], 1);
+    assert_eq!(v["phases"]["inference"]["estimated_runs"], 1);
+    assert!(close(
+        f(&v["phases"]["inference"], "energy_kwh"),
+        0.5 * 1000.0 * 365.0 / 1000.0
+    ));
+    assert_eq!(v["phases"]["training"]["runs"], 2);
+    let text = e.ok(&["report", "--project", "p", "--lifecycle"]);
+    assert!(text.contains("inference (estimated)"), "{text}");
+    assert!(
+        text.contains("operational kgCO2e") && text.contains("embodied kgCO2e"),
+        "{text}"
+    );
+    assert!(text.contains("Waste:"), "{text}");
+    let csv = e.ok(&["report", "--project", "p", "--lifecycle", "--format", "csv"]);
+    assert!(csv.lines().next().unwrap().starts_with("phase,runs,"));
+    // The stored estimate is a run record of kind `estimated`.
+    let runs = e.json(&["runs", "--project", "p", "--json"]);
+    let est: Vec<&Value> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "estimated")
+        .collect();
+    assert_eq!(est.len(), 1);
+    assert_eq!(est[0]["components"][0]["method"], "estimate");
+    // --lifecycle needs a project.
+    let o = e.run(&["report", "--lifecycle"]);
+    assert_eq!(o.status.code(), Some(2));
+}
