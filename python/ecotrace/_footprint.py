@@ -140,7 +140,7 @@ class Footprint:
         water = self.water_l
         return (
             f"Footprint({'predicted, ' if self.predicted else ''}status={self.status!r}, "
-            f"duration_s={self.duration_s:.1f}, energy_kwh={self.energy_kwh:.6g}, "
+            f"duration_s={self.duration_s:.3g}, energy_kwh={self.energy_kwh:.6g}, "
             f"operational_kgco2e={self.operational_kgco2e:.6g}, "
             f"embodied_kgco2e={'None' if emb is None else format(emb, '.6g')}, "
             f"water_l={'None' if water is None else format(water, '.6g')})"

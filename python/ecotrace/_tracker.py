@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
 import sys
 import threading
 import warnings
@@ -168,9 +169,10 @@ class Tracker:
     def __enter__(self) -> "Tracker":
         return self.start()
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        # Returns None: an exception from the block is always re-raised.
         if not self.running:
-            return False
+            return
         if exc is None:
             self.stop()
         elif isinstance(exc, KeyboardInterrupt):
@@ -179,7 +181,6 @@ class Tracker:
             self.stop("interrupted", f"BudgetExceeded: {exc}")
         else:
             self.stop("failed", f"{exc_type.__name__}: {exc}")
-        return False  # re-raise
 
     # -- progress and metrics ---------------------------------------------------------------------
     @property
@@ -309,6 +310,18 @@ def track(func: Optional[F] = None, **options: Any) -> Any:
         return wrapper  # type: ignore[return-value]
 
     return decorate(func) if func is not None else decorate
+
+
+def _forget_in_child() -> None:
+    # A forked child (a DataLoader worker, say) is measured as part of its parent's run; it must not
+    # stop the parent's trackers when it exits.
+    global _lock
+    _lock = threading.Lock()
+    _running.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 @atexit.register

@@ -224,3 +224,27 @@ def test_a_tracker_left_running_is_recorded_at_exit(tmp_path, cli):
     shown = cli.show(out.stdout.strip())
     assert shown["status"] == "interrupted"
     assert "stop() was not called" in shown["error"]
+
+
+def test_a_forked_child_leaves_the_parents_run_alone(cli):
+    import subprocess
+    code = (
+        "import os, sys, ecotrace\n"
+        "t = ecotrace.Tracker(project='fork', interval=0.02).start()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    try:\n"
+        "        t.epoch_end()\n"
+        "        sys.exit(3)\n"
+        "    except RuntimeError as e:\n"
+        "        assert 'forked child' in str(e), e\n"
+        "    sys.exit(0)  # a normal exit: atexit runs in the child, and must not stop the run\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "assert os.waitstatus_to_exitcode(status) == 0, status\n"
+        "t.epoch_end()\n"
+        "print(t.stop().run_id)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    shown = cli.show(out.stdout.strip())
+    assert shown["status"] == "finished" and shown["metrics"]["epochs"] == 1

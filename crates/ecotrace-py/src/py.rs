@@ -5,6 +5,7 @@
 //! `stop`) release it. Records cross into Python as JSON text, the same interface as
 //! `ecotrace show --json`.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -51,6 +52,9 @@ enum State {
 pub struct Core {
     state: Mutex<State>,
     command: Vec<String>,
+    /// The process that started the run (0 before). A forked child has a copy of the tracker but
+    /// not its meter thread, and its locks may have been held at the fork: it must not touch them.
+    owner: AtomicU32,
 }
 
 impl Core {
@@ -58,7 +62,18 @@ impl Core {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn check_owner(&self) -> PyResult<()> {
+        let owner = self.owner.load(Ordering::SeqCst);
+        if owner != 0 && owner != std::process::id() {
+            return Err(PyRuntimeError::new_err(format!(
+                "this tracker measures process {owner}; a forked child process cannot use it"
+            )));
+        }
+        Ok(())
+    }
+
     fn with_active<T>(&self, f: impl FnOnce(&mut Active) -> T) -> PyResult<T> {
+        self.check_owner()?;
         match &mut *self.lock() {
             State::Running(a) => Ok(f(a)),
             State::Ready(_) => Err(PyRuntimeError::new_err(
@@ -114,6 +129,7 @@ impl Core {
         Ok(Core {
             state: Mutex::new(State::Ready(Box::new(resolved))),
             command,
+            owner: AtomicU32::new(0),
         })
     }
 
@@ -128,6 +144,7 @@ impl Core {
 
     /// Writes the run to the ledger as `running` and starts sampling. Returns the run id.
     fn start(&self, py: Python<'_>) -> PyResult<String> {
+        self.check_owner()?;
         let resolved = {
             let mut st = self.lock();
             match &*st {
@@ -160,6 +177,7 @@ impl Core {
         match res {
             Ok(measuring) => {
                 let id = measuring.snapshot().id;
+                self.owner.store(std::process::id(), Ordering::SeqCst);
                 *st = State::Running(Box::new(Active {
                     measuring,
                     epochs: 0,
@@ -221,6 +239,9 @@ impl Core {
     /// Epochs done so far.
     #[getter]
     fn epochs(&self) -> u32 {
+        if self.check_owner().is_err() {
+            return 0;
+        }
         match &*self.lock() {
             State::Running(a) => a.epochs,
             _ => 0,
@@ -229,6 +250,7 @@ impl Core {
 
     /// The record as of the last checkpoint (JSON), or the final record once stopped.
     fn snapshot(&self) -> PyResult<String> {
+        self.check_owner()?;
         match &*self.lock() {
             State::Running(a) => to_json(&a.measuring.snapshot()),
             State::Done(f) => to_json(&f.record),
@@ -255,6 +277,7 @@ impl Core {
 
     /// The first checkpoint error met, if any.
     fn checkpoint_error(&self) -> Option<String> {
+        self.check_owner().ok()?;
         match &*self.lock() {
             State::Running(a) => a.measuring.checkpoint_error(),
             _ => None,
@@ -282,6 +305,7 @@ impl Core {
                 "a run stops as finished, failed or interrupted",
             ));
         }
+        self.check_owner()?;
         let active = {
             let mut st = self.lock();
             if !matches!(&*st, State::Running(_)) {

@@ -22,7 +22,7 @@ from typing import Any, Optional
 try:
     from lightning.pytorch.callbacks import Callback
 except ImportError:  # the pre-2.0 package name
-    from pytorch_lightning.callbacks import Callback  # type: ignore[no-redef]
+    from pytorch_lightning.callbacks import Callback
 
 from ecotrace._errors import BudgetExceeded
 from ecotrace._footprint import Footprint
