@@ -17,16 +17,33 @@
 //! [`RunRecord`]: ecotrace_core::RunRecord
 
 mod aggregate;
+mod codecarbon;
+mod figures;
+mod html;
+mod latex;
 mod lifecycle;
+mod model_card;
+mod publish;
 mod report;
 mod runs;
 mod show;
 mod summary;
+mod svg;
 mod table;
 mod text;
 
 pub use aggregate::{aggregate, is_failed, Group, GroupBy};
+pub use codecarbon::{
+    codecarbon_csv, import_summary, parse_codecarbon, ImportError, ImportOptions,
+    COLUMNS as CODECARBON_COLUMNS,
+};
+pub use html::{
+    report_html, run_html, HtmlOptions, MAX_CHART_POINTS, MAX_LISTED_RUNS, MAX_SCATTER_POINTS,
+};
+pub use latex::latex;
 pub use lifecycle::{lifecycle, render_lifecycle, Lifecycle, PhaseTotals};
+pub use model_card::model_card;
+pub use publish::{report_document, show_document, DocOptions};
 pub use report::{render_report, Format};
 pub use runs::{runs_csv, runs_json, runs_markdown, runs_table};
 pub use show::{show_json, show_run};

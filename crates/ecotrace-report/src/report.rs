@@ -24,11 +24,27 @@ pub enum Format {
     Csv,
     /// A GitHub-flavoured Markdown table.
     Markdown,
+    /// One self-contained HTML page with SVG charts.
+    Html,
+    /// A paragraph and a table to paste into a paper.
+    Latex,
+    /// The Hugging Face model card `co2_eq_emissions` block (YAML).
+    ModelCard,
+    /// CodeCarbon's `emissions.csv` columns, one row per run.
+    CodecarbonCsv,
 }
 
 impl Format {
-    pub const ALL: &'static [Format] =
-        &[Format::Table, Format::Json, Format::Csv, Format::Markdown];
+    pub const ALL: &'static [Format] = &[
+        Format::Table,
+        Format::Json,
+        Format::Csv,
+        Format::Markdown,
+        Format::Html,
+        Format::Latex,
+        Format::ModelCard,
+        Format::CodecarbonCsv,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +52,10 @@ impl Format {
             Format::Json => "json",
             Format::Csv => "csv",
             Format::Markdown => "markdown",
+            Format::Html => "html",
+            Format::Latex => "latex",
+            Format::ModelCard => "model-card",
+            Format::CodecarbonCsv => "codecarbon-csv",
         }
     }
 }
@@ -48,12 +68,14 @@ impl fmt::Display for Format {
 
 impl FromStr for Format {
     type Err = ParseEnumError;
-    /// Case-insensitive, surrounding spaces ignored, `md` accepted for `markdown`; the error lists
-    /// the valid names.
+    /// Case-insensitive, surrounding spaces ignored, `md` accepted for `markdown` and `tex` for
+    /// `latex`; the error lists the valid names.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim().to_ascii_lowercase();
-        if t == "md" {
-            return Ok(Format::Markdown);
+        match t.as_str() {
+            "md" => return Ok(Format::Markdown),
+            "tex" => return Ok(Format::Latex),
+            _ => {}
         }
         Format::ALL
             .iter()
@@ -128,8 +150,16 @@ struct ReportJson<'a> {
 ///   out so that summing a column does not count every run twice.
 ///
 /// JSON and CSV numbers keep 12 significant digits (no `0.12989511250000002` sum noise).
+///
+/// Table and Markdown end with the total's operational CO2e as everyday equivalents (with their
+/// sources), under the real figures. The formats made from the runs themselves (`Html`, `Latex`,
+/// `ModelCard`, `CodecarbonCsv`) are rendered by [`crate::report_document`]; given here, they fall
+/// back to `Markdown`.
 pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Format) -> String {
     match format {
+        Format::Html | Format::Latex | Format::ModelCard | Format::CodecarbonCsv => {
+            render_report(groups, total, by, Format::Markdown)
+        }
         Format::Json => {
             let doc = ReportJson {
                 group_by: by.as_str(),
@@ -201,11 +231,19 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
             let mut f = row(total);
             f[0] = "total".to_string();
             t.footer = Some(f);
-            if format == Format::Table {
+            let mut out = if format == Format::Table {
                 t.text()
             } else {
                 t.markdown()
+            };
+            if total.runs > 0 {
+                out.push('\n');
+                out.push_str(&crate::figures::equivalents_text(
+                    total.operational.kg(),
+                    format == Format::Markdown,
+                ));
             }
+            out
         }
     }
 }

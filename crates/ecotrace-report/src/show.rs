@@ -148,12 +148,14 @@ fn samples_section(out: &mut String, r: &RunRecord, samples: &[PowerSample]) {
     );
 }
 
-/// Everything about one run: the [`run_summary`], then id, project, phase, scope, command, tags,
+/// Everything about one run: the [`run_summary`] and its operational CO2e as everyday equivalents
+/// (with sources), then id, project, phase, scope, command, tags,
 /// times, host, tracker and metrics, then a summary of `samples` (count, mean and peak of total and
 /// per-component power, a sparkline of total power). With no samples it says how many the record
 /// reports.
 pub fn show_run(r: &RunRecord, samples: &[PowerSample]) -> String {
     let mut out = run_summary(r);
+    out.push_str(&crate::figures::equivalents_text(r.operational.kg(), false));
     out.push('\n');
     detail(&mut out, "id", &r.id);
     detail(

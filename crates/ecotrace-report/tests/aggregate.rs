@@ -203,7 +203,7 @@ fn parse_format() {
     let e = "xml".parse::<Format>().unwrap_err();
     assert_eq!(
         e.to_string(),
-        "unknown format \"xml\": expected one of table, json, csv, markdown"
+        "unknown format \"xml\": expected one of table, json, csv, markdown, html, latex, model-card, codecarbon-csv"
     );
     assert!("".parse::<Format>().is_err());
 }

@@ -31,8 +31,10 @@ pub enum Command {
     Runs(RunsArgs),
     /// Show one run
     Show(ShowArgs),
-    /// Total energy and emissions of runs, grouped
+    /// Total energy and emissions of runs, grouped; or a page, paper table or model card of them
     Report(ReportArgs),
+    /// Read runs measured by another tool into the ledger (ecotrace import codecarbon FILE)
+    Import(ImportArgs),
     /// Check which sensors work on this machine and how to fix those that don't
     Doctor(DoctorArgs),
     /// List the bundled data (grid zones, cloud regions, hardware) with their sources
@@ -158,7 +160,8 @@ pub struct RunsArgs {
     /// Print the runs as a JSON list of run records
     #[arg(long)]
     pub json: bool,
-    /// Output format: table, json, csv, markdown [default: table]
+    /// Output format: table, json, csv, markdown, codecarbon-csv; or html, latex, model-card for a
+    /// report of the listed runs [default: table]
     #[arg(long, value_name = "FORMAT", conflicts_with = "json")]
     pub format: Option<String>,
 }
@@ -170,6 +173,28 @@ pub struct ShowArgs {
     /// Print the run record as JSON
     #[arg(long)]
     pub json: bool,
+    /// Output format: table, json, csv, markdown, html (a page with the power chart), latex,
+    /// model-card, codecarbon-csv [default: table]
+    #[arg(long, value_name = "FORMAT", conflicts_with = "json")]
+    pub format: Option<String>,
+    #[command(flatten)]
+    pub publish: PublishArgs,
+}
+
+/// Where and how a report or a run is written (`show` and `report`).
+#[derive(Debug, Args, Default, Clone)]
+pub struct PublishArgs {
+    /// Write to FILE instead of standard output (replaced whole, never half-written)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Metric to set against kgCO2e in the HTML report's scatter, e.g. val_accuracy [default:
+    /// val_accuracy, else the metric most runs logged]
+    #[arg(long, value_name = "NAME")]
+    pub metric: Option<String>,
+    /// training_type of the model card: pre-training or fine-tuning [default: the runs'
+    /// training_type tag]
+    #[arg(long, value_name = "TYPE")]
+    pub training_type: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -183,9 +208,13 @@ pub struct ReportArgs {
     /// Group by: phase, project, day, status, job (all nodes of a job summed) [default: project]
     #[arg(long, value_name = "KEY")]
     pub by: Option<String>,
-    /// Output format: table, json, csv, markdown [default: table]
+    /// Output format: table, json, csv, markdown (grouped); html (a page with charts), latex (a
+    /// paragraph and table for a paper), model-card (Hugging Face co2_eq_emissions), codecarbon-csv
+    /// (CodeCarbon's emissions.csv, one row per run) [default: table]
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+    #[command(flatten)]
+    pub publish: PublishArgs,
     /// Life-cycle accounting of one project: per phase runs, energy, operational and embodied CO2e,
     /// water and cost, waste (failed and repeated runs), estimated future phases
     #[arg(long, requires = "project")]
@@ -448,4 +477,28 @@ pub struct CompareArgs {
     /// Print a JSON list, one estimate per choice
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub what: ImportWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportWhat {
+    /// A CodeCarbon emissions.csv: one run per CodeCarbon run_id (its last, cumulative row), with
+    /// CodeCarbon's figures kept and marked as imported. All or nothing; runs already in the
+    /// ledger are skipped
+    Codecarbon {
+        /// The emissions.csv file
+        file: std::path::PathBuf,
+        /// Project for every imported run [default: CodeCarbon's project_name]
+        #[arg(long, value_name = "NAME")]
+        project: Option<String>,
+        /// Phase of every imported run: data, experiment, tuning, training, inference, other
+        /// [default: other]
+        #[arg(long, value_name = "PHASE")]
+        phase: Option<String>,
+    },
 }

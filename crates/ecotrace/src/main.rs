@@ -12,7 +12,7 @@ use ecotrace_core::{Phase, RunStatus};
 use ecotrace_ledger::{Ledger, RunFilter};
 use ecotrace_report::{Format, GroupBy};
 
-use cli::{Cli, Command, DataWhat};
+use cli::{Cli, Command, DataWhat, ImportWhat, PublishArgs};
 use ecotrace_tracker::{FileLayers, MeasureSettings, TrackError};
 
 /// A problem with what the user asked for: exit code 2.
@@ -123,6 +123,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 Format::Json => ecotrace_report::runs_json(&runs),
                 Format::Csv => ecotrace_report::runs_csv(&runs),
                 Format::Markdown => ecotrace_report::runs_markdown(&runs),
+                Format::CodecarbonCsv => ecotrace_report::codecarbon_csv(&runs),
+                Format::Html | Format::Latex | Format::ModelCard => {
+                    ecotrace_report::report_document(
+                        &runs,
+                        format,
+                        &ecotrace_report::DocOptions::default(),
+                    )
+                }
             };
             print_out(&out);
             Ok(0)
@@ -133,13 +141,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 .get(&args.run_id)
                 .map_err(|e| UsageError(e.to_string()))?;
             let samples = ledger.samples(&run.id)?;
-            let out = if args.json {
-                ecotrace_report::show_json(&run, None)
+            let format = if args.json {
+                Format::Json
             } else {
-                ecotrace_report::show_run(&run, &samples)
+                parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table)
             };
-            print_out(&out);
-            Ok(0)
+            let opts = doc_options(&args.publish, None, GroupBy::Project);
+            let out = ecotrace_report::show_document(&run, &samples, format, &opts);
+            emit(&out, &args.publish)
         }
         Command::Report(args) => {
             let ledger = open_ledger(&cli.ledger, &files)?;
@@ -168,10 +177,23 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 print_out(&ecotrace_report::render_lifecycle(project, &l, format));
                 return Ok(0);
             }
-            let (groups, total) = ecotrace_report::aggregate(&runs, by);
-            print_out(&ecotrace_report::render_report(&groups, &total, by, format));
-            Ok(0)
+            let subject = match (&args.project, &args.phase) {
+                (Some(p), Some(ph)) => Some(format!("project {p}, phase {ph}")),
+                (Some(p), None) => Some(format!("project {p}")),
+                (None, Some(ph)) => Some(format!("phase {ph}")),
+                (None, None) => None,
+            };
+            let opts = doc_options(&args.publish, subject.as_deref(), by);
+            let out = ecotrace_report::report_document(&runs, format, &opts);
+            emit(&out, &args.publish)
         }
+        Command::Import(args) => match args.what {
+            ImportWhat::Codecarbon {
+                file,
+                project,
+                phase,
+            } => import_codecarbon(&cli.ledger, &files, &file, project, phase),
+        },
         Command::Doctor(args) => {
             let settings = MeasureSettings::resolve(&args.measure.to_options(), &files)?;
             print_out(&doctor(&settings));
@@ -259,6 +281,90 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
         },
     }
+}
+
+fn doc_options<'a>(
+    p: &'a PublishArgs,
+    subject: Option<&'a str>,
+    by: GroupBy,
+) -> ecotrace_report::DocOptions<'a> {
+    ecotrace_report::DocOptions {
+        subject,
+        group_by: by,
+        metric: p.metric.as_deref(),
+        training_type: p.training_type.as_deref(),
+    }
+}
+
+/// Prints `out`, or writes it to `--output`: to a temporary file beside it, then renamed over it,
+/// so a reader never sees half a report.
+fn emit(out: &str, p: &PublishArgs) -> Result<i32> {
+    let Some(path) = &p.output else {
+        print_out(out);
+        return Ok(0);
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".to_string());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::write(&tmp, out).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(anyhow::Error::new(e).context(format!("cannot write {}", path.display())));
+    }
+    eprintln!("ecotrace: wrote {} ({} bytes)", path.display(), out.len());
+    Ok(0)
+}
+
+/// `ecotrace import codecarbon FILE`: parse the whole file first (a bad row imports nothing), then
+/// store the runs in one go.
+fn import_codecarbon(
+    cli_ledger: &Option<String>,
+    files: &FileLayers,
+    file: &std::path::Path,
+    project: Option<String>,
+    phase: Option<String>,
+) -> Result<i32> {
+    let phase = parse_opt::<Phase>(&phase)?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.display().to_string();
+    let records = ecotrace_report::parse_codecarbon(
+        &text,
+        &ecotrace_report::ImportOptions {
+            source_name: &name,
+            project: project.as_deref(),
+            phase,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{name}: {e}; nothing was imported"))?;
+    let mut ledger = open_ledger(cli_ledger, files)?;
+    let report = ledger
+        .import(&records)
+        .with_context(|| format!("cannot import {name} into {}", ledger.location()))?;
+    let imported: Vec<_> = records
+        .iter()
+        .filter(|r| report.imported.contains(&r.id))
+        .cloned()
+        .collect();
+    println!(
+        "imported {} from {name} into {}",
+        ecotrace_report::import_summary(&imported),
+        ledger.location()
+    );
+    if !report.skipped.is_empty() {
+        println!(
+            "skipped {} already in the ledger: {}",
+            report.skipped.len(),
+            report.skipped.join(", ")
+        );
+    }
+    Ok(0)
 }
 
 fn print_out(s: &str) {

@@ -1,0 +1,195 @@
+//! The Hugging Face model card metadata block `co2_eq_emissions` (emissions in grams, source,
+//! training_type, geographical_location, hardware_used; https://huggingface.co/docs/hub/model-cards-co2)
+//! as YAML front matter, ready to paste into a model's README.md.
+//!
+//! `emissions` is the operational CO2e (location-based) in grams, the figure the Hub shows;
+//! embodied CO2e, which the Hub has no field for, is given in a comment and never added in. Strings
+//! are YAML double-quoted with every special character escaped ([`yaml_str`]); comment lines are
+//! cleaned so no record text can end a comment and start a key. This module must not do I/O.
+
+use std::fmt::Write as _;
+
+use ecotrace_core::{IntensityBasis, RunRecord};
+
+use crate::figures::{self, Grid, Totals};
+use crate::text::sig;
+
+/// A YAML double-quoted scalar: `"`, `\` and every control or line-break character escaped, so
+/// the value is one line and reads back exactly.
+pub(crate) fn yaml_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}') => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text safe inside a `#` comment line: control and line-break characters become spaces.
+fn comment(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Where the electricity came from, as precisely as the records say: `France (grid zone FR)`.
+fn location(rs: &[RunRecord]) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for r in rs {
+        let i = &r.intensity;
+        let text = match i.basis {
+            IntensityBasis::WorldDefault => {
+                "not recorded (the world-average grid intensity was used)".to_string()
+            }
+            IntensityBasis::User if i.zone.is_empty() || i.zone == "user" => {
+                "not recorded (grid intensity given by the user)".to_string()
+            }
+            _ => match ecotrace_data::zone(&i.zone) {
+                Some(z) => format!("{} (grid zone {})", z.name, z.id),
+                None => format!("grid zone {}", i.zone),
+            },
+        };
+        if !seen.contains(&text) {
+            seen.push(text);
+        }
+    }
+    seen.join("; ")
+}
+
+/// The model card block for a set of runs (one run is a set of one). `training_type` is written
+/// when given, else when every run carries the same `training_type` tag; otherwise a comment says
+/// to add it. `what` names the runs in the header comment.
+pub fn model_card(rs: &[RunRecord], training_type: Option<&str>, what: Option<&str>) -> String {
+    let mut out = String::from("---\n");
+    let t = Totals::of(rs);
+    let what = what.map(str::to_string).unwrap_or_else(|| {
+        let projects: std::collections::BTreeSet<&str> =
+            rs.iter().map(|r| r.project.as_str()).collect();
+        if projects.len() == 1 {
+            format!("project {}", projects.iter().next().expect("one"))
+        } else {
+            format!("{} projects", projects.len())
+        }
+    });
+    let phases: Vec<String> = figures::by_phase(rs)
+        .iter()
+        .map(|(p, t)| format!("{p} {}", t.runs))
+        .collect();
+    let _ = writeln!(
+        out,
+        "# CO2 emissions for a Hugging Face model card (https://huggingface.co/docs/hub/model-cards-co2),\n# written by ecotrace from {} {} of {} (phases: {}).\n# Merge the co2_eq_emissions key into the YAML front matter of your README.md.",
+        t.runs,
+        if t.runs == 1 { "run" } else { "runs" },
+        comment(&what),
+        if phases.is_empty() {
+            "none".to_string()
+        } else {
+            phases.join(", ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "# emissions: operational CO2e in grams (IT energy x PUE x grid intensity, location-based)."
+    );
+    match t.embodied_kg.value() {
+        Some(kg) => {
+            let _ = writeln!(
+                out,
+                "# Embodied (manufacturing) CO2e charged to these runs, not included in emissions: {} g{}.",
+                sig(kg * 1000.0, 6),
+                if t.embodied_kg.known < t.runs {
+                    format!(" ({} of {} runs assessed)", t.embodied_kg.known, t.runs)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        None => out.push_str("# Embodied (manufacturing) CO2e was not assessed for these runs.\n"),
+    }
+    if t.failed_runs > 0 {
+        let _ = writeln!(
+            out,
+            "# Includes {} failed or interrupted runs: that energy was spent too.",
+            t.failed_runs
+        );
+    }
+    out.push_str("co2_eq_emissions:\n");
+    let _ = writeln!(out, "  emissions: {}", sig(t.operational_kg * 1000.0, 6));
+    let mut source = String::from("ecotrace");
+    let methods = figures::methods(rs);
+    if !methods.is_empty() {
+        let _ = write!(source, ", energy measured with {}", methods.join(", "));
+    }
+    if let Some(grid) = Grid::of(rs) {
+        let _ = write!(
+            source,
+            "; grid intensity {}; PUE {}",
+            grid.intensity_sources_short.join("; "),
+            if grid.pue_min == grid.pue_max {
+                format!("{:.2}", grid.pue_min)
+            } else {
+                format!("{:.2}-{:.2}", grid.pue_min, grid.pue_max)
+            }
+        );
+    }
+    let _ = writeln!(out, "  source: {}", yaml_str(&source));
+    let tagged: std::collections::BTreeSet<Option<&str>> = rs
+        .iter()
+        .map(|r| r.tags.get("training_type").map(String::as_str))
+        .collect();
+    let tt = training_type.or(match (tagged.len(), tagged.iter().next()) {
+        (1, Some(Some(v))) => Some(*v),
+        _ => None,
+    });
+    match tt {
+        Some(v) => {
+            let _ = writeln!(out, "  training_type: {}", yaml_str(v));
+        }
+        None => out.push_str(
+            "  # training_type: \"pre-training\" or \"fine-tuning\": not recorded with the runs; add it\n  # here, or pass --training-type (or tag the runs training_type=...).\n",
+        ),
+    }
+    let _ = writeln!(out, "  geographical_location: {}", yaml_str(&location(rs)));
+    let mut hw = figures::hardware(rs).join("; ");
+    if t.gpu_hours > 0.0 {
+        let _ = write!(hw, " ({} GPU-hours)", sig(t.gpu_hours, 3));
+    }
+    if hw.trim().is_empty() {
+        hw = "not recorded".to_string();
+    }
+    let _ = writeln!(out, "  hardware_used: {}", yaml_str(hw.trim()));
+    out.push_str("---\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_strings_stay_on_one_line() {
+        assert_eq!(yaml_str("a \"b\" \\c"), "\"a \\\"b\\\" \\\\c\"");
+        assert_eq!(yaml_str("x\ny: 1\u{1b}"), "\"x\\ny: 1\\u001B\"");
+        assert_eq!(
+            comment("evil\nco2_eq_emissions: 0"),
+            "evil co2_eq_emissions: 0"
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! End-to-end tests of the published formats through the binary: `report --format html --output`,
+//! `show --format latex|model-card|codecarbon-csv`, and `import codecarbon` (good, repeated and bad
+//! files, all or nothing), on a real ledger in a temp dir. Sensors are pinned as in `cli.rs`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sys")).unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        Env { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join("work").join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ecotrace"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("ECOTRACE_") {
+                c.env_remove(k);
+            }
+        }
+        c.current_dir(self.dir.path().join("work"))
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("ECOTRACE_SYSFS_ROOT", self.dir.path().join("sys"))
+            .env("ECOTRACE_NVML_LIBRARY", "none")
+            .env("ECOTRACE_LEDGER", self.dir.path().join("ledger.db"))
+            .stdin(Stdio::null())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Records a short busy run with a logged metric; returns its id.
+    fn record(&self, project: &str, phase: &str) -> String {
+        let out = self.ok(&[
+            "run",
+            "--json",
+            "--project",
+            project,
+            "--phase",
+            phase,
+            "--region",
+            "FR",
+            "--interval",
+            "100ms",
+            "--cpu-power",
+            "100",
+            "--",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done",
+        ]);
+        let rec: Value = serde_json::from_str(&out).unwrap();
+        rec["id"].as_str().unwrap().to_string()
+    }
+
+    fn run_count(&self) -> usize {
+        let v: Value = serde_json::from_str(&self.ok(&["runs", "--json"])).unwrap();
+        v.as_array().unwrap().len()
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn report_html_is_written_to_the_output_file() {
+    let env = Env::new();
+    env.record("vision", "training");
+    env.record("vision", "inference");
+    let file = env.path("report.html");
+    let out = env.run(&[
+        "report",
+        "--project",
+        "vision",
+        "--format",
+        "html",
+        "--metric",
+        "val_accuracy",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "the page went to stdout too");
+    assert!(stderr(&out).contains("wrote"), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&file).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("ecotrace report: project vision"));
+    assert!(html.contains("IT energy by phase and component"));
+    assert!(html.contains("Trend by week"));
+    assert!(!html.contains("<script"));
+    // No stray temporary file left beside it.
+    let names: Vec<_> = std::fs::read_dir(env.path(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    // A directory that does not exist: a clear error, no file.
+    let out = env.run(&[
+        "report",
+        "--format",
+        "html",
+        "-o",
+        "/nonexistent-dir/r.html",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot write /nonexistent-dir/r.html"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn show_in_every_published_format() {
+    let env = Env::new();
+    let id = env.record("paper", "training");
+    let short = &id[..8];
+    let tex = env.ok(&["show", short, "--format", "latex"]);
+    assert!(tex.contains("\\begin{tabular}"), "{tex}");
+    assert!(tex.contains("Operational CO$_2$e"), "{tex}");
+    let card = env.ok(&[
+        "show",
+        short,
+        "--format",
+        "model-card",
+        "--training-type",
+        "fine-tuning",
+    ]);
+    assert!(card.contains("co2_eq_emissions:\n  emissions: "), "{card}");
+    assert!(card.contains("training_type: \"fine-tuning\""), "{card}");
+    assert!(
+        card.contains("geographical_location: \"France (grid zone FR)\""),
+        "{card}"
+    );
+    let cc = env.ok(&["show", short, "--format", "codecarbon-csv"]);
+    assert!(cc.starts_with("timestamp,project_name,run_id,experiment_id,duration,emissions,"));
+    assert!(cc.contains(&id));
+    let html = env.ok(&["show", short, "--format", "html"]);
+    assert!(
+        html.contains("IT power over time by component"),
+        "the power chart"
+    );
+    let table = env.ok(&["show", short]);
+    assert!(table.contains("km driven by an average"), "{table}");
+    // A bad format is a usage error listing the valid ones.
+    let out = env.run(&["show", short, "--format", "pdf"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("html, latex, model-card, codecarbon-csv"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+const CC_HEADER: &str = "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,country_iso_code,region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,ram_utilization_percent,ram_used_gb,on_cloud,pue,wue";
+
+fn cc_row(id: &str, duration: &str, emissions: &str) -> String {
+    format!("2026-08-12T19:37:35,bert,{id},5b0fa12a-3dd7-45bb-9766-cc326314d9f1,{duration},{emissions},1.1e-06,9.2,0.0,6.0,3.1e-05,0.0,2.0e-05,5.1e-05,0.0,Spain,ESP,madrid,,,Linux,3.13.13,3.3.0,10,Intel Xeon,0,,-3.7,40.4,24.0,machine,8.3,0,64.6,9.25,N,1.0,0.0")
+}
+
+#[test]
+fn import_codecarbon_keeps_history_all_or_nothing() {
+    let env = Env::new();
+    env.record("mine", "training");
+    let file = env.path("emissions.csv");
+    let good = format!(
+        "{CC_HEADER}\n{}\n{}\n{}\n",
+        cc_row("3b540626-49b2-49c4-bd31-9adabd153544", "6.1", "4.4e-06"),
+        cc_row("3b540626-49b2-49c4-bd31-9adabd153544", "12.1", "1.3e-05"),
+        cc_row("9f0c1a2b-0000-4000-8000-00000000beef", "30", "2.0e-05"),
+    );
+    std::fs::write(&file, &good).unwrap();
+    let out = env.ok(&[
+        "import",
+        "codecarbon",
+        file.to_str().unwrap(),
+        "--phase",
+        "training",
+    ]);
+    assert!(out.starts_with("imported 2 runs"), "{out}");
+    assert_eq!(env.run_count(), 3);
+    let shown = env.ok(&["show", "3b540626"]);
+    assert!(shown.contains("imported from CodeCarbon 3.3.0"), "{shown}");
+    assert!(shown.contains("12.1s"), "the last cumulative row: {shown}");
+    let rec: Value = serde_json::from_str(&env.ok(&["show", "3b540626", "--json"])).unwrap();
+    assert_eq!(rec["operational_kgco2e"], 1.3e-05);
+    assert_eq!(rec["phase"], "training");
+    assert_eq!(rec["project"], "bert");
+    // Again: nothing added twice.
+    let out = env.ok(&["import", "codecarbon", file.to_str().unwrap()]);
+    assert!(
+        out.contains("imported 0 runs") && out.contains("skipped 2"),
+        "{out}"
+    );
+    assert_eq!(env.run_count(), 3);
+
+    // A file with good rows and one bad row: an error naming the line, nothing imported.
+    let bad = env.path("bad.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "{CC_HEADER}\n{}\n{}\n",
+            cc_row("aaaa0000-0000-4000-8000-000000000001", "10", "1e-05"),
+            cc_row("aaaa0000-0000-4000-8000-000000000002", "ten", "1e-05"),
+        ),
+    )
+    .unwrap();
+    let out = env.run(&["import", "codecarbon", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = stderr(&out);
+    assert!(
+        e.contains("line 3: column duration: \"ten\" is not a number"),
+        "{e}"
+    );
+    assert!(e.contains("nothing was imported"), "{e}");
+    assert_eq!(env.run_count(), 3);
+    // Not a CodeCarbon file at all; a missing file.
+    std::fs::write(&bad, "name,value\nx,1\n").unwrap();
+    let out = env.run(&["import", "codecarbon", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a CodeCarbon emissions.csv"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["import", "codecarbon", "missing.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot read missing.csv"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.run_count(), 3);
+}
+
+#[test]
+fn codecarbon_csv_out_of_one_ledger_imports_into_another() {
+    let a = Env::new();
+    a.record("p", "training");
+    a.record("p", "inference");
+    let csv = a.ok(&["report", "--format", "codecarbon-csv"]);
+    let b = Env::new();
+    let file = b.path("from-a.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let out = b.ok(&["import", "codecarbon", file.to_str().unwrap()]);
+    assert!(out.starts_with("imported 2 runs"), "{out}");
+    let total = |env: &Env| -> f64 {
+        let v: Value = serde_json::from_str(&env.ok(&["report", "--format", "json"])).unwrap();
+        v["total"]["operational_kgco2e"].as_f64().unwrap()
+    };
+    let (ta, tb) = (total(&a), total(&b));
+    assert!((ta - tb).abs() <= 1e-9 * ta.max(1e-12), "{ta} != {tb}");
+}
