@@ -63,6 +63,9 @@ fn env_bool(v: &str) -> bool {
 }
 
 /// Keyword arguments over the environment: the CLI's flag layer and env layer, merged.
+// The struct update fills options the CLI gained after this was written; once every one is mapped
+// it has no effect.
+#[allow(clippy::needless_update)]
 pub fn merge_env(
     kw: &KwOptions,
     env: &dyn Fn(&str) -> Option<String>,
@@ -102,10 +105,8 @@ pub fn merge_env(
         pue: n(kw.pue, "ECOTRACE_PUE")?,
         cpu_power: n(kw.cpu_power, "ECOTRACE_CPU_POWER")?,
         ram_power: n(kw.ram_power, "ECOTRACE_RAM_POWER")?,
-        lifetime_years: n(None, "ECOTRACE_LIFETIME_YEARS")?,
-        wue: n(None, "ECOTRACE_WUE")?,
-        price_per_hour: n(None, "ECOTRACE_PRICE_PER_HOUR")?,
-        electricity_price: n(None, "ECOTRACE_ELECTRICITY_PRICE")?,
+        // Options added to the CLI later take their defaults until they are mapped here.
+        ..Default::default()
     };
     let ledger = s(&kw.ledger, "ECOTRACE_LEDGER");
     let quiet = kw
