@@ -19,16 +19,21 @@ from typing import Any
 
 from ecotrace._ecotrace import __version__
 from ecotrace._errors import BudgetExceeded, BudgetWarning
+from ecotrace._estimate import Estimate, compare, estimate, estimate_inference
 from ecotrace._footprint import Footprint
 from ecotrace._tracker import Tracker, current_tracker, track
 
 __all__ = [
     "BudgetExceeded",
     "BudgetWarning",
+    "Estimate",
     "Footprint",
     "Tracker",
     "__version__",
+    "compare",
     "current_tracker",
+    "estimate",
+    "estimate_inference",
     "track",
 ]
 

@@ -1,6 +1,6 @@
 """Type stubs of the native core (crates/ecotrace-py). Records cross as JSON text."""
 
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 __version__: str
 
@@ -35,3 +35,5 @@ class Core:
     def stop(
         self, status: str, error: Optional[str] = None, signal: Optional[int] = None
     ) -> Tuple[str, Optional[str], str, str]: ...
+
+def estimate(args: Sequence[str]) -> Tuple[str, List[str]]: ...

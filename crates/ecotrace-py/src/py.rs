@@ -338,9 +338,25 @@ impl Core {
     }
 }
 
+/// Runs `ecotrace estimate ...` / `ecotrace compare ...` (the arguments after `ecotrace`) with the
+/// CLI's own code. Returns the CLI's `--json` output and its text for each estimate.
+#[pyfunction]
+fn estimate(py: Python<'_>, args: Vec<String>) -> PyResult<(String, Vec<String>)> {
+    let out = py
+        .allow_threads(|| crate::estimate::run(&args))
+        .map_err(|e| match e {
+            crate::estimate::EstimateError::Usage(m) => PyValueError::new_err(m),
+            crate::estimate::EstimateError::Other(m) => PyRuntimeError::new_err(m),
+        })?;
+    let json =
+        serde_json::to_string(&out.json).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok((json, out.texts))
+}
+
 #[pymodule]
 fn _ecotrace(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
+    m.add_function(wrap_pyfunction!(estimate, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

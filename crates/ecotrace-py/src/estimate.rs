@@ -1,0 +1,141 @@
+//! `ecotrace.estimate()`, `ecotrace.estimate_inference()` and `ecotrace.compare()`: the CLI's
+//! `ecotrace estimate` / `estimate inference` / `compare`, run in-process on arguments written as
+//! the command line would be. The Python keyword arguments become the CLI's flags, clap parses
+//! them with the CLI's own definitions, and the CLI's own functions compute and render the result,
+//! so both give the same figures, the same assumptions and the same errors.
+
+use clap::Parser;
+use serde_json::Value;
+
+use crate::cli::{Cli, Command, EstimateMode};
+use crate::{cmd_estimate, UsageError};
+
+/// An estimate (or a comparison) as the CLI's `--json` prints it, with the CLI's text for each
+/// estimate (one for `estimate`, one per row for `compare`).
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub json: Value,
+    pub texts: Vec<String>,
+}
+
+/// Why an estimate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EstimateError {
+    /// A bad or missing argument, an unknown hardware or region: the user can fix the input.
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn classify(e: anyhow::Error) -> EstimateError {
+    if e.downcast_ref::<UsageError>().is_some() {
+        EstimateError::Usage(format!("{e:#}"))
+    } else {
+        EstimateError::Other(format!("{e:#}"))
+    }
+}
+
+/// Runs `ecotrace ARGS...` for `ARGS` starting with `estimate` or `compare`. Storing an estimate in
+/// the ledger (`--add-to-project`) is left to the CLI.
+pub fn run(args: &[String]) -> Result<Output, EstimateError> {
+    let argv = std::iter::once("ecotrace".to_string()).chain(args.iter().cloned());
+    let cli = Cli::try_parse_from(argv)
+        .map_err(|e| EstimateError::Usage(e.render().to_string().trim_end().to_string()))?;
+    match cli.command {
+        Command::Estimate(args) => {
+            let e = match &args.mode {
+                Some(EstimateMode::Inference(i)) => {
+                    if i.add_to_project.is_some() {
+                        return Err(add_to_project());
+                    }
+                    cmd_estimate::run_inference(i)
+                }
+                None => {
+                    if args.add_to_project.is_some() {
+                        return Err(add_to_project());
+                    }
+                    cmd_estimate::run_estimate(&args)
+                }
+            }
+            .map_err(classify)?;
+            Ok(Output {
+                json: cmd_estimate::to_json(&e),
+                texts: vec![cmd_estimate::to_text(&e, &cmd_estimate::estimate_title(&e))],
+            })
+        }
+        Command::Compare(args) => {
+            let rows = cmd_estimate::run_compare(&args).map_err(classify)?;
+            Ok(Output {
+                json: cmd_estimate::compare_json(&rows),
+                texts: rows
+                    .iter()
+                    .map(|e| cmd_estimate::to_text(e, &cmd_estimate::estimate_title(e)))
+                    .collect(),
+            })
+        }
+        _ => Err(EstimateError::Usage(
+            "only `estimate` and `compare` can be run this way".into(),
+        )),
+    }
+}
+
+fn add_to_project() -> EstimateError {
+    EstimateError::Usage(
+        "add_to_project is not available from Python: store an estimate with the CLI, \
+         `ecotrace estimate ... --add-to-project NAME`"
+            .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn an_estimate_from_hardware_and_hours() {
+        let out = run(&args(
+            "estimate --hardware A100-80GB --devices 8 --hours 24 --intensity 100",
+        ))
+        .unwrap();
+        let j = &out.json;
+        assert_eq!(j["device_hours"].as_f64(), Some(192.0));
+        let kwh = j["energy_kwh"].as_f64().unwrap();
+        assert!(kwh > 0.0);
+        // 100 g/kWh, PUE 1 unless a region says otherwise.
+        let op = j["operational_kgco2e"].as_f64().unwrap();
+        assert!(
+            (op - kwh * 0.1).abs() < 1e-9 * kwh.max(1.0),
+            "{op} vs {kwh}"
+        );
+        assert!(!j["assumptions"].as_array().unwrap().is_empty());
+        assert_eq!(out.texts.len(), 1);
+        assert!(out.texts[0].contains("A100"));
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error_with_the_clis_message() {
+        for a in [
+            "estimate --hardware NoSuchGPU --hours 1",
+            "estimate --hardware A100-80GB --hours 1 --bogus 3",
+            "estimate --hardware A100-80GB --hours 1 --add-to-project p",
+            "runs",
+        ] {
+            assert!(matches!(run(&args(a)), Err(EstimateError::Usage(_))), "{a}");
+        }
+    }
+
+    #[test]
+    fn compare_gives_one_row_per_choice() {
+        let out = run(&args(
+            "compare --hardware A100-80GB,H100-SXM --region FR,US-CA --hours 10",
+        ))
+        .unwrap();
+        assert_eq!(out.json.as_array().unwrap().len(), 4);
+        assert_eq!(out.texts.len(), 4);
+    }
+}
