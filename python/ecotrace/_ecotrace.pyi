@@ -20,6 +20,7 @@ class Core:
         cpu_power: Optional[float] = None,
         ram_power: Optional[float] = None,
         quiet: Optional[bool] = None,
+        job: Optional[str] = None,
     ) -> None: ...
     @property
     def quiet(self) -> bool: ...

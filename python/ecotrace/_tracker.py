@@ -90,6 +90,7 @@ class Tracker:
         ram_power: Optional[float] = None,
         *,
         quiet: Optional[bool] = None,
+        job: Optional[str] = None,
         budget_kgco2e: Optional[float] = None,
         on_budget: str = "warn",
         planned_epochs: Optional[int] = None,
@@ -113,6 +114,7 @@ class Tracker:
             cpu_power=cpu_power,
             ram_power=ram_power,
             quiet=quiet,
+            job=job,
         )
         self._quiet = self._core.quiet
         self.budget_kgco2e = budget_kgco2e

@@ -248,3 +248,12 @@ def test_a_forked_child_leaves_the_parents_run_alone(cli):
     assert out.returncode == 0, out.stderr
     shown = cli.show(out.stdout.strip())
     assert shown["status"] == "finished" and shown["metrics"]["epochs"] == 1
+
+
+def test_job_key(monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    with ecotrace.Tracker(interval=0.02, job="sweep-7") as t:
+        pass
+    job = t.footprint.to_dict()["job"]
+    assert job["id"] == "sweep-7" and job["rank"] == 1 and job["world_size"] == 4

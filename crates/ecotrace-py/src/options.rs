@@ -27,6 +27,9 @@ pub struct KwOptions {
     pub ram_power: Option<f64>,
     pub ledger: Option<String>,
     pub quiet: Option<bool>,
+    /// The distributed job the run is part of (the CLI's `--job`); detected from the scheduler's
+    /// environment (SLURM, torchrun, Kubernetes) or `ECOTRACE_JOB` when not given.
+    pub job: Option<String>,
 }
 
 /// Everything a tracker needs before it starts.
@@ -122,7 +125,10 @@ pub fn resolve(
     files: &FileLayers,
 ) -> Result<Resolved, TrackError> {
     let (opts, ledger, quiet) = merge_env(kw, env)?;
-    let settings = MeasureSettings::resolve(&opts, files)?;
+    let mut settings = MeasureSettings::resolve(&opts, files)?;
+    if let Some(job) = &kw.job {
+        settings.job = ecotrace_tracker::job::detect(Some(job), env);
+    }
     let ledger = match ledger.or_else(|| files.ledger()) {
         Some(l) => l,
         None => ecotrace_ledger::default_path()
@@ -242,6 +248,21 @@ mod tests {
         assert!(resolve(&kw, &env_of(&[]), &FileLayers::default())
             .unwrap_err()
             .is_usage());
+    }
+
+    #[test]
+    fn a_job_key_names_the_run_across_nodes() {
+        let env = env_of(&[("RANK", "3"), ("WORLD_SIZE", "8")]);
+        let kw = KwOptions {
+            job: Some("sweep-7".into()),
+            ledger: Some("/tmp/x.db".into()),
+            ..Default::default()
+        };
+        let r = resolve(&kw, &env, &FileLayers::default()).unwrap();
+        let job = r.settings.job.unwrap();
+        assert_eq!(job.id, "sweep-7");
+        assert_eq!(job.rank, Some(3));
+        assert_eq!(job.world_size, Some(8));
     }
 
     #[test]

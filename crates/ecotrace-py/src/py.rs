@@ -93,7 +93,7 @@ impl Core {
     #[new]
     #[pyo3(signature = (
         command, project=None, phase=None, tags=None, interval=None, scope=None, region=None,
-        intensity=None, pue=None, ledger=None, cpu_power=None, ram_power=None, quiet=None
+        intensity=None, pue=None, ledger=None, cpu_power=None, ram_power=None, quiet=None, job=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -110,6 +110,7 @@ impl Core {
         cpu_power: Option<f64>,
         ram_power: Option<f64>,
         quiet: Option<bool>,
+        job: Option<String>,
     ) -> PyResult<Self> {
         let kw = KwOptions {
             project,
@@ -124,6 +125,7 @@ impl Core {
             ram_power,
             ledger,
             quiet,
+            job,
         };
         let resolved = resolve_here(&kw).map_err(py_err)?;
         Ok(Core {
