@@ -45,6 +45,30 @@ pub enum Command {
     Compare(CompareArgs),
     /// Send runs kept locally while a shared (PostgreSQL) ledger was unreachable
     Sync,
+    /// Run the node agent: measure this machine continuously, attribute its energy to SLURM jobs,
+    /// Kubernetes pods and containers, serve Prometheus metrics, and measure unprivileged runs
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Address to serve Prometheus metrics on, at /metrics [default: 127.0.0.1:9464]
+    #[arg(long, env = "ECOTRACE_AGENT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Unix socket unprivileged `ecotrace run` asks for counter-based energy; `none` for no socket
+    /// [default: /run/ecotrace/agent.sock]
+    #[arg(long, env = "ECOTRACE_AGENT_SOCKET", value_name = "PATH")]
+    pub socket: Option<String>,
+
+    /// File mode of the socket, octal: who may ask (each only about their own processes)
+    /// [default: 666]
+    #[arg(long, value_name = "MODE")]
+    pub socket_mode: Option<String>,
+
+    /// Sampling interval, grid zone or intensity, PUE, CPU/RAM power: as for `ecotrace run`
+    #[command(flatten)]
+    pub measure: MeasureArgs,
 }
 
 /// Options that decide what is measured and how it is turned into carbon. Each can also be set in

@@ -3,6 +3,7 @@
 
 mod child;
 mod cli;
+mod cmd_agent;
 mod cmd_estimate;
 mod cmd_run;
 
@@ -199,6 +200,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             print_out(&doctor(&settings));
             Ok(0)
         }
+        Command::Agent(args) => cmd_agent::run(&args, &files),
         Command::Sync => {
             let mut ledger = open_ledger(&cli.ledger, &files)?;
             let report = ledger.sync()?;

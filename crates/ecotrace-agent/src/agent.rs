@@ -1,0 +1,316 @@
+//! The agent's loop: every interval, read the machine's sensors (machine scope), the machine's CPU
+//! time and memory, the cgroup workloads and the registered process trees; book it all
+//! ([`crate::account`]); render the metrics page the HTTP thread serves.
+//!
+//! Must not write anything but its metrics page and its socket answers.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ecotrace_core::{Energy, Method, Power, Scope};
+use ecotrace_sensors::discover::{discover, SensorConfig};
+use ecotrace_sensors::procfs::{self, ProcessTree};
+use ecotrace_sensors::{Roots, Sensor, Tick};
+
+use crate::account::{Books, DeviceInfo, MachineUsage, WorkloadUsage};
+use crate::cgroups::{CgroupUsage, Hierarchy, WorkloadId, WorkloadKind};
+use crate::exposition::{self, AgentInfo};
+
+/// Where the agent listens by default (loopback only: pass `--listen 0.0.0.0:9464` to expose it).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
+
+/// What the agent is asked to do.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub interval: Duration,
+    pub listen: SocketAddr,
+    /// The Unix socket unprivileged `ecotrace run` asks (None: no socket).
+    pub socket: Option<PathBuf>,
+    /// File mode of the socket: who may ask (0o666: every local user, each about their own
+    /// processes only).
+    pub socket_mode: u32,
+    pub roots: Roots,
+    pub cpu_power: Option<Power>,
+    pub ram_power: Option<Power>,
+    pub intensity_g_per_kwh: f64,
+    pub pue: f64,
+    pub zone: String,
+}
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("cannot listen on {addr}: {source}; pass another address with --listen (e.g. 127.0.0.1:9465)")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the socket {}: {reason}", path.display())]
+    Socket { path: PathBuf, reason: String },
+    #[error("no sensor can measure this machine: {0}")]
+    NoSensor(String),
+    #[error("cannot start a thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// A process tree registered through the socket (an unprivileged `ecotrace run`).
+pub(crate) struct RunTree {
+    pub tree: ProcessTree,
+    pub prev_ticks: u64,
+}
+
+/// State shared by the loop, the HTTP thread and the socket thread.
+pub struct Shared {
+    /// Cgroup workloads: they partition the machine.
+    pub books: Books,
+    /// Registered runs (process trees): they overlap the cgroup workloads, so they are booked apart.
+    pub runs: Books,
+    pub(crate) trees: BTreeMap<String, RunTree>,
+    pub page: Arc<Mutex<String>>,
+    pub info: AgentInfo,
+    pub interval: Duration,
+    pub roots: Roots,
+}
+
+pub(crate) fn lock(s: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The sensors of this machine in machine scope, with what the books need to know of them.
+fn sensors(cfg: &AgentConfig) -> (Vec<Box<dyn Sensor>>, Vec<DeviceInfo>) {
+    let d = discover(
+        &SensorConfig::new(Scope::Machine, cfg.cpu_power, cfg.ram_power),
+        &cfg.roots,
+    );
+    let mut infos = Vec::new();
+    for s in &d.sensors {
+        for (i, dev) in s.devices().iter().enumerate() {
+            let method = s.method(i);
+            let idle_w = match method {
+                Method::CpuModel => s.figures(i).get("idle_w").copied(),
+                _ => None,
+            };
+            infos.push(DeviceInfo {
+                component: s.component(),
+                device: dev.clone(),
+                method,
+                idle_w,
+                note: s.note(i),
+            });
+        }
+    }
+    (d.sensors, infos)
+}
+
+/// The running agent: call [`Agent::step`] every interval (or let [`run`] do it).
+pub struct Agent {
+    cfg: AgentConfig,
+    sensors: Vec<Box<dyn Sensor>>,
+    scratch: Vec<Energy>,
+    energies: Vec<f64>,
+    hierarchy: Hierarchy,
+    prev_cgroups: Option<BTreeMap<WorkloadId, CgroupUsage>>,
+    prev_cpu: Option<procfs::CpuTimes>,
+    ticks_per_sec: f64,
+    pub shared: Arc<Mutex<Shared>>,
+}
+
+impl Agent {
+    /// Discovers the sensors and takes the first readings.
+    pub fn new(cfg: AgentConfig) -> Result<Agent, AgentError> {
+        let (sensors, infos) = sensors(&cfg);
+        if sensors.is_empty() {
+            return Err(AgentError::NoSensor(
+                "run `ecotrace doctor` to see why, or pass --cpu-power W".into(),
+            ));
+        }
+        let max = sensors.iter().map(|s| s.devices().len()).max().unwrap_or(0);
+        let n = infos.len();
+        let hierarchy = Hierarchy::detect(&cfg.roots);
+        let prev_cgroups = Some(hierarchy.scan());
+        let prev_cpu = procfs::read_cpu_times(&cfg.roots).ok();
+        let info = AgentInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            node: procfs::hostname(&cfg.roots),
+            zone: cfg.zone.clone(),
+        };
+        let shared = Shared {
+            books: Books::new(infos.clone(), cfg.intensity_g_per_kwh, cfg.pue),
+            runs: Books::new(infos, cfg.intensity_g_per_kwh, cfg.pue),
+            trees: BTreeMap::new(),
+            page: Arc::new(Mutex::new(String::new())),
+            info,
+            interval: cfg.interval,
+            roots: cfg.roots.clone(),
+        };
+        let agent = Agent {
+            ticks_per_sec: procfs::clock_ticks_per_sec().max(1) as f64,
+            cfg,
+            sensors,
+            scratch: vec![Energy::ZERO; max],
+            energies: vec![0.0; n],
+            hierarchy,
+            prev_cgroups,
+            prev_cpu,
+            shared: Arc::new(Mutex::new(shared)),
+        };
+        agent.render();
+        Ok(agent)
+    }
+
+    /// Reads and books the interval `dt` that just ended.
+    pub fn step(&mut self, dt: Duration) {
+        let roots = &self.cfg.roots;
+        let cpu = procfs::read_cpu_times(roots).ok();
+        let (d_busy, d_total) = match (self.prev_cpu, cpu) {
+            (Some(a), Some(b)) => (
+                b.busy.saturating_sub(a.busy),
+                b.total.saturating_sub(a.total),
+            ),
+            _ => (0, 0),
+        };
+        if cpu.is_some() {
+            self.prev_cpu = cpu;
+        }
+        let machine_util = if d_total > 0 {
+            (d_busy as f64 / d_total as f64).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let used = procfs::read_meminfo(roots).map_or(0, |m| m.used_bytes());
+        let tick = Tick {
+            dt,
+            scope: Scope::Machine,
+            machine_util,
+            cpu_share: 1.0,
+            charged_memory_bytes: used,
+            used_memory_bytes: used,
+            pids: &[],
+        };
+        let mut k = 0;
+        for s in self.sensors.iter_mut() {
+            let n = s.devices().len();
+            let out = &mut self.scratch[..n];
+            out.fill(Energy::ZERO);
+            let ok = s.read(&tick, out).is_ok();
+            for e in out.iter() {
+                self.energies[k] = if ok { e.joules() } else { 0.0 };
+                k += 1;
+            }
+        }
+        let machine = MachineUsage {
+            busy_cpu_usec: d_busy as f64 * 1e6 / self.ticks_per_sec,
+            used_memory_bytes: used as f64,
+        };
+
+        // Cgroup workloads: CPU time since the last scan (all of it for a cgroup that appeared).
+        let now = self.hierarchy.scan();
+        let mut usage = BTreeMap::new();
+        if let Some(prev) = &self.prev_cgroups {
+            for (id, u) in &now {
+                let before = prev.get(id).map_or(0, |p| p.cpu_usec);
+                usage.insert(
+                    id.clone(),
+                    WorkloadUsage {
+                        cpu_usec: u.cpu_usec.saturating_sub(before) as f64,
+                        memory_bytes: u.memory_bytes as f64,
+                    },
+                );
+            }
+        }
+        self.prev_cgroups = Some(now);
+
+        let mut sh = lock(&self.shared);
+        // Registered runs: their process trees.
+        let mut run_usage = BTreeMap::new();
+        let ticks_per_sec = self.ticks_per_sec;
+        for (id, t) in sh.trees.iter_mut() {
+            if let Ok(s) = t.tree.sample() {
+                let d = s.cpu_ticks.saturating_sub(t.prev_ticks);
+                t.prev_ticks = t.prev_ticks.max(s.cpu_ticks);
+                run_usage.insert(
+                    WorkloadId {
+                        name: id.clone(),
+                        kind: WorkloadKind::Run,
+                    },
+                    WorkloadUsage {
+                        cpu_usec: d as f64 * 1e6 / ticks_per_sec,
+                        memory_bytes: s.rss_bytes as f64,
+                    },
+                );
+            }
+        }
+        let energies = self.energies.clone();
+        sh.books.step(dt, &energies, machine, &usage);
+        sh.runs.step(dt, &energies, machine, &run_usage);
+        drop(sh);
+        self.render();
+    }
+
+    fn render(&self) {
+        let sh = lock(&self.shared);
+        let page = exposition::render(&sh.books, &sh.runs, &sh.info);
+        *sh.page.lock().unwrap_or_else(|e| e.into_inner()) = page;
+    }
+
+    pub fn config(&self) -> &AgentConfig {
+        &self.cfg
+    }
+}
+
+/// Runs the agent until `stop` is set: the HTTP server on its own thread, the socket (if any) on
+/// another, the sampling loop on this one. `ready` is called once everything listens.
+pub fn run(
+    cfg: AgentConfig,
+    stop: Arc<AtomicBool>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), AgentError> {
+    let listener = crate::http::bind(cfg.listen).map_err(|source| AgentError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    let addr = listener.local_addr().unwrap_or(cfg.listen);
+    let mut agent = Agent::new(cfg)?;
+    let page = lock(&agent.shared).page.clone();
+    let http_stop = stop.clone();
+    let http = std::thread::Builder::new()
+        .name("ecotrace-http".into())
+        .spawn(move || crate::http::serve(listener, page, http_stop))
+        .map_err(AgentError::Thread)?;
+    let socket = match &agent.cfg.socket {
+        Some(path) => Some(crate::socket::start(
+            path,
+            agent.shared.clone(),
+            stop.clone(),
+            agent.cfg.socket_mode,
+        )?),
+        None => None,
+    };
+    ready(addr);
+    let interval = agent.cfg.interval;
+    let mut last = Instant::now();
+    let mut next = last + interval;
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now < next {
+            std::thread::sleep((next - now).min(Duration::from_millis(100)));
+            continue;
+        }
+        agent.step(now - last);
+        last = now;
+        next += interval;
+        if next < now {
+            next = now + interval;
+        }
+    }
+    let _ = http.join();
+    if let Some(s) = socket {
+        let _ = s.join();
+    }
+    Ok(())
+}

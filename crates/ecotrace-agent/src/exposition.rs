@@ -1,0 +1,250 @@
+//! The agent's books in the Prometheus text exposition format (version 0.0.4), named by the
+//! Prometheus conventions: base units (`_joules`, `_watts`, `_grams`), `_total` on counters, one
+//! `# HELP` and `# TYPE` per family, label values escaped. `promtool check metrics` accepts it.
+//!
+//! Pure formatting; must not read anything.
+
+use std::fmt::Write;
+
+use crate::account::Books;
+
+/// Static facts about the agent shown in `ecotrace_agent_info`.
+#[derive(Debug, Clone, Default)]
+pub struct AgentInfo {
+    pub version: String,
+    pub node: String,
+    pub zone: String,
+}
+
+/// Escapes a label value: backslash, double quote and newline.
+pub fn escape(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// A float as Prometheus reads it (`+Inf`, `-Inf`, `NaN` spelled its way).
+fn num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn family(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}");
+    let _ = writeln!(o, "# TYPE {name} {kind}");
+}
+
+/// Renders every metric: the cgroup workloads of `books` (they partition the node, with the
+/// `unattributed` rest) and the registered runs of `runs` (kind `run`, which overlap them).
+pub fn render(books: &Books, runs: &Books, info: &AgentInfo) -> String {
+    let mut o = String::with_capacity(4096 + books.workloads.len() * 512);
+    family(
+        &mut o,
+        "ecotrace_agent_info",
+        "gauge",
+        "Constant 1, labelled with the agent's version, node name and grid zone.",
+    );
+    let _ = writeln!(
+        o,
+        "ecotrace_agent_info{{version=\"{}\",node=\"{}\",zone=\"{}\"}} 1",
+        escape(&info.version),
+        escape(&info.node),
+        escape(&info.zone)
+    );
+
+    family(
+        &mut o,
+        "ecotrace_energy_joules_total",
+        "counter",
+        "IT energy drawn by each device since the agent started (before PUE).",
+    );
+    for d in &books.devices {
+        let _ = writeln!(
+            o,
+            "ecotrace_energy_joules_total{{component=\"{}\",device=\"{}\",method=\"{}\"}} {}",
+            d.info.component,
+            escape(&d.info.device),
+            d.info.method,
+            num(d.energy.total())
+        );
+    }
+    family(
+        &mut o,
+        "ecotrace_idle_energy_joules_total",
+        "counter",
+        "The part of ecotrace_energy_joules_total drawn at the device's idle power.",
+    );
+    for d in &books.devices {
+        let _ = writeln!(
+            o,
+            "ecotrace_idle_energy_joules_total{{component=\"{}\",device=\"{}\"}} {}",
+            d.info.component,
+            escape(&d.info.device),
+            num(d.energy.idle_j)
+        );
+    }
+    family(
+        &mut o,
+        "ecotrace_power_watts",
+        "gauge",
+        "Mean IT power of each device over the last interval.",
+    );
+    for d in &books.devices {
+        let _ = writeln!(
+            o,
+            "ecotrace_power_watts{{component=\"{}\",device=\"{}\"}} {}",
+            d.info.component,
+            escape(&d.info.device),
+            num(d.power_w)
+        );
+    }
+    family(
+        &mut o,
+        "ecotrace_idle_power_watts",
+        "gauge",
+        "Idle power of each device: its model's idle power, or the lowest interval power seen recently.",
+    );
+    for d in &books.devices {
+        let _ = writeln!(
+            o,
+            "ecotrace_idle_power_watts{{component=\"{}\",device=\"{}\"}} {}",
+            d.info.component,
+            escape(&d.info.device),
+            num(d.idle_power_w)
+        );
+    }
+
+    family(
+        &mut o,
+        "ecotrace_workload_energy_joules_total",
+        "counter",
+        "IT energy charged to each workload: its share of active power (share=\"active\") and, apart, of idle power (share=\"idle\"). workload=\"unattributed\" is what no cgroup workload accounts for; kind=\"run\" workloads lie inside cgroup workloads (do not add them to those).",
+    );
+    for (id, w) in books.workloads.iter().chain(&runs.workloads) {
+        let e = w.energy();
+        let project = escape(w.project.as_deref().unwrap_or(""));
+        for (share, v) in [("active", e.active_j), ("idle", e.idle_j)] {
+            let _ = writeln!(
+                o,
+                "ecotrace_workload_energy_joules_total{{workload=\"{}\",kind=\"{}\",project=\"{project}\",share=\"{share}\"}} {}",
+                escape(&id.name),
+                id.kind.as_str(),
+                num(v)
+            );
+        }
+    }
+    let mut un = crate::account::Split::default();
+    for s in &books.unattributed {
+        un.active_j += s.active_j;
+        un.idle_j += s.idle_j;
+    }
+    for (share, v) in [("active", un.active_j), ("idle", un.idle_j)] {
+        let _ = writeln!(
+            o,
+            "ecotrace_workload_energy_joules_total{{workload=\"unattributed\",kind=\"none\",project=\"\",share=\"{share}\"}} {}",
+            num(v)
+        );
+    }
+    family(
+        &mut o,
+        "ecotrace_workload_emissions_grams_total",
+        "counter",
+        "Operational CO2e of each workload's energy (x PUE x grid intensity), active and idle shares apart.",
+    );
+    for (id, w) in books.workloads.iter().chain(&runs.workloads) {
+        let project = escape(w.project.as_deref().unwrap_or(""));
+        for (share, v) in [("active", w.grams.active_j), ("idle", w.grams.idle_j)] {
+            let _ = writeln!(
+                o,
+                "ecotrace_workload_emissions_grams_total{{workload=\"{}\",kind=\"{}\",project=\"{project}\",share=\"{share}\"}} {}",
+                escape(&id.name),
+                id.kind.as_str(),
+                num(v)
+            );
+        }
+    }
+    family(
+        &mut o,
+        "ecotrace_workload_running",
+        "gauge",
+        "1 while the workload has processes on this node, 0 once it has ended (its totals are kept).",
+    );
+    for (id, w) in books.workloads.iter().chain(&runs.workloads) {
+        let _ = writeln!(
+            o,
+            "ecotrace_workload_running{{workload=\"{}\",kind=\"{}\"}} {}",
+            escape(&id.name),
+            id.kind.as_str(),
+            u8::from(w.live)
+        );
+    }
+
+    family(
+        &mut o,
+        "ecotrace_emissions_grams_total",
+        "counter",
+        "Operational CO2e of the node's energy since the agent started: energy x PUE x grid intensity.",
+    );
+    let _ = writeln!(
+        o,
+        "ecotrace_emissions_grams_total {}",
+        num(books.grams_total)
+    );
+    family(
+        &mut o,
+        "ecotrace_grid_intensity_grams_per_kwh",
+        "gauge",
+        "Grid carbon intensity used, grams CO2e per kWh.",
+    );
+    let _ = writeln!(
+        o,
+        "ecotrace_grid_intensity_grams_per_kwh {}",
+        num(books.intensity_g_per_kwh)
+    );
+    family(
+        &mut o,
+        "ecotrace_pue_ratio",
+        "gauge",
+        "Power usage effectiveness used (facility energy / IT energy).",
+    );
+    let _ = writeln!(o, "ecotrace_pue_ratio {}", num(books.pue));
+    family(
+        &mut o,
+        "ecotrace_agent_uptime_seconds",
+        "gauge",
+        "Time the agent has measured.",
+    );
+    let _ = writeln!(
+        o,
+        "ecotrace_agent_uptime_seconds {}",
+        num(books.elapsed.as_secs_f64())
+    );
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape("x\ny"), "x\\ny");
+        assert_eq!(num(f64::NAN), "NaN");
+        assert_eq!(num(1.5), "1.5");
+    }
+}

@@ -1,0 +1,401 @@
+//! Rootless measurement: the agent (which can read the root-only RAPL counters) answers
+//! unprivileged `ecotrace run` and the Python Tracker on the same node through a Unix socket.
+//!
+//! Who may connect is decided by the socket file's permissions (`--socket-mode`, default 0666,
+//! plus the directory's). What a client may ask about is decided here: it can only register a
+//! process tree whose root process it owns — the connecting process's uid, from `SO_PEERCRED`,
+//! must own `/proc/PID` (root may register anything). A client sees only the run it registered on
+//! its own connection; closing the connection unregisters it (its totals stay in the metrics).
+//!
+//! Protocol: one JSON object per line each way ([`Request`], [`Response`]). The client registers
+//! once, then asks `read` whenever it wants its run's cumulative energy per device, and `end`.
+//! Lines longer than [`MAX_LINE`] close the connection. Must not expose other users' runs.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ecotrace_sensors::procfs::ProcessTree;
+use serde::{Deserialize, Serialize};
+
+use crate::agent::{lock, AgentError, RunTree, Shared};
+use crate::cgroups::{WorkloadId, WorkloadKind};
+
+/// The default socket path; `--socket PATH` and `ECOTRACE_AGENT_SOCKET` change it on both sides.
+pub const DEFAULT_SOCKET: &str = "/run/ecotrace/agent.sock";
+
+/// Longest request line accepted.
+pub const MAX_LINE: usize = 4096;
+
+/// At most this many clients at once.
+pub const MAX_CLIENTS: usize = 1024;
+
+/// What a client asks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Request {
+    /// Start charging the process tree of `pid` (its descendants; `pid` itself too with
+    /// `include_root`) to the run `run`.
+    Register {
+        run: String,
+        pid: u32,
+        #[serde(default)]
+        include_root: bool,
+        #[serde(default)]
+        project: Option<String>,
+    },
+    /// The run's energy so far.
+    Read,
+    /// The run's energy so far; then stop charging it.
+    End,
+}
+
+/// One device as the agent measures it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceDesc {
+    pub component: String,
+    pub device: String,
+    pub method: String,
+    pub note: String,
+}
+
+/// Energy of one device charged to the run so far, in joules (active and idle shares).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DeviceEnergy {
+    pub active_j: f64,
+    pub idle_j: f64,
+}
+
+/// What the agent answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// On register: the devices, in the order of every later `energy`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceDesc>,
+    /// On read/end: per device, in the order of `devices`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub energy: Vec<DeviceEnergy>,
+    /// The agent's sampling interval, seconds.
+    #[serde(default)]
+    pub interval_s: f64,
+    /// The node the agent measures.
+    #[serde(default)]
+    pub node: String,
+}
+
+impl Response {
+    fn err(msg: impl Into<String>) -> Self {
+        Response {
+            ok: false,
+            error: Some(msg.into()),
+            devices: Vec::new(),
+            energy: Vec::new(),
+            interval_s: 0.0,
+            node: String::new(),
+        }
+    }
+}
+
+/// The uid of the process at the other end of `s`.
+fn peer_uid(s: &UnixStream) -> Option<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: cred is a valid ucred and len its size; the fd is open for the call's duration.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(cred.uid)
+}
+
+fn valid_run_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+/// Creates the socket at `path` (its directory too), sets its mode, and answers clients on a
+/// thread until `stop` is set.
+pub fn start(
+    path: &Path,
+    shared: Arc<Mutex<Shared>>,
+    stop: Arc<AtomicBool>,
+    mode: u32,
+) -> Result<JoinHandle<()>, AgentError> {
+    let fail = |reason: String| AgentError::Socket {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                fail(format!(
+                    "cannot create {}: {e}; run the agent as root, or pass --socket PATH in a writable directory",
+                    dir.display()
+                ))
+            })?;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    if path.exists() {
+        // A live agent answers; a stale file from a crashed one is replaced.
+        if UnixStream::connect(path).is_ok() {
+            return Err(fail(
+                "another agent is already listening there; stop it, or pass another --socket"
+                    .into(),
+            ));
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| fail(format!("cannot remove the stale socket: {e}")))?;
+    }
+    let listener = UnixListener::bind(path).map_err(|e| fail(e.to_string()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| fail(format!("cannot set its mode {mode:o}: {e}")))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| fail(e.to_string()))?;
+    let clients = Arc::new(AtomicUsize::new(0));
+    let owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("ecotrace-socket".into())
+        .spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        if clients.load(Ordering::SeqCst) >= MAX_CLIENTS {
+                            let _ =
+                                answer(&mut &s, &Response::err("too many clients; retry later"));
+                            continue;
+                        }
+                        clients.fetch_add(1, Ordering::SeqCst);
+                        let (sh, st, cl) = (shared.clone(), stop.clone(), clients.clone());
+                        let spawned = std::thread::Builder::new()
+                            .name("ecotrace-client".into())
+                            .spawn(move || {
+                                serve_client(s, &sh, &st);
+                                cl.fetch_sub(1, Ordering::SeqCst);
+                            });
+                        if spawned.is_err() {
+                            clients.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            let _ = std::fs::remove_file(&owned);
+        })
+        .map_err(AgentError::Thread)
+}
+
+fn answer(s: &mut impl Write, r: &Response) -> std::io::Result<()> {
+    let mut line = serde_json::to_string(r).unwrap_or_else(|_| "{\"ok\":false}".into());
+    line.push('\n');
+    s.write_all(line.as_bytes())?;
+    s.flush()
+}
+
+/// One client: its requests until it hangs up; its run is unregistered then.
+fn serve_client(s: UnixStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let uid = peer_uid(&s);
+    let Ok(mut writer) = s.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(s);
+    let mut run: Option<String> = None;
+    let mut line = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        line.clear();
+        let r = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line);
+        match r {
+            Ok(0) => break,
+            Ok(_) if line.len() > MAX_LINE => {
+                let _ = answer(&mut writer, &Response::err("request too long"));
+                break;
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if !line.is_empty() {
+                    // Part of a line arrived; the rest will follow (read_until keeps it).
+                }
+                continue;
+            }
+            Err(_) => break,
+        }
+        let resp = match serde_json::from_slice::<Request>(&line) {
+            Err(e) => Response::err(format!("not a request: {e}")),
+            Ok(req) => handle(req, uid, &mut run, shared),
+        };
+        if answer(&mut writer, &resp).is_err() {
+            break;
+        }
+    }
+    if let Some(id) = run {
+        lock(shared).trees.remove(&id);
+    }
+}
+
+fn handle(
+    req: Request,
+    uid: Option<u32>,
+    run: &mut Option<String>,
+    shared: &Mutex<Shared>,
+) -> Response {
+    let Some(uid) = uid else {
+        return Response::err("cannot tell who is asking (no SO_PEERCRED)");
+    };
+    match req {
+        Request::Register {
+            run: id,
+            pid,
+            include_root,
+            project,
+        } => {
+            if run.is_some() {
+                return Response::err("this connection already registered a run");
+            }
+            if !valid_run_id(&id) {
+                return Response::err("run id: 1 to 128 letters, digits, '-', '_', '.', ':'");
+            }
+            let mut sh = lock(shared);
+            let proc_dir = sh.roots.procfs.join(pid.to_string());
+            let owner = match std::fs::metadata(&proc_dir) {
+                Ok(m) => m.uid(),
+                Err(_) => return Response::err(format!("no process {pid}")),
+            };
+            if uid != 0 && owner != uid {
+                return Response::err(format!(
+                    "process {pid} is not yours (uid {owner}, you are uid {uid}): you can only measure your own processes"
+                ));
+            }
+            if sh.trees.contains_key(&id) {
+                return Response::err(format!("run {id} is already registered"));
+            }
+            let mut tree = ProcessTree::new(&sh.roots, pid, include_root);
+            let prev_ticks = tree.sample().map_or(0, |s| s.cpu_ticks);
+            sh.trees.insert(id.clone(), RunTree { tree, prev_ticks });
+            let wid = WorkloadId {
+                name: id.clone(),
+                kind: WorkloadKind::Run,
+            };
+            if let Some(p) = project {
+                sh.runs.set_project(&wid, &p);
+            }
+            *run = Some(id);
+            let devices = sh
+                .runs
+                .devices
+                .iter()
+                .map(|d| DeviceDesc {
+                    component: d.info.component.as_str().to_string(),
+                    device: d.info.device.clone(),
+                    method: d.info.method.as_str().to_string(),
+                    note: d.info.note.clone(),
+                })
+                .collect();
+            Response {
+                ok: true,
+                error: None,
+                devices,
+                energy: Vec::new(),
+                interval_s: sh.interval.as_secs_f64(),
+                node: sh.info.node.clone(),
+            }
+        }
+        Request::Read | Request::End => {
+            let Some(id) = run.clone() else {
+                return Response::err("register a run first");
+            };
+            let mut sh = lock(shared);
+            let wid = WorkloadId {
+                name: id.clone(),
+                kind: WorkloadKind::Run,
+            };
+            let energy = match sh.runs.workloads.get(&wid) {
+                Some(w) => w
+                    .per_device
+                    .iter()
+                    .map(|s| DeviceEnergy {
+                        active_j: s.active_j,
+                        idle_j: s.idle_j,
+                    })
+                    .collect(),
+                None => vec![
+                    DeviceEnergy {
+                        active_j: 0.0,
+                        idle_j: 0.0
+                    };
+                    sh.runs.devices.len()
+                ],
+            };
+            if matches!(req, Request::End) {
+                sh.trees.remove(&id);
+                *run = None;
+            }
+            Response {
+                ok: true,
+                error: None,
+                devices: Vec::new(),
+                energy,
+                interval_s: sh.interval.as_secs_f64(),
+                node: sh.info.node.clone(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_json_lines() {
+        let r: Request =
+            serde_json::from_str(r#"{"op":"register","run":"abc-1","pid":42}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Register {
+                run: "abc-1".into(),
+                pid: 42,
+                include_root: false,
+                project: None
+            }
+        );
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"op":"read"}"#).unwrap(),
+            Request::Read
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"op":"drop tables"}"#).is_err());
+        assert!(valid_run_id("0b1c-2d"));
+        assert!(!valid_run_id("a b"));
+        assert!(!valid_run_id(&"x".repeat(129)));
+    }
+}

@@ -1,0 +1,306 @@
+//! The agent on a fake machine: a RAPL counter, /proc/stat and a cgroup v2 tree that the test
+//! advances by known amounts. Checks the books (idle floor, active/idle shares per workload, the
+//! unattributed rest), the exposition (and `promtool check metrics` when Debian's prometheus
+//! package is installed), the HTTP endpoint, and the Unix socket's ownership check.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ecotrace_agent::cgroups::{WorkloadId, WorkloadKind};
+use ecotrace_agent::{Agent, AgentConfig};
+use ecotrace_sensors::Roots;
+
+struct Machine {
+    dir: tempfile::TempDir,
+    energy_uj: u64,
+    busy: u64,
+    usage: Vec<(String, u64)>,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        std::env::set_var("ECOTRACE_NVML_LIBRARY", "none");
+        let dir = tempfile::tempdir().unwrap();
+        let m = Machine {
+            dir,
+            energy_uj: 0,
+            busy: 1000,
+            usage: vec![
+                ("system.slice/slurmstepd.scope/job_42".into(), 0),
+                ("user.slice/user-1000.slice".into(), 0),
+            ],
+        };
+        let rapl = m.path("sys/class/powercap/intel-rapl:0");
+        std::fs::create_dir_all(&rapl).unwrap();
+        std::fs::write(rapl.join("name"), "package-0\n").unwrap();
+        std::fs::write(rapl.join("max_energy_range_uj"), "262143328850\n").unwrap();
+        std::fs::create_dir_all(m.path("sys/fs/cgroup")).unwrap();
+        std::fs::write(m.path("sys/fs/cgroup/cgroup.controllers"), "cpu memory\n").unwrap();
+        std::fs::create_dir_all(m.path("proc/sys/kernel")).unwrap();
+        std::fs::write(m.path("proc/sys/kernel/hostname"), "node-a\n").unwrap();
+        std::fs::write(
+            m.path("proc/cpuinfo"),
+            "processor\t: 0\nmodel name\t: Test CPU\nphysical id\t: 0\n\nprocessor\t: 1\nmodel name\t: Test CPU\nphysical id\t: 0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            m.path("proc/meminfo"),
+            "MemTotal:       16000000 kB\nMemFree:         8000000 kB\nMemAvailable:    8000000 kB\n",
+        )
+        .unwrap();
+        m.write();
+        m
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn roots(&self) -> Roots {
+        Roots {
+            sysfs: self.path("sys"),
+            procfs: self.path("proc"),
+        }
+    }
+
+    fn write(&self) {
+        std::fs::write(
+            self.path("sys/class/powercap/intel-rapl:0/energy_uj"),
+            format!("{}\n", self.energy_uj),
+        )
+        .unwrap();
+        // user nice system idle iowait irq softirq steal
+        std::fs::write(
+            self.path("proc/stat"),
+            format!(
+                "cpu  {} 0 0 5000 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0\n",
+                self.busy
+            ),
+        )
+        .unwrap();
+        for (rel, usec) in &self.usage {
+            let d = self.path(&format!("sys/fs/cgroup/{rel}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("cpu.stat"), format!("usage_usec {usec}\n")).unwrap();
+            std::fs::write(d.join("memory.current"), "1000000\n").unwrap();
+        }
+    }
+
+    /// One second: `joules` on the RAPL counter, `busy_s` of machine CPU time, per-cgroup µs.
+    fn advance(&mut self, joules: u64, busy_s: u64, usec: &[u64]) {
+        self.energy_uj += joules * 1_000_000;
+        self.busy += busy_s * ecotrace_sensors::procfs::clock_ticks_per_sec();
+        for (u, add) in self.usage.iter_mut().zip(usec) {
+            u.1 += add;
+        }
+        self.write();
+    }
+
+    fn config(&self) -> AgentConfig {
+        AgentConfig {
+            interval: Duration::from_millis(100),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            socket: None,
+            socket_mode: 0o666,
+            roots: self.roots(),
+            cpu_power: None,
+            ram_power: None,
+            intensity_g_per_kwh: 360.0,
+            pue: 1.0,
+            zone: "FR".into(),
+        }
+    }
+}
+
+fn job() -> WorkloadId {
+    WorkloadId {
+        name: "slurm:42".into(),
+        kind: WorkloadKind::SlurmJob,
+    }
+}
+
+#[test]
+fn books_split_idle_and_active_and_charge_workloads_by_cpu_time() {
+    let mut m = Machine::new();
+    let mut agent = Agent::new(m.config()).unwrap();
+    // Interval 1: 10 J; the floor is then 10 W, so all of it is idle. The job used 75% of the
+    // busy CPU time, the user session 25%.
+    m.advance(10, 1, &[750_000, 250_000]);
+    agent.step(Duration::from_secs(1));
+    // Interval 2: 30 J: 10 J idle, 20 J active.
+    m.advance(30, 1, &[750_000, 250_000]);
+    agent.step(Duration::from_secs(1));
+    let sh = agent.shared.lock().unwrap();
+    let cpu = sh
+        .books
+        .devices
+        .iter()
+        .position(|d| d.info.device == "package-0")
+        .expect("the RAPL package");
+    let d = &sh.books.devices[cpu];
+    assert_eq!(d.info.method.as_str(), "rapl");
+    assert!((d.energy.total() - 40.0).abs() < 1e-9, "{:?}", d.energy);
+    assert!((d.energy.idle_j - 20.0).abs() < 1e-9);
+    let j = &sh.books.workloads[&job()].per_device[cpu];
+    assert!((j.active_j - 15.0).abs() < 1e-9, "{j:?}");
+    assert!((j.idle_j - 15.0).abs() < 1e-9, "{j:?}");
+    let page = sh.page.lock().unwrap().clone();
+    drop(sh);
+    assert!(
+        page.contains(
+            "ecotrace_energy_joules_total{component=\"cpu\",device=\"package-0\",method=\"rapl\"} 40\n"
+        ),
+        "{page}"
+    );
+    assert!(page.contains(
+        "ecotrace_workload_energy_joules_total{workload=\"slurm:42\",kind=\"slurm-job\",project=\"\",share=\"active\"} "
+    ));
+    assert!(page.contains("ecotrace_grid_intensity_grams_per_kwh 360\n"));
+    assert!(page.contains("node=\"node-a\""));
+
+    // The job ends: its cgroup goes away, its totals stay.
+    std::fs::remove_dir_all(m.path("sys/fs/cgroup/system.slice")).unwrap();
+    m.usage.remove(0);
+    m.advance(10, 1, &[100_000]);
+    agent.step(Duration::from_secs(1));
+    let sh = agent.shared.lock().unwrap();
+    let w = &sh.books.workloads[&job()];
+    assert!(!w.live);
+    assert!((w.per_device[cpu].total() - 30.0).abs() < 1e-9);
+
+    promtool_check(&sh.page.lock().unwrap());
+}
+
+fn promtool_check(page: &str) {
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!(
+            "skipped: promtool check metrics: promtool not installed (Debian package prometheus)"
+        );
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{text}\n---\n{page}"
+    );
+    // Linter remarks (not errors) are printed too; there should be none.
+    assert!(text.trim().is_empty(), "promtool remarks:\n{text}");
+}
+
+#[test]
+fn serves_metrics_over_http_on_loopback() {
+    let m = Machine::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let cfg = m.config();
+    let st = stop.clone();
+    let t = std::thread::spawn(move || ecotrace_agent::run(cfg, st, |a| tx.send(a).unwrap()));
+    let addr = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(addr.ip().is_loopback());
+    let (code, body) = ecotrace_agent::http::get(addr, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("# TYPE ecotrace_energy_joules_total counter"));
+    assert_eq!(ecotrace_agent::http::get(addr, "/admin").unwrap().0, 404);
+    // An oversized request is refused, and the server goes on.
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let _ =
+        s.write_all(format!("GET /metrics HTTP/1.1\r\nX: {}\r\n", "a".repeat(20_000)).as_bytes());
+    let mut reply = String::new();
+    let _ = std::io::Read::read_to_string(&mut s, &mut reply);
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    assert_eq!(ecotrace_agent::http::get(addr, "/metrics").unwrap().0, 200);
+    stop.store(true, Ordering::SeqCst);
+    t.join().unwrap().unwrap();
+}
+
+fn ask(s: &mut BufReader<UnixStream>, req: &str) -> serde_json::Value {
+    s.get_mut()
+        .write_all(format!("{req}\n").as_bytes())
+        .unwrap();
+    let mut line = String::new();
+    s.read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap()
+}
+
+#[test]
+fn the_socket_answers_only_about_the_callers_own_processes() {
+    let m = Machine::new();
+    // The fake /proc has our own process (owned by us) and pid 1 owned by root (the real one's
+    // owner is used: the fake dir is created by us, so point at the real /proc for ownership).
+    let mut cfg = m.config();
+    cfg.roots.procfs = PathBuf::from("/proc");
+    let sock = m.path("run/agent.sock");
+    cfg.socket = Some(sock.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let st = stop.clone();
+    let t = std::thread::spawn(move || ecotrace_agent::run(cfg, st, |a| tx.send(a).unwrap()));
+    rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let mode = std::fs::metadata(&sock).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o666
+    );
+    let me = std::process::id();
+    let mut s = BufReader::new(UnixStream::connect(&sock).unwrap());
+    let r = ask(
+        &mut s,
+        &format!(r#"{{"op":"register","run":"r-1","pid":{me},"include_root":true,"project":"p"}}"#),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(!r["devices"].as_array().unwrap().is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    let r = ask(&mut s, r#"{"op":"read"}"#);
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["energy"].as_array().unwrap().len(), r_devices(&sock));
+    // Someone else's process: refused, unless we are root (who may measure anything).
+    let mut s2 = BufReader::new(UnixStream::connect(&sock).unwrap());
+    let pid1_owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/1").unwrap());
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let r = ask(&mut s2, r#"{"op":"register","run":"r-2","pid":1}"#);
+    if uid != 0 && pid1_owner != uid {
+        assert_eq!(r["ok"], false, "{r}");
+        assert!(r["error"].as_str().unwrap().contains("not yours"), "{r}");
+    } else {
+        eprintln!("note: running as uid {uid}: the refusal of another user's process is not exercised (root may ask about any)");
+    }
+    let r = ask(&mut s2, r#"{"op":"register","run":"bad id!","pid":1}"#);
+    assert_eq!(r["ok"], false);
+    let r = ask(&mut s, r#"{"op":"end"}"#);
+    assert_eq!(r["ok"], true);
+    stop.store(true, Ordering::SeqCst);
+    t.join().unwrap().unwrap();
+    assert!(!sock.exists(), "the socket is removed on exit");
+}
+
+fn r_devices(sock: &Path) -> usize {
+    let mut s = BufReader::new(UnixStream::connect(sock).unwrap());
+    let me = std::process::id();
+    let r = ask(
+        &mut s,
+        &format!(r#"{{"op":"register","run":"count-{me}","pid":{me}}}"#),
+    );
+    r["devices"].as_array().unwrap().len()
+}
