@@ -108,6 +108,10 @@ pub fn merge_env(
         pue: n(kw.pue, "ECOTRACE_PUE")?,
         cpu_power: n(kw.cpu_power, "ECOTRACE_CPU_POWER")?,
         ram_power: n(kw.ram_power, "ECOTRACE_RAM_POWER")?,
+        lifetime_years: n(None, "ECOTRACE_LIFETIME_YEARS")?,
+        wue: n(None, "ECOTRACE_WUE")?,
+        price_per_hour: n(None, "ECOTRACE_PRICE_PER_HOUR")?,
+        electricity_price: n(None, "ECOTRACE_ELECTRICITY_PRICE")?,
         // Options added to the CLI later take their defaults until they are mapped here.
         ..Default::default()
     };

@@ -11,7 +11,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use ecotrace_core::{CarbonMass, EnergyBreakdown, ParseEnumError, RunRecord, RunStatus, Scope};
+use ecotrace_core::{
+    CarbonMass, EnergyBreakdown, ParseEnumError, RunRecord, RunStatus, Scope, Usd, Water,
+};
 
 /// What to group runs by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +108,16 @@ pub struct Group {
     pub energy: EnergyBreakdown,
     /// Sum of the runs' operational CO2e (each run with its own PUE and grid intensity).
     pub operational: CarbonMass,
+    /// Sum of the runs' embodied CO2e (SCI M), over the `embodied_runs` runs that have one. Kept
+    /// apart from `operational`, never added to it.
+    pub embodied: CarbonMass,
+    pub embodied_runs: usize,
+    /// Sum of the runs' water, over the `water_runs` runs that have a figure.
+    pub water: Water,
+    pub water_runs: usize,
+    /// Sum of the runs' cost, over the `cost_runs` runs with a known price.
+    pub cost: Usd,
+    pub cost_runs: usize,
 }
 
 impl Group {
@@ -128,6 +140,18 @@ impl Group {
         self.energy.ram += r.energy_kwh.ram * share;
         self.energy.total += r.energy_kwh.total * share;
         self.operational += r.operational * share;
+        if let Some(e) = r.embodied {
+            self.embodied += e * share;
+            self.embodied_runs += 1;
+        }
+        if let Some(w) = r.water {
+            self.water += w * share;
+            self.water_runs += 1;
+        }
+        if let Some(c) = r.cost {
+            self.cost += c * share;
+            self.cost_runs += 1;
+        }
     }
 }
 

@@ -45,30 +45,30 @@ pub struct PhaseTotals {
 }
 
 impl PhaseTotals {
-    fn add(&mut self, r: &RunRecord, waste: bool) {
+    fn add(&mut self, r: &RunRecord, share: f64, waste: bool) {
         self.runs += 1;
         if r.kind == RecordKind::Estimated {
             self.estimated_runs += 1;
         }
-        self.energy += r.energy_kwh.total;
-        self.operational += r.operational;
+        self.energy += r.energy_kwh.total * share;
+        self.operational += r.operational * share;
         if let Some(e) = r.embodied {
-            self.embodied += e;
+            self.embodied += e * share;
             self.embodied_runs += 1;
         }
         if let Some(w) = r.water {
-            self.water += w;
+            self.water += w * share;
             self.water_runs += 1;
         }
         if let Some(c) = r.cost {
-            self.cost += c;
+            self.cost += c * share;
             self.cost_runs += 1;
         }
         if waste {
-            self.waste_energy += r.energy_kwh.total;
-            self.waste_operational += r.operational;
+            self.waste_energy += r.energy_kwh.total * share;
+            self.waste_operational += r.operational * share;
             if let Some(e) = r.embodied {
-                self.waste_embodied += e;
+                self.waste_embodied += e * share;
             }
         }
     }
@@ -132,7 +132,8 @@ fn job_key(r: &RunRecord) -> String {
 /// Accounts the runs of one project (callers filter by project). A finished measured run is
 /// "repeated" when a later finished run has the same command, tags and phase: only the last of
 /// such runs counts as useful. Failed, failed-to-start and interrupted runs are waste. Estimated
-/// runs are never waste. Still-running runs count, with their figures so far.
+/// runs are never waste. Still-running runs count, with their figures so far. Machine-scope ranks
+/// of one job on one node count their share of the node, as in [`crate::aggregate`].
 pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
     // The latest finished measured run of each job.
     let mut latest: HashMap<String, (chrono::DateTime<chrono::Utc>, &str)> = HashMap::new();
@@ -148,7 +149,9 @@ pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
     let mut by_phase: BTreeMap<Phase, PhaseTotals> = BTreeMap::new();
     let mut measured = PhaseTotals::default();
     let mut estimated = PhaseTotals::default();
-    for r in rs {
+    // Machine-scope ranks of one job on one node split the node's figures (see `aggregate`).
+    let shares = crate::aggregate::shares(rs);
+    for (r, &share) in rs.iter().zip(&shares) {
         let failed = r.kind == RecordKind::Measured && is_failed(r.status);
         let repeated = r.kind == RecordKind::Measured
             && r.status == RunStatus::Finished
@@ -156,7 +159,7 @@ pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
                 .get(&job_key(r))
                 .is_some_and(|(_, id)| *id != r.id.as_str());
         let p = by_phase.entry(r.phase).or_default();
-        p.add(r, failed || repeated);
+        p.add(r, share, failed || repeated);
         p.failed_runs += usize::from(failed);
         p.repeated_runs += usize::from(repeated);
         let side = if r.kind == RecordKind::Estimated {
@@ -164,7 +167,7 @@ pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
         } else {
             &mut measured
         };
-        side.add(r, failed || repeated);
+        side.add(r, share, failed || repeated);
         side.failed_runs += usize::from(failed);
         side.repeated_runs += usize::from(repeated);
     }

@@ -111,6 +111,12 @@ struct GroupJson<'a> {
     duration_s: f64,
     energy_kwh: KwhJson,
     operational_kgco2e: f64,
+    embodied_kgco2e: f64,
+    embodied_runs: usize,
+    water_l: f64,
+    water_runs: usize,
+    cost_usd: Option<f64>,
+    cost_runs: usize,
 }
 
 impl<'a> GroupJson<'a> {
@@ -128,6 +134,12 @@ impl<'a> GroupJson<'a> {
                 total: machine(e.total.kwh()),
             },
             operational_kgco2e: machine(g.operational.kg()),
+            embodied_kgco2e: machine(g.embodied.kg()),
+            embodied_runs: g.embodied_runs,
+            water_l: machine(g.water.litres()),
+            water_runs: g.water_runs,
+            cost_usd: (g.cost_runs > 0).then(|| machine(g.cost.usd())),
+            cost_runs: g.cost_runs,
         }
     }
 }
@@ -139,13 +151,26 @@ struct ReportJson<'a> {
     total: GroupJson<'a>,
 }
 
+/// A sum over the runs that have the figure: `-` when none has it, `x (k/n runs)` when only some.
+fn covered(sum: String, k: usize, n: usize) -> String {
+    if k == n {
+        sum
+    } else if k == 0 {
+        "-".to_string()
+    } else {
+        format!("{sum} ({k}/{n} runs)")
+    }
+}
+
 /// Renders groups and their total.
 ///
 /// - `Table`: aligned columns, energy in kWh and CO2e in kg with significant digits, the total
 ///   under a rule;
 /// - `Markdown`: the same columns as a GitHub table, total row in bold;
 /// - `Json`: `{ "group_by", "groups": [{ "key", "runs", "failed_runs", "duration_s",
-///   "energy_kwh": {cpu,gpu,ram,total}, "operational_kgco2e" }], "total": {...same, no key} }`;
+///   "energy_kwh": {cpu,gpu,ram,total}, "operational_kgco2e", "embodied_kgco2e", "embodied_runs",
+///   "water_l", "water_runs", "cost_usd", "cost_runs" }], "total": {...same, no key} }` (embodied,
+///   water and cost are sums over the `*_runs` runs that have them; never added to operational);
 /// - `Csv`: a header row naming the unit of every number, one row per group. The total is left
 ///   out so that summing a column does not count every run twice.
 ///
@@ -184,6 +209,12 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                 "energy_ram_kwh",
                 "energy_total_kwh",
                 "operational_kgco2e",
+                "embodied_kgco2e",
+                "embodied_runs",
+                "water_l",
+                "water_runs",
+                "cost_usd",
+                "cost_runs",
             ]);
             out.push('\n');
             for g in groups {
@@ -197,6 +228,16 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                     plain(g.energy.ram.kwh()),
                     plain(g.energy.total.kwh()),
                     plain(g.operational.kg()),
+                    plain(g.embodied.kg()),
+                    g.embodied_runs.to_string(),
+                    plain(g.water.litres()),
+                    g.water_runs.to_string(),
+                    if g.cost_runs > 0 {
+                        plain(g.cost.usd())
+                    } else {
+                        String::new()
+                    },
+                    g.cost_runs.to_string(),
                 ]));
                 out.push('\n');
             }
@@ -212,7 +253,9 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                 ("gpu kWh", Align::Right),
                 ("ram kWh", Align::Right),
                 ("total kWh", Align::Right),
-                ("kgCO2e", Align::Right),
+                ("operational kgCO2e", Align::Right),
+                ("embodied kgCO2e", Align::Right),
+                ("water L", Align::Right),
             ]);
             let row = |g: &Group| {
                 vec![
@@ -225,6 +268,8 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                     num(g.energy.ram.kwh()),
                     num(g.energy.total.kwh()),
                     num(g.operational.kg()),
+                    covered(num(g.embodied.kg()), g.embodied_runs, g.runs),
+                    covered(num(g.water.litres()), g.water_runs, g.runs),
                 ]
             };
             t.rows = groups.iter().map(row).collect();

@@ -23,7 +23,8 @@ fn list_table(rs: &[RunRecord], cut: bool) -> Table {
         ("status", Align::Left),
         ("duration", Align::Right),
         ("kWh", Align::Right),
-        ("kgCO2e", Align::Right),
+        ("op. kgCO2e", Align::Right),
+        ("emb. kgCO2e", Align::Right),
         ("command", Align::Left),
     ]);
     t.rows = rs
@@ -47,6 +48,7 @@ fn list_table(rs: &[RunRecord], cut: bool) -> Table {
                 duration(r.duration),
                 num(r.energy_kwh.total.kwh()),
                 num(r.operational.kg()),
+                r.embodied.map_or("-".to_string(), |e| num(e.kg())),
                 command,
             ]
         })
@@ -55,7 +57,8 @@ fn list_table(rs: &[RunRecord], cut: bool) -> Table {
 }
 
 /// Aligned text table: id (first 8 characters), start (UTC minute), project, phase, status,
-/// duration, IT energy in kWh, operational CO2e in kg, and the command, cut to fit.
+/// duration, IT energy in kWh, operational and embodied CO2e in kg (side by side, `-` where no
+/// embodied figure was assessed), and the command, cut to fit.
 /// No runs gives `no runs`.
 pub fn runs_table(rs: &[RunRecord]) -> String {
     if rs.is_empty() {
@@ -76,7 +79,8 @@ pub fn runs_json(rs: &[RunRecord]) -> String {
     s
 }
 
-/// Columns of [`runs_csv`], in order.
+/// Columns of [`runs_csv`], in order. New columns are added at the end, so existing column
+/// positions never move.
 const CSV_HEADER: &[&str] = &[
     "id",
     "project",
@@ -100,6 +104,11 @@ const CSV_HEADER: &[&str] = &[
     "cpu_model",
     "gpus",
     "tags",
+    "embodied_kgco2e",
+    "water_l",
+    "cost_usd",
+    "cost_basis",
+    "kind",
 ];
 
 /// One CSV row per run, RFC 4180 quoting, full-precision numbers in the unit named by the column.
@@ -148,6 +157,11 @@ pub fn runs_csv(rs: &[RunRecord]) -> String {
             r.host.cpu_model.clone(),
             gpus,
             tags,
+            opt(r.embodied.map(|e| plain(e.kg()))),
+            opt(r.water.map(|w| plain(w.litres()))),
+            opt(r.cost.map(|c| plain(c.usd()))),
+            opt(r.cost_used.as_ref().map(|c| c.basis.to_string())),
+            r.kind.to_string(),
         ]));
         out.push('\n');
     }

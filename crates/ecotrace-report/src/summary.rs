@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use ecotrace_core::{CarbonMass, Energy, IntensityBasis, Power, RunRecord, RunStatus};
+use ecotrace_core::{CarbonMass, CostBasis, Energy, IntensityBasis, Power, RunRecord, RunStatus};
 
 use crate::text::{
     clock, co2_auto, duration, energy_auto, inline, num, push_wrapped, short_id, signal, truncate,
@@ -86,9 +86,81 @@ fn intensity_text(r: &RunRecord) -> String {
     parts.join("  ")
 }
 
+/// The embodied, water and cost lines of a summary: embodied CO2e apart from operational (never
+/// summed with it) with one line per device charged, water on site and off site, and the cost
+/// with its basis. A record without an assessment says so; an unknown cost is left out.
+fn footprint_lines(out: &mut String, r: &RunRecord) {
+    match r.embodied {
+        Some(e) => {
+            let parts: Vec<String> = r
+                .embodied_items
+                .iter()
+                .map(|i| format!("{} {}", i.device, num(i.charged.kg())))
+                .collect();
+            let estimated: Vec<&str> = r
+                .embodied_items
+                .iter()
+                .filter(|i| i.estimated)
+                .map(|i| i.device.as_str())
+                .collect();
+            let lives: Vec<f64> = r
+                .embodied_items
+                .iter()
+                .map(|i| i.lifetime.years())
+                .collect();
+            let life = match lives.first() {
+                Some(l) if lives.iter().all(|x| x == l) => format!(" over a {l}-year life"),
+                _ => String::new(),
+            };
+            let mut text = format!(
+                "{} kgCO2e (SCI M, not in the operational figure): {}{life}",
+                num(e.kg()),
+                parts.join(", ")
+            );
+            if !estimated.is_empty() {
+                text.push_str(&format!("; estimated figures for {}", estimated.join(", ")));
+            }
+            labelled(out, "embodied CO2e", &text);
+        }
+        None => labelled(
+            out,
+            "embodied CO2e",
+            "not assessed (record from an earlier ecotrace)",
+        ),
+    }
+    if let (Some(w), Some(u)) = (r.water, &r.water_used) {
+        labelled(
+            out,
+            "water",
+            &format!(
+                "{} L = on-site {} L (WUE {} L/kWh) + off-site {} L ({} L/kWh generated)",
+                num(w.litres()),
+                num(u.onsite.litres()),
+                num(u.wue.l_per_kwh()),
+                num(u.offsite.litres()),
+                num(u.offsite_factor.l_per_kwh())
+            ),
+        );
+    }
+    if let (Some(c), Some(u)) = (r.cost, &r.cost_used) {
+        let basis = match (u.basis, u.usd_per_hour, u.usd_per_kwh) {
+            (CostBasis::Instance, Some(p), _) => format!("instance rental at {} USD/h", num(p)),
+            (CostBasis::Electricity, _, Some(p)) => {
+                format!("electricity only at {} USD/kWh", num(p))
+            }
+            (b, _, _) => b.to_string(),
+        };
+        labelled(
+            out,
+            "cost",
+            &format!("{} USD ({basis}; {})", num(c.usd()), u.source),
+        );
+    }
+}
+
 /// The end-of-run summary: status, energy by device with how each figure was obtained, total IT
-/// energy, PUE, grid intensity and operational CO2e with their sources, and the record's notes.
-/// About a dozen lines, laid out for 80 columns.
+/// energy, PUE, grid intensity and operational CO2e with their sources, embodied CO2e (apart),
+/// water and cost, and the record's notes. About a dozen lines, laid out for 80 columns.
 pub fn run_summary(r: &RunRecord) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -162,6 +234,7 @@ pub fn run_summary(r: &RunRecord) -> String {
             num(r.intensity.value.g_per_kwh()),
         ),
     );
+    footprint_lines(&mut out, r);
     for n in &r.notes {
         push_wrapped(&mut out, "note: ", &inline(n), 6, COLS);
     }

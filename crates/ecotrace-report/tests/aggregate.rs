@@ -285,7 +285,13 @@ fn report_csv_quotes_hostile_keys() {
             "energy_gpu_kwh",
             "energy_ram_kwh",
             "energy_total_kwh",
-            "operational_kgco2e"
+            "operational_kgco2e",
+            "embodied_kgco2e",
+            "embodied_runs",
+            "water_l",
+            "water_runs",
+            "cost_usd",
+            "cost_runs"
         ]
     );
     assert_eq!(rows.len(), 4, "header + 3 groups, no total row");
@@ -293,7 +299,7 @@ fn report_csv_quotes_hostile_keys() {
     assert_eq!(rows[3][0], "vision");
     assert_eq!(rows[3][7], "0.884033203125");
     assert_eq!(rows[3][3], "3818");
-    assert!(rows.iter().all(|r| r.len() == 9));
+    assert!(rows.iter().all(|r| r.len() == 15));
     assert_snapshot!(s);
 }
 
@@ -303,7 +309,7 @@ fn runs_csv_round_trips_hostile_values() {
     let rows = parse_csv(&runs_csv(&rs));
     assert_eq!(rows.len(), 1 + rs.len());
     assert!(
-        rows.iter().all(|r| r.len() == 22),
+        rows.iter().all(|r| r.len() == 27),
         "every row has every column"
     );
     let h = &rows[4]; // the hostile run, fourth in `all()`

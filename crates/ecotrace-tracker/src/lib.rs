@@ -4,10 +4,12 @@
 //!
 //! It must not spawn processes, print, or parse command lines: callers do.
 
+pub mod footprint;
 pub mod job;
 pub mod session;
 pub mod settings;
 
+pub use footprint::FootprintSettings;
 pub use session::{Finished, Measuring, Outcome, Run};
 pub use settings::{FileLayers, MeasureOptions, MeasureSettings};
 

@@ -59,9 +59,9 @@ pub fn new_record(settings: &MeasureSettings, command: &[String], host: Host) ->
         embodied: None,
         embodied_items: Vec::new(),
         water: None,
-        water_used: None,
+        water_used: Some(settings.footprint.water_used()),
         cost: None,
-        cost_used: None,
+        cost_used: settings.footprint.cost.clone(),
         kind: Default::default(),
         job,
         notes: settings.notes.clone(),
@@ -121,6 +121,7 @@ impl Recorder {
         self.pending.extend(samples);
         self.record.components = components;
         self.record.duration = elapsed;
+        crate::footprint::update_shares(&mut self.record);
         self.record.recompute();
         self.record.samples = SamplesSummary {
             count: self.sample_count,
@@ -186,6 +187,15 @@ impl Run {
         );
         let host = host_info(&roots, &discovery);
         let mut record = new_record(settings, &command, host);
+        let (items, notes) = crate::footprint::embodied_items(
+            &record.host,
+            discovery.cpu.sockets,
+            settings.footprint.lifetime,
+        );
+        record.embodied_items = items;
+        record.notes.extend(notes);
+        crate::footprint::update_shares(&mut record);
+        record.recompute();
         // Say in the record when a counter exists but could not be read (the figure is then a
         // model where a measurement was possible). Absent hardware is not news.
         for d in &discovery.diagnostics {

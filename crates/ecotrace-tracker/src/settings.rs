@@ -32,6 +32,14 @@ pub struct MeasureOptions {
     pub pue: Option<f64>,
     pub cpu_power: Option<f64>,
     pub ram_power: Option<f64>,
+    /// Expected service life of the hardware in years (embodied carbon).
+    pub lifetime_years: Option<f64>,
+    /// On-site water usage effectiveness, L/kWh of IT energy.
+    pub wue: Option<f64>,
+    /// USD per hour of the machine (cost basis: instance rental).
+    pub price_per_hour: Option<f64>,
+    /// USD per kWh at the meter (cost basis: electricity).
+    pub electricity_price: Option<f64>,
 }
 
 /// One config file's contents. Unknown keys are an error, so typos don't pass silently.
@@ -49,6 +57,10 @@ pub struct FileLayer {
     pub pue: Option<f64>,
     pub cpu_power: Option<f64>,
     pub ram_power: Option<f64>,
+    pub lifetime_years: Option<f64>,
+    pub wue: Option<f64>,
+    pub price_per_hour: Option<f64>,
+    pub electricity_price: Option<f64>,
     pub ledger: Option<String>,
     pub quiet: Option<bool>,
 }
@@ -138,6 +150,8 @@ pub struct MeasureSettings {
     /// The distributed job the run is part of, from the scheduler's environment or
     /// `ECOTRACE_JOB` (see [`crate::job`]); the CLI's `--job` replaces it.
     pub job: Option<ecotrace_core::JobInfo>,
+    /// Embodied lifetime, water factors and price (see [`crate::footprint`]).
+    pub footprint: crate::footprint::FootprintSettings,
 }
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
@@ -283,7 +297,24 @@ impl MeasureSettings {
                     .to_string(),
             },
         };
+        let grid_zone = match &resolved {
+            Some(r) => r.cloud.as_ref().map_or(r.zone.clone(), |c| c.zone.clone()),
+            None => ecotrace_data::WORLD_ID.to_string(),
+        };
+        let footprint = crate::footprint::resolve(
+            args.lifetime_years
+                .or_else(|| files.pick(|l| l.lifetime_years)),
+            args.wue.or_else(|| files.pick(|l| l.wue)),
+            args.price_per_hour
+                .or_else(|| files.pick(|l| l.price_per_hour)),
+            args.electricity_price
+                .or_else(|| files.pick(|l| l.electricity_price)),
+            &grid_zone,
+            resolved.as_ref().and_then(|r| r.wue_l_per_kwh.clone()),
+        )
+        .map_err(TrackError::Usage)?;
         Ok(MeasureSettings {
+            footprint,
             job: crate::job::detect_from_env(None),
             project,
             phase,

@@ -120,6 +120,9 @@ pub struct MeasureArgs {
     /// The RAM's power in watts, instead of the per-GB model
     #[arg(long, env = "ECOTRACE_RAM_POWER", value_name = "W")]
     pub ram_power: Option<f64>,
+
+    #[command(flatten)]
+    pub footprint: FootprintArgs,
 }
 
 impl MeasureArgs {
@@ -135,6 +138,10 @@ impl MeasureArgs {
             pue: self.pue,
             cpu_power: self.cpu_power,
             ram_power: self.ram_power,
+            lifetime_years: self.footprint.lifetime_years,
+            wue: self.footprint.wue,
+            price_per_hour: self.footprint.price_per_hour,
+            electricity_price: self.footprint.electricity_price,
         }
     }
 }

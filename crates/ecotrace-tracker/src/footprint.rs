@@ -1,0 +1,378 @@
+//! The whole footprint of a measured run beyond its operational carbon: the embodied carbon of the
+//! hardware it used (SCI "M"), the water (on site and off site), and the cost when a price is
+//! known. Resolved once from the settings and the hardware found; the shares charged follow the
+//! components as they are measured. See docs/footprint.md.
+
+use ecotrace_core::{
+    footprint::host_share, CarbonMass, ComponentKind, CostBasis, CostUsed, EmbodiedItem,
+    EmbodiedKind, Fraction, Host, Lifetime, RunRecord, Scope, Water, WaterIntensity, WaterUsed,
+};
+
+/// Footprint factors beyond grid intensity and PUE, resolved from flags, files and the region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FootprintSettings {
+    pub lifetime: Lifetime,
+    pub wue: WaterIntensity,
+    pub wue_source: String,
+    pub offsite: WaterIntensity,
+    pub offsite_source: String,
+    pub cost: Option<CostUsed>,
+}
+
+impl FootprintSettings {
+    /// The water factors and their sources as the record stores them (derived litres at zero
+    /// until [`RunRecord::recompute`]).
+    pub fn water_used(&self) -> WaterUsed {
+        WaterUsed {
+            wue: self.wue,
+            wue_source: self.wue_source.clone(),
+            offsite_factor: self.offsite,
+            offsite_source: self.offsite_source.clone(),
+            onsite: Water::ZERO,
+            offsite: Water::ZERO,
+        }
+    }
+}
+
+/// Default expected service life of hardware (docs/footprint.md).
+pub const DEFAULT_LIFETIME_YEARS: f64 = ecotrace_core::estimate::DEFAULT_LIFETIME_YEARS;
+
+/// Resolves the footprint factors. `grid_zone` is the zone whose electricity the run uses (a cloud
+/// region's zone, a zone id, or `WORLD`); `region_wue` the cloud region's published WUE, if any.
+pub fn resolve(
+    lifetime_years: Option<f64>,
+    wue: Option<f64>,
+    price_per_hour: Option<f64>,
+    electricity_price: Option<f64>,
+    grid_zone: &str,
+    region_wue: Option<(f64, String)>,
+) -> Result<FootprintSettings, String> {
+    let lifetime = Lifetime::from_years(lifetime_years.unwrap_or(DEFAULT_LIFETIME_YEARS))
+        .map_err(|e| format!("--lifetime-years: {e}"))?;
+    let (wue, wue_source) = match (wue, region_wue) {
+        (Some(w), _) => (
+            WaterIntensity::from_l_per_kwh(w).map_err(|e| format!("--wue: {e}"))?,
+            "given by the user (--wue)".to_string(),
+        ),
+        (None, Some((w, s))) => (
+            WaterIntensity::from_l_per_kwh(w).unwrap_or(WaterIntensity::ZERO),
+            s,
+        ),
+        (None, None) => (
+            WaterIntensity::ZERO,
+            "default 0: no data-centre cooling water counted (pass --wue, or a cloud region that publishes one)"
+                .to_string(),
+        ),
+    };
+    let w = ecotrace_data::offsite_water(grid_zone);
+    let offsite_source = if w.zone.eq_ignore_ascii_case(grid_zone) {
+        format!("{} ({}): {}", w.zone, w.year, w.source)
+    } else {
+        format!(
+            "no figure for {grid_zone}; {} ({}) used: {}",
+            w.zone, w.year, w.source
+        )
+    };
+    let price = |v: f64, flag: &str| -> Result<f64, String> {
+        if v.is_finite() && v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(format!(
+                "--{flag} must be a non-negative price in USD, got {v}"
+            ))
+        }
+    };
+    let cost = match (price_per_hour, electricity_price) {
+        (Some(p), _) => Some(CostUsed {
+            basis: CostBasis::Instance,
+            usd_per_hour: Some(price(p, "price-per-hour")?),
+            usd_per_kwh: None,
+            source: "given by the user (--price-per-hour, USD per hour of the machine)".into(),
+        }),
+        (None, Some(p)) => Some(CostUsed {
+            basis: CostBasis::Electricity,
+            usd_per_hour: None,
+            usd_per_kwh: Some(price(p, "electricity-price")?),
+            source: "given by the user (--electricity-price); electricity only".into(),
+        }),
+        (None, None) => None,
+    };
+    Ok(FootprintSettings {
+        lifetime,
+        wue,
+        wue_source,
+        offsite: w.offsite,
+        offsite_source,
+        cost,
+    })
+}
+
+/// The embodied-carbon items of the hardware a run found: each GPU the catalog knows, the CPU
+/// packages, and the host (the rest of the server). Shares start at 1; [`update_shares`] sets
+/// them from what the run used. Also returns notes for hardware without a figure.
+pub fn embodied_items(
+    host: &Host,
+    sockets: u32,
+    lifetime: Lifetime,
+) -> (Vec<EmbodiedItem>, Vec<String>) {
+    let mut items = Vec::new();
+    let mut notes = Vec::new();
+    let mut gpus_known = 0u32;
+    for (i, name) in host.gpus.iter().enumerate() {
+        match ecotrace_data::accelerator_for_device(name) {
+            Some(a) => {
+                gpus_known += 1;
+                items.push(EmbodiedItem {
+                    component: EmbodiedKind::Gpu,
+                    device: format!("gpu{i}"),
+                    hardware: a.name.clone(),
+                    device_embodied: a.embodied,
+                    lifetime,
+                    share: Fraction::ONE,
+                    estimated: a.embodied_estimated,
+                    source: a.embodied_source.clone(),
+                    charged: CarbonMass::ZERO,
+                })
+            }
+            None => notes.push(format!(
+                "embodied carbon: no catalog figure for GPU {name:?} (gpu{i}); it is not counted (`ecotrace data hardware` lists the catalog)"
+            )),
+        }
+    }
+    let sockets = sockets.max(1);
+    if let Some(cpu) = ecotrace_data::embodied_ref("cpu") {
+        items.push(EmbodiedItem {
+            component: EmbodiedKind::Cpu,
+            device: "cpu".into(),
+            hardware: if host.cpu_model.is_empty() {
+                cpu.name.clone()
+            } else {
+                host.cpu_model.clone()
+            },
+            device_embodied: cpu.embodied * f64::from(sockets),
+            lifetime,
+            share: Fraction::ONE,
+            estimated: cpu.estimated,
+            source: format!(
+                "{} kgCO2e per package × {sockets} socket(s): {}",
+                cpu.embodied.kg(),
+                cpu.source
+            ),
+            charged: CarbonMass::ZERO,
+        });
+    }
+    let gpus = host.gpus.len() as u32;
+    let (id, units) = if gpus > 0 {
+        ("gpu-server", gpus)
+    } else {
+        ("cpu-server", sockets)
+    };
+    if let Some(h) = ecotrace_data::embodied_ref(id) {
+        let fraction = f64::from(units) / f64::from(h.slots.max(1));
+        items.push(EmbodiedItem {
+            component: EmbodiedKind::Host,
+            device: "host".into(),
+            hardware: h.name.clone(),
+            device_embodied: h.embodied * fraction,
+            lifetime,
+            share: Fraction::ONE,
+            estimated: h.estimated,
+            source: format!(
+                "{} kgCO2e for a {}-slot host, pro-rated to this machine's {units} {}: {}",
+                h.embodied.kg(),
+                h.slots,
+                if gpus > 0 { "GPU(s)" } else { "socket(s)" },
+                h.source
+            ),
+            charged: CarbonMass::ZERO,
+        });
+    }
+    let _ = gpus_known;
+    (items, notes)
+}
+
+/// Sets each embodied item's share from what the run used so far: in machine scope everything is
+/// charged whole; in process scope a GPU is charged when the run's tree used it (its component has
+/// energy), the CPU by the tree's mean share of busy CPU time, and the host by the share of the
+/// machine's GPUs used (or, without GPUs, like the CPU).
+pub fn update_shares(r: &mut RunRecord) {
+    if r.scope == Scope::Machine {
+        for i in &mut r.embodied_items {
+            i.share = Fraction::ONE;
+        }
+        return;
+    }
+    let gpu_used = |dev: &str| {
+        r.components.iter().any(|c| {
+            c.component == ComponentKind::Gpu && c.device == dev && c.energy.joules() > 0.0
+        })
+    };
+    let shares: Vec<f64> = r
+        .components
+        .iter()
+        .filter(|c| c.component == ComponentKind::Cpu)
+        .filter_map(|c| c.figures.get("cpu_share_mean").copied())
+        .filter(|x| x.is_finite())
+        .collect();
+    let cpu_share = if shares.is_empty() {
+        1.0
+    } else {
+        (shares.iter().sum::<f64>() / shares.len() as f64).clamp(0.0, 1.0)
+    };
+    let gpu_items: Vec<(usize, bool)> = r
+        .embodied_items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.component == EmbodiedKind::Gpu)
+        .map(|(n, i)| (n, gpu_used(&i.device)))
+        .collect();
+    let total_gpus = r.host.gpus.len() as u32;
+    let used = gpu_items.iter().filter(|(_, u)| *u).count() as u32;
+    for (n, u) in &gpu_items {
+        r.embodied_items[*n].share = if *u { Fraction::ONE } else { Fraction::ZERO };
+    }
+    for i in &mut r.embodied_items {
+        match i.component {
+            EmbodiedKind::Cpu => i.share = Fraction::new(cpu_share).unwrap_or(Fraction::ONE),
+            EmbodiedKind::Host if total_gpus > 0 => i.share = host_share(used, total_gpus),
+            EmbodiedKind::Host => i.share = Fraction::new(cpu_share).unwrap_or(Fraction::ONE),
+            EmbodiedKind::Gpu => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ecotrace_core::{ComponentEnergy, Energy, Method, Power};
+    use std::collections::BTreeMap;
+
+    fn host(gpus: &[&str]) -> Host {
+        Host {
+            hostname: "h".into(),
+            cpu_model: "AMD EPYC 7543 32-Core Processor".into(),
+            cpu_count: 64,
+            memory_gb: 256.0,
+            gpus: gpus.iter().map(|s| s.to_string()).collect(),
+            os: String::new(),
+        }
+    }
+
+    #[test]
+    fn items_for_a_gpu_server() {
+        let l = Lifetime::from_years(5.0).unwrap();
+        let (items, notes) = embodied_items(
+            &host(&[
+                "NVIDIA A100-SXM4-80GB",
+                "NVIDIA A100-SXM4-80GB",
+                "Mystery GPU",
+            ]),
+            2,
+            l,
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("Mystery GPU"));
+        let kinds: Vec<_> = items
+            .iter()
+            .map(|i| (i.component, i.device.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (EmbodiedKind::Gpu, "gpu0"),
+                (EmbodiedKind::Gpu, "gpu1"),
+                (EmbodiedKind::Cpu, "cpu"),
+                (EmbodiedKind::Host, "host")
+            ]
+        );
+        let server = ecotrace_data::embodied_ref("gpu-server").unwrap();
+        // Three GPUs of an eight-slot host.
+        assert!((items[3].device_embodied.kg() - server.embodied.kg() * 3.0 / 8.0).abs() < 1e-9);
+        assert!((items[2].device_embodied.kg() - 200.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn shares_follow_what_the_run_used() {
+        let l = Lifetime::from_years(5.0).unwrap();
+        let h = host(&["NVIDIA H100 80GB HBM3"; 4]);
+        let (items, _) = embodied_items(&h, 2, l);
+        let comp = |kind, dev: &str, kwh: f64, share: Option<f64>| ComponentEnergy {
+            component: kind,
+            device: dev.into(),
+            energy: Energy::from_kwh(kwh),
+            mean_power: Power::ZERO,
+            peak_power: Power::ZERO,
+            method: Method::Rapl,
+            figures: share
+                .map(|s| BTreeMap::from([("cpu_share_mean".to_string(), s)]))
+                .unwrap_or_default(),
+            note: String::new(),
+        };
+        let mut r: RunRecord = serde_json::from_value(serde_json::json!({
+            "record_version": 1, "id": "r", "project": "p", "phase": "training",
+            "command": ["x"], "status": "running", "exit_code": null, "signal": null, "error": null,
+            "started_at": "2024-01-01T00:00:00Z", "ended_at": null, "duration_s": 3600.0,
+            "scope": "process",
+            "host": {"hostname": "h", "cpu_model": "", "cpu_count": 1, "memory_gb": 1.0, "gpus": h.gpus, "os": ""},
+            "energy_kwh": {"cpu": 0.0, "gpu": 0.0, "ram": 0.0, "total": 0.0},
+            "components": [], "mean_power_w": 0.0,
+            "pue": {"value": 1.0, "source": ""},
+            "intensity": {"g_per_kwh": 1.0, "zone": "", "source": "", "year": null, "basis": "user"},
+            "operational_kgco2e": 0.0,
+            "tracker": {"version": "0", "interval_s": 1.0, "pid": 1}
+        }))
+        .unwrap();
+        r.embodied_items = items;
+        r.components = vec![
+            comp(ComponentKind::Cpu, "package-0", 0.1, Some(0.5)),
+            comp(ComponentKind::Gpu, "gpu0", 0.3, None),
+            comp(ComponentKind::Gpu, "gpu1", 0.0, None),
+        ];
+        update_shares(&mut r);
+        fn share(r: &RunRecord, d: &str) -> f64 {
+            r.embodied_items
+                .iter()
+                .find(|i| i.device == d)
+                .unwrap()
+                .share
+                .value()
+        }
+        assert_eq!(share(&r, "gpu0"), 1.0);
+        assert_eq!(share(&r, "gpu1"), 0.0);
+        assert_eq!(share(&r, "gpu3"), 0.0);
+        assert_eq!(share(&r, "cpu"), 0.5);
+        assert_eq!(share(&r, "host"), 0.25);
+        r.recompute();
+        let e = r.embodied.unwrap();
+        assert!(e.kg() > 0.0);
+        // Machine scope charges everything.
+        r.scope = Scope::Machine;
+        update_shares(&mut r);
+        assert_eq!(share(&r, "gpu1"), 1.0);
+        assert_eq!(share(&r, "host"), 1.0);
+    }
+
+    #[test]
+    fn factors_resolve_with_defaults_and_sources() {
+        let f = resolve(None, None, None, None, "FR", None).unwrap();
+        assert_eq!(f.lifetime.years(), 5.0);
+        assert_eq!(f.wue, WaterIntensity::ZERO);
+        assert!(f.offsite.l_per_kwh() > 0.0);
+        assert!(f.offsite_source.starts_with("FR"));
+        assert!(f.cost.is_none());
+        let c = resolve(
+            Some(4.0),
+            Some(0.3),
+            Some(2.5),
+            Some(0.1),
+            "aws:x",
+            Some((0.2, "aws".into())),
+        )
+        .unwrap();
+        assert_eq!(c.wue.l_per_kwh(), 0.3);
+        assert_eq!(c.cost.unwrap().basis, CostBasis::Instance);
+        assert!(resolve(Some(0.0), None, None, None, "FR", None).is_err());
+        assert!(resolve(None, Some(-1.0), None, None, "FR", None).is_err());
+        assert!(resolve(None, None, Some(-1.0), None, "FR", None).is_err());
+    }
+}
