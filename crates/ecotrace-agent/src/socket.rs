@@ -7,8 +7,9 @@
 //! must own `/proc/PID` (root may register anything). A client sees only the run it registered on
 //! its own connection; closing the connection unregisters it (its totals stay in the metrics).
 //!
-//! Protocol: one JSON object per line each way ([`Request`], [`Response`]). The client registers
-//! once, then asks `read` whenever it wants its run's cumulative energy per device, and `end`.
+//! Protocol: one JSON object per line each way ([`Request`], [`Response`]). The client may ask
+//! `hello` (the devices), registers once, then asks `read` whenever it wants its run's cumulative
+//! energy per device, and `end`.
 //! Lines longer than [`MAX_LINE`] close the connection. Must not expose other users' runs.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -40,6 +41,8 @@ pub const MAX_CLIENTS: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Request {
+    /// The devices the agent measures (in the order of every later `energy`), without registering.
+    Hello,
     /// Start charging the process tree of `pid` (its descendants; `pid` itself too with
     /// `include_root`) to the run `run`.
     Register {
@@ -263,6 +266,19 @@ fn serve_client(s: UnixStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
     }
 }
 
+fn describe(sh: &Shared) -> Vec<DeviceDesc> {
+    sh.runs
+        .devices
+        .iter()
+        .map(|d| DeviceDesc {
+            component: d.info.component.as_str().to_string(),
+            device: d.info.device.clone(),
+            method: d.info.method.as_str().to_string(),
+            note: d.info.note.clone(),
+        })
+        .collect()
+}
+
 fn handle(
     req: Request,
     uid: Option<u32>,
@@ -273,6 +289,17 @@ fn handle(
         return Response::err("cannot tell who is asking (no SO_PEERCRED)");
     };
     match req {
+        Request::Hello => {
+            let sh = lock(shared);
+            Response {
+                ok: true,
+                error: None,
+                devices: describe(&sh),
+                energy: Vec::new(),
+                interval_s: sh.interval.as_secs_f64(),
+                node: sh.info.node.clone(),
+            }
+        }
         Request::Register {
             run: id,
             pid,
@@ -310,17 +337,7 @@ fn handle(
                 sh.runs.set_project(&wid, &p);
             }
             *run = Some(id);
-            let devices = sh
-                .runs
-                .devices
-                .iter()
-                .map(|d| DeviceDesc {
-                    component: d.info.component.as_str().to_string(),
-                    device: d.info.device.clone(),
-                    method: d.info.method.as_str().to_string(),
-                    note: d.info.note.clone(),
-                })
-                .collect();
+            let devices = describe(&sh);
             Response {
                 ok: true,
                 error: None,

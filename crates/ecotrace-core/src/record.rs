@@ -109,6 +109,7 @@ string_enum!(
         NvmlPower => "nvml-power",
         RamModel => "ram-model",
         Estimate => "estimate",
+        AgentRapl => "agent-rapl",
     } what = "method"
 );
 

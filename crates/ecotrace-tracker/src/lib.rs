@@ -4,6 +4,7 @@
 //!
 //! It must not spawn processes, print, or parse command lines: callers do.
 
+pub mod agent_link;
 pub mod footprint;
 pub mod job;
 pub mod session;

@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use ecotrace_core::{
-    ComponentEnergy, Host, Power, PowerSample, RunRecord, RunStatus, SamplesSummary, TrackerInfo,
-    RECORD_VERSION,
+    ComponentEnergy, ComponentKind, Host, Method, Power, PowerSample, RunRecord, RunStatus,
+    SamplesSummary, TrackerInfo, RECORD_VERSION,
 };
 use ecotrace_ledger::Ledger;
 use ecotrace_sensors::discover::{discover, Discovery, SensorConfig};
 use ecotrace_sensors::meter::{Live, Meter, MeterConfig, MeterThread};
-use ecotrace_sensors::{Diagnostic, Roots};
+use ecotrace_sensors::{Diagnostic, Roots, Sensor};
 
+use crate::agent_link::{self, AgentLink};
 use crate::settings::MeasureSettings;
 use crate::TrackError;
 
@@ -95,6 +96,70 @@ pub fn host_info(roots: &Roots, discovery: &Discovery) -> Host {
     }
 }
 
+/// How the note saying the agent measured a run begins.
+const AGENT_NOTE: &str = "cpu and ram energy measured by the ecotrace agent";
+
+/// In process scope, when this user cannot read the RAPL counters and an `ecotrace agent` answers
+/// on its socket with counters of its own, its CPU and RAM sensors replace the local ones (GPUs stay
+/// local: NVML needs no root). Notes say which path measured the run.
+fn use_agent(
+    settings: &MeasureSettings,
+    discovery: &mut Discovery,
+    notes: &mut Vec<String>,
+) -> Option<Arc<AgentLink>> {
+    if settings.scope != ecotrace_core::Scope::Process {
+        return None;
+    }
+    let local_rapl = discovery
+        .sensors
+        .iter()
+        .any(|s| s.component() == ComponentKind::Cpu && s.method(0) == Method::Rapl);
+    if local_rapl {
+        return None;
+    }
+    let path = agent_link::socket_path()?;
+    let link = match AgentLink::connect(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            notes.push(format!(
+                "the ecotrace agent could not be used ({e}); measured locally"
+            ));
+            return None;
+        }
+    };
+    if !link.measures(ComponentKind::Cpu) {
+        return None;
+    }
+    let mut sensors: Vec<Box<dyn Sensor>> = Vec::new();
+    for c in [ComponentKind::Cpu, ComponentKind::Ram] {
+        match link.sensor(c) {
+            Some(s) => sensors.push(Box::new(s)),
+            None => sensors.extend(
+                discovery
+                    .sensors
+                    .iter()
+                    .position(|s| s.component() == c)
+                    .map(|i| discovery.sensors.remove(i)),
+            ),
+        }
+    }
+    sensors.extend(
+        discovery
+            .sensors
+            .drain(..)
+            .filter(|s| s.component() == ComponentKind::Gpu),
+    );
+    discovery.sensors = sensors;
+    // The local RAPL complaint does not apply any more: the agent reads the counters.
+    notes.retain(|n| !n.starts_with("rapl:"));
+    notes.push(format!(
+        "{AGENT_NOTE} on {} through {} (its RAPL counters, which this user cannot read)",
+        link.node(),
+        link.path().display()
+    ));
+    Some(link)
+}
+
 /// Keeps the record up to date with the meter and writes it to the ledger.
 struct Recorder {
     record: RunRecord,
@@ -150,6 +215,10 @@ pub struct Run {
     discovery: Discovery,
     roots: Roots,
     interval: Duration,
+    /// The node agent measuring CPU and RAM for this run, when it does (see [`crate::agent_link`]).
+    agent: Option<Arc<AgentLink>>,
+    /// What a local measurement would use, kept to fall back on if the agent refuses the tree.
+    sensor_config: SensorConfig,
 }
 
 /// How a run ended.
@@ -181,10 +250,9 @@ impl Run {
         mut ledger: Box<dyn Ledger>,
         roots: Roots,
     ) -> Result<Run, TrackError> {
-        let discovery = discover(
-            &SensorConfig::new(settings.scope, settings.cpu_power, settings.ram_power),
-            &roots,
-        );
+        let sensor_config =
+            SensorConfig::new(settings.scope, settings.cpu_power, settings.ram_power);
+        let mut discovery = discover(&sensor_config, &roots);
         let host = host_info(&roots, &discovery);
         let mut record = new_record(settings, &command, host);
         let (items, notes) = crate::footprint::embodied_items(
@@ -207,6 +275,8 @@ impl Run {
                 }
             }
         }
+        // After the RAPL note: an agent that reads the counters for us makes it moot.
+        let agent = use_agent(settings, &mut discovery, &mut record.notes);
         ledger.begin(&record).map_err(|e| TrackError::Ledger {
             location: ledger.location(),
             source: e,
@@ -223,6 +293,8 @@ impl Run {
             discovery,
             roots,
             interval: settings.interval,
+            agent,
+            sensor_config,
         })
     }
 
@@ -274,7 +346,28 @@ impl Run {
         include_root: bool,
         checkpoint_every: Duration,
     ) -> Result<Measuring, TrackError> {
-        let scope = lock(&self.recorder).record.scope;
+        let (scope, id, project) = {
+            let r = lock(&self.recorder);
+            (
+                r.record.scope,
+                r.record.id.clone(),
+                r.record.project.clone(),
+            )
+        };
+        let mut discovery = self.discovery;
+        if let Some(link) = &self.agent {
+            if let Err(e) = link.register(&id, root_pid, include_root, &project) {
+                // Refused (or gone): measure locally after all, and say so.
+                let local = discover(&self.sensor_config, &self.roots);
+                discovery.sensors = local.sensors;
+                let mut r = lock(&self.recorder);
+                r.record.notes.retain(|n| !n.starts_with(AGENT_NOTE));
+                r.record.notes.push(format!(
+                    "the ecotrace agent at {} did not take this run ({e}); measured locally",
+                    link.path().display()
+                ));
+            }
+        }
         let meter = Meter::new(
             &MeterConfig {
                 scope,
@@ -282,7 +375,7 @@ impl Run {
                 include_root,
             },
             self.roots.clone(),
-            self.discovery.sensors,
+            discovery.sensors,
         );
         let reaped = meter.reaped_ticks();
         let rec = Arc::clone(&self.recorder);
