@@ -4,7 +4,8 @@
 //! takes 2 s or more or weighs 5 MB or more.
 //!
 //! Usage: cargo run --release -p ecotrace-report --example report_bench [-- --runs N --csv FILE]
-//! With `--csv FILE` it also writes the runs as CodeCarbon CSV, for the script's end-to-end check.
+//! With `--csv FILE` it also writes the runs as CodeCarbon CSV, for the script's end-to-end check;
+//! with `--html FILE`, the report page, for a look.
 
 use std::time::Instant;
 
@@ -131,6 +132,9 @@ fn main() {
         html.len() as f64 / 1e6
     );
     over |= secs >= BUDGET_S || html.len() >= BUDGET_BYTES;
+    if let Some(path) = arg("--html") {
+        std::fs::write(&path, &html).expect("write the page");
+    }
 
     let week = 7 * 86400;
     let samples: Vec<PowerSample> = (1..=week)

@@ -19,6 +19,9 @@ const LEFT: f64 = 64.0;
 const RIGHT: f64 = 24.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 46.0;
+/// Most category labels written under an axis (every k-th one beyond), so that labels like
+/// `2024-W18` never overlap.
+const MAX_LABELS: usize = 7;
 
 /// Colours (Okabe-Ito, readable by the colour-blind), by what they show.
 pub(crate) mod colour {
@@ -279,7 +282,7 @@ pub(crate) fn stacked_area(
 }
 
 /// Bars per category: `stacked` puts the series on top of each other, otherwise side by side.
-/// Category labels are written under the axis (every `label_every`-th one when there are many).
+/// Category labels are written under the axis (at most [`MAX_LABELS`] of them, evenly spaced).
 pub(crate) fn bars(
     title: &str,
     categories: &[String],
@@ -350,7 +353,7 @@ pub(crate) fn bars(
         }
         out.push_str("</g>");
     }
-    let every = categories.len().div_ceil(12).max(1);
+    let every = categories.len().div_ceil(MAX_LABELS).max(1);
     let labels: Vec<(f64, String)> = categories
         .iter()
         .enumerate()
@@ -417,7 +420,7 @@ pub(crate) fn lines(
             );
         }
     }
-    let every = categories.len().div_ceil(12).max(1);
+    let every = categories.len().div_ceil(MAX_LABELS).max(1);
     let labels: Vec<(f64, String)> = categories
         .iter()
         .enumerate()
