@@ -84,6 +84,70 @@ impl Core {
             }
         }
     }
+
+    fn epoch_end_inner(&self) -> PyResult<u32> {
+        self.with_active(|a| {
+            a.epochs += 1;
+            a.elapsed_at_last_epoch = a.measuring.elapsed();
+            let n = a.epochs;
+            a.measuring.update(|r| {
+                r.metrics.insert("epochs".into(), f64::from(n));
+            });
+            n
+        })
+    }
+
+    fn log_metric_inner(&self, name: String, value: f64) -> PyResult<()> {
+        if name.trim().is_empty() {
+            return Err(PyValueError::new_err("a metric needs a name"));
+        }
+        if !value.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "metric {name:?}: {value} is not a finite number"
+            )));
+        }
+        self.with_active(|a| {
+            a.measuring.update(|r| {
+                r.metrics.insert(name, value);
+            })
+        })
+    }
+
+    fn set_planned_epochs_inner(&self, n: u32) -> PyResult<()> {
+        if n == 0 {
+            return Err(PyValueError::new_err("planned epochs must be at least 1"));
+        }
+        self.with_active(|a| {
+            a.planned_epochs = Some(n);
+            a.measuring.update(|r| {
+                r.metrics.insert("planned_epochs".into(), f64::from(n));
+            })
+        })
+    }
+
+    fn snapshot_inner(&self) -> PyResult<String> {
+        self.check_owner()?;
+        match &*self.lock() {
+            State::Running(a) => to_json(&a.measuring.snapshot()),
+            State::Done(f) => to_json(&f.record),
+            _ => Err(PyRuntimeError::new_err("the tracker has not been started")),
+        }
+    }
+
+    fn predict_inner(&self) -> PyResult<Option<String>> {
+        let projected = self.with_active(|a| {
+            let planned = a.planned_epochs?;
+            project(
+                &a.measuring.snapshot(),
+                Progress {
+                    epochs_done: a.epochs,
+                    elapsed_at_last_epoch: a.elapsed_at_last_epoch,
+                    planned_epochs: planned,
+                },
+            )
+        })?;
+        projected.as_ref().map(to_json).transpose()
+    }
 }
 
 #[pymethods]
@@ -196,46 +260,30 @@ impl Core {
     }
 
     /// Marks the end of an epoch; returns the number of epochs done.
-    fn epoch_end(&self) -> PyResult<u32> {
-        self.with_active(|a| {
-            a.epochs += 1;
-            a.elapsed_at_last_epoch = a.measuring.elapsed();
-            let n = a.epochs;
-            a.measuring.update(|r| {
-                r.metrics.insert("epochs".into(), f64::from(n));
-            });
-            n
-        })
+    fn epoch_end(&self, py: Python<'_>) -> PyResult<u32> {
+        // Without the GIL: the record's lock may be held by a checkpoint writing to the ledger.
+        py.allow_threads(|| self.epoch_end_inner())
     }
 
     /// Stores a metric with the run (the last value logged under a name wins).
-    fn log_metric(&self, name: String, value: f64) -> PyResult<()> {
-        if name.trim().is_empty() {
-            return Err(PyValueError::new_err("a metric needs a name"));
-        }
-        if !value.is_finite() {
-            return Err(PyValueError::new_err(format!(
-                "metric {name:?}: {value} is not a finite number"
-            )));
-        }
-        self.with_active(|a| {
-            a.measuring.update(|r| {
-                r.metrics.insert(name, value);
-            })
-        })
+    fn log_metric(&self, py: Python<'_>, name: String, value: f64) -> PyResult<()> {
+        py.allow_threads(|| self.log_metric_inner(name, value))
     }
 
     /// The number of epochs the run is planned to have.
-    fn set_planned_epochs(&self, n: u32) -> PyResult<()> {
-        if n == 0 {
-            return Err(PyValueError::new_err("planned epochs must be at least 1"));
-        }
-        self.with_active(|a| {
-            a.planned_epochs = Some(n);
-            a.measuring.update(|r| {
-                r.metrics.insert("planned_epochs".into(), f64::from(n));
-            })
-        })
+    fn set_planned_epochs(&self, py: Python<'_>, n: u32) -> PyResult<()> {
+        py.allow_threads(|| self.set_planned_epochs_inner(n))
+    }
+
+    /// The record as of the last checkpoint (JSON), or the final record once stopped.
+    fn snapshot(&self, py: Python<'_>) -> PyResult<String> {
+        py.allow_threads(|| self.snapshot_inner())
+    }
+
+    /// The projected record of the whole run (JSON), or None until an epoch has ended, planned
+    /// epochs are known and a first measurement has been taken.
+    fn predict(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        py.allow_threads(|| self.predict_inner())
     }
 
     /// Epochs done so far.
@@ -248,33 +296,6 @@ impl Core {
             State::Running(a) => a.epochs,
             _ => 0,
         }
-    }
-
-    /// The record as of the last checkpoint (JSON), or the final record once stopped.
-    fn snapshot(&self) -> PyResult<String> {
-        self.check_owner()?;
-        match &*self.lock() {
-            State::Running(a) => to_json(&a.measuring.snapshot()),
-            State::Done(f) => to_json(&f.record),
-            _ => Err(PyRuntimeError::new_err("the tracker has not been started")),
-        }
-    }
-
-    /// The projected record of the whole run (JSON), or None until an epoch has ended, planned
-    /// epochs are known and a first measurement has been taken.
-    fn predict(&self) -> PyResult<Option<String>> {
-        let projected = self.with_active(|a| {
-            let planned = a.planned_epochs?;
-            project(
-                &a.measuring.snapshot(),
-                Progress {
-                    epochs_done: a.epochs,
-                    elapsed_at_last_epoch: a.elapsed_at_last_epoch,
-                    planned_epochs: planned,
-                },
-            )
-        })?;
-        projected.as_ref().map(to_json).transpose()
     }
 
     /// The first checkpoint error met, if any.
