@@ -25,7 +25,7 @@ use postgres::{Client, Config, NoTls, Transaction};
 use crate::compat::decode_record;
 use crate::liveness::{Liveness, LivenessView};
 use crate::schema::{CREATE_MIGRATIONS_TABLE_PG, MIGRATIONS};
-use crate::{Ledger, LedgerError, RunFilter, MIN_PREFIX_LEN};
+use crate::{ImportReport, Ledger, LedgerError, RunFilter, MIN_PREFIX_LEN};
 
 /// How long connecting may take before the server counts as unreachable, unless the URL sets
 /// `connect_timeout`.
@@ -543,6 +543,57 @@ fn migrate(c: &mut Client) -> Result<(), MigrateFail> {
 }
 
 impl Ledger for PostgresLedger {
+    fn import(&mut self, records: &[RunRecord]) -> Result<ImportReport, LedgerError> {
+        let mut encoded = Vec::with_capacity(records.len());
+        for r in records {
+            validate_id(r)?;
+            if !r.is_final() {
+                return Err(LedgerError::InvalidRecord {
+                    id: r.id.clone(),
+                    reason: "an imported run must have ended".into(),
+                });
+            }
+            encoded.push(encode(r)?);
+        }
+        let heartbeat = self.liveness.now();
+        // One transaction: every new run is stored, or none is.
+        self.with_client(|c| {
+            let mut tx = c.transaction()?;
+            let insert = tx.prepare(
+                "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
+                     tracker_pid, heartbeat_at, record_version, record_json)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)
+                 ON CONFLICT (id) DO NOTHING",
+            )?;
+            let mut report = ImportReport::default();
+            for (record, json) in records.iter().zip(&encoded) {
+                let n = tx.execute(
+                    &insert,
+                    &[
+                        &record.id,
+                        &record.project,
+                        &record.phase.as_str(),
+                        &record.status.as_str(),
+                        &record.started_at,
+                        &record.ended_at,
+                        &record.host.hostname,
+                        &i64::from(record.tracker.pid),
+                        &heartbeat,
+                        &(record.record_version as i32),
+                        json,
+                    ],
+                )?;
+                if n == 0 {
+                    report.skipped.push(record.id.clone());
+                } else {
+                    report.imported.push(record.id.clone());
+                }
+            }
+            tx.commit()?;
+            Ok(report)
+        })
+    }
+
     fn begin(&mut self, record: &RunRecord) -> Result<(), LedgerError> {
         validate_id(record)?;
         if !matches!(record.status, RunStatus::Running | RunStatus::FailedToStart) {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use ecotrace_core::{PowerSample, RunRecord, RunStatus};
 
-use crate::{Ledger, LedgerError, RunFilter, SqliteLedger};
+use crate::{ImportReport, Ledger, LedgerError, RunFilter, SqliteLedger};
 
 /// After an outage, how long writes go straight to the spool before the server is tried again
 /// (so that a dead server does not cost every checkpoint a connect timeout).
@@ -306,6 +306,13 @@ impl Ledger for SpooledLedger {
             }
         }
         Ok(())
+    }
+
+    /// Imports go to the shared ledger in one transaction, or fail: an import is an explicit
+    /// request, so an outage is reported (retry later) rather than spooled.
+    fn import(&mut self, records: &[RunRecord]) -> Result<ImportReport, LedgerError> {
+        let r = self.primary.import(records);
+        r.map_err(|e| self.explain(e))
     }
 
     fn get(&self, id_or_prefix: &str) -> Result<RunRecord, LedgerError> {

@@ -286,3 +286,31 @@ fn a_spooled_run_is_sent_when_it_ends_if_the_server_is_back() {
     assert_eq!(direct.get("comeback").unwrap().status, RunStatus::Finished);
     assert_eq!(direct.samples("comeback").unwrap(), samples(0, 4));
 }
+
+#[test]
+fn imports_are_all_or_nothing_and_skip_runs_already_there() {
+    let Some(url) = pg::server("imports_are_all_or_nothing_and_skip_runs_already_there") else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "import");
+    let mut l = SpooledLedger::new(
+        Box::new(PostgresLedger::new(&url).unwrap()),
+        tempfile::tempdir().unwrap().path().join("spool.db"),
+    );
+    let a = finished(record("imp-a", "p", Phase::Training, t(0)));
+    let b = finished(record("imp-b", "p", Phase::Training, t(1)));
+    let r = l.import(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(r.imported, ["imp-a", "imp-b"]);
+    let c = finished(record("imp-c", "p", Phase::Training, t(2)));
+    let r = l.import(&[a.clone(), c.clone()]).unwrap();
+    assert_eq!(
+        (r.imported, r.skipped),
+        (vec!["imp-c".to_string()], vec!["imp-a".to_string()])
+    );
+    // A running record in the batch: nothing of the batch is stored.
+    let d = finished(record("imp-d", "p", Phase::Training, t(3)));
+    let running = record("imp-e", "p", Phase::Training, t(4));
+    assert!(l.import(&[d, running]).is_err());
+    assert!(matches!(l.get("imp-d"), Err(LedgerError::NotFound { .. })));
+    assert_eq!(l.get("imp-b").unwrap(), rt(&b));
+}
