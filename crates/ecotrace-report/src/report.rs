@@ -256,6 +256,7 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                 ("operational kgCO2e", Align::Right),
                 ("embodied kgCO2e", Align::Right),
                 ("water L", Align::Right),
+                ("cost USD", Align::Right),
             ]);
             let row = |g: &Group| {
                 vec![
@@ -270,6 +271,7 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                     num(g.operational.kg()),
                     covered(num(g.embodied.kg()), g.embodied_runs, g.runs),
                     covered(num(g.water.litres()), g.water_runs, g.runs),
+                    covered(num(g.cost.usd()), g.cost_runs, g.runs),
                 ]
             };
             t.rows = groups.iter().map(row).collect();

@@ -2,7 +2,7 @@
 //!
 //! Renders the records it is given, in the order given; filtering and sorting are the caller's.
 
-use ecotrace_core::RunRecord;
+use ecotrace_core::{RecordKind, RunRecord};
 
 use crate::table::{Align, Table};
 use crate::text::{
@@ -44,7 +44,11 @@ fn list_table(rs: &[RunRecord], cut: bool) -> Table {
                 utc_minute(r.started_at),
                 project,
                 r.phase.to_string(),
-                r.status.to_string(),
+                if r.kind == RecordKind::Estimated {
+                    "estimated".to_string()
+                } else {
+                    r.status.to_string()
+                },
                 duration(r.duration),
                 num(r.energy_kwh.total.kwh()),
                 num(r.operational.kg()),
@@ -56,7 +60,8 @@ fn list_table(rs: &[RunRecord], cut: bool) -> Table {
     t
 }
 
-/// Aligned text table: id (first 8 characters), start (UTC minute), project, phase, status,
+/// Aligned text table: id (first 8 characters), start (UTC minute), project, phase, status
+/// (`estimated` for an a-priori estimate stored with `ecotrace estimate --add-to-project`),
 /// duration, IT energy in kWh, operational and embodied CO2e in kg (side by side, `-` where no
 /// embodied figure was assessed), and the command, cut to fit.
 /// No runs gives `no runs`.

@@ -27,6 +27,9 @@ const LIVE_MAX: usize = 70;
 /// `finished (exit 0) after 1h02m03s`, `interrupted by SIGINT (exit 130) after 4m05s`.
 pub(crate) fn status_line(r: &RunRecord) -> String {
     let d = duration(r.duration);
+    if r.kind == ecotrace_core::RecordKind::Estimated {
+        return format!("a-priori estimate over {d} (ecotrace estimate), not a measurement");
+    }
     let exit = r.exit_code.map(|c| format!("exit {c}"));
     let how = match (r.signal, &exit) {
         (Some(s), Some(e)) => format!(" (killed by {}, {e})", signal(s)),

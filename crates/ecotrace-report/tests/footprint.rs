@@ -124,3 +124,16 @@ fn lifecycle_counts_failed_and_repeated_runs_as_waste() {
     let csv = render_lifecycle("vision", &l, Format::Csv);
     assert_eq!(csv.lines().count(), 1 + 3 + 3);
 }
+
+#[test]
+fn estimated_records_are_labelled_as_estimates() {
+    let mut e = common::finished();
+    e.kind = RecordKind::Estimated;
+    let table = ecotrace_report::runs_table(&[e.clone()]);
+    assert!(table.contains("estimated"), "{table}");
+    let s = run_summary(&e);
+    assert!(
+        s.lines().next().unwrap().contains("a-priori estimate"),
+        "{s}"
+    );
+}
