@@ -117,9 +117,11 @@ def test_huggingface_budget_stop_ends_training(fake_transformers, steady_machine
     from ecotrace.integrations.huggingface import EcotraceCallback
 
     cb = EcotraceCallback(**STEADY, budget_kgco2e=1e-12, on_budget="stop")
-    trainer = HFTrainer(cb, epochs=20)
+    trainer = HFTrainer(cb, epochs=20, epoch_s=0.05)
     trainer.train()
-    assert trainer.state.epoch == 1.0  # stopped after the first epoch's projection
+    # Stopped after the first epoch's projection (a later one if the machine is so busy that the
+    # meter had not measured anything yet).
+    assert 1.0 <= trainer.state.epoch <= 3.0
     assert cb.footprint.status == "interrupted"
     assert "BudgetExceeded" in cb.footprint.error
     assert cb.budget_error.projected.total_kgco2e > 1e-12
@@ -216,9 +218,9 @@ def test_lightning_budget_stop_sets_should_stop(fake_lightning, steady_machine):
     from ecotrace.integrations.lightning import EcotraceCallback
 
     cb = EcotraceCallback(**STEADY, budget_kgco2e=1e-12, on_budget="stop")
-    trainer = PLTrainer([cb], max_epochs=50)
+    trainer = PLTrainer([cb], max_epochs=50, epoch_s=0.05)
     trainer.fit()
-    assert trainer.current_epoch == 1
+    assert 1 <= trainer.current_epoch <= 3
     assert cb.footprint.status == "interrupted"
 
 

