@@ -18,11 +18,14 @@ use ecotrace_agent::{DeviceDesc, Request, Response, DEFAULT_SOCKET};
 use ecotrace_core::{ComponentKind, Energy, Method};
 use ecotrace_sensors::{Sensor, SensorError, Tick};
 
-/// The agent's socket, if one is configured and exists: `ECOTRACE_AGENT_SOCKET`, else the default.
+/// The agent's socket, if one is configured and exists: `ECOTRACE_AGENT_SOCKET`, else the default
+/// — except when `ECOTRACE_SYSFS_ROOT` points at another sysfs (a test's fake machine), where only
+/// an explicitly named socket is used, so a real agent on the machine cannot change a test.
 pub fn socket_path() -> Option<PathBuf> {
     let p = match std::env::var("ECOTRACE_AGENT_SOCKET") {
         Ok(v) if v.trim().eq_ignore_ascii_case("none") => return None,
         Ok(v) if !v.trim().is_empty() => PathBuf::from(v.trim()),
+        _ if std::env::var_os("ECOTRACE_SYSFS_ROOT").is_some_and(|v| !v.is_empty()) => return None,
         _ => PathBuf::from(DEFAULT_SOCKET),
     };
     p.exists().then_some(p)
