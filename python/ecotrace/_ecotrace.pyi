@@ -21,6 +21,10 @@ class Core:
         ram_power: Optional[float] = None,
         quiet: Optional[bool] = None,
         job: Optional[str] = None,
+        lifetime_years: Optional[float] = None,
+        wue: Optional[float] = None,
+        price_per_hour: Optional[float] = None,
+        electricity_price: Optional[float] = None,
     ) -> None: ...
     @property
     def quiet(self) -> bool: ...

@@ -250,6 +250,20 @@ def test_a_forked_child_leaves_the_parents_run_alone(cli):
     assert shown["status"] == "finished" and shown["metrics"]["epochs"] == 1
 
 
+def test_footprint_options_reach_the_record(steady_machine):
+    with ecotrace.Tracker(interval=0.02, scope="machine", cpu_power=100, region="FR", wue=1.5,
+                          electricity_price=0.2, lifetime_years=4) as t:
+        time.sleep(0.1)
+    fp = t.footprint
+    d = fp.to_dict()
+    assert d["water"]["wue_l_per_kwh"] == 1.5
+    assert fp.water_l is not None and fp.water_l > 0
+    assert d["cost"]["basis"] == "electricity" and d["cost"]["usd_per_kwh"] == 0.2
+    assert fp.cost_usd == pytest.approx(fp.energy_kwh * fp.pue * 0.2)
+    with pytest.raises(ValueError):
+        ecotrace.Tracker(lifetime_years=-1)
+
+
 def test_job_key(monkeypatch):
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "4")

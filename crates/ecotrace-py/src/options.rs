@@ -25,6 +25,14 @@ pub struct KwOptions {
     pub pue: Option<f64>,
     pub cpu_power: Option<f64>,
     pub ram_power: Option<f64>,
+    /// Service life of the hardware in years (embodied carbon).
+    pub lifetime_years: Option<f64>,
+    /// On-site water usage effectiveness, L/kWh of IT energy.
+    pub wue: Option<f64>,
+    /// USD per hour of the machine (cost basis: instance rental).
+    pub price_per_hour: Option<f64>,
+    /// USD per kWh at the meter (cost basis: electricity).
+    pub electricity_price: Option<f64>,
     pub ledger: Option<String>,
     pub quiet: Option<bool>,
     /// The distributed job the run is part of (the CLI's `--job`); detected from the scheduler's
@@ -108,10 +116,10 @@ pub fn merge_env(
         pue: n(kw.pue, "ECOTRACE_PUE")?,
         cpu_power: n(kw.cpu_power, "ECOTRACE_CPU_POWER")?,
         ram_power: n(kw.ram_power, "ECOTRACE_RAM_POWER")?,
-        lifetime_years: n(None, "ECOTRACE_LIFETIME_YEARS")?,
-        wue: n(None, "ECOTRACE_WUE")?,
-        price_per_hour: n(None, "ECOTRACE_PRICE_PER_HOUR")?,
-        electricity_price: n(None, "ECOTRACE_ELECTRICITY_PRICE")?,
+        lifetime_years: n(kw.lifetime_years, "ECOTRACE_LIFETIME_YEARS")?,
+        wue: n(kw.wue, "ECOTRACE_WUE")?,
+        price_per_hour: n(kw.price_per_hour, "ECOTRACE_PRICE_PER_HOUR")?,
+        electricity_price: n(kw.electricity_price, "ECOTRACE_ELECTRICITY_PRICE")?,
         // Options added to the CLI later take their defaults until they are mapped here.
         ..Default::default()
     };

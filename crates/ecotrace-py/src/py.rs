@@ -157,7 +157,8 @@ impl Core {
     #[new]
     #[pyo3(signature = (
         command, project=None, phase=None, tags=None, interval=None, scope=None, region=None,
-        intensity=None, pue=None, ledger=None, cpu_power=None, ram_power=None, quiet=None, job=None
+        intensity=None, pue=None, ledger=None, cpu_power=None, ram_power=None, quiet=None, job=None,
+        lifetime_years=None, wue=None, price_per_hour=None, electricity_price=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -175,6 +176,10 @@ impl Core {
         ram_power: Option<f64>,
         quiet: Option<bool>,
         job: Option<String>,
+        lifetime_years: Option<f64>,
+        wue: Option<f64>,
+        price_per_hour: Option<f64>,
+        electricity_price: Option<f64>,
     ) -> PyResult<Self> {
         let kw = KwOptions {
             project,
@@ -187,6 +192,10 @@ impl Core {
             pue,
             cpu_power,
             ram_power,
+            lifetime_years,
+            wue,
+            price_per_hour,
+            electricity_price,
             ledger,
             quiet,
             job,
