@@ -43,9 +43,22 @@ pub struct Forwarder {
     pub forwarded: Arc<AtomicBool>,
 }
 
-impl Forwarder {
-    pub fn start(child_pid: u32) -> io::Result<Self> {
-        let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])?;
+/// Signal handlers installed before the command is spawned, so that a signal arriving between
+/// the spawn and the start of forwarding is queued, not fatal to ecotrace.
+pub struct PendingForwarder {
+    signals: SignalsInfo<WithOrigin>,
+}
+
+impl PendingForwarder {
+    pub fn install() -> io::Result<Self> {
+        Ok(PendingForwarder {
+            signals: SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])?,
+        })
+    }
+
+    /// Starts forwarding to the spawned command (signals queued since `install` included).
+    pub fn start(self, child_pid: u32) -> io::Result<Forwarder> {
+        let mut signals = self.signals;
         let handle = signals.handle();
         let forwarded = Arc::new(AtomicBool::new(false));
         let fwd = Arc::clone(&forwarded);
@@ -70,7 +83,9 @@ impl Forwarder {
             forwarded,
         })
     }
+}
 
+impl Forwarder {
     pub fn stop(mut self) {
         self.handle.close();
         if let Some(t) = self.thread.take() {

@@ -39,6 +39,8 @@ pub fn run(opts: RunOptions, ledger: Box<dyn Ledger>) -> Result<i32> {
     let run = Run::begin(s, opts.command.clone(), ledger, Roots::from_env())?;
 
     let subreaper = child::become_subreaper();
+    // Handlers first: a signal sent right after the spawn is then queued and forwarded.
+    let pending = child::PendingForwarder::install();
     let child = match std::process::Command::new(&opts.command[0])
         .args(&opts.command[1..])
         .spawn()
@@ -62,7 +64,7 @@ pub fn run(opts: RunOptions, ledger: Box<dyn Ledger>) -> Result<i32> {
         }
     };
     let pid = child.id();
-    let forwarder = child::Forwarder::start(pid);
+    let forwarder = pending.and_then(|p| p.start(pid));
     if !subreaper && s.scope == Scope::Process {
         run.note(
             "could not become a child subreaper: CPU time of orphaned processes may be missed"
