@@ -6,14 +6,17 @@
 //! otherwise the lowest interval power seen in the last [`IDLE_WINDOW`] intervals (the device's
 //! floor). A workload is charged `share × E_active` as *active* and, labelled apart,
 //! `share × E_idle` as *idle*, where `share` is its part of the machine's busy CPU time (CPU
-//! devices) or of its used memory (RAM devices). What no workload accounts for (the kernel,
-//! processes outside any workload, processes that exited between two reads) stays *unattributed*,
-//! so the workloads and the unattributed part always add up to the device's energy. GPU energy is
-//! not attributed to workloads yet: it is all unattributed.
+//! devices) or of its used memory (RAM devices). A GPU's share is split equally among the holders
+//! of a context on it over the interval ([`GpuContexts`]): each workload holding one is a holder
+//! (however many of its processes do), and processes in no workload together are one more holder,
+//! whose part stays unattributed; a GPU without any context is wholly unattributed. What no
+//! workload accounts for (the kernel, processes outside any workload, processes that exited
+//! between two reads) stays *unattributed*, so the workloads and the unattributed part always add
+//! up to the device's energy.
 //!
 //! Pure arithmetic on what the caller read: no I/O, no clock. Workloads that end keep their totals.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use ecotrace_core::{ComponentKind, Method};
@@ -54,6 +57,42 @@ pub struct MachineUsage {
     pub busy_cpu_usec: f64,
     /// Memory in use on the machine, bytes.
     pub used_memory_bytes: f64,
+}
+
+/// Who held a context on one GPU over an interval.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GpuContexts {
+    /// Workloads with at least one process holding a context (the number of processes does not
+    /// matter: the GPU is split equally per workload).
+    pub workloads: BTreeSet<WorkloadId>,
+    /// Whether a process in no workload (or one no longer booked) held a context: it counts as
+    /// one more holder, whose part stays unattributed.
+    pub outside: bool,
+}
+
+impl GpuContexts {
+    /// Nobody held a context.
+    pub fn is_empty(&self) -> bool {
+        self.workloads.is_empty() && !self.outside
+    }
+
+    /// Both intervals' holders (a context seen at either end of an interval counts for it).
+    pub fn union(&self, other: &GpuContexts) -> GpuContexts {
+        GpuContexts {
+            workloads: self.workloads.union(&other.workloads).cloned().collect(),
+            outside: self.outside || other.outside,
+        }
+    }
+
+    /// The share of the GPU each holder is charged: `1 / holders`, 0 with no holder.
+    pub fn share(&self) -> f64 {
+        let holders = self.workloads.len() + usize::from(self.outside);
+        if holders == 0 {
+            0.0
+        } else {
+            1.0 / holders as f64
+        }
+    }
 }
 
 /// Energy totals, in joules, split into active and idle.
@@ -166,13 +205,29 @@ impl Books {
     }
 
     /// Books one interval of length `dt`: `energy_j[i]` is device `i`'s energy over it (machine
-    /// scope), `machine` what the machine did, `usage` what each workload present did.
+    /// scope), `machine` what the machine did, `usage` what each workload present did. GPU
+    /// devices are all unattributed (see [`Books::step_with_gpus`]).
     pub fn step(
         &mut self,
         dt: Duration,
         energy_j: &[f64],
         machine: MachineUsage,
         usage: &BTreeMap<WorkloadId, WorkloadUsage>,
+    ) {
+        self.step_with_gpus(dt, energy_j, machine, usage, &BTreeMap::new());
+    }
+
+    /// [`Books::step`], where `gpus[i]` says who held a context on GPU device `i` (an index of
+    /// [`Books::devices`]) over the interval: each holder is charged an equal part of that
+    /// device's active and idle energy. A GPU device without an entry, or with no holder, is
+    /// unattributed; so is the part of holders that are not in `usage`.
+    pub fn step_with_gpus(
+        &mut self,
+        dt: Duration,
+        energy_j: &[f64],
+        machine: MachineUsage,
+        usage: &BTreeMap<WorkloadId, WorkloadUsage>,
+        gpus: &BTreeMap<usize, GpuContexts>,
     ) {
         let secs = dt.as_secs_f64();
         if secs <= 0.0 {
@@ -220,10 +275,15 @@ impl Books {
             dev.energy.idle_j += idle;
             let mut charged = Split::default();
             let component = dev.info.component;
+            let gpu = gpus.get(&i).filter(|_| component == ComponentKind::Gpu);
+            let gpu_share = gpu.map_or(0.0, GpuContexts::share);
             for (id, u) in usage {
                 let share = match component {
                     ComponentKind::Cpu if cpu_den > 0.0 => u.cpu_usec.max(0.0) / cpu_den,
                     ComponentKind::Ram if mem_den > 0.0 => u.memory_bytes.max(0.0) / mem_den,
+                    ComponentKind::Gpu if gpu.is_some_and(|g| g.workloads.contains(id)) => {
+                        gpu_share
+                    }
                     _ => 0.0,
                 };
                 if share <= 0.0 {
@@ -366,6 +426,65 @@ mod tests {
         assert!((b.devices[1].idle_power_w - 8.0).abs() < 1e-9);
         // CPU at idle: all idle.
         assert!((b.devices[0].energy.active_j - 80.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_gpu_is_split_equally_among_its_holders_and_the_rest_is_unattributed() {
+        // One GPU with no idle model; 1 s at 40 W sets its floor at 40 W: all idle.
+        let mut b = Books::new(vec![dev(ComponentKind::Gpu, None)], 100.0, 1.0);
+        let u = WorkloadUsage {
+            cpu_usec: 1.0,
+            memory_bytes: 1.0,
+        };
+        let usage = BTreeMap::from([(wid("a"), u), (wid("b"), u)]);
+        // a and a process outside any workload: a half, the other half unattributed; b nothing.
+        let gpus = BTreeMap::from([(
+            0,
+            GpuContexts {
+                workloads: BTreeSet::from([wid("a")]),
+                outside: true,
+            },
+        )]);
+        b.step_with_gpus(
+            Duration::from_secs(1),
+            &[40.0],
+            MachineUsage::default(),
+            &usage,
+            &gpus,
+        );
+        assert!((b.workloads[&wid("a")].per_device[0].idle_j - 20.0).abs() < 1e-9);
+        assert_eq!(b.workloads[&wid("b")].per_device[0].total(), 0.0);
+        assert!((b.unattributed[0].idle_j - 20.0).abs() < 1e-9);
+        // a and a workload that is gone (not booked): a half, the gone one's half unattributed.
+        let gpus = BTreeMap::from([(
+            0,
+            GpuContexts {
+                workloads: BTreeSet::from([wid("a"), wid("gone")]),
+                outside: false,
+            },
+        )]);
+        b.step_with_gpus(
+            Duration::from_secs(1),
+            &[100.0],
+            MachineUsage::default(),
+            &usage,
+            &gpus,
+        );
+        let a = b.workloads[&wid("a")].per_device[0];
+        assert!(
+            (a.idle_j - 40.0).abs() < 1e-9 && (a.active_j - 30.0).abs() < 1e-9,
+            "{a:?}"
+        );
+        // Without holders (or with plain `step`) it is all unattributed.
+        b.step(
+            Duration::from_secs(1),
+            &[40.0],
+            MachineUsage::default(),
+            &usage,
+        );
+        assert!((b.unattributed[0].total() - 20.0 - 50.0 - 40.0).abs() < 1e-9);
+        let sum: f64 = b.workloads.values().map(|w| w.per_device[0].total()).sum();
+        assert!((sum + b.unattributed[0].total() - b.devices[0].energy.total()).abs() < 1e-9);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The agent's loop: every interval, read the machine's sensors (machine scope), the machine's CPU
-//! time and memory, the cgroup workloads and the registered process trees; book it all
+//! time and memory, the cgroup workloads, the processes holding a context on each GPU (mapped to
+//! their workloads through `/proc/PID/cgroup`) and the registered process trees; book it all
 //! ([`crate::account`]); render the metrics page the HTTP thread serves.
 //!
 //! Must not write anything but its metrics page and its socket answers.
@@ -11,12 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ecotrace_core::{Energy, Method, Power, Scope};
-use ecotrace_sensors::discover::{discover, SensorConfig};
+use ecotrace_core::{ComponentKind, Energy, Method, Power, Scope};
+use ecotrace_sensors::discover::{discover_with, Probes, SensorConfig};
+use ecotrace_sensors::gpu::{GpuBackend, NvmlBackend, NvmlLibrary};
 use ecotrace_sensors::procfs::{self, ProcessTree};
 use ecotrace_sensors::{Roots, Sensor, Tick};
 
-use crate::account::{Books, DeviceInfo, MachineUsage, WorkloadUsage};
+use crate::account::{Books, DeviceInfo, GpuContexts, MachineUsage, WorkloadUsage};
 use crate::cgroups::{CgroupUsage, Hierarchy, WorkloadId, WorkloadKind};
 use crate::exposition::{self, AgentInfo};
 
@@ -81,11 +83,44 @@ pub(crate) fn lock(s: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// One GPU backend used twice: by the GPU sensor (energy) and by the agent (who holds a context).
+#[derive(Clone)]
+struct SharedGpu(Arc<Mutex<Box<dyn GpuBackend>>>);
+
+impl SharedGpu {
+    fn get(&self) -> MutexGuard<'_, Box<dyn GpuBackend>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl GpuBackend for SharedGpu {
+    fn device_count(&self) -> usize {
+        self.get().device_count()
+    }
+    fn name(&self, i: usize) -> String {
+        self.get().name(i)
+    }
+    fn total_energy_mj(&self, i: usize) -> Option<u64> {
+        self.get().total_energy_mj(i)
+    }
+    fn power_mw(&self, i: usize) -> Option<u64> {
+        self.get().power_mw(i)
+    }
+    fn pids(&self, i: usize) -> Vec<u32> {
+        self.get().pids(i)
+    }
+}
+
 /// The sensors of this machine in machine scope, with what the books need to know of them.
-fn sensors(cfg: &AgentConfig) -> (Vec<Box<dyn Sensor>>, Vec<DeviceInfo>) {
-    let d = discover(
+fn sensors(cfg: &AgentConfig, gpu: Option<SharedGpu>) -> (Vec<Box<dyn Sensor>>, Vec<DeviceInfo>) {
+    let probes = Probes {
+        gpu: gpu.map(|g| Box::new(g) as Box<dyn GpuBackend>),
+        ..Probes::default()
+    };
+    let d = discover_with(
         &SensorConfig::new(Scope::Machine, cfg.cpu_power, cfg.ram_power),
         &cfg.roots,
+        probes,
     );
     let mut infos = Vec::new();
     for s in &d.sensors {
@@ -117,13 +152,37 @@ pub struct Agent {
     prev_cgroups: Option<BTreeMap<WorkloadId, CgroupUsage>>,
     prev_cpu: Option<procfs::CpuTimes>,
     ticks_per_sec: f64,
+    /// Who holds a context on the GPUs (None: no GPU backend).
+    gpu: Option<SharedGpu>,
+    /// Per device of the books: its GPU index (`gpuN`), None for other devices.
+    gpu_index: Vec<Option<usize>>,
+    /// Who held a context on each GPU device at the previous read.
+    prev_gpu: BTreeMap<usize, GpuContexts>,
     pub shared: Arc<Mutex<Shared>>,
 }
 
 impl Agent {
-    /// Discovers the sensors and takes the first readings.
+    /// Discovers the sensors and takes the first readings. GPUs are read through NVML
+    /// (`ECOTRACE_NVML_LIBRARY`, as `ecotrace run` does).
     pub fn new(cfg: AgentConfig) -> Result<Agent, AgentError> {
-        let (sensors, infos) = sensors(&cfg);
+        let gpu = NvmlBackend::load(&NvmlLibrary::resolve(None))
+            .ok()
+            .map(|b| Box::new(b) as Box<dyn GpuBackend>);
+        Self::build(cfg, gpu)
+    }
+
+    /// [`Agent::new`], reading the GPUs through `gpu` instead of NVML (tests pass a
+    /// `FakeGpuBackend`).
+    pub fn with_gpu_backend(
+        cfg: AgentConfig,
+        gpu: Box<dyn GpuBackend>,
+    ) -> Result<Agent, AgentError> {
+        Self::build(cfg, Some(gpu))
+    }
+
+    fn build(cfg: AgentConfig, gpu: Option<Box<dyn GpuBackend>>) -> Result<Agent, AgentError> {
+        let gpu = gpu.map(|b| SharedGpu(Arc::new(Mutex::new(b))));
+        let (sensors, infos) = sensors(&cfg, gpu.clone());
         if sensors.is_empty() {
             return Err(AgentError::NoSensor(
                 "run `ecotrace doctor` to see why, or pass --cpu-power W".into(),
@@ -134,6 +193,14 @@ impl Agent {
         let hierarchy = Hierarchy::detect(&cfg.roots);
         let prev_cgroups = Some(hierarchy.scan());
         let prev_cpu = procfs::read_cpu_times(&cfg.roots).ok();
+        // The GPU sensor names its devices `gpu<index>`.
+        let gpu_index: Vec<Option<usize>> = infos
+            .iter()
+            .map(|d| match d.component {
+                ComponentKind::Gpu => d.device.strip_prefix("gpu").and_then(|n| n.parse().ok()),
+                _ => None,
+            })
+            .collect();
         let info = AgentInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             node: procfs::hostname(&cfg.roots),
@@ -148,7 +215,7 @@ impl Agent {
             interval: cfg.interval,
             roots: cfg.roots.clone(),
         };
-        let agent = Agent {
+        let mut agent = Agent {
             ticks_per_sec: procfs::clock_ticks_per_sec().max(1) as f64,
             cfg,
             sensors,
@@ -157,10 +224,39 @@ impl Agent {
             hierarchy,
             prev_cgroups,
             prev_cpu,
+            gpu,
+            gpu_index,
+            prev_gpu: BTreeMap::new(),
             shared: Arc::new(Mutex::new(shared)),
         };
+        let present = agent.prev_cgroups.clone().unwrap_or_default();
+        agent.prev_gpu = agent.gpu_contexts(|id| present.contains_key(id));
         agent.render();
         Ok(agent)
+    }
+
+    /// Who holds a context on each GPU device of the books now: the workloads of the processes
+    /// the backend lists (`booked` says which workloads the books charge this interval); a
+    /// process in none of them makes the GPU `outside`.
+    fn gpu_contexts(&self, booked: impl Fn(&WorkloadId) -> bool) -> BTreeMap<usize, GpuContexts> {
+        let mut out = BTreeMap::new();
+        let Some(gpu) = &self.gpu else {
+            return out;
+        };
+        for (dev, index) in self.gpu_index.iter().enumerate() {
+            let Some(index) = *index else { continue };
+            let mut c = GpuContexts::default();
+            for pid in gpu.pids(index) {
+                match self.hierarchy.workload_of_pid(&self.cfg.roots, pid) {
+                    Some(id) if booked(&id) => {
+                        c.workloads.insert(id);
+                    }
+                    _ => c.outside = true,
+                }
+            }
+            out.insert(dev, c);
+        }
+        out
     }
 
     /// Reads and books the interval `dt` that just ended.
@@ -225,6 +321,20 @@ impl Agent {
         }
         self.prev_cgroups = Some(now);
 
+        // GPUs: who held a context at either end of the interval.
+        let gpu_now = self.gpu_contexts(|id| usage.contains_key(id));
+        let mut gpus = BTreeMap::new();
+        for (dev, now) in &gpu_now {
+            // A workload seen only at the start and gone now is not booked: the books leave its
+            // part unattributed.
+            let c = match self.prev_gpu.get(dev) {
+                Some(prev) => now.union(prev),
+                None => now.clone(),
+            };
+            gpus.insert(*dev, c);
+        }
+        self.prev_gpu = gpu_now;
+
         let mut sh = lock(&self.shared);
         // Registered runs: their process trees.
         let mut run_usage = BTreeMap::new();
@@ -246,7 +356,8 @@ impl Agent {
             }
         }
         let energies = self.energies.clone();
-        sh.books.step(dt, &energies, machine, &usage);
+        sh.books
+            .step_with_gpus(dt, &energies, machine, &usage, &gpus);
         sh.runs.step(dt, &energies, machine, &run_usage);
         drop(sh);
         self.render();

@@ -115,6 +115,13 @@ pub fn classify(rel: &str) -> Option<WorkloadId> {
     None
 }
 
+/// The workload a cgroup path (as `/proc/PID/cgroup` shows it, leading slash or not) lies in: the
+/// first directory on the path that names one, as [`Hierarchy::scan`] finds them.
+pub fn workload_of_path(path: &str) -> Option<WorkloadId> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    (1..=parts.len()).find_map(|k| classify(&parts[..k].join("/")))
+}
+
 /// Whether a directory can still hold workloads further down (so the walk goes on).
 fn worth_descending(rel: &str, depth: usize) -> bool {
     if depth == 0 {
@@ -205,6 +212,30 @@ impl Hierarchy {
         out
     }
 
+    /// The workload process `pid` belongs to, from `<procfs>/PID/cgroup`: the unified line
+    /// (`0::/path`) with v2, the `cpuacct` controller's line with v1. None when the process is
+    /// gone or in no workload.
+    pub fn workload_of_pid(&self, roots: &Roots, pid: u32) -> Option<WorkloadId> {
+        let text =
+            std::fs::read_to_string(roots.procfs.join(pid.to_string()).join("cgroup")).ok()?;
+        self.workload_of_proc_cgroup(&text)
+    }
+
+    /// [`Hierarchy::workload_of_pid`] on the text of a `/proc/PID/cgroup` file.
+    pub fn workload_of_proc_cgroup(&self, text: &str) -> Option<WorkloadId> {
+        let path = text.lines().find_map(|line| {
+            let mut f = line.splitn(3, ':');
+            let (id, controllers, path) = (f.next()?, f.next()?, f.next()?);
+            let wanted = match self {
+                Hierarchy::V2(_) => id == "0" && controllers.is_empty(),
+                Hierarchy::V1 { .. } => controllers.split(',').any(|c| c == "cpuacct"),
+                Hierarchy::None => false,
+            };
+            wanted.then_some(path)
+        })?;
+        workload_of_path(path)
+    }
+
     fn usage(&self, rel: &str) -> Option<CgroupUsage> {
         match self {
             Hierarchy::V2(root) => {
@@ -281,6 +312,37 @@ mod tests {
         assert_eq!(c("user.slice/user-1000.slice"), s("uid:1000", "user"));
         assert_eq!(c("init.scope"), None);
         assert_eq!(c(""), None);
+    }
+
+    #[test]
+    fn finds_the_workload_of_a_process() {
+        let v2 = Hierarchy::V2(PathBuf::from("/sys/fs/cgroup"));
+        let job = WorkloadId {
+            name: "slurm:7".into(),
+            kind: WorkloadKind::SlurmJob,
+        };
+        assert_eq!(
+            v2.workload_of_proc_cgroup(
+                "0::/system.slice/slurmstepd.scope/job_7/step_0/user/task_0\n"
+            ),
+            Some(job.clone())
+        );
+        assert_eq!(v2.workload_of_proc_cgroup("0::/init.scope\n"), None);
+        let v1 = Hierarchy::V1 {
+            cpuacct: PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"),
+            memory: PathBuf::from("/sys/fs/cgroup/memory"),
+        };
+        assert_eq!(
+            v1.workload_of_proc_cgroup(
+                "12:memory:/slurm/uid_1000/job_7/step_0\n4:cpu,cpuacct:/slurm/uid_1000/job_7/step_0\n0::/\n"
+            ),
+            Some(job)
+        );
+        assert_eq!(
+            workload_of_path("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1a2b3c4d_5e6f.slice/cri-containerd-0123.scope")
+                .map(|w| w.name),
+            Some("pod:1a2b3c4d-5e6f".into())
+        );
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub fn render(books: &Books, runs: &Books, info: &AgentInfo) -> String {
         &mut o,
         "ecotrace_workload_energy_joules_total",
         "counter",
-        "IT energy charged to each workload: its share of active power (share=\"active\") and, apart, of idle power (share=\"idle\"). workload=\"unattributed\" is what no cgroup workload accounts for; kind=\"run\" workloads lie inside cgroup workloads (do not add them to those).",
+        "IT energy charged to each workload, CPU, RAM and GPU together: its share of active power (share=\"active\") and, apart, of idle power (share=\"idle\"). CPU by busy CPU time, RAM by used memory, each GPU split equally among the workloads holding a context on it in the interval (not weighted by their process count). workload=\"unattributed\" is what no cgroup workload accounts for (GPUs without a context included); kind=\"run\" workloads lie inside cgroup workloads (do not add them to those) and carry no GPU energy.",
     );
     for (id, w) in books.workloads.iter().chain(&runs.workloads) {
         let e = w.energy();

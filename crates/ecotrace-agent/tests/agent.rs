@@ -304,3 +304,151 @@ fn r_devices(sock: &Path) -> usize {
     );
     r["devices"].as_array().unwrap().len()
 }
+
+#[test]
+fn gpu_energy_is_split_among_the_workloads_holding_a_context() {
+    use ecotrace_sensors::gpu::{FakeGpu, FakeGpuBackend};
+
+    let mut m = Machine::new();
+    // Processes: two of the job (one step), one of the user session.
+    for (pid, cgroup) in [
+        (
+            4201,
+            "/system.slice/slurmstepd.scope/job_42/step_0/user/task_0",
+        ),
+        (
+            4202,
+            "/system.slice/slurmstepd.scope/job_42/step_0/user/task_1",
+        ),
+        (1001, "/user.slice/user-1000.slice/session-3.scope"),
+    ] {
+        let d = m.path(&format!("proc/{pid}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("cgroup"), format!("0::{cgroup}\n")).unwrap();
+    }
+    // gpu0 shared by the job (2 processes) and the user (1); gpu1 the job's only; gpu2 idle.
+    let fake = FakeGpuBackend::new(vec![
+        FakeGpu::with_counter("A100", 1_000_000, 100_000),
+        FakeGpu::with_counter("A100", 2_000_000, 100_000),
+        FakeGpu::with_counter("A100", 3_000_000, 100_000),
+    ]);
+    fake.set_pids(0, &[4201, 4202, 1001]);
+    fake.set_pids(1, &[4201]);
+    let mut agent = Agent::with_gpu_backend(m.config(), Box::new(fake.clone())).unwrap();
+    let user = WorkloadId {
+        name: "uid:1000".into(),
+        kind: WorkloadKind::User,
+    };
+    let gpu_energy = |agent: &Agent, id: &WorkloadId, gpu: usize| {
+        let sh = agent.shared.lock().unwrap();
+        let i = sh
+            .books
+            .devices
+            .iter()
+            .position(|d| d.info.device == format!("gpu{gpu}"))
+            .expect("the GPU is booked");
+        sh.books.workloads.get(id).map(|w| w.per_device[i])
+    };
+    // Interval 1: 100, 60, 30 J; the floors are then 100, 60, 30 W: all idle.
+    for (i, j) in [100, 60, 30].into_iter().enumerate() {
+        fake.add_energy_mj(i, j * 1000);
+    }
+    m.advance(10, 1, &[750_000, 250_000]);
+    agent.step(Duration::from_secs(1));
+    // Interval 2: 300, 160, 30 J: active 200, 100, 0 J above the floors.
+    for (i, j) in [300, 160, 30].into_iter().enumerate() {
+        fake.add_energy_mj(i, j * 1000);
+    }
+    m.advance(30, 1, &[750_000, 250_000]);
+    agent.step(Duration::from_secs(1));
+
+    // gpu0: half each (per workload, not per process): idle (100 + 100) / 2, active 200 / 2.
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    let j0 = gpu_energy(&agent, &job(), 0).unwrap();
+    let u0 = gpu_energy(&agent, &user, 0).unwrap();
+    assert!(
+        close(j0.idle_j, 100.0) && close(j0.active_j, 100.0),
+        "{j0:?}"
+    );
+    assert!(
+        close(u0.idle_j, 100.0) && close(u0.active_j, 100.0),
+        "{u0:?}"
+    );
+    // gpu1: all the job's.
+    let j1 = gpu_energy(&agent, &job(), 1).unwrap();
+    assert!(
+        close(j1.idle_j, 120.0) && close(j1.active_j, 100.0),
+        "{j1:?}"
+    );
+    assert_eq!(gpu_energy(&agent, &user, 1).unwrap().total(), 0.0);
+    // gpu2: nobody's.
+    assert_eq!(gpu_energy(&agent, &job(), 2).unwrap().total(), 0.0);
+    assert_eq!(gpu_energy(&agent, &user, 2).unwrap().total(), 0.0);
+    {
+        let sh = agent.shared.lock().unwrap();
+        let mut gpu_total = 0.0;
+        let mut gpu_booked = 0.0;
+        for (i, d) in sh.books.devices.iter().enumerate() {
+            if d.info.component != ecotrace_core::ComponentKind::Gpu {
+                continue;
+            }
+            gpu_total += d.energy.total();
+            gpu_booked += sh.books.unattributed[i].total()
+                + sh.books
+                    .workloads
+                    .values()
+                    .map(|w| w.per_device[i].total())
+                    .sum::<f64>();
+            if d.info.device == "gpu2" {
+                assert!(close(sh.books.unattributed[i].idle_j, 60.0));
+                assert_eq!(sh.books.unattributed[i].active_j, 0.0);
+            } else {
+                assert_eq!(sh.books.unattributed[i].total(), 0.0, "{}", d.info.device);
+            }
+        }
+        // Nothing counted twice, nothing lost.
+        assert!(close(gpu_total, 680.0), "{gpu_total}");
+        assert!(close(gpu_booked, gpu_total), "{gpu_booked} vs {gpu_total}");
+        // The workload family carries the GPU part: the job's series are all its devices.
+        let w = &sh.books.workloads[&job()];
+        let gpu_part: f64 = sh
+            .books
+            .devices
+            .iter()
+            .zip(&w.per_device)
+            .filter(|(d, _)| d.info.component == ecotrace_core::ComponentKind::Gpu)
+            .map(|(_, s)| s.total())
+            .sum();
+        assert!(close(gpu_part, 420.0), "{gpu_part}");
+        let page = sh.page.lock().unwrap().clone();
+        assert!(
+            page.contains(&format!(
+                "ecotrace_workload_energy_joules_total{{workload=\"slurm:42\",kind=\"slurm-job\",project=\"\",share=\"idle\"}} {}\n",
+                w.energy().idle_j
+            )),
+            "{page}"
+        );
+        assert!(page.contains("ecotrace_energy_joules_total{component=\"gpu\",device=\"gpu0\",method=\"nvml-counter\"} 400\n"), "{page}");
+        promtool_check(&page);
+    }
+
+    // The job lets go of gpu1: the interval in which it did is still its (a context seen at
+    // either end counts), the next one is unattributed.
+    fake.set_pids(1, &[]);
+    fake.add_energy_mj(1, 60_000);
+    m.advance(10, 1, &[750_000, 250_000]);
+    agent.step(Duration::from_secs(1));
+    assert!(close(gpu_energy(&agent, &job(), 1).unwrap().total(), 280.0));
+    fake.add_energy_mj(1, 60_000);
+    m.advance(10, 1, &[750_000, 250_000]);
+    agent.step(Duration::from_secs(1));
+    assert!(close(gpu_energy(&agent, &job(), 1).unwrap().total(), 280.0));
+    let sh = agent.shared.lock().unwrap();
+    let i = sh
+        .books
+        .devices
+        .iter()
+        .position(|d| d.info.device == "gpu1")
+        .unwrap();
+    assert!(close(sh.books.unattributed[i].total(), 60.0));
+}
