@@ -4,7 +4,8 @@
     accelerators.csv  GPUs and TPUs: TDP, memory, peak FLOP/s, embodied carbon (published or estimated)
     embodied.csv      hosts (GPU server without its GPUs, CPU server) and CPU packages: embodied carbon
     water.csv         off-site water consumed per kWh generated, per grid zone (estimated)
-    prices.csv        on-demand hourly prices of cloud GPU instances (AWS, Azure)
+    prices.csv        on-demand hourly prices of cloud GPU instances (AWS, Google Cloud, Azure)
+    electricity_prices.csv  average electricity prices by country (Eurostat) and US state (EIA)
 
 Documentation of how `crates/ecotrace-data/data/*.csv` were made; the build and the tests never run it
 and never read the reference folder. Usage (from the repository root, with the project's
@@ -286,6 +287,26 @@ AZURE = [
     ("Standard_ND96isr_H100_v5", "H100-SXM", 8, {"eastus": 98.32, "eastus2": 98.32}),
 ]
 
+# Google Cloud on-demand list prices (Linux), read from skypilot-org/skypilot-catalog@0489582999fe
+# catalogs/v6/gcp/vms.csv (snapshot date not recorded in the file). Google bills an A2 machine as
+# its VM part (vCPUs and memory) plus its GPUs; the catalog lists the two parts on separate rows,
+# so each price here is the sum of the two published rows (e.g. a2-highgpu-1g in us-central1:
+# VM 0.73948 + 1 x A100 2.93391 = 3.67339). Only A100 40GB (a2-highgpu) in the three US regions
+# where both parts agree across zones; other GPU rows of that snapshot were left out because their
+# GPU part differs between regions whose VM parts are equal (H100 4.57009 per GPU in us-central1
+# but 9.79655 in us-east4), which looks like a catalog artefact.
+GCP_SRC = ("Google Cloud on-demand list price (Linux), VM part + GPU part as snapshotted in "
+           "skypilot-org/skypilot-catalog@0489582999fe catalogs/v6/gcp/vms.csv (snapshot date not recorded)")
+GCP_LIC = "facts (public list prices); the snapshot repository has no licence file"
+# (instance, vCPUs, GPUs, VM part, GPU part for all GPUs), identical in the regions below
+GCP_A2 = [
+    ("a2-highgpu-1g", 12, 1, 0.73948, 2.93391),
+    ("a2-highgpu-2g", 24, 2, 1.47895, 5.86782),
+    ("a2-highgpu-4g", 48, 4, 2.95791, 11.73563),
+    ("a2-highgpu-8g", 96, 8, 5.91582, 23.47126),
+]
+GCP_A2_REGIONS = ["us-central1", "us-east1", "us-west1"]
+
 
 def prices():
     out = []
@@ -301,9 +322,82 @@ def prices():
     for inst, acc, n, regions in AZURE:
         for region, p in regions.items():
             out.append(["azure", inst, region, acc, str(n), "", fmt(p), "", AZURE_SRC, AZURE_LIC])
+    for inst, vcpus, n, vm, gpu in GCP_A2:
+        for region in GCP_A2_REGIONS:
+            out.append(["gcp", inst, region, "A100-SXM4-40GB", str(n), str(vcpus), fmt(round(vm + gpu, 5)), "",
+                        GCP_SRC, GCP_LIC])
     out.sort(key=lambda o: (o[0], o[1], o[2]))
     write("prices.csv", ["provider", "instance", "region", "accelerator", "accelerator_count", "vcpus",
                          "usd_per_hour", "date", "source", "license"], out)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Average electricity prices by country / US state
+
+# Eurostat nrg_pc_204, household consumers, band DC (2,500-5,000 kWh a year), all taxes and levies
+# included, EUR per kWh, second half of 2022 (the query `lastTimePeriod=1&consom=4161903&tax=I_TAX&
+# currency=EUR` as made by Qery-Data/Energy Energy_prices_EU.py), read from
+# Qery-Data/Energy@027eedd80105 data/Electricity_Prices_Consumers_Latest_Europe.csv. Countries with
+# no figure for that period (Georgia, Iceland, Turkey, Ukraine, United Kingdom) and the EU27 / euro
+# area aggregates are left out. Eurostat's `EL` is written `GR` (ISO 3166, as in zones.csv).
+EUROSTAT_SRC = ("Eurostat nrg_pc_204 (electricity prices for household consumers, band DC 2500-5000 kWh, "
+                "all taxes included), 2022-S2, via Qery-Data/Energy@027eedd80105 "
+                "data/Electricity_Prices_Consumers_Latest_Europe.csv")
+EUROSTAT_LIC = "CC-BY-4.0 (Eurostat, reuse with acknowledgement)"
+EUROSTAT_2022S2 = [
+    ("AL", "Albania", 0.0976), ("AT", "Austria", 0.237), ("BA", "Bosnia and Herzegovina", 0.0893),
+    ("BE", "Belgium", 0.4489), ("BG", "Bulgaria", 0.1147), ("CY", "Cyprus", 0.3261),
+    ("CZ", "Czechia", 0.3844), ("DE", "Germany", 0.3357), ("DK", "Denmark", 0.5871),
+    ("EE", "Estonia", 0.265), ("ES", "Spain", 0.335), ("FI", "Finland", 0.2278),
+    ("FR", "France", 0.2204), ("GR", "Greece", 0.2438), ("HR", "Croatia", 0.1479),
+    ("HU", "Hungary", 0.1084), ("IE", "Ireland", 0.4199), ("IT", "Italy", 0.3641),
+    ("LI", "Liechtenstein", 0.2318), ("LT", "Lithuania", 0.2429), ("LU", "Luxembourg", 0.2042),
+    ("LV", "Latvia", 0.2992), ("MD", "Moldova", 0.2245), ("ME", "Montenegro", 0.0982),
+    ("MK", "North Macedonia", 0.103), ("MT", "Malta", 0.1277), ("NL", "Netherlands", 0.135),
+    ("NO", "Norway", 0.2302), ("PL", "Poland", 0.1604), ("PT", "Portugal", 0.2222),
+    ("RO", "Romania", 0.3411), ("RS", "Serbia", 0.0869), ("SE", "Sweden", 0.274),
+    ("SI", "Slovenia", 0.1956), ("SK", "Slovakia", 0.1884), ("XK", "Kosovo", 0.0637),
+]
+
+# US EIA, Electric Power Annual (data for 2023, released 2024-10-17), average revenue per kWh to
+# ultimate customers, all sectors ("Total"), cents per kWh, by state; EIA's proxy for the average
+# retail price. Read from https://www.eia.gov/electricity/annual/secrev-map.php. Public domain (US
+# Government work). Wisconsin and Wyoming were cut off in the copy read and are left out.
+EIA_SRC = ("US EIA Electric Power Annual 2023 (released 2024-10-17), average revenue per kWh, all sectors, "
+           "https://www.eia.gov/electricity/annual/secrev-map.php")
+EIA_LIC = "public domain (US Government work, EIA)"
+EIA_2023_CENTS = [
+    ("AL", "Alabama", 11.47), ("AK", "Alaska", 21.41), ("AZ", "Arizona", 12.19),
+    ("AR", "Arkansas", 9.73), ("CA", "California", 24.87), ("CO", "Colorado", 11.76),
+    ("CT", "Connecticut", 24.24), ("DE", "Delaware", 12.85), ("DC", "District of Columbia", 16.50),
+    ("FL", "Florida", 13.53), ("GA", "Georgia", 11.06), ("HI", "Hawaii", 38.60),
+    ("ID", "Idaho", 9.08), ("IL", "Illinois", 11.75), ("IN", "Indiana", 11.49),
+    ("IA", "Iowa", 9.42), ("KS", "Kansas", 10.80), ("KY", "Kentucky", 9.96),
+    ("LA", "Louisiana", 8.91), ("ME", "Maine", 20.84), ("MD", "Maryland", 14.34),
+    ("MA", "Massachusetts", 23.21), ("MI", "Michigan", 13.68), ("MN", "Minnesota", 12.21),
+    ("MS", "Mississippi", 10.95), ("MO", "Missouri", 10.87), ("MT", "Montana", 10.97),
+    ("NE", "Nebraska", 9.14), ("NV", "Nevada", 13.09), ("NH", "New Hampshire", 22.96),
+    ("NJ", "New Jersey", 15.27), ("NM", "New Mexico", 9.47), ("NY", "New York", 18.28),
+    ("NC", "North Carolina", 10.61), ("ND", "North Dakota", 8.03), ("OH", "Ohio", 11.04),
+    ("OK", "Oklahoma", 9.30), ("OR", "Oregon", 10.32), ("PA", "Pennsylvania", 12.57),
+    ("RI", "Rhode Island", 21.62), ("SC", "South Carolina", 10.50), ("SD", "South Dakota", 10.49),
+    ("TN", "Tennessee", 10.69), ("TX", "Texas", 10.04), ("UT", "Utah", 9.03),
+    ("VT", "Vermont", 17.53), ("VA", "Virginia", 10.68), ("WA", "Washington", 9.58),
+    ("WV", "West Virginia", 10.26),
+]
+
+
+def electricity():
+    out = []
+    for zone, name, eur in EUROSTAT_2022S2:
+        out.append([zone, name, fmt(eur), "EUR", "2022-S2", "households (band DC), all taxes",
+                    EUROSTAT_SRC, EUROSTAT_LIC])
+    for st, name, cents in EIA_2023_CENTS:
+        out.append(["US-" + st, name, fmt(round(cents / 100, 6)), "USD", "2023",
+                    "all sectors (average revenue per kWh)", EIA_SRC, EIA_LIC])
+    out.sort(key=lambda o: o[0])
+    write("electricity_prices.csv", ["zone", "name", "price_per_kwh", "currency", "period", "sector",
+                                     "source", "license"], out)
 
 
 if __name__ == "__main__":
@@ -312,3 +406,4 @@ if __name__ == "__main__":
     embodied()
     water()
     prices()
+    electricity()

@@ -7,7 +7,10 @@
 //! - [`accelerators`] / [`accelerator`]: GPUs and TPUs with TDP, memory, peak FLOP/s and embodied
 //!   carbon; [`embodied_refs`]: hosts and CPU packages;
 //! - [`offsite_water`]: water consumed per kWh generated, per grid zone;
-//! - [`prices`] / [`instance_price`]: on-demand prices of cloud GPU instances.
+//! - [`prices`] / [`instance_price`]: on-demand prices of cloud GPU instances (AWS, Google Cloud,
+//!   Azure);
+//! - [`electricity_prices`] / [`electricity_price`]: average electricity prices by country and US
+//!   state.
 //!
 //! Every row carries its upstream source, year and licence; docs/data.md says where each table
 //! comes from and which source was picked where they disagree. The crate is pure: the CSV files
@@ -17,6 +20,7 @@
 mod cloud;
 mod cpu;
 mod csv;
+mod electricity;
 mod equivalents;
 mod hardware;
 mod prices;
@@ -26,6 +30,9 @@ mod zones;
 
 pub use cloud::{canonical_provider, cloud_region, cloud_regions, CloudRegion, PROVIDERS};
 pub use cpu::{cpu_lookup, cpus, CpuSpec};
+pub use electricity::{
+    electricity_price, electricity_price_usd, electricity_prices, ElectricityPrice,
+};
 pub use equivalents::{equivalents, publisher, Equivalent};
 pub use hardware::{
     accelerator, accelerator_for_device, accelerators, embodied_ref, embodied_refs, Accelerator,

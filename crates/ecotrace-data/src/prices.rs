@@ -1,4 +1,4 @@
-//! Table 7: on-demand hourly prices of cloud GPU instances (AWS, Azure), from `data/prices.csv`,
+//! Table 7: on-demand hourly prices of cloud GPU instances (AWS, Google Cloud, Azure), from `data/prices.csv`,
 //! each with its source and date. ecotrace uses them only when the user names a cloud region; it
 //! never guesses a price (docs/footprint.md).
 
@@ -13,7 +13,7 @@ const PRICES_CSV: &str = include_str!("../data/prices.csv");
 /// One instance type's on-demand price in one region.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InstancePrice {
-    /// `aws` or `azure`.
+    /// `aws`, `gcp` or `azure`.
     pub provider: String,
     /// Instance type, e.g. `p4d.24xlarge`, `Standard_ND96amsr_A100_v4`.
     pub instance: String,

@@ -1,0 +1,121 @@
+//! The cost tables: Google Cloud instance prices and average electricity prices. Every row has
+//! provenance and a positive price; the lookups return the figures hand-checked against the
+//! sources named in docs/data.md §7-8.
+
+use std::collections::HashSet;
+
+use ecotrace_data::{
+    accelerator, electricity_price, electricity_price_usd, electricity_prices, instance_price,
+    prices,
+};
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[test]
+fn gcp_rows_have_provenance_and_add_the_vm_and_gpu_parts() {
+    let gcp: Vec<_> = prices().iter().filter(|p| p.provider == "gcp").collect();
+    assert_eq!(gcp.len(), 12);
+    for p in &gcp {
+        assert!(p.usd_per_hour > 0.0, "{}", p.instance);
+        assert!(p.source.contains("skypilot-catalog@0489582999fe"));
+        assert!(p.source.contains("snapshot date not recorded"));
+        assert!(!p.license.is_empty());
+        assert!(accelerator(&p.accelerator).is_ok());
+    }
+    // catalogs/v6/gcp/vms.csv, us-central1: VM part 0.73948 + A100 part 2.93391.
+    let p = instance_price("gcp", "us-central1", "A100-SXM4-40GB", 1.0).unwrap();
+    assert_eq!(p.instance, "a2-highgpu-1g");
+    assert!(close(p.usd_per_hour, 3.67339));
+    // a2-highgpu-8g: VM 5.91582 + 8 GPUs 23.47126.
+    let p8 = prices()
+        .iter()
+        .find(|p| p.provider == "gcp" && p.instance == "a2-highgpu-8g" && p.region == "us-west1")
+        .unwrap();
+    assert!(close(p8.usd_per_hour, 29.38708));
+    assert_eq!(p8.accelerator_count, 8.0);
+    let per = instance_price("gcp", "us-east1", "A100-SXM4-40GB", 8.0)
+        .unwrap()
+        .usd_per_device_hour();
+    assert!((per - 3.6734).abs() < 1e-3, "{per}");
+    // Nothing bundled: no guess.
+    assert!(instance_price("gcp", "us-central1", "H100-SXM", 8.0).is_none());
+    assert!(instance_price("gcp", "europe-west4", "A100-SXM4-40GB", 1.0).is_none());
+}
+
+#[test]
+fn electricity_rows_have_provenance_and_plausible_prices() {
+    let rows = electricity_prices();
+    assert_eq!(rows.len(), 85);
+    let mut seen = HashSet::new();
+    for p in rows {
+        assert!(seen.insert(p.zone.clone()), "duplicate {}", p.zone);
+        assert!(p.price_per_kwh > 0.0 && p.price_per_kwh < 1.0, "{}", p.zone);
+        assert!(!p.source.is_empty() && !p.license.is_empty() && !p.period.is_empty());
+        match p.currency.as_str() {
+            "EUR" => {
+                assert_eq!(p.period, "2022-S2");
+                assert!(p.source.starts_with("Eurostat nrg_pc_204"));
+                assert_eq!(p.zone.len(), 2, "{}", p.zone);
+            }
+            "USD" => {
+                assert_eq!(p.period, "2023");
+                assert!(p.source.starts_with("US EIA Electric Power Annual 2023"));
+                assert!(p.zone.starts_with("US-"), "{}", p.zone);
+            }
+            c => panic!("{}: unexpected currency {c}", p.zone),
+        }
+    }
+    assert_eq!(rows.iter().filter(|p| p.currency == "EUR").count(), 36);
+}
+
+#[test]
+fn electricity_lookups_return_the_source_figures() {
+    // Eurostat nrg_pc_204, band DC, all taxes, 2022-S2 (EUR per kWh).
+    for (q, zone, eur) in [
+        ("FR", "FR", 0.2204),
+        ("fra", "FR", 0.2204),
+        ("DE", "DE", 0.3357),
+        ("DK-DK1", "DK", 0.5871),
+        ("SE3", "SE", 0.274),
+        ("gcp:europe-west9", "FR", 0.2204),
+        ("aws:eu-central-1", "DE", 0.3357),
+    ] {
+        let p = electricity_price(q).unwrap_or_else(|| panic!("{q}"));
+        assert_eq!(p.zone, zone, "{q}");
+        assert_eq!(p.currency, "EUR");
+        assert!(close(p.price_per_kwh, eur), "{q}");
+        assert_eq!(p.usd_per_kwh(), None);
+        assert!(electricity_price_usd(q).is_none(), "{q}");
+    }
+    // EIA Electric Power Annual 2023, all sectors (cents per kWh / 100).
+    for (q, zone, usd) in [
+        ("US-CA", "US-CA", 0.2487),
+        ("us-tx", "US-TX", 0.1004),
+        ("US-DE", "US-DE", 0.1285),
+        ("gcp:us-west2", "US-CA", 0.2487),
+        ("gcp:us-central1", "US-IA", 0.0942),
+        ("azure:centralus", "US-IA", 0.0942),
+        ("aws:us-east-2", "US-OH", 0.1104),
+        ("gcp:us-west1", "US-OR", 0.1032),
+        ("azure:westus3", "US-AZ", 0.1219),
+    ] {
+        let p = electricity_price_usd(q).unwrap_or_else(|| panic!("{q}"));
+        assert_eq!(p.zone, zone, "{q}");
+        assert!(close(p.usd_per_kwh().unwrap(), usd), "{q}");
+    }
+    // Not bundled: the national US average, states cut off in the copy read, Japan, a region
+    // whose location names no state, unknown input.
+    for q in [
+        "US",
+        "US-WI",
+        "US-WY",
+        "JP",
+        "aws:us-east-1",
+        "gcp:asia-northeast1",
+        "nowhere",
+    ] {
+        assert!(electricity_price(q).is_none(), "{q}");
+    }
+}
