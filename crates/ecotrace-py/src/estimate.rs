@@ -1,14 +1,34 @@
 //! `ecotrace.estimate()`, `ecotrace.estimate_inference()` and `ecotrace.compare()`: the CLI's
 //! `ecotrace estimate` / `estimate inference` / `compare`, run in-process on arguments written as
 //! the command line would be. The Python keyword arguments become the CLI's flags, clap parses
-//! them with the CLI's own definitions, and the CLI's own functions compute and render the result,
-//! so both give the same figures, the same assumptions and the same errors.
+//! them with the CLI's own definitions (`ecotrace_estimator::args`), and the estimator the CLI
+//! runs (`ecotrace-estimator`) computes and renders the result, so both give the same figures, the
+//! same assumptions and the same errors.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use ecotrace_estimator as cmd_estimate;
+use ecotrace_estimator::args::{CompareArgs, EstimateArgs, EstimateMode};
 use serde_json::Value;
 
-use crate::cli::{Cli, Command, EstimateMode};
-use crate::{cmd_estimate, UsageError};
+/// The part of the CLI's command line that can be run this way: `ecotrace estimate ...` and
+/// `ecotrace compare ...`, with the CLI's name, so clap's messages read as the CLI's.
+#[derive(Debug, Parser)]
+#[command(name = "ecotrace")]
+struct Cli {
+    /// Accepted and ignored, as the CLI's parser did here before: storing is the CLI's.
+    #[arg(long, global = true, hide = true)]
+    #[allow(dead_code)]
+    ledger: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Estimate(Box<EstimateArgs>),
+    Compare(Box<CompareArgs>),
+}
 
 /// An estimate (or a comparison) as the CLI's `--json` prints it, with the CLI's text for each
 /// estimate (one for `estimate`, one per row for `compare`).
@@ -28,11 +48,11 @@ pub enum EstimateError {
     Other(String),
 }
 
-fn classify(e: anyhow::Error) -> EstimateError {
-    if e.downcast_ref::<UsageError>().is_some() {
-        EstimateError::Usage(format!("{e:#}"))
+fn classify(e: cmd_estimate::EstimateError) -> EstimateError {
+    if e.is_usage() {
+        EstimateError::Usage(e.to_string())
     } else {
-        EstimateError::Other(format!("{e:#}"))
+        EstimateError::Other(e.to_string())
     }
 }
 
@@ -49,13 +69,13 @@ pub fn run(args: &[String]) -> Result<Output, EstimateError> {
                     if i.add_to_project.is_some() {
                         return Err(add_to_project());
                     }
-                    cmd_estimate::run_inference(i)
+                    cmd_estimate::run_inference(&i.to_options())
                 }
                 None => {
                     if args.add_to_project.is_some() {
                         return Err(add_to_project());
                     }
-                    cmd_estimate::run_estimate(&args)
+                    cmd_estimate::run_estimate(&args.to_options())
                 }
             }
             .map_err(classify)?;
@@ -65,7 +85,7 @@ pub fn run(args: &[String]) -> Result<Output, EstimateError> {
             })
         }
         Command::Compare(args) => {
-            let rows = cmd_estimate::run_compare(&args).map_err(classify)?;
+            let rows = cmd_estimate::run_compare(&args.to_options()).map_err(classify)?;
             Ok(Output {
                 json: cmd_estimate::compare_json(&rows),
                 texts: rows
@@ -74,9 +94,6 @@ pub fn run(args: &[String]) -> Result<Output, EstimateError> {
                     .collect(),
             })
         }
-        _ => Err(EstimateError::Usage(
-            "only `estimate` and `compare` can be run this way".into(),
-        )),
     }
 }
 

@@ -10,21 +10,9 @@
 pub mod estimate;
 pub mod options;
 
-// `ecotrace.estimate()` runs the CLI's estimator itself: its command-line definitions and its
-// `estimate` module are compiled into this crate from the CLI's sources (they live in a binary
-// crate, which cannot be a dependency), so Python and `ecotrace estimate` share one code path and
-// cannot disagree. Those files refer to `crate::cli` and `crate::UsageError`, hence the root.
-#[allow(dead_code)]
-#[path = "../../ecotrace/src/cli.rs"]
-mod cli;
-#[allow(dead_code)]
-#[path = "../../ecotrace/src/cmd_estimate.rs"]
-mod cmd_estimate;
-
-/// A problem with what the user asked for (the CLI's exit code 2; `ValueError` in Python).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+// `ecotrace.estimate()` runs the CLI's estimator, `ecotrace-estimator`, with the CLI's own flag
+// definitions (`ecotrace_estimator::args`), so Python and `ecotrace estimate` share one code path
+// and cannot disagree.
 
 #[cfg(feature = "python")]
 mod py;

@@ -4,7 +4,6 @@
 mod child;
 mod cli;
 mod cmd_agent;
-mod cmd_estimate;
 mod cmd_run;
 
 use anyhow::{Context, Result};
@@ -23,6 +22,8 @@ pub struct UsageError(pub String);
 
 fn is_usage(e: &anyhow::Error) -> bool {
     e.downcast_ref::<UsageError>().is_some()
+        || e.downcast_ref::<ecotrace_estimator::EstimateError>()
+            .is_some_and(ecotrace_estimator::EstimateError::is_usage)
         || e.downcast_ref::<TrackError>()
             .is_some_and(TrackError::is_usage)
 }
@@ -225,12 +226,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Estimate(args) => {
             let (e, store, phase) = match &args.mode {
                 Some(cli::EstimateMode::Inference(i)) => (
-                    cmd_estimate::run_inference(i)?,
+                    ecotrace_estimator::run_inference(&i.to_options())?,
                     (i.add_to_project.clone(), i.phase.clone(), i.json),
                     Phase::Inference,
                 ),
                 None => (
-                    cmd_estimate::run_estimate(&args)?,
+                    ecotrace_estimator::run_estimate(&args.to_options())?,
                     (args.add_to_project.clone(), args.phase.clone(), args.json),
                     Phase::Training,
                 ),
@@ -238,8 +239,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let (project, phase_arg, json) = store;
             if let Some(project) = project {
                 let phase = parse_opt::<Phase>(&phase_arg)?.unwrap_or(phase);
-                let mut record =
-                    cmd_estimate::estimate_record(&e, &project, phase, std::env::args().collect());
+                let mut record = ecotrace_estimator::estimate_record(
+                    &e,
+                    &project,
+                    phase,
+                    std::env::args().collect(),
+                );
                 let mut ledger = open_ledger(&cli.ledger, &files)?;
                 let final_status = RunStatus::Finished;
                 ledger.begin(&record)?;
@@ -252,23 +257,25 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 );
             }
             if json {
-                print_out(&serde_json::to_string_pretty(&cmd_estimate::to_json(&e))?);
+                print_out(&serde_json::to_string_pretty(
+                    &ecotrace_estimator::to_json(&e),
+                )?);
             } else {
-                print_out(&cmd_estimate::to_text(
+                print_out(&ecotrace_estimator::to_text(
                     &e,
-                    &cmd_estimate::estimate_title(&e),
+                    &ecotrace_estimator::estimate_title(&e),
                 ));
             }
             Ok(0)
         }
         Command::Compare(args) => {
-            let rows = cmd_estimate::run_compare(&args)?;
+            let rows = ecotrace_estimator::run_compare(&args.to_options())?;
             if args.json {
-                print_out(&serde_json::to_string_pretty(&cmd_estimate::compare_json(
-                    &rows,
-                ))?);
+                print_out(&serde_json::to_string_pretty(
+                    &ecotrace_estimator::compare_json(&rows),
+                )?);
             } else {
-                print_out(&cmd_estimate::compare_text(&rows));
+                print_out(&ecotrace_estimator::compare_text(&rows));
             }
             Ok(0)
         }
@@ -278,7 +285,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 Ok(0)
             }
             DataWhat::Hardware { json, cpus } => {
-                print_out(&cmd_estimate::data_hardware(json, cpus)?);
+                print_out(&ecotrace_estimator::data_hardware(json, cpus)?);
                 Ok(0)
             }
         },

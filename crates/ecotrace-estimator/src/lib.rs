@@ -1,10 +1,18 @@
-//! `ecotrace estimate`, `ecotrace estimate inference` and `ecotrace compare`: a job's footprint
-//! before it runs. This module looks every factor up (catalog, grid, water, prices), says where
-//! each came from, and calls the pure model in `ecotrace_core::estimate`; it holds no formula.
+//! ecotrace-estimator: a job's footprint before it runs — `ecotrace estimate`, `ecotrace estimate
+//! inference` and `ecotrace compare`, shared by the CLI and the Python package
+//! (`ecotrace.estimate()`). It looks every factor up (catalog, grid, water, prices), says where
+//! each came from, calls the pure model in `ecotrace_core::estimate`, and renders the result as
+//! the CLI's text and JSON; it holds no formula. It takes plain option structs ([`options`]); the
+//! CLI's flags for them are defined in `args` (feature `clap`, used by the CLI and the Python
+//! package), each with a `to_options()`.
+//!
+//! It must not print, read files or the environment beyond clap's `env` defaults, or touch the
+//! ledger: [`estimate_record`] builds the run record of a stored estimate (its id from the OS's
+//! random source, its time from the clock) and the CLI writes it. Bad input is an
+//! [`EstimateError::Usage`] (the CLI's exit code 2, `ValueError` in Python).
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
 use ecotrace_core::estimate::{
     self, EstimateFigures, EstimateInputs, Price, DEFAULT_LIFETIME_YEARS, DEFAULT_MFU,
     DEFAULT_UTILIZATION,
@@ -15,13 +23,38 @@ use ecotrace_core::{
 use ecotrace_data::{Accelerator, EmbodiedRef};
 use serde_json::{json, Value};
 
-use crate::cli::{
-    CompareArgs, DeviceArgs, EstimateArgs, FootprintArgs, GridArgs, InferenceArgs, SizeArgs,
+#[cfg(feature = "clap")]
+pub mod args;
+pub mod options;
+
+pub use options::{
+    CompareOptions, DeviceOptions, EstimateOptions, FootprintOptions, GridOptions,
+    InferenceOptions, SizeOptions,
 };
-use crate::UsageError;
+
+/// Why an estimate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EstimateError {
+    /// A bad or missing argument, an unknown hardware or region: the user can fix the input.
+    #[error("{0}")]
+    Usage(String),
+    /// The JSON of a listing could not be written.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+impl EstimateError {
+    /// Whether the user can fix it by changing the input (exit code 2, `ValueError`).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, EstimateError::Usage(_))
+    }
+}
+
+/// The result of the estimator's functions.
+pub type Result<T, E = EstimateError> = std::result::Result<T, E>;
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
-    Err(UsageError(msg.into()).into())
+    Err(EstimateError::Usage(msg.into()))
 }
 
 /// One assumption of an estimate: a named figure, its unit and where it comes from.
@@ -93,9 +126,15 @@ fn non_negative(v: f64, flag: &str, what: &str) -> Result<f64> {
 /// Resolves `--region` (or none), then applies `--intensity`, `--pue`, `--wue` over it. The same
 /// defaults as `ecotrace run`: world-average intensity, PUE 1.0 and no on-site water unless a
 /// cloud region (or the user) says otherwise.
-pub fn resolve_place(region: Option<&str>, f: &GridArgs, fp: &FootprintArgs) -> Result<Place> {
+pub fn resolve_place(
+    region: Option<&str>,
+    f: &GridOptions,
+    fp: &FootprintOptions,
+) -> Result<Place> {
     let resolved = match region {
-        Some(r) => Some(ecotrace_data::resolve_region(r).map_err(|e| UsageError(e.to_string()))?),
+        Some(r) => Some(
+            ecotrace_data::resolve_region(r).map_err(|e| EstimateError::Usage(e.to_string()))?,
+        ),
         None => None,
     };
     let mut notes = Vec::new();
@@ -132,13 +171,13 @@ pub fn resolve_place(region: Option<&str>, f: &GridArgs, fp: &FootprintArgs) -> 
     };
     if let Some(g) = f.intensity {
         intensity = CarbonIntensity::from_g_per_kwh(g)
-            .map_err(|e| UsageError(format!("--intensity: {e}")))?;
+            .map_err(|e| EstimateError::Usage(format!("--intensity: {e}")))?;
         intensity_source = "given by the user (--intensity)".into();
         intensity_basis = ecotrace_core::IntensityBasis::User;
     }
     let (pue, pue_source) = match (f.pue, resolved.as_ref().and_then(|r| r.pue.clone())) {
         (Some(x), _) => (
-            Pue::new(x).map_err(|e| UsageError(format!("--pue: {e}")))?,
+            Pue::new(x).map_err(|e| EstimateError::Usage(format!("--pue: {e}")))?,
             "given by the user (--pue)".to_string(),
         ),
         (None, Some((p, s))) => (p, s),
@@ -150,7 +189,7 @@ pub fn resolve_place(region: Option<&str>, f: &GridArgs, fp: &FootprintArgs) -> 
     };
     let (wue, wue_source) = match (fp.wue, resolved.as_ref().and_then(|r| r.wue_l_per_kwh.clone())) {
         (Some(x), _) => (
-            WaterIntensity::from_l_per_kwh(x).map_err(|e| UsageError(format!("--wue: {e}")))?,
+            WaterIntensity::from_l_per_kwh(x).map_err(|e| EstimateError::Usage(format!("--wue: {e}")))?,
             "given by the user (--wue)".to_string(),
         ),
         (None, Some((w, s))) => (
@@ -234,6 +273,7 @@ pub struct Device {
     pub accelerator: Option<&'static Accelerator>,
 }
 
+/// A device of the catalog (accelerator, or CPU from the TDP table) by id or alias.
 pub fn resolve_device(name: &str) -> Result<Device> {
     match ecotrace_data::accelerator(name) {
         Ok(a) => {
@@ -290,7 +330,8 @@ pub enum Work {
     Flops { flops: f64, how: String },
 }
 
-pub fn work_from(w: &SizeArgs) -> Result<Work> {
+/// The job's size: hours, or FLOPs (given, or 6 × params × tokens). Exactly one is required.
+pub fn work_from(w: &SizeOptions) -> Result<Work> {
     match (w.hours, w.flops, w.params, w.tokens) {
         (Some(h), None, None, None) => Ok(Work::Hours(positive(h, "hours", "number of hours")?)),
         (None, Some(f), None, None) => Ok(Work::Flops {
@@ -334,10 +375,16 @@ pub struct JobSpec {
 
 fn fraction(v: f64, flag: &str) -> Result<Fraction> {
     Fraction::new(v)
-        .map_err(|_| UsageError(format!("--{flag} must be between 0 and 1, got {v}")).into())
+        .map_err(|_| EstimateError::Usage(format!("--{flag} must be between 0 and 1, got {v}")))
 }
 
-pub fn job_from(devices: f64, work: Work, f: &FootprintArgs, w: &DeviceArgs) -> Result<JobSpec> {
+/// The job on `devices` devices, with the usage and footprint figures checked and defaulted.
+pub fn job_from(
+    devices: f64,
+    work: Work,
+    f: &FootprintOptions,
+    w: &DeviceOptions,
+) -> Result<JobSpec> {
     let devices = positive(devices, "devices", "number of devices")?;
     let utilization = fraction(w.utilization.unwrap_or(DEFAULT_UTILIZATION), "utilization")?;
     let mfu = fraction(w.mfu.unwrap_or(DEFAULT_MFU), "mfu")?;
@@ -360,8 +407,8 @@ pub fn job_from(devices: f64, work: Work, f: &FootprintArgs, w: &DeviceArgs) -> 
         return usage("--host-slots must be at least 1");
     }
     let years = f.lifetime_years.unwrap_or(DEFAULT_LIFETIME_YEARS);
-    let lifetime =
-        Lifetime::from_years(years).map_err(|e| UsageError(format!("--lifetime-years: {e}")))?;
+    let lifetime = Lifetime::from_years(years)
+        .map_err(|e| EstimateError::Usage(format!("--lifetime-years: {e}")))?;
     if let Some(p) = f.price_per_hour {
         non_negative(p, "price-per-hour", "price in USD")?;
     }
@@ -718,6 +765,7 @@ fn with_commas(x: f64) -> String {
     format!("{sign}{out}")
 }
 
+/// The estimate as `ecotrace estimate --json` prints it.
 pub fn to_json(e: &Estimated) -> Value {
     let f = &e.figures;
     json!({
@@ -747,6 +795,7 @@ pub fn to_json(e: &Estimated) -> Value {
     })
 }
 
+/// The estimate as `ecotrace estimate` prints it, under `title`.
 pub fn to_text(e: &Estimated, title: &str) -> String {
     let f = &e.figures;
     let mut o = String::new();
@@ -830,7 +879,8 @@ pub fn to_text(e: &Estimated, title: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-pub fn run_estimate(args: &EstimateArgs) -> Result<Estimated> {
+/// `estimate`: a job on `hardware` for a time or an amount of work.
+pub fn run_estimate(args: &EstimateOptions) -> Result<Estimated> {
     let Some(hw) = args.hardware.as_deref() else {
         return usage("--hardware NAME is required (e.g. --hardware A100-80GB); `ecotrace data hardware` lists the catalog");
     };
@@ -846,6 +896,7 @@ pub fn run_estimate(args: &EstimateArgs) -> Result<Estimated> {
     estimate_job(&job, &device, &place)
 }
 
+/// The heading `to_text` gets from the CLI: what was estimated.
 pub fn estimate_title(e: &Estimated) -> String {
     match &e.device {
         Some(d) => format!(
@@ -860,7 +911,7 @@ pub fn estimate_title(e: &Estimated) -> String {
 }
 
 /// `estimate inference`: a deployment's whole-life inference footprint.
-pub fn run_inference(args: &InferenceArgs) -> Result<Estimated> {
+pub fn run_inference(args: &InferenceOptions) -> Result<Estimated> {
     let rpd = positive(
         args.requests_per_day,
         "requests-per-day",
@@ -968,7 +1019,7 @@ fn split_list(v: &[String]) -> Vec<String> {
 }
 
 /// `compare`: the same job on every hardware × region, sorted by operational + embodied CO2e.
-pub fn run_compare(args: &CompareArgs) -> Result<Vec<Estimated>> {
+pub fn run_compare(args: &CompareOptions) -> Result<Vec<Estimated>> {
     let hardware = split_list(&args.hardware);
     if hardware.is_empty() {
         return usage("--hardware needs at least one name, e.g. --hardware A100-80GB,H100-SXM");
@@ -1006,6 +1057,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<Vec<Estimated>> {
     Ok(out)
 }
 
+/// The comparison as `ecotrace compare` prints it: one row per choice.
 pub fn compare_text(rows: &[Estimated]) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -1061,6 +1113,7 @@ pub fn compare_text(rows: &[Estimated]) -> String {
     o
 }
 
+/// The comparison as `ecotrace compare --json` prints it.
 pub fn compare_json(rows: &[Estimated]) -> Value {
     Value::Array(rows.iter().map(to_json).collect())
 }
@@ -1275,6 +1328,7 @@ fn opt(x: Option<f64>) -> String {
     x.map_or("-".to_string(), num)
 }
 
+/// `ecotrace data hardware`: the hardware catalog as a table or JSON.
 pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String> {
     let accs = ecotrace_data::accelerators();
     let refs = ecotrace_data::embodied_refs();

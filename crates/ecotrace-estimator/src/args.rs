@@ -1,0 +1,337 @@
+//! Command-line definitions of `ecotrace estimate`, `ecotrace estimate inference` and
+//! `ecotrace compare`, and the option groups they share (grid, footprint, size, device). They live
+//! here, beside the estimator that reads them, so that the CLI and the Python package
+//! (`ecotrace.estimate()`, which parses its keyword arguments as these flags) use one definition.
+//! The CLI's `ecotrace run` flattens [`FootprintArgs`] too. Each struct's `to_options()` gives the
+//! [`crate::options`] struct the estimator takes. No logic lives here.
+
+use clap::{Args, Subcommand};
+
+use crate::options::{
+    CompareOptions, DeviceOptions, EstimateOptions, FootprintOptions, GridOptions,
+    InferenceOptions, SizeOptions,
+};
+
+/// Grid and facility factors for an estimate (`ecotrace run` takes these from its own options).
+#[derive(Debug, Args, Default, Clone)]
+pub struct GridArgs {
+    /// Grid carbon intensity in gCO2e/kWh; overrides the region's figure
+    #[arg(long, env = "ECOTRACE_INTENSITY", value_name = "G")]
+    pub intensity: Option<f64>,
+
+    /// Data-centre power usage effectiveness (facility / IT energy) [default: the cloud region's, else 1.0]
+    #[arg(long, env = "ECOTRACE_PUE", value_name = "X")]
+    pub pue: Option<f64>,
+}
+
+/// Factors of the whole footprint beyond energy and grid: embodied lifetime, water, price.
+#[derive(Debug, Args, Default, Clone)]
+pub struct FootprintArgs {
+    /// Expected service life of the hardware, over which its embodied carbon is spread [default: 5]
+    #[arg(long, env = "ECOTRACE_LIFETIME_YEARS", value_name = "Y")]
+    pub lifetime_years: Option<f64>,
+
+    /// On-site water usage effectiveness in L/kWh of IT energy [default: the cloud region's, else 0]
+    #[arg(long, env = "ECOTRACE_WUE", value_name = "L")]
+    pub wue: Option<f64>,
+
+    /// Price of the hardware in USD per device-hour (estimate) or per hour of the machine (run);
+    /// the cost basis is then instance rental
+    #[arg(long, env = "ECOTRACE_PRICE_PER_HOUR", value_name = "USD")]
+    pub price_per_hour: Option<f64>,
+
+    /// Electricity price in USD per kWh at the meter; the cost basis is then electricity only
+    #[arg(long, env = "ECOTRACE_ELECTRICITY_PRICE", value_name = "USD")]
+    pub electricity_price: Option<f64>,
+}
+
+/// How big a job is: a time, or an amount of work.
+#[derive(Debug, Args, Default, Clone)]
+pub struct SizeArgs {
+    /// Wall-clock hours the devices run
+    #[arg(long, value_name = "H")]
+    pub hours: Option<f64>,
+
+    /// Work in floating-point operations (device-hours then follow from peak FLOP/s and --mfu)
+    #[arg(long, value_name = "F")]
+    pub flops: Option<f64>,
+
+    /// Model parameters, with --tokens: training FLOPs = 6 × params × tokens
+    #[arg(long, value_name = "N")]
+    pub params: Option<f64>,
+
+    /// Training tokens, with --params
+    #[arg(long, value_name = "D")]
+    pub tokens: Option<f64>,
+}
+
+/// How the devices are used.
+#[derive(Debug, Args, Default, Clone)]
+pub struct DeviceArgs {
+    /// Mean share of the rated power drawn, 0 to 1 [default: 1, the TDP]
+    #[arg(long, value_name = "U")]
+    pub utilization: Option<f64>,
+
+    /// Power of one device in watts, instead of its catalog TDP
+    #[arg(long, value_name = "W")]
+    pub power_w: Option<f64>,
+
+    /// Model FLOPs utilization: share of peak FLOP/s achieved, for --flops/--params [default: 0.35]
+    #[arg(long, value_name = "FRACTION")]
+    pub mfu: Option<f64>,
+
+    /// Peak dense TFLOP/s of one device, instead of the catalog's
+    #[arg(long, value_name = "TFLOPS")]
+    pub peak_tflops: Option<f64>,
+
+    /// Embodied carbon of one device in kgCO2e, instead of the catalog's
+    #[arg(long, value_name = "KG")]
+    pub embodied_kg: Option<f64>,
+
+    /// Embodied carbon of one host (server without its devices) in kgCO2e, instead of the catalog's
+    #[arg(long, value_name = "KG")]
+    pub host_embodied_kg: Option<f64>,
+
+    /// Devices one host holds, sharing its embodied carbon [default: 8 for accelerators, 2 for CPUs]
+    #[arg(long, value_name = "N")]
+    pub host_slots: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, allow_negative_numbers = true)]
+pub struct EstimateArgs {
+    #[command(subcommand)]
+    pub mode: Option<EstimateMode>,
+
+    /// Accelerator (or CPU) from the catalog, e.g. A100-80GB, H100-SXM, TPU-v4
+    #[arg(long, value_name = "NAME")]
+    pub hardware: Option<String>,
+
+    /// Devices used in parallel [default: 1]
+    #[arg(long, value_name = "N")]
+    pub devices: Option<f64>,
+
+    #[command(flatten)]
+    pub size: SizeArgs,
+
+    #[command(flatten)]
+    pub device: DeviceArgs,
+
+    /// Where the electricity comes from: a country (FR), a grid zone (US-CA) or a cloud region (aws:us-east-1)
+    #[arg(long, env = "ECOTRACE_REGION", value_name = "ZONE")]
+    pub region: Option<String>,
+
+    #[command(flatten)]
+    pub grid: GridArgs,
+
+    #[command(flatten)]
+    pub footprint: FootprintArgs,
+
+    /// Store the estimate in the ledger as an estimated run of this project (for `report --lifecycle`)
+    #[arg(long, value_name = "PROJECT")]
+    pub add_to_project: Option<String>,
+
+    /// Phase of the stored estimate [default: training; inference for `estimate inference`]
+    #[arg(long, value_name = "PHASE")]
+    pub phase: Option<String>,
+
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EstimateMode {
+    /// Inference over a deployment: energy per request × requests per day × days
+    Inference(InferenceArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct InferenceArgs {
+    /// IT energy of one request in Wh
+    #[arg(long, value_name = "E")]
+    pub energy_per_request_wh: Option<f64>,
+
+    /// FLOPs of one request (with --hardware)
+    #[arg(long, value_name = "F")]
+    pub flops_per_request: Option<f64>,
+
+    /// Model parameters, with --tokens-per-request: FLOPs per request = 2 × params × tokens
+    #[arg(long, value_name = "N")]
+    pub params: Option<f64>,
+
+    /// Tokens processed per request, with --params
+    #[arg(long, value_name = "T")]
+    pub tokens_per_request: Option<f64>,
+
+    #[arg(long, value_name = "R")]
+    /// Requests served per day
+    pub requests_per_day: f64,
+
+    /// Days of deployment
+    #[arg(long, value_name = "D")]
+    pub days: f64,
+
+    /// Accelerator serving the requests (for FLOPs per request, and embodied carbon)
+    #[arg(long, value_name = "NAME")]
+    pub hardware: Option<String>,
+
+    /// Devices serving in parallel [default: 1]
+    #[arg(long, value_name = "N")]
+    pub devices: Option<f64>,
+
+    #[command(flatten)]
+    pub device: DeviceArgs,
+
+    /// Where the electricity comes from (zone or cloud region)
+    #[arg(long, env = "ECOTRACE_REGION", value_name = "ZONE")]
+    pub region: Option<String>,
+
+    #[command(flatten)]
+    pub grid: GridArgs,
+
+    #[command(flatten)]
+    pub footprint: FootprintArgs,
+
+    /// Store the estimate in the ledger as an estimated run of this project (for `report --lifecycle`)
+    #[arg(long, value_name = "PROJECT")]
+    pub add_to_project: Option<String>,
+
+    /// Phase of the stored estimate [default: inference]
+    #[arg(long, value_name = "PHASE")]
+    pub phase: Option<String>,
+
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct CompareArgs {
+    /// Hardware to compare, comma-separated (e.g. A100-80GB,H100-SXM)
+    #[arg(long, value_name = "A,B,...", required = true)]
+    pub hardware: Vec<String>,
+
+    /// Regions to compare, comma-separated (e.g. FR,US-VA,aws:us-east-1) [default: world average]
+    #[arg(long, value_name = "R1,R2,...")]
+    pub region: Vec<String>,
+
+    /// Devices used in parallel [default: 1]
+    #[arg(long, value_name = "N")]
+    pub devices: Option<f64>,
+
+    #[command(flatten)]
+    pub size: SizeArgs,
+
+    #[command(flatten)]
+    pub device: DeviceArgs,
+
+    #[command(flatten)]
+    pub grid: GridArgs,
+
+    #[command(flatten)]
+    pub footprint: FootprintArgs,
+
+    /// Print a JSON list, one estimate per choice
+    #[arg(long)]
+    pub json: bool,
+}
+
+// The option structs the estimator takes: a flag group becomes its option group field by field.
+
+impl GridArgs {
+    pub fn to_options(&self) -> GridOptions {
+        GridOptions {
+            intensity: self.intensity,
+            pue: self.pue,
+        }
+    }
+}
+
+impl FootprintArgs {
+    pub fn to_options(&self) -> FootprintOptions {
+        FootprintOptions {
+            lifetime_years: self.lifetime_years,
+            wue: self.wue,
+            price_per_hour: self.price_per_hour,
+            electricity_price: self.electricity_price,
+        }
+    }
+}
+
+impl SizeArgs {
+    pub fn to_options(&self) -> SizeOptions {
+        SizeOptions {
+            hours: self.hours,
+            flops: self.flops,
+            params: self.params,
+            tokens: self.tokens,
+        }
+    }
+}
+
+impl DeviceArgs {
+    pub fn to_options(&self) -> DeviceOptions {
+        DeviceOptions {
+            utilization: self.utilization,
+            power_w: self.power_w,
+            mfu: self.mfu,
+            peak_tflops: self.peak_tflops,
+            embodied_kg: self.embodied_kg,
+            host_embodied_kg: self.host_embodied_kg,
+            host_slots: self.host_slots,
+        }
+    }
+}
+
+impl EstimateArgs {
+    /// The estimate asked for (`--add-to-project`, `--phase` and `--json` are the caller's).
+    pub fn to_options(&self) -> EstimateOptions {
+        EstimateOptions {
+            hardware: self.hardware.clone(),
+            devices: self.devices,
+            size: self.size.to_options(),
+            device: self.device.to_options(),
+            region: self.region.clone(),
+            grid: self.grid.to_options(),
+            footprint: self.footprint.to_options(),
+        }
+    }
+}
+
+impl InferenceArgs {
+    /// The estimate asked for (`--add-to-project`, `--phase` and `--json` are the caller's).
+    pub fn to_options(&self) -> InferenceOptions {
+        InferenceOptions {
+            energy_per_request_wh: self.energy_per_request_wh,
+            flops_per_request: self.flops_per_request,
+            params: self.params,
+            tokens_per_request: self.tokens_per_request,
+            requests_per_day: self.requests_per_day,
+            days: self.days,
+            hardware: self.hardware.clone(),
+            devices: self.devices,
+            device: self.device.to_options(),
+            region: self.region.clone(),
+            grid: self.grid.to_options(),
+            footprint: self.footprint.to_options(),
+        }
+    }
+}
+
+impl CompareArgs {
+    /// The comparison asked for (`--json` is the caller's).
+    pub fn to_options(&self) -> CompareOptions {
+        CompareOptions {
+            hardware: self.hardware.clone(),
+            region: self.region.clone(),
+            devices: self.devices,
+            size: self.size.to_options(),
+            device: self.device.to_options(),
+            grid: self.grid.to_options(),
+            footprint: self.footprint.to_options(),
+        }
+    }
+}
