@@ -510,20 +510,54 @@ fn choose_price(
                 None,
             );
         }
-        return (
-            None,
-            None,
-            Some(format!(
-                "cost not shown: no bundled {provider} price for {} in {region}; pass --price-per-hour or --electricity-price",
-                acc.id
-            )),
-        );
+        return electricity_cost(place).unwrap_or_else(|why| {
+            (
+                None,
+                None,
+                Some(format!(
+                    "cost not shown: no bundled {provider} price for {} in {region}{why}; pass --price-per-hour or --electricity-price",
+                    acc.id
+                )),
+            )
+        });
     }
-    (
+    electricity_cost(place).unwrap_or_else(|why| {
+        (
+            None,
+            None,
+            Some(format!("cost not shown: no price known{why} (name a cloud region with bundled prices, or pass --price-per-hour or --electricity-price)")),
+        )
+    })
+}
+
+/// The electricity-only cost basis from the bundled average price of the place's zone (or of the
+/// US state a cloud region is in), when it is published in USD. `Err` carries a phrase saying why
+/// not, to append to the "cost not shown" note.
+fn electricity_cost(
+    place: &Place,
+) -> std::result::Result<(Option<Price>, Option<CostBasis>, Option<String>), String> {
+    let Some(ep) = ecotrace_data::electricity_price(&place.label) else {
+        return Err(String::new());
+    };
+    let Some(p) = ep.usd_per_kwh() else {
+        return Err(format!(
+            ", and the bundled electricity price of {} is in {} ({} {}/kWh, {}) with no exchange rate bundled",
+            ep.name, ep.currency, ep.price_per_kwh, ep.currency, ep.period
+        ));
+    };
+    Ok((
+        Some(Price::PerKwh(p)),
+        Some(CostBasis {
+            basis: "electricity",
+            usd_per_hour: None,
+            usd_per_kwh: Some(p),
+            source: format!(
+                "average electricity price {} ({}), {}, {}: {p} USD/kWh; electricity only, no hardware rental; {} ({})",
+                ep.name, ep.zone, ep.period, ep.sector, ep.source, ep.license
+            ),
+        }),
         None,
-        None,
-        Some("cost not shown: no price known (name a cloud region with bundled prices, or pass --price-per-hour or --electricity-price)".into()),
-    )
+    ))
 }
 
 /// Runs one job on one device type in one place.
@@ -957,7 +991,9 @@ pub fn run_inference(args: &InferenceOptions) -> Result<Estimated> {
                     Some(CostBasis { basis: "electricity", usd_per_hour: None, usd_per_kwh: Some(p), source: "given by the user (--electricity-price); electricity only".into() }),
                     None,
                 ),
-                None => (None, None, Some("cost not shown: pass --electricity-price (no hardware, so no rental price applies)".to_string())),
+                None => electricity_cost(&place).unwrap_or_else(|why| {
+                    (None, None, Some(format!("cost not shown: pass --electricity-price (no hardware, so no rental price applies{why})")))
+                }),
             };
             if let Some(c) = &cost {
                 a.push(Assumption::new("electricity_usd_per_kwh", c.usd_per_kwh.unwrap_or(0.0), "USD/kWh", c.source.clone()));

@@ -68,3 +68,31 @@ fn compare_splits_comma_lists() {
     .unwrap();
     assert_eq!(rows.len(), 4);
 }
+
+fn in_region(region: &str) -> EstimateOptions {
+    EstimateOptions {
+        region: Some(region.into()),
+        grid: GridOptions::default(),
+        ..job("A100-80GB", 24.0)
+    }
+}
+
+#[test]
+fn without_a_rental_price_the_zones_electricity_price_gives_the_cost() {
+    // California: EIA 2023 average, 0.2487 USD/kWh, charged on the energy at the meter.
+    let j = ecotrace_estimator::to_json(&run_estimate(&in_region("US-CA")).unwrap());
+    let meter_kwh = j["energy_kwh"].as_f64().unwrap() * j["pue"].as_f64().unwrap_or(1.0);
+    let usd = j["cost_usd"].as_f64().unwrap();
+    assert!(
+        (usd - meter_kwh * 0.2487).abs() < 1e-6,
+        "{usd} vs {meter_kwh}"
+    );
+    assert_eq!(j["cost"]["basis"], "electricity");
+    assert!(j["cost"]["source"].as_str().unwrap().contains("EIA"));
+
+    // France: the bundled price is in EUR and no exchange rate is bundled: no cost, and a note
+    // that says why rather than a guess.
+    let e = run_estimate(&in_region("FR")).unwrap();
+    assert!(e.cost.is_none());
+    assert!(e.notes.iter().any(|n| n.contains("EUR")), "{:?}", e.notes);
+}
