@@ -455,11 +455,10 @@ pub struct Estimated {
     pub notes: Vec<String>,
 }
 
-fn choose_price(
-    job: &JobSpec,
-    device: Option<&Device>,
-    place: &Place,
-) -> (Option<Price>, Option<CostBasis>, Option<String>) {
+/// The price to charge, how it was chosen, and a note when no cost can be shown.
+type PriceChoice = (Option<Price>, Option<CostBasis>, Option<String>);
+
+fn choose_price(job: &JobSpec, device: Option<&Device>, place: &Place) -> PriceChoice {
     if let Some(p) = job.price_per_hour {
         return (
             Some(Price::PerDeviceHour(p)),
@@ -533,9 +532,7 @@ fn choose_price(
 /// The electricity-only cost basis from the bundled average price of the place's zone (or of the
 /// US state a cloud region is in), when it is published in USD. `Err` carries a phrase saying why
 /// not, to append to the "cost not shown" note.
-fn electricity_cost(
-    place: &Place,
-) -> std::result::Result<(Option<Price>, Option<CostBasis>, Option<String>), String> {
+fn electricity_cost(place: &Place) -> std::result::Result<PriceChoice, String> {
     let Some(ep) = ecotrace_data::electricity_price(&place.label) else {
         return Err(String::new());
     };
