@@ -2,73 +2,13 @@
 //! exit codes, signals, config files and bad input. Sensors are pinned so results don't depend on
 //! the machine: no RAPL (an empty fake sysfs), no NVML, the real /proc for process accounting.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{stderr, Env};
 use serde_json::Value;
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("sys")).unwrap();
-        std::fs::create_dir_all(dir.path().join("work")).unwrap();
-        Env { dir }
-    }
-
-    fn ledger(&self) -> PathBuf {
-        self.dir.path().join("ledger.db")
-    }
-
-    fn work(&self) -> PathBuf {
-        self.dir.path().join("work")
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ecotrace"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ECOTRACE_") {
-                c.env_remove(k);
-            }
-        }
-        c.current_dir(self.work())
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("ECOTRACE_SYSFS_ROOT", self.dir.path().join("sys"))
-            .env("ECOTRACE_NVML_LIBRARY", "none")
-            .env("ECOTRACE_LEDGER", self.ledger())
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).output().unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{args:?}: not JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn wait_for(path: &Path) {
     let t0 = Instant::now();

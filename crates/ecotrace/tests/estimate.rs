@@ -2,72 +2,10 @@
 //! `report --lifecycle`: the real binary, a temp HOME and ledger, no sensors (an empty fake sysfs,
 //! no NVML).
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use common::Env;
 use serde_json::Value;
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("sys")).unwrap();
-        std::fs::create_dir_all(dir.path().join("work")).unwrap();
-        Env { dir }
-    }
-
-    fn ledger(&self) -> PathBuf {
-        self.dir.path().join("ledger.db")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ecotrace"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ECOTRACE_") {
-                c.env_remove(k);
-            }
-        }
-        c.current_dir(self.dir.path().join("work"))
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("ECOTRACE_SYSFS_ROOT", self.dir.path().join("sys"))
-            .env("ECOTRACE_NVML_LIBRARY", "none")
-            .env("ECOTRACE_LEDGER", self.ledger())
-            .stdin(Stdio::null())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let s = self.ok(args);
-        serde_json::from_str(&s).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {s}"))
-    }
-
-    /// Exit code 2 and a message on stderr containing every one of `needles`.
-    fn usage_error(&self, args: &[&str], needles: &[&str]) {
-        let o = self.run(args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        for n in needles {
-            assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
-        }
-    }
-}
 
 fn f(v: &Value, k: &str) -> f64 {
     v[k].as_f64()

@@ -2,60 +2,19 @@
 //! `show --format latex|model-card|codecarbon-csv`, and `import codecarbon` (good, repeated and bad
 //! files, all or nothing), on a real ledger in a temp dir. Sensors are pinned as in `cli.rs`.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use common::{stderr, Env};
 use serde_json::Value;
 
-struct Env {
-    dir: tempfile::TempDir,
+/// What these tests add to the shared environment.
+trait Recorded {
+    /// Records a short busy run with a logged metric; returns its id.
+    fn record(&self, project: &str, phase: &str) -> String;
+    fn run_count(&self) -> usize;
 }
 
-impl Env {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("sys")).unwrap();
-        std::fs::create_dir_all(dir.path().join("work")).unwrap();
-        Env { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join("work").join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ecotrace"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ECOTRACE_") {
-                c.env_remove(k);
-            }
-        }
-        c.current_dir(self.dir.path().join("work"))
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("ECOTRACE_SYSFS_ROOT", self.dir.path().join("sys"))
-            .env("ECOTRACE_NVML_LIBRARY", "none")
-            .env("ECOTRACE_LEDGER", self.dir.path().join("ledger.db"))
-            .stdin(Stdio::null())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed ({:?}): {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Records a short busy run with a logged metric; returns its id.
+impl Recorded for Env {
     fn record(&self, project: &str, phase: &str) -> String {
         let out = self.ok(&[
             "run",
@@ -83,10 +42,6 @@ impl Env {
         let v: Value = serde_json::from_str(&self.ok(&["runs", "--json"])).unwrap();
         v.as_array().unwrap().len()
     }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
