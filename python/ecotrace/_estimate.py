@@ -123,6 +123,8 @@ def estimate(
 
         ecotrace.estimate(hardware="A100-80GB", devices=8, hours=24, region="US-CA")
         ecotrace.estimate(hardware="H100-SXM", devices=64, params=7e9, tokens=2e12, mfu=0.4)
+        ecotrace.estimate(hardware="A100-40GB", devices=8, hours=24, region="aws:us-east-1",
+                          instance="p4d.24xlarge")
 
     Every flag of ``ecotrace estimate`` is a keyword argument (``--power-w`` is ``power_w``,
     ``--lifetime-years`` is ``lifetime_years``, ...). Raises ``ValueError`` with the CLI's message

@@ -32,6 +32,17 @@ def test_every_flag_is_a_keyword(cli):
     assert e.operational_kgco2e == pytest.approx(e.energy_kwh * 1.1 * 0.05)
 
 
+def test_an_instance_is_a_keyword():
+    # m5.xlarge in us-east-1: 0.192 USD/h (bundled SkyPilot catalog price), 10 h.
+    e = ecotrace.estimate(hardware="Intel Xeon Platinum 8175M", instance="m5.xlarge",
+                          region="aws:us-east-1", hours=10)
+    assert e.cost_usd == pytest.approx(1.92)
+    assert e.to_dict()["cost"]["basis"] == "instance"
+    with pytest.raises(ValueError, match="cloud region"):
+        ecotrace.estimate(hardware="Intel Xeon Platinum 8175M", instance="m5.xlarge",
+                          region="FR", hours=10)
+
+
 def test_inference_and_compare():
     i = ecotrace.estimate_inference(energy_per_request_wh=0.3, requests_per_day=1e6, days=365,
                                     region="FR")

@@ -4,8 +4,9 @@
     accelerators.csv  GPUs and TPUs: TDP, memory, peak FLOP/s, embodied carbon (published or estimated)
     embodied.csv      hosts (GPU server without its GPUs, CPU server) and CPU packages: embodied carbon
     water.csv         off-site water consumed per kWh generated, per grid zone (estimated)
-    prices.csv        on-demand hourly prices of cloud GPU instances (AWS, Google Cloud, Azure)
+    prices.csv        on-demand hourly prices of cloud GPU and CPU instances (AWS, Google Cloud, Azure)
     electricity_prices.csv  average electricity prices by country (Eurostat) and US state (EIA)
+    exchange_rates.csv      the ECB annual average EUR->USD rate that converts the Eurostat prices
 
 Documentation of how `crates/ecotrace-data/data/*.csv` were made; the build and the tests never run it
 and never read the reference folder. Usage (from the repository root, with the project's
@@ -307,6 +308,44 @@ GCP_A2 = [
 ]
 GCP_A2_REGIONS = ["us-central1", "us-east1", "us-west1"]
 
+# CPU instances (no accelerator: accelerator empty, accelerator_count 0), on-demand Linux list
+# prices read by hand from the skypilot-org/skypilot-catalog files named in each source (Price
+# column; the same in every availability zone of a region). No snapshot date is recorded in those
+# files. A few common types in two regions per provider that the grid table resolves: AWS
+# us-east-1 and eu-west-3 (Paris), Google Cloud us-central1 and europe-west9 (Paris); the Azure
+# file of that snapshot lists US regions only, so Azure eastus and westus2.
+CPU_SRC = {
+    "aws": ("AWS on-demand list price (Linux), as snapshotted in "
+            "skypilot-org/skypilot-catalog@001367d22a00 catalogs/v6/aws/vms.csv (snapshot date not recorded)"),
+    "gcp": ("Google Cloud on-demand list price (Linux), as snapshotted in "
+            "skypilot-org/skypilot-catalog@cd845b822d8d catalogs/v6/gcp/vms.csv (snapshot date not recorded)"),
+    "azure": AZURE_SRC,
+}
+CPU_LIC = "facts (public list prices); the snapshot repository has no licence file"
+# (provider, instance, vCPUs, {region: USD per hour})
+CPU_INSTANCES = [
+    ("aws", "m5.xlarge", 4, {"us-east-1": 0.192, "eu-west-3": 0.224}),
+    ("aws", "m5.12xlarge", 48, {"us-east-1": 2.304, "eu-west-3": 2.688}),
+    ("aws", "m5.16xlarge", 64, {"us-east-1": 3.072, "eu-west-3": 3.584}),
+    ("aws", "m5d.large", 2, {"us-east-1": 0.113, "eu-west-3": 0.132}),
+    ("aws", "m5d.2xlarge", 8, {"us-east-1": 0.452, "eu-west-3": 0.528}),
+    ("aws", "m5d.4xlarge", 16, {"us-east-1": 0.904, "eu-west-3": 1.056}),
+    ("aws", "m5a.2xlarge", 8, {"us-east-1": 0.344, "eu-west-3": 0.404}),
+    ("aws", "m5a.4xlarge", 16, {"us-east-1": 0.688, "eu-west-3": 0.808}),
+    ("aws", "m6i.xlarge", 4, {"us-east-1": 0.192, "eu-west-3": 0.224}),
+    ("aws", "m6i.metal", 128, {"us-east-1": 6.144, "eu-west-3": 7.168}),
+    ("aws", "c5.2xlarge", 8, {"us-east-1": 0.34, "eu-west-3": 0.404}),
+    ("aws", "c5.12xlarge", 48, {"us-east-1": 2.04, "eu-west-3": 2.424}),
+    ("aws", "c5.18xlarge", 72, {"us-east-1": 3.06, "eu-west-3": 3.636}),
+    ("aws", "c5.24xlarge", 96, {"us-east-1": 4.08, "eu-west-3": 4.848}),
+    ("gcp", "n2d-highcpu-80", 80, {"us-central1": 2.49504, "europe-west9": 2.89425}),
+    ("gcp", "n2d-highcpu-96", 96, {"us-central1": 2.99405, "europe-west9": 3.4731}),
+    ("azure", "Standard_E16s_v5", 16, {"eastus": 1.008, "westus2": 1.008}),
+    ("azure", "Standard_E16as_v5", 16, {"eastus": 0.904, "westus2": 0.904}),
+    ("azure", "Standard_E16ds_v5", 16, {"eastus": 1.152, "westus2": 1.152}),
+    ("azure", "Standard_E16bs_v5", 16, {"eastus": 1.192, "westus2": 1.192}),
+]
+
 
 def prices():
     out = []
@@ -326,6 +365,9 @@ def prices():
         for region in GCP_A2_REGIONS:
             out.append(["gcp", inst, region, "A100-SXM4-40GB", str(n), str(vcpus), fmt(round(vm + gpu, 5)), "",
                         GCP_SRC, GCP_LIC])
+    for provider, inst, vcpus, regions in CPU_INSTANCES:
+        for region, p in regions.items():
+            out.append([provider, inst, region, "", "0", str(vcpus), fmt(p), "", CPU_SRC[provider], CPU_LIC])
     out.sort(key=lambda o: (o[0], o[1], o[2]))
     write("prices.csv", ["provider", "instance", "region", "accelerator", "accelerator_count", "vcpus",
                          "usd_per_hour", "date", "source", "license"], out)
@@ -400,6 +442,19 @@ def electricity():
                                      "source", "license"], out)
 
 
+# ECB euro foreign exchange reference rate, US dollars per euro, annual average 2022 (series
+# EXR.A.USD.EUR.SP00.A): 1.0530. The Eurostat prices are for 2022-S2; the half-year average is not
+# bundled, so the year's is used (docs/data.md §8).
+ECB_SRC = ("European Central Bank euro foreign exchange reference rate, US dollars per euro, annual average "
+           "2022 (ECB Data Portal series EXR.A.USD.EUR.SP00.A)")
+ECB_LIC = "ECB statistics: reuse permitted with acknowledgement of the source"
+
+
+def exchange_rates():
+    write("exchange_rates.csv", ["currency", "usd_per_unit", "period", "source", "license"],
+          [["EUR", "1.0530", "2022", ECB_SRC, ECB_LIC]])
+
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     accelerators()
@@ -407,3 +462,4 @@ if __name__ == "__main__":
     water()
     prices()
     electricity()
+    exchange_rates()

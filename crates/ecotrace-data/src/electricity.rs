@@ -1,8 +1,9 @@
 //! Table 8: average electricity prices by country (Eurostat, EUR) and US state (EIA, USD), from
 //! `data/electricity_prices.csv`, each with its source, period and licence. They give the cost of a
 //! job on the basis "electricity" (energy at the meter × price) where no instance price applies.
-//! Prices are kept in the currency the source publishes; no exchange rate is bundled, so only the
-//! USD rows can price a cost in USD ([`electricity_price_usd`]).
+//! Prices are kept in the currency the source publishes; [`ElectricityPrice::usd_per_kwh_converted`]
+//! converts EUR prices to USD at the bundled ECB annual average rate of the price's year
+//! (`data/exchange_rates.csv`, [`exchange_rate`]).
 
 use std::sync::OnceLock;
 
@@ -13,6 +14,70 @@ use crate::csv::Table;
 use crate::zones;
 
 const ELECTRICITY_CSV: &str = include_str!("../data/electricity_prices.csv");
+const EXCHANGE_CSV: &str = include_str!("../data/exchange_rates.csv");
+
+/// A bundled exchange rate: how many US dollars one unit of `currency` bought on average over
+/// `period`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExchangeRate {
+    /// ISO 4217 code (`EUR`).
+    pub currency: String,
+    pub usd_per_unit: f64,
+    /// The year (`2022`) the average covers.
+    pub period: String,
+    pub source: String,
+    pub license: String,
+}
+
+fn load_rates() -> Result<Vec<ExchangeRate>, String> {
+    let t = Table::parse("exchange_rates.csv", EXCHANGE_CSV)?;
+    let c = |n: &str| t.col(n);
+    t.rows
+        .iter()
+        .map(|r| {
+            let currency = r[c("currency")].trim().to_string();
+            let rate = r[c("usd_per_unit")]
+                .trim()
+                .parse::<f64>()
+                .map_err(|e| format!("exchange_rates.csv {currency}: usd_per_unit: {e}"))?;
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(format!(
+                    "exchange_rates.csv {currency}: implausible rate {rate}"
+                ));
+            }
+            let field = |col: &str| -> Result<String, String> {
+                let v = r[c(col)].trim();
+                if v.is_empty() {
+                    Err(format!("exchange_rates.csv {currency}: empty {col}"))
+                } else {
+                    Ok(v.to_string())
+                }
+            };
+            Ok(ExchangeRate {
+                usd_per_unit: rate,
+                period: field("period")?,
+                source: field("source")?,
+                license: field("license")?,
+                currency,
+            })
+        })
+        .collect()
+}
+
+/// Every bundled exchange rate.
+pub fn exchange_rates() -> &'static [ExchangeRate] {
+    static TABLE: OnceLock<Vec<ExchangeRate>> = OnceLock::new();
+    TABLE.get_or_init(|| load_rates().unwrap_or_else(|e| panic!("bundled data: {e}")))
+}
+
+/// The bundled rate of `currency` to USD over `period` (a year, `2022`; a half-year period such
+/// as `2022-S2` takes its year's rate). `None` where none is bundled.
+pub fn exchange_rate(currency: &str, period: &str) -> Option<&'static ExchangeRate> {
+    let year = period.split('-').next().unwrap_or(period).trim();
+    exchange_rates()
+        .iter()
+        .find(|r| r.currency.eq_ignore_ascii_case(currency) && r.period == year)
+}
 
 /// The average price of electricity in one country or US state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,6 +102,17 @@ impl ElectricityPrice {
     /// bundled).
     pub fn usd_per_kwh(&self) -> Option<f64> {
         (self.currency == "USD").then_some(self.price_per_kwh)
+    }
+
+    /// The price in USD per kWh: as published for USD rows, else converted at the bundled
+    /// annual average exchange rate of the price's year, which is returned with it. `None` when
+    /// no rate is bundled for the currency and year.
+    pub fn usd_per_kwh_converted(&self) -> Option<(f64, Option<&'static ExchangeRate>)> {
+        if let Some(p) = self.usd_per_kwh() {
+            return Some((p, None));
+        }
+        let rate = exchange_rate(&self.currency, &self.period)?;
+        Some((self.price_per_kwh * rate.usd_per_unit, Some(rate)))
     }
 }
 
@@ -135,8 +211,9 @@ pub fn electricity_price(region: &str) -> Option<&'static ElectricityPrice> {
     zone_or_country(id)
 }
 
-/// [`electricity_price`], but only where the bundled price is in USD (the unit of ecotrace's cost
-/// figures): today the US states. European prices are in EUR and give `None` here.
+/// [`electricity_price`], but only where the bundled price is published in USD: today the US
+/// states. European prices are in EUR and give `None` here; use
+/// [`ElectricityPrice::usd_per_kwh_converted`] for them.
 pub fn electricity_price_usd(region: &str) -> Option<&'static ElectricityPrice> {
     electricity_price(region).filter(|p| p.usd_per_kwh().is_some())
 }

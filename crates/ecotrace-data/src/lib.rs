@@ -7,10 +7,10 @@
 //! - [`accelerators`] / [`accelerator`]: GPUs and TPUs with TDP, memory, peak FLOP/s and embodied
 //!   carbon; [`embodied_refs`]: hosts and CPU packages;
 //! - [`offsite_water`]: water consumed per kWh generated, per grid zone;
-//! - [`prices`] / [`instance_price`]: on-demand prices of cloud GPU instances (AWS, Google Cloud,
-//!   Azure);
+//! - [`prices`] / [`instance_price`] / [`instance_by_type`]: on-demand prices of cloud GPU and CPU
+//!   instances (AWS, Google Cloud, Azure);
 //! - [`electricity_prices`] / [`electricity_price`]: average electricity prices by country and US
-//!   state.
+//!   state; [`exchange_rate`]: the ECB annual average EUR→USD rate that converts the EUR ones.
 //!
 //! Every row carries its upstream source, year and licence; docs/data.md says where each table
 //! comes from and which source was picked where they disagree. The crate is pure: the CSV files
@@ -31,14 +31,17 @@ mod zones;
 pub use cloud::{canonical_provider, cloud_region, cloud_regions, CloudRegion, PROVIDERS};
 pub use cpu::{cpu_lookup, cpus, CpuSpec};
 pub use electricity::{
-    electricity_price, electricity_price_usd, electricity_prices, ElectricityPrice,
+    electricity_price, electricity_price_usd, electricity_prices, exchange_rate, exchange_rates,
+    ElectricityPrice, ExchangeRate,
 };
 pub use equivalents::{equivalents, publisher, Equivalent};
 pub use hardware::{
     accelerator, accelerator_for_device, accelerators, embodied_ref, embodied_refs, Accelerator,
     EmbodiedRef,
 };
-pub use prices::{instance_price, prices, InstancePrice};
+pub use prices::{
+    closest_instances, instance_by_type, instance_price, instances_in, prices, InstancePrice,
+};
 pub use resolve::{known_ids, resolve_region, ResolvedRegion};
 pub use water::{offsite_water, water_factors, WaterFactor};
 pub use zones::{world_average, zone, zone_aliases, zones, ZoneIntensity, WORLD_ID};

@@ -1,6 +1,7 @@
-//! Table 7: on-demand hourly prices of cloud GPU instances (AWS, Google Cloud, Azure), from `data/prices.csv`,
-//! each with its source and date. ecotrace uses them only when the user names a cloud region; it
-//! never guesses a price (docs/footprint.md).
+//! Table 7: on-demand hourly prices of cloud instances (AWS, Google Cloud, Azure), GPU and CPU,
+//! from `data/prices.csv`, each with its source and date. ecotrace uses them only when the user
+//! names a cloud region (and, for [`instance_by_type`], the instance); it never guesses a price
+//! (docs/footprint.md).
 
 use std::sync::OnceLock;
 
@@ -19,10 +20,12 @@ pub struct InstancePrice {
     pub instance: String,
     /// The provider's region id (`us-east-1`, `eastus`).
     pub region: String,
-    /// Accelerator id of the catalog (`A100-SXM4-40GB`).
+    /// Accelerator id of the catalog (`A100-SXM4-40GB`); empty for a CPU instance.
     pub accelerator: String,
-    /// Accelerators in one instance.
+    /// Accelerators in one instance; 0 for a CPU instance.
     pub accelerator_count: f64,
+    /// vCPUs of one instance, where the source records them.
+    pub vcpus: Option<f64>,
     pub usd_per_hour: f64,
     /// Date of the price snapshot, where the source records one (`2026-01-21`).
     pub date: Option<String>,
@@ -31,9 +34,15 @@ pub struct InstancePrice {
 }
 
 impl InstancePrice {
-    /// The price of one accelerator-hour on this instance.
+    /// Whether the instance carries accelerators (GPUs); CPU instances do not.
+    pub fn has_accelerator(&self) -> bool {
+        !self.accelerator.is_empty()
+    }
+
+    /// The price of one accelerator-hour on this instance; for a CPU instance, of one
+    /// instance-hour.
     pub fn usd_per_device_hour(&self) -> f64 {
-        self.usd_per_hour / self.accelerator_count
+        self.usd_per_hour / self.accelerator_count.max(1.0)
     }
 }
 
@@ -57,8 +66,25 @@ fn load() -> Result<Vec<InstancePrice>, String> {
             };
             let usd = num("usd_per_hour")?;
             let n = num("accelerator_count")?;
-            if !(usd.is_finite() && usd > 0.0 && n >= 1.0) {
+            // A GPU instance carries at least one accelerator; a CPU instance (no accelerator
+            // named) none.
+            let count_ok = if r[c("accelerator")].trim().is_empty() {
+                n == 0.0
+            } else {
+                n >= 1.0
+            };
+            if !(usd.is_finite() && usd > 0.0 && count_ok) {
                 return Err(format!("prices.csv {key}: implausible figures"));
+            }
+            let vcpus = match r[c("vcpus")].trim() {
+                "" => None,
+                v => Some(
+                    v.parse::<f64>()
+                        .map_err(|e| format!("prices.csv {key}: vcpus: {e}"))?,
+                ),
+            };
+            if r[c("source")].trim().is_empty() {
+                return Err(format!("prices.csv {key}: empty source"));
             }
             let date = r[c("date")].trim();
             Ok(InstancePrice {
@@ -67,6 +93,7 @@ fn load() -> Result<Vec<InstancePrice>, String> {
                 region: r[c("region")].clone(),
                 accelerator: r[c("accelerator")].clone(),
                 accelerator_count: n,
+                vcpus,
                 usd_per_hour: usd,
                 date: (!date.is_empty()).then(|| date.to_string()),
                 source: r[c("source")].clone(),
@@ -93,7 +120,12 @@ pub fn instance_price(
 ) -> Option<&'static InstancePrice> {
     let cands: Vec<&InstancePrice> = prices()
         .iter()
-        .filter(|p| p.provider == provider && p.region == region && p.accelerator == accelerator)
+        .filter(|p| {
+            p.provider == provider
+                && p.region == region
+                && p.has_accelerator()
+                && p.accelerator == accelerator
+        })
         .collect();
     let fitting: Vec<&InstancePrice> = cands
         .iter()
@@ -106,4 +138,58 @@ pub fn instance_price(
             .total_cmp(&b.usd_per_device_hour())
             .then(b.accelerator_count.total_cmp(&a.accelerator_count))
     })
+}
+
+/// The bundled price of one instance type in a cloud region (`aws`, `us-east-1`, `m5.xlarge`);
+/// the instance name is matched without regard to case. `None` when it is not bundled there.
+pub fn instance_by_type(
+    provider: &str,
+    region: &str,
+    instance: &str,
+) -> Option<&'static InstancePrice> {
+    let instance = instance.trim();
+    prices().iter().find(|p| {
+        p.provider == provider && p.region == region && p.instance.eq_ignore_ascii_case(instance)
+    })
+}
+
+/// Every instance type bundled for a cloud region, sorted by name.
+pub fn instances_in(provider: &str, region: &str) -> Vec<&'static InstancePrice> {
+    let mut v: Vec<&InstancePrice> = prices()
+        .iter()
+        .filter(|p| p.provider == provider && p.region == region)
+        .collect();
+    v.sort_by(|a, b| a.instance.cmp(&b.instance));
+    v
+}
+
+/// Up to `n` instance types bundled for a cloud region whose names are closest to `name`
+/// (edit distance, case-insensitive), closest first: the suggestions of an unknown `--instance`.
+pub fn closest_instances(provider: &str, region: &str, name: &str, n: usize) -> Vec<&'static str> {
+    let want = name.trim().to_ascii_lowercase();
+    let mut scored: Vec<(usize, &'static str)> = instances_in(provider, region)
+        .into_iter()
+        .map(|p| {
+            (
+                edit_distance(&want, &p.instance.to_ascii_lowercase()),
+                p.instance.as_str(),
+            )
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().take(n).map(|(_, s)| s).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }

@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use ecotrace_data::{
-    accelerator, electricity_price, electricity_price_usd, electricity_prices, instance_price,
-    prices,
+    accelerator, closest_instances, electricity_price, electricity_price_usd, electricity_prices,
+    exchange_rate, exchange_rates, instance_by_type, instance_price, prices, resolve_region,
 };
 
 fn close(a: f64, b: f64) -> bool {
@@ -15,7 +15,10 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn gcp_rows_have_provenance_and_add_the_vm_and_gpu_parts() {
-    let gcp: Vec<_> = prices().iter().filter(|p| p.provider == "gcp").collect();
+    let gcp: Vec<_> = prices()
+        .iter()
+        .filter(|p| p.provider == "gcp" && p.has_accelerator())
+        .collect();
     assert_eq!(gcp.len(), 12);
     for p in &gcp {
         assert!(p.usd_per_hour > 0.0, "{}", p.instance);
@@ -88,6 +91,10 @@ fn electricity_lookups_return_the_source_figures() {
         assert!(close(p.price_per_kwh, eur), "{q}");
         assert_eq!(p.usd_per_kwh(), None);
         assert!(electricity_price_usd(q).is_none(), "{q}");
+        // Converted at the ECB 2022 annual average, 1.0530 USD per EUR.
+        let (usd, rate) = p.usd_per_kwh_converted().unwrap();
+        assert!(close(usd, eur * 1.053), "{q}");
+        assert_eq!(rate.unwrap().currency, "EUR");
     }
     // EIA Electric Power Annual 2023, all sectors (cents per kWh / 100).
     for (q, zone, usd) in [
@@ -118,4 +125,95 @@ fn electricity_lookups_return_the_source_figures() {
     ] {
         assert!(electricity_price(q).is_none(), "{q}");
     }
+}
+
+#[test]
+fn cpu_instance_rows_have_provenance_and_resolve_to_their_regions() {
+    let cpu: Vec<_> = prices().iter().filter(|p| !p.has_accelerator()).collect();
+    assert_eq!(cpu.len(), 40);
+    let mut seen = HashSet::new();
+    for p in &cpu {
+        assert!(
+            seen.insert((p.provider.clone(), p.region.clone(), p.instance.clone())),
+            "duplicate {} {}",
+            p.instance,
+            p.region
+        );
+        assert!(
+            p.usd_per_hour > 0.0 && p.usd_per_hour < 10.0,
+            "{}",
+            p.instance
+        );
+        assert_eq!(p.accelerator_count, 0.0);
+        assert!(p.vcpus.unwrap() >= 2.0, "{}", p.instance);
+        assert!(
+            p.source.contains("skypilot-org/skypilot-catalog@"),
+            "{}",
+            p.source
+        );
+        assert!(p
+            .source
+            .contains(&format!("catalogs/v6/{}/vms.csv", p.provider)));
+        assert!(p.source.contains("snapshot date not recorded"));
+        assert!(p.date.is_none());
+        assert!(!p.license.is_empty());
+        // Every region resolves to a grid zone.
+        let r = resolve_region(&format!("{}:{}", p.provider, p.region)).unwrap();
+        assert!(r.cloud.is_some(), "{}", p.region);
+        // CPU rows never answer the accelerator lookup.
+        assert!(instance_price(&p.provider, &p.region, "", 1.0).is_none());
+    }
+    for provider in ["aws", "gcp", "azure"] {
+        assert!(cpu.iter().any(|p| p.provider == provider), "{provider}");
+    }
+}
+
+#[test]
+fn instance_lookup_by_type_returns_the_catalog_figures() {
+    // Hand-checked against skypilot-org/skypilot-catalog catalogs/v6/{aws,gcp,azure}/vms.csv
+    // (Price column, on-demand): aws@001367d22a00, gcp@cd845b822d8d, azure@098741e70562.
+    for (provider, region, instance, usd, vcpus) in [
+        ("aws", "us-east-1", "m5.xlarge", 0.192, 4.0),
+        ("aws", "eu-west-3", "m5.xlarge", 0.224, 4.0),
+        ("aws", "us-east-1", "c5.2xlarge", 0.34, 8.0),
+        ("aws", "eu-west-3", "m6i.metal", 7.168, 128.0),
+        ("gcp", "europe-west9", "n2d-highcpu-80", 2.89425, 80.0),
+        ("azure", "eastus", "Standard_E16s_v5", 1.008, 16.0),
+    ] {
+        let p = instance_by_type(provider, region, instance)
+            .unwrap_or_else(|| panic!("{provider}:{region} {instance}"));
+        assert!(close(p.usd_per_hour, usd), "{instance}: {}", p.usd_per_hour);
+        assert_eq!(p.vcpus, Some(vcpus));
+        assert!(close(p.usd_per_device_hour(), usd));
+    }
+    // Case-insensitive; GPU rows too (the accelerator count divides the device-hour price).
+    let p = instance_by_type("aws", "us-east-1", "P4D.24XLARGE").unwrap();
+    assert_eq!(p.accelerator, "A100-SXM4-40GB");
+    assert!(close(p.usd_per_device_hour(), p.usd_per_hour / 8.0));
+    // Not bundled: no guess; the closest names are offered instead.
+    assert!(instance_by_type("aws", "us-east-1", "m5.large").is_none());
+    assert!(instance_by_type("aws", "ap-south-1", "m5.xlarge").is_none());
+    let near = closest_instances("aws", "us-east-1", "m5.xlarg", 3);
+    assert_eq!(near[0], "m5.xlarge");
+    assert_eq!(near.len(), 3);
+    assert!(closest_instances("aws", "nowhere-1", "m5.xlarge", 3).is_empty());
+}
+
+#[test]
+fn the_exchange_rate_is_the_ecb_2022_annual_average() {
+    assert_eq!(exchange_rates().len(), 1);
+    let r = exchange_rate("EUR", "2022-S2").unwrap();
+    assert!(close(r.usd_per_unit, 1.053));
+    assert_eq!(r.period, "2022");
+    assert!(r.source.contains("EXR.A.USD.EUR.SP00.A"), "{}", r.source);
+    assert!(!r.license.is_empty());
+    assert!(exchange_rate("EUR", "2021").is_none());
+    assert!(exchange_rate("GBP", "2022").is_none());
+    // USD rows are not converted.
+    let (usd, rate) = electricity_price("US-CA")
+        .unwrap()
+        .usd_per_kwh_converted()
+        .unwrap();
+    assert!(close(usd, 0.2487));
+    assert!(rate.is_none());
 }

@@ -121,6 +121,11 @@ pub struct EstimateArgs {
     #[arg(long, env = "ECOTRACE_REGION", value_name = "ZONE")]
     pub region: Option<String>,
 
+    /// Cloud instance type rented (e.g. m5.xlarge, p4d.24xlarge), priced from the bundled table in
+    /// --region (a cloud region); for a CPU instance each device counts as one instance
+    #[arg(long, value_name = "TYPE")]
+    pub instance: Option<String>,
+
     #[command(flatten)]
     pub grid: GridArgs,
 
@@ -295,6 +300,7 @@ impl EstimateArgs {
             size: self.size.to_options(),
             device: self.device.to_options(),
             region: self.region.clone(),
+            instance: self.instance.clone(),
             grid: self.grid.to_options(),
             footprint: self.footprint.to_options(),
         }

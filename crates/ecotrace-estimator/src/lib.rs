@@ -371,6 +371,9 @@ pub struct JobSpec {
     pub lifetime: Lifetime,
     pub price_per_hour: Option<f64>,
     pub electricity_price: Option<f64>,
+    /// The cloud instance rented (`--instance`), resolved in the place's region; its hourly price
+    /// is charged unless `--price-per-hour` is given.
+    pub instance: Option<&'static ecotrace_data::InstancePrice>,
 }
 
 fn fraction(v: f64, flag: &str) -> Result<Fraction> {
@@ -428,7 +431,47 @@ pub fn job_from(
         lifetime,
         price_per_hour: f.price_per_hour,
         electricity_price: f.electricity_price,
+        instance: None,
     })
+}
+
+/// Resolves `--instance NAME` in the place's cloud region and checks it against the hardware: a
+/// GPU instance must carry the named accelerator, a CPU instance must go with a CPU. Usage errors:
+/// no cloud region, an instance not bundled there (listing the closest that are), a mismatch.
+pub fn resolve_instance(
+    name: &str,
+    device: &Device,
+    place: &Place,
+) -> Result<&'static ecotrace_data::InstancePrice> {
+    let Some((provider, region)) = &place.cloud else {
+        return usage(format!(
+            "--instance {name} needs --region to be a cloud region (e.g. aws:us-east-1, gcp:us-central1, azure:eastus); {} is not one",
+            place.label
+        ));
+    };
+    let Some(ip) = ecotrace_data::instance_by_type(provider, region, name) else {
+        let near = ecotrace_data::closest_instances(provider, region, name, 5);
+        return usage(if near.is_empty() {
+            format!("--instance {name}: no instance prices are bundled for {provider}:{region}; pass --price-per-hour instead")
+        } else {
+            format!(
+                "--instance {name}: no price bundled for it in {provider}:{region}; closest known there: {} (or pass --price-per-hour)",
+                near.join(", ")
+            )
+        });
+    };
+    match (ip.has_accelerator(), device.accelerator) {
+        (true, Some(acc)) if acc.id == ip.accelerator => Ok(ip),
+        (true, _) => usage(format!(
+            "--instance {} carries {} × {}, but --hardware is {}; name that accelerator (or drop --instance)",
+            ip.instance, ip.accelerator_count, ip.accelerator, device.id
+        )),
+        (false, None) => Ok(ip),
+        (false, Some(acc)) => usage(format!(
+            "--instance {} is a CPU instance, but --hardware is the accelerator {}; name the instance's CPU (or drop --instance)",
+            ip.instance, acc.id
+        )),
+    }
 }
 
 /// The cost basis chosen, for output.
@@ -485,6 +528,36 @@ fn choose_price(job: &JobSpec, device: Option<&Device>, place: &Place) -> PriceC
             None,
         );
     }
+    if let (Some(ip), Some((provider, region))) = (job.instance, &place.cloud) {
+        let per = ip.usd_per_device_hour();
+        let what = if ip.has_accelerator() {
+            format!(
+                "{} USD/h for {} × {}, i.e. {per:.4} USD per device-hour",
+                ip.usd_per_hour, ip.accelerator_count, ip.accelerator
+            )
+        } else {
+            format!(
+                "{} USD/h for the instance{}, charged per device-hour (each device counts as one instance)",
+                ip.usd_per_hour,
+                ip.vcpus.map(|v| format!(" ({v} vCPUs)")).unwrap_or_default()
+            )
+        };
+        return (
+            Some(Price::PerDeviceHour(per)),
+            Some(CostBasis {
+                basis: "instance",
+                usd_per_hour: Some(per),
+                usd_per_kwh: None,
+                source: format!(
+                    "{provider} {} in {region} (--instance): {what}; {}; {}",
+                    ip.instance,
+                    ip.date.as_deref().unwrap_or("date not recorded"),
+                    ip.source
+                ),
+            }),
+            None,
+        );
+    }
     if let (Some((provider, region)), Some(acc)) =
         (&place.cloud, device.and_then(|d| d.accelerator))
     {
@@ -530,18 +603,33 @@ fn choose_price(job: &JobSpec, device: Option<&Device>, place: &Place) -> PriceC
 }
 
 /// The electricity-only cost basis from the bundled average price of the place's zone (or of the
-/// US state a cloud region is in), when it is published in USD. `Err` carries a phrase saying why
-/// not, to append to the "cost not shown" note.
+/// US state a cloud region is in), in USD: as published, or converted from EUR at the bundled ECB
+/// annual average rate (said in the source). `Err` carries a phrase saying why not, to append to
+/// the "cost not shown" note.
 fn electricity_cost(place: &Place) -> std::result::Result<PriceChoice, String> {
     let Some(ep) = ecotrace_data::electricity_price(&place.label) else {
         return Err(String::new());
     };
-    let Some(p) = ep.usd_per_kwh() else {
+    let Some((p, rate)) = ep.usd_per_kwh_converted() else {
         return Err(format!(
-            ", and the bundled electricity price of {} is in {} ({} {}/kWh, {}) with no exchange rate bundled",
+            ", and the bundled electricity price of {} is in {} ({} {}/kWh, {}) with no exchange rate bundled for it",
             ep.name, ep.currency, ep.price_per_kwh, ep.currency, ep.period
         ));
     };
+    let converted = rate
+        .map(|r| {
+            format!(
+                " (converted from {} {}/kWh at {} USD per {}, {}: {}, {})",
+                ep.price_per_kwh,
+                ep.currency,
+                r.usd_per_unit,
+                r.currency,
+                r.period,
+                r.source,
+                r.license
+            )
+        })
+        .unwrap_or_default();
     Ok((
         Some(Price::PerKwh(p)),
         Some(CostBasis {
@@ -549,7 +637,7 @@ fn electricity_cost(place: &Place) -> std::result::Result<PriceChoice, String> {
             usd_per_hour: None,
             usd_per_kwh: Some(p),
             source: format!(
-                "average electricity price {} ({}), {}, {}: {p} USD/kWh; electricity only, no hardware rental; {} ({})",
+                "average electricity price {} ({}), {}, {}: {p:.4} USD/kWh{converted}; electricity only, no hardware rental; {} ({})",
                 ep.name, ep.zone, ep.period, ep.sector, ep.source, ep.license
             ),
         }),
@@ -918,12 +1006,15 @@ pub fn run_estimate(args: &EstimateOptions) -> Result<Estimated> {
     let device = resolve_device(hw)?;
     let place = resolve_place(args.region.as_deref(), &args.grid, &args.footprint)?;
     let work = work_from(&args.size)?;
-    let job = job_from(
+    let mut job = job_from(
         args.devices.unwrap_or(1.0),
         work,
         &args.footprint,
         &args.device,
     )?;
+    if let Some(name) = args.instance.as_deref() {
+        job.instance = Some(resolve_instance(name, &device, &place)?);
+    }
     estimate_job(&job, &device, &place)
 }
 

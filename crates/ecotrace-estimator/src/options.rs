@@ -69,6 +69,9 @@ pub struct EstimateOptions {
     pub device: DeviceOptions,
     /// A country, a grid zone or a cloud region.
     pub region: Option<String>,
+    /// Cloud instance type rented (`m5.xlarge`, `p4d.24xlarge`): its bundled hourly price in the
+    /// cloud `region` is charged, unless `footprint.price_per_hour` is given.
+    pub instance: Option<String>,
     pub grid: GridOptions,
     pub footprint: FootprintOptions,
 }

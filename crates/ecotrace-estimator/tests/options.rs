@@ -90,9 +90,125 @@ fn without_a_rental_price_the_zones_electricity_price_gives_the_cost() {
     assert_eq!(j["cost"]["basis"], "electricity");
     assert!(j["cost"]["source"].as_str().unwrap().contains("EIA"));
 
-    // France: the bundled price is in EUR and no exchange rate is bundled: no cost, and a note
-    // that says why rather than a guess.
-    let e = run_estimate(&in_region("FR")).unwrap();
-    assert!(e.cost.is_none());
-    assert!(e.notes.iter().any(|n| n.contains("EUR")), "{:?}", e.notes);
+    // France: the bundled Eurostat price (0.2204 EUR/kWh, 2022-S2) converted at the ECB 2022
+    // annual average (1.0530 USD per EUR), and the source says so.
+    let j = ecotrace_estimator::to_json(&run_estimate(&in_region("FR")).unwrap());
+    let meter_kwh = j["facility_energy_kwh"].as_f64().unwrap();
+    let usd = j["cost_usd"].as_f64().unwrap();
+    assert!(
+        (usd - meter_kwh * 0.2204 * 1.053).abs() < 1e-6,
+        "{usd} vs {meter_kwh}"
+    );
+    assert_eq!(j["cost"]["basis"], "electricity");
+    let src = j["cost"]["source"].as_str().unwrap();
+    assert!(
+        src.contains("converted from 0.2204 EUR/kWh at 1.053 USD per EUR")
+            && src.contains("EXR.A.USD.EUR.SP00.A"),
+        "{src}"
+    );
+}
+
+fn on_instance(hardware: &str, devices: f64, instance: &str, region: &str) -> EstimateOptions {
+    EstimateOptions {
+        hardware: Some(hardware.into()),
+        devices: Some(devices),
+        size: SizeOptions {
+            hours: Some(10.0),
+            ..Default::default()
+        },
+        region: Some(region.into()),
+        instance: Some(instance.into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_instance_charges_its_hourly_price() {
+    // CPU instance: m5.xlarge in us-east-1, 0.192 USD/h (skypilot-catalog aws vms.csv); one
+    // device is one instance.
+    let e = run_estimate(&on_instance(
+        "Intel Xeon Platinum 8175M",
+        1.0,
+        "m5.xlarge",
+        "aws:us-east-1",
+    ))
+    .unwrap();
+    let j = ecotrace_estimator::to_json(&e);
+    assert!((j["cost_usd"].as_f64().unwrap() - 1.92).abs() < 1e-9, "{j}");
+    assert_eq!(j["cost"]["basis"], "instance");
+    let src = j["cost"]["source"].as_str().unwrap();
+    assert!(
+        src.contains("m5.xlarge") && src.contains("skypilot-catalog@001367d22a00"),
+        "{src}"
+    );
+    // GPU instance: p4d.24xlarge, 8 × A100 40GB; 8 devices for 10 h = 10 instance-hours.
+    let e = run_estimate(&on_instance(
+        "A100-40GB",
+        8.0,
+        "p4d.24xlarge",
+        "aws:us-east-1",
+    ))
+    .unwrap();
+    let ip = ecotrace_data::instance_by_type("aws", "us-east-1", "p4d.24xlarge").unwrap();
+    let j = ecotrace_estimator::to_json(&e);
+    assert!(
+        (j["cost_usd"].as_f64().unwrap() - ip.usd_per_hour * 10.0).abs() < 1e-6,
+        "{j}"
+    );
+    assert!(j["cost"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("p4d.24xlarge"));
+    // --price-per-hour still wins.
+    let mut o = on_instance(
+        "Intel Xeon Platinum 8175M",
+        1.0,
+        "m5.xlarge",
+        "aws:us-east-1",
+    );
+    o.footprint.price_per_hour = Some(1.0);
+    let j = ecotrace_estimator::to_json(&run_estimate(&o).unwrap());
+    assert!((j["cost_usd"].as_f64().unwrap() - 10.0).abs() < 1e-9, "{j}");
+    assert!(j["cost"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("--price-per-hour"));
+}
+
+#[test]
+fn a_bad_instance_is_a_usage_error_that_says_why() {
+    let msg = |o: &EstimateOptions| {
+        let err = run_estimate(o).unwrap_err();
+        assert!(err.is_usage(), "{err}");
+        err.to_string()
+    };
+    // Unknown: the closest types bundled in that region are listed.
+    let m = msg(&on_instance(
+        "Intel Xeon Platinum 8175M",
+        1.0,
+        "m5.xlarg",
+        "aws:us-east-1",
+    ));
+    assert!(m.contains("closest known there: m5.xlarge"), "{m}");
+    // A region that is not a cloud region.
+    let m = msg(&on_instance(
+        "Intel Xeon Platinum 8175M",
+        1.0,
+        "m5.xlarge",
+        "FR",
+    ));
+    assert!(m.contains("cloud region"), "{m}");
+    let mut none = on_instance("Intel Xeon Platinum 8175M", 1.0, "m5.xlarge", "FR");
+    none.region = None;
+    assert!(msg(&none).contains("cloud region"));
+    // The hardware must be what the instance carries.
+    let m = msg(&on_instance(
+        "H100-SXM",
+        8.0,
+        "p4d.24xlarge",
+        "aws:us-east-1",
+    ));
+    assert!(m.contains("A100-SXM4-40GB"), "{m}");
+    let m = msg(&on_instance("A100-40GB", 1.0, "m5.xlarge", "aws:us-east-1"));
+    assert!(m.contains("CPU instance"), "{m}");
 }

@@ -71,8 +71,12 @@ fn estimate_from_hardware_and_time_as_json() {
     // Water: both parts; no WUE for a country (no facility named), so all off site.
     assert_eq!(v["water"]["onsite_l"].as_f64(), Some(0.0));
     assert!(close(f(&v, "water_l"), f(&v["water"], "offsite_l")));
-    // No price known for a country: cost omitted, not guessed.
-    assert!(v["cost_usd"].is_null() && v["cost"].is_null());
+    // No rental price for a country: electricity only, the Eurostat EUR price converted to USD.
+    assert_eq!(v["cost"]["basis"], "electricity");
+    assert!(v["cost"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("USD per EUR"));
     // Every assumption names its source.
     for a in v["assumptions"].as_array().unwrap() {
         assert!(!a["source"].as_str().unwrap().is_empty(), "{a}");
@@ -552,4 +556,58 @@ fn lifecycle_report_counts_waste_and_estimated_phases() {
     // --lifecycle needs a project.
     let o = e.run(&["report", "--lifecycle"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn an_instance_is_priced_from_the_bundled_table() {
+    let e = Env::new();
+    let v = e.json(&[
+        "estimate",
+        "--hardware",
+        "Intel Xeon Platinum 8175M",
+        "--instance",
+        "m5.xlarge",
+        "--region",
+        "aws:us-east-1",
+        "--hours",
+        "10",
+        "--json",
+    ]);
+    // m5.xlarge in us-east-1: 0.192 USD/h (skypilot-catalog catalogs/v6/aws/vms.csv).
+    assert_eq!(v["cost"]["basis"], "instance");
+    assert!(close(f(&v, "cost_usd"), 1.92));
+    let src = v["cost"]["source"].as_str().unwrap();
+    assert!(
+        src.contains("m5.xlarge") && src.contains("skypilot-catalog"),
+        "{src}"
+    );
+    // Unknown instance, or a region that is not a cloud region: usage errors.
+    e.usage_error(
+        &[
+            "estimate",
+            "--hardware",
+            "Intel Xeon Platinum 8175M",
+            "--instance",
+            "m5.xlarg",
+            "--region",
+            "aws:us-east-1",
+            "--hours",
+            "10",
+        ],
+        &["m5.xlarge"],
+    );
+    e.usage_error(
+        &[
+            "estimate",
+            "--hardware",
+            "Intel Xeon Platinum 8175M",
+            "--instance",
+            "m5.xlarge",
+            "--region",
+            "FR",
+            "--hours",
+            "10",
+        ],
+        &["cloud region"],
+    );
 }
