@@ -130,7 +130,7 @@ fn electricity_lookups_return_the_source_figures() {
 #[test]
 fn cpu_instance_rows_have_provenance_and_resolve_to_their_regions() {
     let cpu: Vec<_> = prices().iter().filter(|p| !p.has_accelerator()).collect();
-    assert_eq!(cpu.len(), 40);
+    assert_eq!(cpu.len(), 50);
     let mut seen = HashSet::new();
     for p in &cpu {
         assert!(
@@ -178,6 +178,8 @@ fn instance_lookup_by_type_returns_the_catalog_figures() {
         ("aws", "us-east-1", "c5.2xlarge", 0.34, 8.0),
         ("aws", "eu-west-3", "m6i.metal", 7.168, 128.0),
         ("gcp", "europe-west9", "n2d-highcpu-80", 2.89425, 80.0),
+        ("gcp", "us-central1", "n2-standard-8", 0.38847, 8.0),
+        ("azure", "westus2", "Standard_D8s_v5", 0.384, 8.0),
         ("azure", "eastus", "Standard_E16s_v5", 1.008, 16.0),
     ] {
         let p = instance_by_type(provider, region, instance)
