@@ -110,6 +110,7 @@ string_enum!(
         RamModel => "ram-model",
         Estimate => "estimate",
         AgentRapl => "agent-rapl",
+        Imported => "imported",
     } what = "method"
 );
 

@@ -572,9 +572,9 @@ fn record(
     let it = |kwh: f64| Energy::from_kwh(kwh / pue_value);
     let mut components = Vec::new();
     let kinds = [
-        (ComponentKind::Cpu, "cpu", Method::CpuModel, "CPU energy as CodeCarbon reported it (it reads RAPL where it can and otherwise models from the CPU's TDP; its CSV does not say which, so ecotrace shows the modelled method)"),
-        (ComponentKind::Gpu, "gpu", Method::NvmlCounter, "GPU energy of all GPUs as CodeCarbon reported it (CodeCarbon reads the NVML energy counter)"),
-        (ComponentKind::Ram, "ram", Method::RamModel, "RAM energy as CodeCarbon modelled it"),
+        (ComponentKind::Cpu, "cpu", Method::Imported, "CPU energy as CodeCarbon reported it (it reads RAPL where it can and otherwise models from the CPU's TDP; its CSV does not say which)"),
+        (ComponentKind::Gpu, "gpu", Method::Imported, "GPU energy of all GPUs as CodeCarbon reported it (CodeCarbon reads the NVML energy counter)"),
+        (ComponentKind::Ram, "ram", Method::Imported, "RAM energy as CodeCarbon modelled it"),
     ];
     for (kind, name, method, what) in kinds {
         let kwh = row.amount_or_zero(&format!("{name}_energy"))?;
