@@ -335,3 +335,48 @@ fn doctor_lists_sensors_and_the_zone() {
     assert!(text.contains("nvml"), "{text}");
     assert!(text.contains("aws:eu-west-3"), "{text}");
 }
+
+#[test]
+fn a_terminal_gets_a_live_status_line_that_is_erased_at_the_end() {
+    // util-linux `script` gives the command a pseudo-terminal as stdout and stderr.
+    if !Path::new("/usr/bin/script").exists() {
+        println!("skipped: no /usr/bin/script to provide a terminal");
+        return;
+    }
+    let env = Env::new();
+    let bin = env!("CARGO_BIN_EXE_ecotrace");
+    let in_terminal = |args: &str| {
+        let base = env.cmd();
+        let mut c = std::process::Command::new("/usr/bin/script");
+        for (k, v) in base.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c.args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+            .current_dir(env.work())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = in_terminal("run --interval 100ms -- sleep 1.2");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    // Redrawn in place: carriage return + erase line, with watts, Wh and gCO2e.
+    let live: Vec<&str> = text.split("\r\x1b[2K").collect();
+    assert!(live.len() >= 3, "no live line redrawn: {text:?}");
+    assert!(
+        live[1].contains(" W ") && live[1].contains("Wh") && live[1].contains("gCO2e"),
+        "{text:?}"
+    );
+    // Erased before the summary, which starts on a clean line.
+    assert!(text.contains("\r\x1b[2Kecotrace run "), "{text:?}");
+    // --quiet: nothing of ecotrace's own.
+    let quiet = in_terminal("run --quiet -- true");
+    assert!(
+        quiet.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&quiet.stdout)
+    );
+}
