@@ -150,7 +150,7 @@ pub struct Agent {
     energies: Vec<f64>,
     hierarchy: Hierarchy,
     prev_cgroups: Option<BTreeMap<WorkloadId, CgroupUsage>>,
-    prev_cpu: Option<procfs::CpuTimes>,
+    cpu_clock: procfs::CpuClock,
     ticks_per_sec: f64,
     /// Who holds a context on the GPUs (None: no GPU backend).
     gpu: Option<SharedGpu>,
@@ -192,7 +192,7 @@ impl Agent {
         let n = infos.len();
         let hierarchy = Hierarchy::detect(&cfg.roots);
         let prev_cgroups = Some(hierarchy.scan());
-        let prev_cpu = procfs::read_cpu_times(&cfg.roots).ok();
+        let cpu_clock = procfs::CpuClock::start(&cfg.roots);
         // The GPU sensor names its devices `gpu<index>`.
         let gpu_index: Vec<Option<usize>> = infos
             .iter()
@@ -223,7 +223,7 @@ impl Agent {
             energies: vec![0.0; n],
             hierarchy,
             prev_cgroups,
-            prev_cpu,
+            cpu_clock,
             gpu,
             gpu_index,
             prev_gpu: BTreeMap::new(),
@@ -262,22 +262,11 @@ impl Agent {
     /// Reads and books the interval `dt` that just ended.
     pub fn step(&mut self, dt: Duration) {
         let roots = &self.cfg.roots;
-        let cpu = procfs::read_cpu_times(roots).ok();
-        let (d_busy, d_total) = match (self.prev_cpu, cpu) {
-            (Some(a), Some(b)) => (
-                b.busy.saturating_sub(a.busy),
-                b.total.saturating_sub(a.total),
-            ),
-            _ => (0, 0),
-        };
-        if cpu.is_some() {
-            self.prev_cpu = cpu;
-        }
-        let machine_util = if d_total > 0 {
-            (d_busy as f64 / d_total as f64).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let procfs::CpuDelta {
+            busy: d_busy,
+            util: machine_util,
+            ..
+        } = self.cpu_clock.advance(roots);
         let used = procfs::read_meminfo(roots).map_or(0, |m| m.used_bytes());
         let tick = Tick {
             dt,

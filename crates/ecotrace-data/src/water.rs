@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use ecotrace_core::WaterIntensity;
+use ecotrace_core::{UnitError, WaterIntensity};
 use serde::Serialize;
 
 use crate::csv::Table;
@@ -95,4 +95,55 @@ pub fn offsite_water(zone: &str) -> &'static WaterFactor {
         .or_else(|| t.index.get(WORLD_ID))
         .map(|&i| &t.list[i])
         .expect("the WORLD row is checked at load")
+}
+
+/// The water factors a job is charged with, each with where it comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaterChoice {
+    /// On-site water usage effectiveness, L per kWh of IT energy.
+    pub wue: WaterIntensity,
+    pub wue_source: String,
+    /// Water consumed generating the electricity, L per kWh at the meter.
+    pub offsite: WaterIntensity,
+    pub offsite_source: String,
+}
+
+/// Chooses the water factors: the user's WUE, else the cloud region's published one, else 0 (no
+/// cooling water counted); the off-site factor of `grid_zone` (see [`offsite_water`]). Errors
+/// only on a user WUE that is negative or not a number.
+pub fn choose_water(
+    user_wue: Option<f64>,
+    region_wue: Option<(f64, String)>,
+    grid_zone: &str,
+) -> Result<WaterChoice, UnitError> {
+    let (wue, wue_source) = match (user_wue, region_wue) {
+        (Some(w), _) => (
+            WaterIntensity::from_l_per_kwh(w)?,
+            "given by the user (--wue)".to_string(),
+        ),
+        (None, Some((w, s))) => (
+            WaterIntensity::from_l_per_kwh(w).unwrap_or(WaterIntensity::ZERO),
+            s,
+        ),
+        (None, None) => (
+            WaterIntensity::ZERO,
+            "default 0: no data-centre cooling water counted (pass --wue, or a cloud region that publishes one)"
+                .to_string(),
+        ),
+    };
+    let w = offsite_water(grid_zone);
+    let offsite_source = if w.zone.eq_ignore_ascii_case(grid_zone) {
+        format!("{} ({}): {}", w.zone, w.year, w.source)
+    } else {
+        format!(
+            "no figure for {grid_zone}; {} ({}) used: {}",
+            w.zone, w.year, w.source
+        )
+    };
+    Ok(WaterChoice {
+        wue,
+        wue_source,
+        offsite: w.offsite,
+        offsite_source,
+    })
 }

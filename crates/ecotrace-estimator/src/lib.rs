@@ -187,30 +187,12 @@ pub fn resolve_place(
                 .to_string(),
         ),
     };
-    let (wue, wue_source) = match (fp.wue, resolved.as_ref().and_then(|r| r.wue_l_per_kwh.clone())) {
-        (Some(x), _) => (
-            WaterIntensity::from_l_per_kwh(x).map_err(|e| EstimateError::Usage(format!("--wue: {e}")))?,
-            "given by the user (--wue)".to_string(),
-        ),
-        (None, Some((w, s))) => (
-            WaterIntensity::from_l_per_kwh(w).unwrap_or(WaterIntensity::ZERO),
-            s,
-        ),
-        (None, None) => (
-            WaterIntensity::ZERO,
-            "default 0: no data-centre cooling water counted (pass --wue, or a cloud region that publishes one)"
-                .to_string(),
-        ),
-    };
-    let w = ecotrace_data::offsite_water(&grid_zone);
-    let offsite_source = if w.zone.eq_ignore_ascii_case(&grid_zone) {
-        format!("{} ({}): {}", w.zone, w.year, w.source)
-    } else {
-        format!(
-            "no figure for {grid_zone}; {} ({}) used: {}",
-            w.zone, w.year, w.source
-        )
-    };
+    let water = ecotrace_data::choose_water(
+        fp.wue,
+        resolved.as_ref().and_then(|r| r.wue_l_per_kwh.clone()),
+        &grid_zone,
+    )
+    .map_err(|e| EstimateError::Usage(format!("--wue: {e}")))?;
     let cloud = resolved
         .as_ref()
         .and_then(|r| r.cloud.as_ref())
@@ -222,10 +204,10 @@ pub fn resolve_place(
         intensity_basis,
         pue,
         pue_source,
-        wue,
-        wue_source,
-        offsite: w.offsite,
-        offsite_source,
+        wue: water.wue,
+        wue_source: water.wue_source,
+        offsite: water.offsite,
+        offsite_source: water.offsite_source,
         cloud,
         notes,
     })

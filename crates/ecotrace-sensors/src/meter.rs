@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ecotrace_core::{ComponentEnergy, ComponentKind, Energy, Method, Power, PowerSample, Scope};
 
-use crate::procfs::{read_cpu_times, read_meminfo, CpuTimes, ProcessTree};
+use crate::procfs::{read_meminfo, CpuClock, CpuDelta, ProcessTree};
 use crate::{Roots, Sensor, SensorError, Tick};
 
 /// What the meter measures.
@@ -53,7 +53,7 @@ pub struct Meter {
     offsets: Vec<usize>,
     scratch: Vec<Energy>,
     tree: Option<ProcessTree>,
-    prev_cpu: Option<CpuTimes>,
+    cpu_clock: CpuClock,
     prev_tree_ticks: u64,
     elapsed: Duration,
     last: Live,
@@ -84,7 +84,7 @@ impl Meter {
             .as_mut()
             .and_then(|t| t.sample().ok())
             .map_or(0, |s| s.cpu_ticks);
-        let prev_cpu = read_cpu_times(&roots).ok();
+        let cpu_clock = CpuClock::start(&roots);
         Meter {
             roots,
             scope: cfg.scope,
@@ -93,7 +93,7 @@ impl Meter {
             offsets,
             scratch: vec![Energy::ZERO; max_devices],
             tree,
-            prev_cpu,
+            cpu_clock,
             prev_tree_ticks,
             elapsed: Duration::ZERO,
             last: Live::default(),
@@ -114,22 +114,11 @@ impl Meter {
     pub fn step(&mut self, dt: Duration) {
         self.elapsed += dt;
         // Machine utilisation and the tracked tree's share of the machine's busy CPU time.
-        let cpu = read_cpu_times(&self.roots).ok();
-        let (d_busy, d_total) = match (self.prev_cpu, cpu) {
-            (Some(a), Some(b)) => (
-                b.busy.saturating_sub(a.busy),
-                b.total.saturating_sub(a.total),
-            ),
-            _ => (0, 0),
-        };
-        if cpu.is_some() {
-            self.prev_cpu = cpu;
-        }
-        let machine_util = if d_total > 0 {
-            (d_busy as f64 / d_total as f64).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let CpuDelta {
+            busy: d_busy,
+            util: machine_util,
+            ..
+        } = self.cpu_clock.advance(&self.roots);
         let mem = read_meminfo(&self.roots).ok();
         let used_memory_bytes = mem.map_or(0, |m| m.used_bytes());
         let (cpu_share, charged_memory_bytes) = match self.tree.as_mut() {

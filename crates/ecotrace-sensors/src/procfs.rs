@@ -40,6 +40,53 @@ pub struct CpuTimes {
     pub total: u64,
 }
 
+/// Machine CPU time between successive readings of `/proc/stat`: what the meter and the agent
+/// both need each interval.
+#[derive(Debug, Clone, Default)]
+pub struct CpuClock {
+    prev: Option<CpuTimes>,
+}
+
+/// Busy and total CPU ticks of the interval just ended, and the machine utilisation.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CpuDelta {
+    pub busy: u64,
+    pub total: u64,
+    /// busy / total, 0..=1 (0 when nothing could be read).
+    pub util: f64,
+}
+
+impl CpuClock {
+    /// Takes the first reading.
+    pub fn start(roots: &Roots) -> Self {
+        CpuClock {
+            prev: read_cpu_times(roots).ok(),
+        }
+    }
+
+    /// Reads `/proc/stat` again and returns the interval since the previous reading. A failed read
+    /// gives an empty interval and keeps the previous reading, so nothing is lost.
+    pub fn advance(&mut self, roots: &Roots) -> CpuDelta {
+        let now = read_cpu_times(roots).ok();
+        let (busy, total) = match (self.prev, now) {
+            (Some(a), Some(b)) => (
+                b.busy.saturating_sub(a.busy),
+                b.total.saturating_sub(a.total),
+            ),
+            _ => (0, 0),
+        };
+        if now.is_some() {
+            self.prev = now;
+        }
+        let util = if total > 0 {
+            (busy as f64 / total as f64).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        CpuDelta { busy, total, util }
+    }
+}
+
 /// Reads the aggregate `cpu ` line of `<procfs>/stat`. Allocation-free: the line is read into a
 /// stack buffer.
 pub fn read_cpu_times(roots: &Roots) -> Result<CpuTimes, SensorError> {

@@ -49,30 +49,8 @@ pub fn resolve(
 ) -> Result<FootprintSettings, String> {
     let lifetime = Lifetime::from_years(lifetime_years.unwrap_or(DEFAULT_LIFETIME_YEARS))
         .map_err(|e| format!("--lifetime-years: {e}"))?;
-    let (wue, wue_source) = match (wue, region_wue) {
-        (Some(w), _) => (
-            WaterIntensity::from_l_per_kwh(w).map_err(|e| format!("--wue: {e}"))?,
-            "given by the user (--wue)".to_string(),
-        ),
-        (None, Some((w, s))) => (
-            WaterIntensity::from_l_per_kwh(w).unwrap_or(WaterIntensity::ZERO),
-            s,
-        ),
-        (None, None) => (
-            WaterIntensity::ZERO,
-            "default 0: no data-centre cooling water counted (pass --wue, or a cloud region that publishes one)"
-                .to_string(),
-        ),
-    };
-    let w = ecotrace_data::offsite_water(grid_zone);
-    let offsite_source = if w.zone.eq_ignore_ascii_case(grid_zone) {
-        format!("{} ({}): {}", w.zone, w.year, w.source)
-    } else {
-        format!(
-            "no figure for {grid_zone}; {} ({}) used: {}",
-            w.zone, w.year, w.source
-        )
-    };
+    let water = ecotrace_data::choose_water(wue, region_wue, grid_zone)
+        .map_err(|e| format!("--wue: {e}"))?;
     let price = |v: f64, flag: &str| -> Result<f64, String> {
         if v.is_finite() && v >= 0.0 {
             Ok(v)
@@ -99,10 +77,10 @@ pub fn resolve(
     };
     Ok(FootprintSettings {
         lifetime,
-        wue,
-        wue_source,
-        offsite: w.offsite,
-        offsite_source,
+        wue: water.wue,
+        wue_source: water.wue_source,
+        offsite: water.offsite,
+        offsite_source: water.offsite_source,
         cost,
     })
 }
