@@ -50,6 +50,55 @@ impl std::fmt::Debug for PostgresLedger {
     }
 }
 
+/// Inserts a run's row unless its id is there already (then 0 rows change).
+const INSERT_RUN: &str = "INSERT INTO runs (id, project, phase, status, started_at, ended_at,
+     hostname, tracker_pid, heartbeat_at, record_version, record_json)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)
+ ON CONFLICT (id) DO NOTHING";
+
+/// The `runs` row of a record, as parameters $1..$11 in the column order of [`INSERT_RUN`] and of
+/// the updates of a stored run.
+struct RunRow<'a> {
+    record: &'a RunRecord,
+    heartbeat: &'a DateTime<Utc>,
+    json: &'a str,
+    phase: &'static str,
+    status: &'static str,
+    pid: i64,
+    version: i32,
+}
+
+impl<'a> RunRow<'a> {
+    fn new(record: &'a RunRecord, heartbeat: &'a DateTime<Utc>, json: &'a str) -> Self {
+        RunRow {
+            record,
+            heartbeat,
+            json,
+            phase: record.phase.as_str(),
+            status: record.status.as_str(),
+            pid: i64::from(record.tracker.pid),
+            version: record.record_version as i32,
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+        let r = self.record;
+        [
+            &r.id,
+            &r.project,
+            &self.phase,
+            &self.status,
+            &r.started_at,
+            &r.ended_at,
+            &r.host.hostname,
+            &self.pid,
+            self.heartbeat,
+            &self.version,
+            &self.json,
+        ]
+    }
+}
+
 /// A failure inside one operation: a database error (classified later) or a final ledger error.
 enum Fail {
     Pg(postgres::Error),
@@ -378,19 +427,7 @@ impl PostgresLedger {
                      ended_at = $6, hostname = $7, tracker_pid = $8, heartbeat_at = $9,
                      record_version = $10, record_json = $11::text::jsonb
                  WHERE id = $1",
-                &[
-                    &record.id,
-                    &record.project,
-                    &record.phase.as_str(),
-                    &record.status.as_str(),
-                    &record.started_at,
-                    &record.ended_at,
-                    &record.host.hostname,
-                    &i64::from(record.tracker.pid),
-                    &heartbeat,
-                    &(record.record_version as i32),
-                    &json,
-                ],
+                &RunRow::new(record, &heartbeat, json.as_str()).params(),
             )?;
             append_samples(&mut tx, &record.id, samples)?;
             tx.commit()?;
@@ -559,29 +596,12 @@ impl Ledger for PostgresLedger {
         // One transaction: every new run is stored, or none is.
         self.with_client(|c| {
             let mut tx = c.transaction()?;
-            let insert = tx.prepare(
-                "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
-                     tracker_pid, heartbeat_at, record_version, record_json)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)
-                 ON CONFLICT (id) DO NOTHING",
-            )?;
+            let insert = tx.prepare(INSERT_RUN)?;
             let mut report = ImportReport::default();
             for (record, json) in records.iter().zip(&encoded) {
                 let n = tx.execute(
                     &insert,
-                    &[
-                        &record.id,
-                        &record.project,
-                        &record.phase.as_str(),
-                        &record.status.as_str(),
-                        &record.started_at,
-                        &record.ended_at,
-                        &record.host.hostname,
-                        &i64::from(record.tracker.pid),
-                        &heartbeat,
-                        &(record.record_version as i32),
-                        json,
-                    ],
+                    &RunRow::new(record, &heartbeat, json.as_str()).params(),
                 )?;
                 if n == 0 {
                     report.skipped.push(record.id.clone());
@@ -609,23 +629,8 @@ impl Ledger for PostgresLedger {
         let heartbeat = self.liveness.now();
         self.with_client(|c| {
             let n = c.execute(
-                "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
-                     tracker_pid, heartbeat_at, record_version, record_json)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)
-                 ON CONFLICT (id) DO NOTHING",
-                &[
-                    &record.id,
-                    &record.project,
-                    &record.phase.as_str(),
-                    &record.status.as_str(),
-                    &record.started_at,
-                    &record.ended_at,
-                    &record.host.hostname,
-                    &i64::from(record.tracker.pid),
-                    &heartbeat,
-                    &(record.record_version as i32),
-                    &json,
-                ],
+                INSERT_RUN,
+                &RunRow::new(record, &heartbeat, json.as_str()).params(),
             )?;
             if n == 0 {
                 return Err(LedgerError::AlreadyExists {

@@ -92,6 +92,35 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// Inserts a run's row unless its id is there already (then 0 rows change).
+const INSERT_RUN: &str =
+    "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
+     tracker_pid, heartbeat_at, record_version, record_json)
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+ ON CONFLICT (id) DO NOTHING";
+
+/// The `runs` row of `record` as parameters ?1..?11, in the column order of [`INSERT_RUN`] and of
+/// the update in `update_row`.
+fn run_row<'a>(
+    record: &'a RunRecord,
+    json: &'a str,
+    heartbeat: &'a str,
+) -> impl rusqlite::Params + 'a {
+    (
+        record.id.as_str(),
+        record.project.as_str(),
+        record.phase.as_str(),
+        record.status.as_str(),
+        ts(record.started_at),
+        record.ended_at.map(ts),
+        record.host.hostname.as_str(),
+        record.tracker.pid,
+        heartbeat,
+        record.record_version,
+        json,
+    )
+}
+
 /// Fixed-width RFC 3339 UTC, so that text order is time order in the indexed columns.
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -392,19 +421,7 @@ impl SqliteLedger {
                  record_json = ?11
              WHERE id = ?1",
         )?
-        .execute(params![
-            record.id,
-            record.project,
-            record.phase.as_str(),
-            record.status.as_str(),
-            ts(record.started_at),
-            record.ended_at.map(ts),
-            record.host.hostname,
-            record.tracker.pid,
-            heartbeat,
-            record.record_version,
-            json,
-        ])?;
+        .execute(run_row(record, json, heartbeat))?;
         Ok(())
     }
 
@@ -516,26 +533,9 @@ impl Ledger for SqliteLedger {
         // One transaction: every new run is stored, or none is.
         self.write(|tx| {
             let mut report = ImportReport::default();
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
-                     tracker_pid, heartbeat_at, record_version, record_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT (id) DO NOTHING",
-            )?;
+            let mut insert = tx.prepare_cached(INSERT_RUN)?;
             for (record, json) in records.iter().zip(&encoded) {
-                let inserted = insert.execute(params![
-                    record.id,
-                    record.project,
-                    record.phase.as_str(),
-                    record.status.as_str(),
-                    ts(record.started_at),
-                    record.ended_at.map(ts),
-                    record.host.hostname,
-                    record.tracker.pid,
-                    heartbeat,
-                    record.record_version,
-                    json,
-                ])?;
+                let inserted = insert.execute(run_row(record, json, &heartbeat))?;
                 if inserted == 0 {
                     report.skipped.push(record.id.clone());
                 } else {
@@ -562,25 +562,8 @@ impl Ledger for SqliteLedger {
         let location = &self.location;
         self.write(|tx| {
             let inserted = tx
-                .prepare_cached(
-                    "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
-                         tracker_pid, heartbeat_at, record_version, record_json)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                     ON CONFLICT (id) DO NOTHING",
-                )?
-                .execute(params![
-                    record.id,
-                    record.project,
-                    record.phase.as_str(),
-                    record.status.as_str(),
-                    ts(record.started_at),
-                    record.ended_at.map(ts),
-                    record.host.hostname,
-                    record.tracker.pid,
-                    heartbeat,
-                    record.record_version,
-                    json,
-                ])?;
+                .prepare_cached(INSERT_RUN)?
+                .execute(run_row(record, &json, &heartbeat))?;
             if inserted == 0 {
                 return Err(LedgerError::AlreadyExists {
                     id: record.id.clone(),
