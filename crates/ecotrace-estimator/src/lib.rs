@@ -107,6 +107,39 @@ pub struct Place {
     pub notes: Vec<String>,
 }
 
+impl Place {
+    /// The grid factors as assumptions: PUE, then intensity.
+    fn grid_assumptions(&self) -> [Assumption; 2] {
+        [
+            Assumption::new("pue", self.pue.value(), "ratio", self.pue_source.clone()),
+            Assumption::new(
+                "intensity_g_per_kwh",
+                self.intensity.g_per_kwh(),
+                "gCO2e/kWh",
+                self.intensity_source.clone(),
+            ),
+        ]
+    }
+
+    /// The water factors as assumptions: on-site WUE, then off-site.
+    fn water_assumptions(&self) -> [Assumption; 2] {
+        [
+            Assumption::new(
+                "wue_l_per_kwh",
+                self.wue.l_per_kwh(),
+                "L/kWh (IT energy)",
+                self.wue_source.clone(),
+            ),
+            Assumption::new(
+                "offsite_water_l_per_kwh",
+                self.offsite.l_per_kwh(),
+                "L/kWh (facility energy)",
+                self.offsite_source.clone(),
+            ),
+        ]
+    }
+}
+
 fn positive(v: f64, flag: &str, what: &str) -> Result<f64> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
@@ -465,6 +498,26 @@ pub struct CostBasis {
     pub source: String,
 }
 
+impl CostBasis {
+    /// The price as an assumption: per device-hour for a rental, per kWh for electricity.
+    fn assumption(&self) -> Assumption {
+        match self.basis {
+            "instance" => Assumption::new(
+                "price_usd_per_device_hour",
+                self.usd_per_hour.unwrap_or(0.0),
+                "USD/device-hour",
+                self.source.clone(),
+            ),
+            _ => Assumption::new(
+                "electricity_usd_per_kwh",
+                self.usd_per_kwh.unwrap_or(0.0),
+                "USD/kWh",
+                self.source.clone(),
+            ),
+        }
+    }
+}
+
 /// An estimate with everything that went into it.
 #[derive(Debug, Clone)]
 pub struct Estimated {
@@ -725,18 +778,7 @@ pub fn estimate_job(job: &JobSpec, device: &Device, place: &Place) -> Result<Est
             "given by the user (--utilization)".to_string()
         },
     ));
-    a.push(Assumption::new(
-        "pue",
-        place.pue.value(),
-        "ratio",
-        place.pue_source.clone(),
-    ));
-    a.push(Assumption::new(
-        "intensity_g_per_kwh",
-        place.intensity.g_per_kwh(),
-        "gCO2e/kWh",
-        place.intensity_source.clone(),
-    ));
+    a.extend(place.grid_assumptions());
     a.push(Assumption::new(
         "device_embodied_kgco2e",
         device.embodied.kg(),
@@ -770,35 +812,9 @@ pub fn estimate_job(job: &JobSpec, device: &Device, place: &Place) -> Result<Est
             "given by the user (--lifetime-years)".to_string()
         },
     ));
-    a.push(Assumption::new(
-        "wue_l_per_kwh",
-        place.wue.l_per_kwh(),
-        "L/kWh (IT energy)",
-        place.wue_source.clone(),
-    ));
-    a.push(Assumption::new(
-        "offsite_water_l_per_kwh",
-        place.offsite.l_per_kwh(),
-        "L/kWh (facility energy)",
-        place.offsite_source.clone(),
-    ));
+    a.extend(place.water_assumptions());
     let (price, cost, cost_note) = choose_price(job, Some(device), place);
-    if let Some(c) = &cost {
-        match c.basis {
-            "instance" => a.push(Assumption::new(
-                "price_usd_per_device_hour",
-                c.usd_per_hour.unwrap_or(0.0),
-                "USD/device-hour",
-                c.source.clone(),
-            )),
-            _ => a.push(Assumption::new(
-                "electricity_usd_per_kwh",
-                c.usd_per_kwh.unwrap_or(0.0),
-                "USD/kWh",
-                c.source.clone(),
-            )),
-        }
-    }
+    a.extend(cost.as_ref().map(CostBasis::assumption));
     notes.extend(cost_note);
     let inputs = EstimateInputs {
         device_hours,
@@ -1048,11 +1064,9 @@ pub fn run_inference(args: &InferenceOptions) -> Result<Estimated> {
             let mut a = vec![
                 Assumption::new("energy_per_request_wh", wh, "Wh (IT)", "given by the user (--energy-per-request-wh)"),
                 Assumption::new("requests", requests, "requests", format!("{rpd} per day × {days} days")),
-                Assumption::new("pue", place.pue.value(), "ratio", place.pue_source.clone()),
-                Assumption::new("intensity_g_per_kwh", place.intensity.g_per_kwh(), "gCO2e/kWh", place.intensity_source.clone()),
-                Assumption::new("wue_l_per_kwh", place.wue.l_per_kwh(), "L/kWh (IT energy)", place.wue_source.clone()),
-                Assumption::new("offsite_water_l_per_kwh", place.offsite.l_per_kwh(), "L/kWh (facility energy)", place.offsite_source.clone()),
             ];
+            a.extend(place.grid_assumptions());
+            a.extend(place.water_assumptions());
             let mut notes = place.notes.clone();
             notes.push("no hardware given: embodied carbon is not estimated (use --flops-per-request or --params/--tokens-per-request with --hardware)".into());
             let (price, cost, cost_note) = match job.electricity_price {
@@ -1065,9 +1079,7 @@ pub fn run_inference(args: &InferenceOptions) -> Result<Estimated> {
                     (None, None, Some(format!("cost not shown: pass --electricity-price (no hardware, so no rental price applies{why})")))
                 }),
             };
-            if let Some(c) = &cost {
-                a.push(Assumption::new("electricity_usd_per_kwh", c.usd_per_kwh.unwrap_or(0.0), "USD/kWh", c.source.clone()));
-            }
+            a.extend(cost.as_ref().map(CostBasis::assumption));
             notes.extend(cost_note);
             // Energy is given directly: express it as device-hours of a 1 kW device so the shared
             // model applies; no embodied carbon (no hardware).
