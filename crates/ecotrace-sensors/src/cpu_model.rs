@@ -16,10 +16,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ecotrace_core::{ComponentKind, Energy, Method, Power, Scope};
+use ecotrace_core::{ComponentKind, Energy, Method, Power};
 
 use crate::procfs::CpuInfo;
-use crate::{Sensor, SensorError, Tick};
+use crate::{clamp01, Sensor, SensorError, Tick};
 
 /// Idle power as a fraction of full-load power (TDP × sockets).
 ///
@@ -191,14 +191,6 @@ fn finite_nonneg(x: f64) -> f64 {
     }
 }
 
-fn clamp01(x: f64) -> f64 {
-    if x.is_finite() {
-        x.clamp(0.0, 1.0)
-    } else {
-        0.0
-    }
-}
-
 /// Watts without a trailing `.0` for whole numbers.
 fn fmt_w(w: f64) -> String {
     if (w - w.round()).abs() < 1e-9 {
@@ -253,10 +245,7 @@ impl Sensor for CpuModelSensor {
     }
     fn read(&mut self, tick: &Tick<'_>, out: &mut [Energy]) -> Result<(), SensorError> {
         let util = clamp01(tick.machine_util);
-        let share = match tick.scope {
-            Scope::Machine => 1.0,
-            Scope::Process => clamp01(tick.cpu_share),
-        };
+        let share = tick.charged_cpu_share();
         let dt: Duration = tick.dt;
         let s = dt.as_secs_f64();
         self.util_secs += util * s;

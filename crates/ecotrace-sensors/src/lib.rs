@@ -72,6 +72,38 @@ pub struct Tick<'a> {
     pub pids: &'a [u32],
 }
 
+impl Tick<'_> {
+    /// The share of the machine's CPU energy charged to the tracked work: 1 in machine scope, the
+    /// tree's share of busy CPU time in process scope (clamped to 0..=1).
+    pub fn charged_cpu_share(&self) -> f64 {
+        match self.scope {
+            Scope::Machine => 1.0,
+            Scope::Process => clamp01(self.cpu_share),
+        }
+    }
+
+    /// The share of the machine's memory energy charged: 1 in machine scope, charged / used
+    /// memory in process scope (clamped to 0..=1; 0 when used memory is unknown).
+    pub fn charged_memory_share(&self) -> f64 {
+        match self.scope {
+            Scope::Machine => 1.0,
+            Scope::Process if self.used_memory_bytes == 0 => 0.0,
+            Scope::Process => {
+                clamp01(self.charged_memory_bytes as f64 / self.used_memory_bytes as f64)
+            }
+        }
+    }
+}
+
+/// `x` clamped to 0..=1; anything not a number counts as 0.
+pub(crate) fn clamp01(x: f64) -> f64 {
+    if x.is_finite() {
+        x.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
 /// One source of energy readings for one kind of component (all RAPL packages, all GPUs, ...).
 pub trait Sensor: Send {
     fn component(&self) -> ComponentKind;

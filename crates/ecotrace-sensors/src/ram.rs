@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use ecotrace_core::{ComponentKind, Energy, Method, Power};
 
-use crate::rapl::memory_share;
 use crate::{Sensor, SensorError, Tick};
 
 /// Power of memory per GB, in W (GB here = GiB, 2^30 bytes, as memory modules are sized).
@@ -86,7 +85,7 @@ impl Sensor for RamModelSensor {
     fn read(&mut self, tick: &Tick<'_>, out: &mut [Energy]) -> Result<(), SensorError> {
         let s = tick.dt.as_secs_f64();
         let charged_gb = tick.charged_memory_bytes as f64 / BYTES_PER_GB;
-        let share = memory_share(tick);
+        let share = tick.charged_memory_share();
         self.secs += s;
         self.charged_gb_secs += charged_gb * s;
         self.used_gb_secs += tick.used_memory_bytes as f64 / BYTES_PER_GB * s;

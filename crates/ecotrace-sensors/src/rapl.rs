@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ecotrace_core::{ComponentKind, Energy, Method, Scope};
+use ecotrace_core::{ComponentKind, Energy, Method};
 
 use crate::{Diagnostic, Roots, Sensor, SensorError, Tick};
 
@@ -466,26 +466,69 @@ impl Mean {
     }
 }
 
-fn clamp01(x: f64) -> f64 {
-    if x.is_finite() {
-        x.clamp(0.0, 1.0)
-    } else {
-        0.0
-    }
-}
-
-/// CPU energy from RAPL package counters: each package's energy over the interval × the tracked
-/// work's CPU share (1 in machine scope). Devices `package-0`, `package-1`, …
-pub struct RaplCpuSensor {
+/// A set of followed RAPL counters with what they measured: the part the CPU and the DRAM
+/// sensors share.
+struct Followed {
     fs: Arc<dyn SysfsRead>,
     devices: Vec<String>,
     zones: Vec<String>,
     counters: Vec<Counter>,
     deltas: Vec<u64>,
-    /// Whole-package energy measured so far, per device (before attribution).
+    /// Whole-domain energy measured so far, per device (before attribution).
     measured: Vec<Energy>,
+    /// Time-weighted mean of the share charged.
     share: Mean,
 }
+
+impl Followed {
+    fn new(
+        fs: Arc<dyn SysfsRead>,
+        devices: Vec<String>,
+        zones: Vec<String>,
+        counters: Vec<Counter>,
+    ) -> Self {
+        let n = counters.len();
+        Followed {
+            fs,
+            devices,
+            zones,
+            counters,
+            deltas: vec![0; n],
+            measured: vec![Energy::ZERO; n],
+            share: Mean::default(),
+        }
+    }
+
+    /// Advances every counter and charges `share` of each domain's energy to `out`.
+    fn read(&mut self, share: f64, dt: Duration, out: &mut [Energy]) -> Result<(), SensorError> {
+        advance_all(self.fs.as_ref(), &mut self.counters, &mut self.deltas)?;
+        self.share.add(share, dt);
+        for (i, (d, o)) in self.deltas.iter().zip(out.iter_mut()).enumerate() {
+            let e = Energy::from_microjoules(*d);
+            self.measured[i] += e;
+            *o = e * share;
+        }
+        Ok(())
+    }
+
+    fn figures(&self, share_name: &str, energy_name: &str, device: usize) -> BTreeMap<String, f64> {
+        BTreeMap::from([
+            (share_name.to_string(), self.share.get()),
+            (
+                energy_name.to_string(),
+                self.measured.get(device).map_or(0.0, |e| e.joules()),
+            ),
+        ])
+    }
+
+    fn zone(&self, device: usize) -> &str {
+        self.zones.get(device).map_or("?", String::as_str)
+    }
+}
+
+/// CPU energy from RAPL package counters: each package's energy over the interval × the tracked
+/// work's CPU share (1 in machine scope). Devices `package-0`, `package-1`, …
+pub struct RaplCpuSensor(Followed);
 
 impl RaplCpuSensor {
     /// Takes the first reading of every package counter.
@@ -495,16 +538,12 @@ impl RaplCpuSensor {
             .iter()
             .map(|p| Counter::start(fs.as_ref(), &p.zone))
             .collect::<Result<Vec<_>, _>>()?;
-        let n = counters.len();
-        Ok(RaplCpuSensor {
+        Ok(RaplCpuSensor(Followed::new(
             fs,
-            devices: topo.packages.iter().map(|p| p.device.clone()).collect(),
-            zones: topo.packages.iter().map(|p| p.zone.zone.clone()).collect(),
+            topo.packages.iter().map(|p| p.device.clone()).collect(),
+            topo.packages.iter().map(|p| p.zone.zone.clone()).collect(),
             counters,
-            deltas: vec![0; n],
-            measured: vec![Energy::ZERO; n],
-            share: Mean::default(),
-        })
+        )))
     }
 }
 
@@ -516,51 +555,26 @@ impl Sensor for RaplCpuSensor {
         Method::Rapl
     }
     fn devices(&self) -> &[String] {
-        &self.devices
+        &self.0.devices
     }
     fn read(&mut self, tick: &Tick<'_>, out: &mut [Energy]) -> Result<(), SensorError> {
-        advance_all(self.fs.as_ref(), &mut self.counters, &mut self.deltas)?;
-        let share = match tick.scope {
-            Scope::Machine => 1.0,
-            Scope::Process => clamp01(tick.cpu_share),
-        };
-        self.share.add(share, tick.dt);
-        for (i, (d, o)) in self.deltas.iter().zip(out.iter_mut()).enumerate() {
-            let e = Energy::from_microjoules(*d);
-            self.measured[i] += e;
-            *o = e * share;
-        }
-        Ok(())
+        self.0.read(tick.charged_cpu_share(), tick.dt, out)
     }
     fn figures(&self, device: usize) -> BTreeMap<String, f64> {
-        BTreeMap::from([
-            ("cpu_share_mean".to_string(), self.share.get()),
-            (
-                "package_energy_j".to_string(),
-                self.measured.get(device).map_or(0.0, |e| e.joules()),
-            ),
-        ])
+        self.0.figures("cpu_share_mean", "package_energy_j", device)
     }
     fn note(&self, device: usize) -> String {
         format!(
             "RAPL package counter {} (powercap {}), × the tracked work's share of busy CPU time",
-            self.devices.get(device).map_or("?", String::as_str),
-            self.zones.get(device).map_or("?", String::as_str)
+            self.0.devices.get(device).map_or("?", String::as_str),
+            self.0.zone(device)
         )
     }
 }
 
 /// RAM energy from RAPL dram counters: each dram domain's energy × charged / used memory (clamped
 /// to 0..=1; 1 in machine scope). Devices `dram-0`, `dram-1`, … (numbered by package).
-pub struct RaplRamSensor {
-    fs: Arc<dyn SysfsRead>,
-    devices: Vec<String>,
-    zones: Vec<String>,
-    counters: Vec<Counter>,
-    deltas: Vec<u64>,
-    measured: Vec<Energy>,
-    share: Mean,
-}
+pub struct RaplRamSensor(Followed);
 
 impl RaplRamSensor {
     /// None when no package has a dram subzone.
@@ -581,30 +595,9 @@ impl RaplRamSensor {
         if counters.is_empty() {
             return Ok(None);
         }
-        let n = counters.len();
-        Ok(Some(RaplRamSensor {
-            fs,
-            devices,
-            zones,
-            counters,
-            deltas: vec![0; n],
-            measured: vec![Energy::ZERO; n],
-            share: Mean::default(),
-        }))
-    }
-}
-
-/// Share of the machine's used memory charged: charged / used, clamped to 0..=1.
-pub(crate) fn memory_share(tick: &Tick<'_>) -> f64 {
-    match tick.scope {
-        Scope::Machine => 1.0,
-        Scope::Process => {
-            if tick.used_memory_bytes == 0 {
-                0.0
-            } else {
-                clamp01(tick.charged_memory_bytes as f64 / tick.used_memory_bytes as f64)
-            }
-        }
+        Ok(Some(RaplRamSensor(Followed::new(
+            fs, devices, zones, counters,
+        ))))
     }
 }
 
@@ -616,32 +609,18 @@ impl Sensor for RaplRamSensor {
         Method::Rapl
     }
     fn devices(&self) -> &[String] {
-        &self.devices
+        &self.0.devices
     }
     fn read(&mut self, tick: &Tick<'_>, out: &mut [Energy]) -> Result<(), SensorError> {
-        advance_all(self.fs.as_ref(), &mut self.counters, &mut self.deltas)?;
-        let share = memory_share(tick);
-        self.share.add(share, tick.dt);
-        for (i, (d, o)) in self.deltas.iter().zip(out.iter_mut()).enumerate() {
-            let e = Energy::from_microjoules(*d);
-            self.measured[i] += e;
-            *o = e * share;
-        }
-        Ok(())
+        self.0.read(tick.charged_memory_share(), tick.dt, out)
     }
     fn figures(&self, device: usize) -> BTreeMap<String, f64> {
-        BTreeMap::from([
-            ("memory_share_mean".to_string(), self.share.get()),
-            (
-                "dram_energy_j".to_string(),
-                self.measured.get(device).map_or(0.0, |e| e.joules()),
-            ),
-        ])
+        self.0.figures("memory_share_mean", "dram_energy_j", device)
     }
     fn note(&self, device: usize) -> String {
         format!(
             "RAPL dram counter (powercap {}), × the tracked work's share of used memory (RSS / used)",
-            self.zones.get(device).map_or("?", String::as_str)
+            self.0.zone(device)
         )
     }
 }
