@@ -16,7 +16,7 @@ use ecotrace_core::{
 };
 use ecotrace_ledger::Ledger;
 use ecotrace_sensors::discover::{discover, Discovery, SensorConfig};
-use ecotrace_sensors::meter::{Live, Meter, MeterConfig, MeterThread};
+use ecotrace_sensors::meter::{Checkpoint, Live, Meter, MeterConfig, MeterThread};
 use ecotrace_sensors::{Diagnostic, Roots, Sensor};
 
 use crate::agent_link::{self, AgentLink};
@@ -160,12 +160,10 @@ fn use_agent(
     Some(link)
 }
 
-/// Keeps the record up to date with the meter and writes it to the ledger.
+/// Keeps the record up to date with the meter. The ledger is not in here: writing it happens
+/// outside this lock (see [`LedgerSink`]), so callers updating the record never wait on I/O.
 struct Recorder {
     record: RunRecord,
-    ledger: Box<dyn Ledger>,
-    /// Samples not yet stored (kept across a failed write, sent with the next one).
-    pending: Vec<PowerSample>,
     sample_count: u64,
     peak: Power,
     /// The first checkpoint error, for the caller to report once.
@@ -177,13 +175,12 @@ impl Recorder {
         &mut self,
         components: Vec<ComponentEnergy>,
         elapsed: Duration,
-        samples: Vec<PowerSample>,
+        samples: &[PowerSample],
     ) {
-        for s in &samples {
+        for s in samples {
             self.peak = self.peak.max(s.total());
         }
         self.sample_count += samples.len() as u64;
-        self.pending.extend(samples);
         self.record.components = components;
         self.record.duration = elapsed;
         crate::footprint::update_shares(&mut self.record);
@@ -194,12 +191,31 @@ impl Recorder {
             peak_power_w: self.peak,
         };
     }
+}
 
-    fn checkpoint(&mut self) {
-        match self.ledger.checkpoint(&self.record, &self.pending) {
+/// Writes what the meter measured to the ledger, from the meter thread: the record is updated
+/// under its lock, then written from a copy with the lock released.
+struct LedgerSink {
+    recorder: Arc<Mutex<Recorder>>,
+    ledger: Box<dyn Ledger>,
+    /// Samples not yet stored (kept across a failed write, sent with the next one).
+    pending: Vec<PowerSample>,
+}
+
+impl Checkpoint for LedgerSink {
+    fn checkpoint(&mut self, meter: &Meter, samples: Vec<PowerSample>) {
+        let record = {
+            let mut r = lock(&self.recorder);
+            r.absorb(meter.components(), meter.elapsed(), &samples);
+            r.record.clone()
+        };
+        self.pending.extend(samples);
+        match self.ledger.checkpoint(&record, &self.pending) {
             Ok(()) => self.pending.clear(),
             Err(e) => {
-                self.checkpoint_error.get_or_insert_with(|| e.to_string());
+                lock(&self.recorder)
+                    .checkpoint_error
+                    .get_or_insert_with(|| e.to_string());
             }
         }
     }
@@ -212,6 +228,7 @@ fn lock(r: &Mutex<Recorder>) -> MutexGuard<'_, Recorder> {
 /// A run whose record is in the ledger, before measurement starts.
 pub struct Run {
     recorder: Arc<Mutex<Recorder>>,
+    ledger: Box<dyn Ledger>,
     discovery: Discovery,
     roots: Roots,
     interval: Duration,
@@ -284,12 +301,11 @@ impl Run {
         Ok(Run {
             recorder: Arc::new(Mutex::new(Recorder {
                 record,
-                ledger,
-                pending: Vec::new(),
                 sample_count: 0,
                 peak: Power::ZERO,
                 checkpoint_error: None,
             })),
+            ledger,
             discovery,
             roots,
             interval: settings.interval,
@@ -314,7 +330,7 @@ impl Run {
     }
 
     /// The work could not be started: records it as `failed-to-start` with exit code 127.
-    pub fn fail_to_start(self, error: String) -> Finished {
+    pub fn fail_to_start(mut self, error: String) -> Finished {
         let mut r = lock(&self.recorder);
         let rec = &mut r.record;
         rec.status = RunStatus::FailedToStart;
@@ -322,13 +338,16 @@ impl Run {
         rec.error = Some(error);
         rec.ended_at = Some(Utc::now());
         rec.recompute();
-        let r = &mut *r;
-        let store_error = r.ledger.finish(&r.record, &[]).err().map(|e| e.to_string());
+        let store_error = self
+            .ledger
+            .finish(&r.record, &[])
+            .err()
+            .map(|e| e.to_string());
         Finished {
             record: r.record.clone(),
             store_error,
-            location: r.ledger.location(),
-            notices: r.ledger.take_notices(),
+            location: self.ledger.location(),
+            notices: self.ledger.take_notices(),
         }
     }
 
@@ -378,12 +397,11 @@ impl Run {
             discovery.sensors,
         );
         let reaped = meter.reaped_ticks();
-        let rec = Arc::clone(&self.recorder);
-        let sink: Sink = Box::new(move |m: &Meter, samples: Vec<PowerSample>| {
-            let mut r = lock(&rec);
-            r.absorb(m.components(), m.elapsed(), samples);
-            r.checkpoint();
-        });
+        let sink = LedgerSink {
+            recorder: Arc::clone(&self.recorder),
+            ledger: self.ledger,
+            pending: Vec::new(),
+        };
         let thread = MeterThread::spawn(meter, self.interval, checkpoint_every, sink)
             .map_err(TrackError::Thread)?;
         Ok(Measuring {
@@ -395,12 +413,10 @@ impl Run {
     }
 }
 
-type Sink = Box<dyn FnMut(&Meter, Vec<PowerSample>) + Send>;
-
 /// A run being measured.
 pub struct Measuring {
     recorder: Arc<Mutex<Recorder>>,
-    thread: Mutex<Option<MeterThread<Sink>>>,
+    thread: Mutex<Option<MeterThread<LedgerSink>>>,
     started: Instant,
     reaped: Option<Arc<AtomicU64>>,
 }
@@ -442,19 +458,22 @@ impl Measuring {
 
     /// Stops sampling (with a last reading for the partial interval) and writes the final record.
     pub fn finish(self, outcome: Outcome) -> Finished {
-        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        // Stop the thread before taking the recorder: its last checkpoint may need it.
-        let stopped = thread.map(|t| t.stop());
-        let mut guard = lock(&self.recorder);
-        if let Some((mut meter, _sink)) = stopped {
-            let samples = meter.drain_samples();
-            let elapsed = self.started.elapsed().max(meter.elapsed());
-            guard.absorb(meter.components(), elapsed, samples);
-            for e in meter.errors() {
-                guard.record.notes.push(format!("sensor error: {e}"));
-            }
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("the meter thread runs until finish, which consumes the run");
+        // Stop the thread first: its last checkpoint may need the record.
+        let (mut meter, mut sink) = thread.stop();
+        let mut r = lock(&self.recorder);
+        let samples = meter.drain_samples();
+        let elapsed = self.started.elapsed().max(meter.elapsed());
+        r.absorb(meter.components(), elapsed, &samples);
+        sink.pending.extend(samples);
+        for e in meter.errors() {
+            r.record.notes.push(format!("sensor error: {e}"));
         }
-        let r = &mut *guard;
         let rec = &mut r.record;
         rec.ended_at = Some(Utc::now());
         rec.status = outcome.status;
@@ -463,17 +482,16 @@ impl Measuring {
         if outcome.error.is_some() {
             rec.error = outcome.error;
         }
-        let pending = std::mem::take(&mut r.pending);
-        let store_error = r
+        let store_error = sink
             .ledger
-            .finish(&r.record, &pending)
+            .finish(&r.record, &sink.pending)
             .err()
             .map(|e| e.to_string());
         Finished {
             record: r.record.clone(),
             store_error,
-            location: r.ledger.location(),
-            notices: r.ledger.take_notices(),
+            location: sink.ledger.location(),
+            notices: sink.ledger.take_notices(),
         }
     }
 }
