@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use crate::account::Books;
+use crate::account::{Books, DeviceBook};
 
 /// Static facts about the agent shown in `ecotrace_agent_info`.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +48,27 @@ fn family(o: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(o, "# TYPE {name} {kind}");
 }
 
+/// A family with one sample per device, labelled by component and device.
+fn device_family(
+    o: &mut String,
+    books: &Books,
+    name: &str,
+    kind: &str,
+    help: &str,
+    value: impl Fn(&DeviceBook) -> f64,
+) {
+    family(o, name, kind, help);
+    for d in &books.devices {
+        let _ = writeln!(
+            o,
+            "{name}{{component=\"{}\",device=\"{}\"}} {}",
+            d.info.component,
+            escape(&d.info.device),
+            num(value(d))
+        );
+    }
+}
+
 /// Renders every metric: the cgroup workloads of `books` (they partition the node, with the
 /// `unattributed` rest) and the registered runs of `runs` (kind `run`, which overlap them).
 pub fn render(books: &Books, runs: &Books, info: &AgentInfo) -> String {
@@ -82,51 +103,30 @@ pub fn render(books: &Books, runs: &Books, info: &AgentInfo) -> String {
             num(d.energy.total())
         );
     }
-    family(
+    device_family(
         &mut o,
+        books,
         "ecotrace_idle_energy_joules_total",
         "counter",
         "The part of ecotrace_energy_joules_total drawn at the device's idle power.",
+        |d| d.energy.idle_j,
     );
-    for d in &books.devices {
-        let _ = writeln!(
-            o,
-            "ecotrace_idle_energy_joules_total{{component=\"{}\",device=\"{}\"}} {}",
-            d.info.component,
-            escape(&d.info.device),
-            num(d.energy.idle_j)
-        );
-    }
-    family(
+    device_family(
         &mut o,
+        books,
         "ecotrace_power_watts",
         "gauge",
         "Mean IT power of each device over the last interval.",
+        |d| d.power_w,
     );
-    for d in &books.devices {
-        let _ = writeln!(
-            o,
-            "ecotrace_power_watts{{component=\"{}\",device=\"{}\"}} {}",
-            d.info.component,
-            escape(&d.info.device),
-            num(d.power_w)
-        );
-    }
-    family(
+    device_family(
         &mut o,
+        books,
         "ecotrace_idle_power_watts",
         "gauge",
         "Idle power of each device: its model's idle power, or the lowest interval power seen recently.",
+        |d| d.idle_power_w,
     );
-    for d in &books.devices {
-        let _ = writeln!(
-            o,
-            "ecotrace_idle_power_watts{{component=\"{}\",device=\"{}\"}} {}",
-            d.info.component,
-            escape(&d.info.device),
-            num(d.idle_power_w)
-        );
-    }
 
     family(
         &mut o,
