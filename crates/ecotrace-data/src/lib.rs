@@ -9,6 +9,7 @@
 //! - [`offsite_water`]: water consumed per kWh generated, per grid zone;
 //! - [`prices`] / [`instance_price`] / [`instance_by_type`]: on-demand prices of cloud GPU and CPU
 //!   instances (AWS, Google Cloud, Azure);
+//! - [`bundled_tables`]: every bundled table with its licence and attribution;
 //! - [`electricity_prices`] / [`electricity_price`]: average electricity prices by country and US
 //!   state; [`exchange_rate`]: the ECB annual average EUR→USD rate that converts the EUR ones.
 //!
@@ -23,6 +24,7 @@ mod csv;
 mod electricity;
 mod equivalents;
 mod hardware;
+mod licenses;
 mod prices;
 mod resolve;
 mod water;
@@ -39,6 +41,7 @@ pub use hardware::{
     accelerator, accelerator_for_device, accelerators, embodied_ref, embodied_refs, Accelerator,
     EmbodiedRef,
 };
+pub use licenses::{bundled_tables, BundledTable};
 pub use prices::{
     closest_instances, instance_by_type, instance_price, instances_in, prices, InstancePrice,
 };

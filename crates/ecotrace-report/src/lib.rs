@@ -21,6 +21,7 @@ mod codecarbon;
 mod figures;
 mod html;
 mod latex;
+mod licenses;
 mod lifecycle;
 mod model_card;
 mod publish;
@@ -41,6 +42,7 @@ pub use html::{
     report_html, run_html, HtmlOptions, MAX_CHART_POINTS, MAX_LISTED_RUNS, MAX_SCATTER_POINTS,
 };
 pub use latex::latex;
+pub use licenses::data_licenses;
 pub use lifecycle::{lifecycle, render_lifecycle, Lifecycle, PhaseTotals};
 pub use model_card::model_card;
 pub use publish::{report_document, show_document, DocOptions};

@@ -283,6 +283,12 @@ pub enum DataWhat {
         #[arg(long)]
         cpus: bool,
     },
+    /// Every bundled table with its licence and attribution (notices: THIRD_PARTY_NOTICES.md)
+    Licenses {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 // The estimator's flags are defined with it, in `ecotrace-estimator` (the Python package parses

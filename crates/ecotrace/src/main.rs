@@ -288,6 +288,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 print_out(&ecotrace_estimator::data_hardware(json, cpus)?);
                 Ok(0)
             }
+            DataWhat::Licenses { json } => {
+                print_out(&ecotrace_report::data_licenses(json));
+                Ok(0)
+            }
         },
     }
 }

@@ -475,6 +475,35 @@ fn data_hardware_lists_the_catalog_with_sources() {
 }
 
 #[test]
+fn data_licenses_lists_every_bundled_table() {
+    let e = Env::new();
+    let text = e.ok(&["data", "licenses"]);
+    let v = e.json(&["data", "licenses", "--json"]);
+    assert_eq!(v["code_license"], "Apache-2.0");
+    let tables = v["tables"].as_array().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ecotrace-data/data");
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".csv") {
+            continue;
+        }
+        files += 1;
+        assert!(text.contains(&name), "{name} not in `data licenses`");
+        let row = tables
+            .iter()
+            .find(|t| t["file"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} not in `data licenses --json`"));
+        assert!(!row["license"].as_str().unwrap().is_empty(), "{name}");
+        assert!(!row["attribution"].as_str().unwrap().is_empty(), "{name}");
+    }
+    assert_eq!(files, tables.len());
+    assert!(
+        text.contains("ODbL-1.0") && text.contains("CC-BY-SA-4.0") && text.contains("BSD-3-Clause")
+    );
+}
+
+#[test]
 fn lifecycle_report_counts_waste_and_estimated_phases() {
     let e = Env::new();
     for _ in 0..2 {
