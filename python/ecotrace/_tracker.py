@@ -185,12 +185,18 @@ class Tracker:
             return
         if exc is None:
             self.stop()
-        elif isinstance(exc, KeyboardInterrupt):
-            self.stop("interrupted", "KeyboardInterrupt", signal=2)
-        elif isinstance(exc, BudgetExceeded):
-            self.stop("interrupted", f"BudgetExceeded: {exc}")
         else:
-            self.stop("failed", f"{exc_type.__name__}: {exc}")
+            self.stop_after(exc)
+
+    def stop_after(self, exc: BaseException) -> Footprint:
+        """Stops the tracker for an exception that ended the measured work: ``interrupted`` for a
+        KeyboardInterrupt or a ``BudgetExceeded``, else ``failed``, with the exception's type and
+        message as the run's error."""
+        if isinstance(exc, KeyboardInterrupt):
+            return self.stop("interrupted", "KeyboardInterrupt", signal=2)
+        if isinstance(exc, BudgetExceeded):
+            return self.stop("interrupted", f"BudgetExceeded: {exc}")
+        return self.stop("failed", f"{type(exc).__name__}: {exc}")
 
     # -- progress and metrics ---------------------------------------------------------------------
     @property

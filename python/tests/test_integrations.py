@@ -37,6 +37,7 @@ def fake_transformers(monkeypatch):
     mod = types.ModuleType("transformers")
 
     class TrainerCallback:
+        def on_init_end(self, args, state, control, **kwargs): pass
         def on_train_begin(self, args, state, control, **kwargs): pass
         def on_epoch_begin(self, args, state, control, **kwargs): pass
         def on_step_end(self, args, state, control, **kwargs): pass
@@ -51,27 +52,52 @@ def fake_transformers(monkeypatch):
     return mod
 
 
-class HFTrainer:
-    """Calls the callback hooks as transformers.Trainer's inner training loop does."""
+class CallbackHandler:
+    """transformers.trainer_callback.CallbackHandler: calls each callback's hook in turn."""
 
-    def __init__(self, callback, epochs=3, steps=2, epoch_s=0.03, world_zero=True):
-        self.cb = callback
+    def __init__(self, callbacks):
+        self.callbacks = list(callbacks)
+
+    def call_event(self, event, args, state, control, **kwargs):
+        for cb in self.callbacks:
+            getattr(cb, event)(args, state, control, model=object(), **kwargs)
+        return control
+
+
+class HFTrainer:
+    """Calls the callback hooks as transformers.Trainer does: on_init_end at the end of
+    __init__ (through its callback handler), then the inner training loop's hooks in train(). An
+    exception in the loop (fail_at=epoch) leaves train() without calling on_train_end, as the real
+    loop does."""
+
+    def __init__(self, callback=None, epochs=3, steps=2, epoch_s=0.03, world_zero=True,
+                 fail_at=None):
         self.args = types.SimpleNamespace(num_train_epochs=epochs, output_dir="out")
         self.state = types.SimpleNamespace(
             num_train_epochs=epochs, is_world_process_zero=world_zero, total_flos=0.0,
             epoch=0.0, global_step=0, log_history=[])
         self.control = types.SimpleNamespace(should_training_stop=False, should_log=False)
-        self.steps, self.epoch_s = steps, epoch_s
+        self.steps, self.epoch_s, self.fail_at = steps, epoch_s, fail_at
+        self.callback_handler = CallbackHandler([callback] if callback else [])
+        self.control = self.callback_handler.call_event(
+            "on_init_end", self.args, self.state, self.control)
+
+    def add_callback(self, callback):
+        self.callback_handler.callbacks.append(callback)
 
     def hook(self, name, **kwargs):
-        getattr(self.cb, name)(self.args, self.state, self.control, model=object(), **kwargs)
+        self.callback_handler.call_event(name, self.args, self.state, self.control, **kwargs)
 
     def train(self):
+        self.state.epoch, self.state.global_step, self.state.total_flos = 0.0, 0, 0.0
+        self.control.should_training_stop = False
         self.hook("on_train_begin")
         for epoch in range(self.args.num_train_epochs):
             self.hook("on_epoch_begin")
             for _ in range(self.steps):
                 time.sleep(self.epoch_s / self.steps)
+                if self.fail_at == epoch:
+                    raise RuntimeError("CUDA out of memory")
                 self.state.global_step += 1
                 self.state.total_flos += 1e12
                 self.hook("on_step_end")
@@ -103,6 +129,66 @@ def test_huggingface_callback_tracks_a_training(fake_transformers, cli):
     assert m["eval_accuracy"] == pytest.approx(0.82)
     assert "eval_model" not in m
     assert m["flops"] == 6e12
+
+
+def test_huggingface_training_that_raises_is_recorded_as_failed(fake_transformers, cli):
+    from ecotrace.integrations.huggingface import EcotraceCallback
+
+    cb = EcotraceCallback(project="bert-finetune", interval=0.02)
+    trainer = HFTrainer(cb, epochs=3, fail_at=1)
+    with pytest.raises(RuntimeError, match="CUDA out of memory"):
+        trainer.train()
+    assert not cb.tracker.running
+    shown = cli.show(cb.footprint.run_id)
+    assert shown["status"] == "failed"
+    assert shown["error"] == "RuntimeError: CUDA out of memory"
+    assert shown["metrics"]["epochs"] == 1
+
+    # The next train() (after fixing the batch size, say) is a run of its own.
+    failed_id = cb.footprint.run_id
+    trainer.fail_at = None
+    trainer.train()
+    assert cb.footprint.run_id != failed_id and cb.footprint.status == "finished"
+    assert cli.show(cb.footprint.run_id)["metrics"]["epochs"] == 3
+    assert cli.show(failed_id)["status"] == "failed"
+
+
+def test_each_train_call_is_a_run_of_its_own(fake_transformers, cli):
+    from ecotrace.integrations.huggingface import EcotraceCallback
+
+    cb = EcotraceCallback(project="bert-finetune", interval=0.02)
+    trainer = HFTrainer(cb, epochs=2)
+    trainer.train()
+    first = cb.footprint
+    trainer.train()
+    second = cb.footprint
+    assert first.run_id != second.run_id
+    assert [first.status, second.status] == ["finished", "finished"]
+    assert [cli.show(r.run_id)["metrics"]["epochs"] for r in (first, second)] == [2, 2]
+    # Two callbacks' wrappers never stack: the trainer's train is wrapped once.
+    assert trainer.train.__wrapped__.__func__ is HFTrainer.train
+
+
+def test_callback_added_after_the_trainer_was_built(fake_transformers, cli):
+    # add_callback() after __init__: on_init_end never reached the callback, so the first failure
+    # cannot be caught as it happens; it is recorded (failed) when the next train() begins rather
+    # than merged into that run, and from then on failures are caught as they happen.
+    from ecotrace.integrations.huggingface import EcotraceCallback
+
+    cb = EcotraceCallback(interval=0.02)
+    trainer = HFTrainer(epochs=2, fail_at=0)
+    trainer.add_callback(cb)
+    with pytest.raises(RuntimeError):
+        trainer.train()
+    first = cb.tracker
+    assert first.running
+    with pytest.raises(RuntimeError):
+        trainer.train()
+    assert not first.running
+    assert first.footprint.status == "failed" and "without reaching on_train_end" in first.footprint.error
+    second = cb.footprint
+    assert second.run_id != first.run_id
+    assert cli.show(second.run_id)["error"] == "RuntimeError: CUDA out of memory"
 
 
 def test_huggingface_callback_does_nothing_off_the_main_process(fake_transformers):

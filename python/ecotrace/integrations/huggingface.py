@@ -12,11 +12,19 @@ the trainer's state; each ``on_epoch_end`` marks an epoch; ``on_log`` and ``on_e
 numeric metrics; ``on_train_end`` stores ``state.total_flos`` as ``flops`` and closes the run. With
 ``budget_kgco2e=...`` and ``on_budget="stop"``, training is stopped (``control.should_training_stop``)
 as soon as the projected carbon goes above the budget, and the run is recorded as ``interrupted``.
+
+``Trainer.train()`` calls no callback when the training raises, so the callback also wraps the
+trainer's ``train`` method (found at ``on_init_end``, when the trainer is built with the callback):
+a training that raises is recorded as ``failed`` with the exception's type and message
+(``interrupted`` for a KeyboardInterrupt), and the exception goes on to the caller. Each
+``train()`` call is its own run.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from typing import Any, Optional
 
 from transformers import TrainerCallback
@@ -40,11 +48,59 @@ class EcotraceCallback(TrainerCallback):  # type: ignore[misc]
         self.footprint: Optional[Footprint] = None
         self.budget_error: Optional[BudgetExceeded] = None
 
+    def _find_trainer(self) -> Any:
+        # The trainer calling this hook: the `self` of a caller frame whose callback handler
+        # holds this callback (Trainer.__init__ for on_init_end, Trainer.train for on_train_begin).
+        frame = sys._getframe(1)
+        while frame is not None:
+            obj = frame.f_locals.get("self")
+            try:
+                callbacks = obj.callback_handler.callbacks
+            except Exception:
+                callbacks = ()
+            if any(c is self for c in callbacks):
+                return obj
+            frame = frame.f_back
+        return None
+
+    def _wrap_train(self, trainer: Any) -> None:
+        # Trainer.train() calls no callback when the training raises: catch that here.
+        train = getattr(trainer, "train", None)
+        if train is None or getattr(train, "_ecotrace_callback", None) is self:
+            return
+        callback = self
+
+        @functools.wraps(train)
+        def train_and_record_failure(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return train(*args, **kwargs)
+            except BaseException as e:
+                t = callback.tracker
+                if t is not None and t.running:
+                    callback.footprint = t.stop_after(e)
+                raise
+
+        train_and_record_failure._ecotrace_callback = self  # type: ignore[attr-defined]
+        trainer.train = train_and_record_failure
+
+    def on_init_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        trainer = self._find_trainer()
+        if trainer is not None:
+            self._wrap_train(trainer)
+
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not getattr(state, "is_world_process_zero", True):
             return
         if self.tracker is not None and self.tracker.running:
-            return
+            # A train() that ended without on_train_end and that the wrapper did not see (the
+            # callback was added after the trainer was built): record it rather than merge it
+            # into this one.
+            self.tracker.stop(
+                "failed", "Trainer.train() ended without reaching on_train_end (it raised)"
+            )
+        trainer = self._find_trainer()
+        if trainer is not None:
+            self._wrap_train(trainer)  # for the next train() call, if not done at on_init_end
         self.footprint = None
         self.budget_error = None
         self.tracker = Tracker(**self._options).start()

@@ -78,7 +78,4 @@ class EcotraceCallback(Callback):  # type: ignore[misc]
         t = self.tracker
         if t is None or not t.running:
             return
-        if isinstance(exception, KeyboardInterrupt):
-            self.footprint = t.stop("interrupted", "KeyboardInterrupt", signal=2)
-        else:
-            self.footprint = t.stop("failed", f"{type(exception).__name__}: {exception}")
+        self.footprint = t.stop_after(exception)
