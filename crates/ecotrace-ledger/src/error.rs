@@ -104,6 +104,30 @@ pub enum LedgerError {
     )]
     Unavailable { location: String, reason: String },
 
+    #[error(
+        "the disk holding the ledger {location} is full ({detail}); free some space there, or pass a ledger on another disk with --ledger"
+    )]
+    DiskFull { location: String, detail: String },
+
+    #[error(
+        "no permission to write the ledger {location} ({detail}); ask for write access to the file and its directory, or pass a path you can write with --ledger"
+    )]
+    NoPermission { location: String, detail: String },
+
+    #[error(
+        "run '{id}' was not recorded: the ledger {location} cannot be written ({ledger}) and neither can the fallback spool ({spool}); its record is printed below instead"
+    )]
+    NotRecorded {
+        id: String,
+        location: String,
+        ledger: String,
+        spool: String,
+    },
+
+    /// A ledger that could not be opened, as seen by later calls (see [`crate::open_for_run`]).
+    #[error("{message}")]
+    Unopened { fault: Fault, message: String },
+
     #[error("ledger '{spec}' is not supported: {reason}")]
     Unsupported { spec: String, reason: String },
 
@@ -125,6 +149,64 @@ pub enum LedgerError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// Why a ledger cannot be used right now, for the errors that are a problem of the place the
+/// ledger lives rather than of what was asked of it. A run facing one of these goes on, kept in a
+/// fallback spool (see [`crate::SpooledLedger`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The file is not a SQLite database (or its schema is newer than this build).
+    NotALedger,
+    /// The user may not write the file or its directory.
+    NoPermission,
+    /// The disk holding it is full.
+    DiskFull,
+    /// Another writer holds it locked for longer than a run can wait.
+    Locked,
+    /// The database server cannot be reached.
+    Unreachable,
+    /// Anything else that keeps the file from being opened or written (I/O errors).
+    Broken,
+}
+
+impl Fault {
+    /// The problem in a few words, for warnings.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Fault::NotALedger => "the file is not an ecotrace ledger",
+            Fault::NoPermission => "no permission to write it",
+            Fault::DiskFull => "the disk holding it is full",
+            Fault::Locked => "another process holds it locked",
+            Fault::Unreachable => "the database server cannot be reached",
+            Fault::Broken => "it cannot be opened or written",
+        }
+    }
+}
+
+impl LedgerError {
+    /// The fault of the ledger's place behind this error, if it is one (see [`Fault`]); `None`
+    /// for errors about what was asked (unknown run, a run that already ended, a bad record).
+    pub fn fault(&self) -> Option<Fault> {
+        match self {
+            LedgerError::NotADatabase { .. } | LedgerError::SchemaTooNew { .. } => {
+                Some(Fault::NotALedger)
+            }
+            LedgerError::NoPermission { .. } => Some(Fault::NoPermission),
+            LedgerError::DiskFull { .. } => Some(Fault::DiskFull),
+            LedgerError::Busy { .. } => Some(Fault::Locked),
+            LedgerError::Unavailable { .. } => Some(Fault::Unreachable),
+            LedgerError::CreateDir { source, .. } => Some(match source.raw_os_error() {
+                Some(libc::ENOSPC | libc::EDQUOT) => Fault::DiskFull,
+                Some(libc::EACCES | libc::EPERM | libc::EROFS) => Fault::NoPermission,
+                _ => Fault::Broken,
+            }),
+            LedgerError::CannotOpen { .. } | LedgerError::Storage { .. } => Some(Fault::Broken),
+            LedgerError::Unopened { fault, .. } => Some(*fault),
+            LedgerError::NoDefaultPath => Some(Fault::Broken),
+            _ => None,
+        }
+    }
 }
 
 const MAX_LISTED: usize = 10;

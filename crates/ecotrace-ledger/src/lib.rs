@@ -24,12 +24,12 @@ mod sqlite;
 use chrono::{DateTime, Utc};
 use ecotrace_core::{Phase, PowerSample, RunRecord, RunStatus};
 
-pub use error::LedgerError;
+pub use error::{Fault, LedgerError};
 pub use liveness::{
     Clock, InterruptCause, Interruption, Liveness, ManualClock, PidState, SystemClock, SystemProbe,
     TrackerProbe, DEFAULT_STALE_AFTER,
 };
-pub use path::{default_path, default_path_from, default_spool_path};
+pub use path::{default_path, default_path_from, default_spool_path, fallback_path};
 pub use postgres::{PostgresLedger, DEFAULT_CONNECT_TIMEOUT};
 pub use schema::SCHEMA_VERSION;
 pub use spool::{SpooledLedger, SyncReport, RETRY_PRIMARY_AFTER};
@@ -137,10 +137,22 @@ pub fn display_spec(spec: &str) -> String {
 ///
 /// A PostgreSQL ledger comes wrapped in a [`SpooledLedger`] whose spool is
 /// [`default_spool_path`]; runs waiting there from an earlier outage are sent now if the server
-/// answers (the connection is otherwise opened on first use).
+/// answers (the connection is otherwise opened on first use). A SQLite ledger with runs waiting in
+/// its fallback spool ([`fallback_path`], from runs that could not write it) is wrapped likewise,
+/// and those runs are moved into it now.
 pub fn open(spec: &str) -> Result<Box<dyn Ledger>, LedgerError> {
     match path::parse_spec(spec)? {
-        path::Spec::Sqlite(p) => Ok(Box::new(SqliteLedger::open(p)?)),
+        path::Spec::Sqlite(p) => {
+            let ledger = SqliteLedger::open(&p)?;
+            match fallback_path(&p) {
+                Ok(f) if f.exists() => {
+                    let mut l = SpooledLedger::new(Box::new(ledger), f);
+                    l.sync_on_open()?;
+                    Ok(Box::new(l))
+                }
+                _ => Ok(Box::new(ledger)),
+            }
+        }
         path::Spec::Postgres(url) => {
             let primary = PostgresLedger::new(&url)?;
             let mut l = SpooledLedger::new(Box::new(primary), default_spool_path()?);
@@ -148,4 +160,78 @@ pub fn open(spec: &str) -> Result<Box<dyn Ledger>, LedgerError> {
             Ok(Box::new(l))
         }
     }
+}
+
+/// How long a run waits for another writer of its SQLite ledger before it goes to the fallback
+/// spool: a tracker must not hold up the command it measures.
+pub const RUN_RETRY: RetryPolicy = RetryPolicy {
+    busy_timeout: std::time::Duration::from_secs(1),
+    max_wait: std::time::Duration::from_secs(5),
+};
+
+/// Opens the ledger for a run that must go on whatever happens to the ledger (`ecotrace run`, the
+/// Python tracker): `spec` as in [`open`], `None` for [`default_path`]. Fails only for a spec that
+/// names no ledger (a usage error). A SQLite ledger that cannot be opened or written (not a
+/// ledger, no permission, a full disk, locked by another writer for longer than [`RUN_RETRY`]) or
+/// a PostgreSQL server that cannot be reached sends the run to a spool ([`fallback_path`], or
+/// [`default_spool_path`] for PostgreSQL), with a notice that names the problem and what to do;
+/// when the spool cannot be written either, the run goes on unrecorded, with a loud notice, and its
+/// final write fails with [`LedgerError::NotRecorded`].
+pub fn open_for_run(spec: Option<&str>) -> Result<Box<dyn Ledger>, LedgerError> {
+    let spec = match spec {
+        Some(s) => path::parse_spec(s)?,
+        None => match default_path() {
+            Ok(p) => path::Spec::Sqlite(p),
+            Err(e) => {
+                let primary = spool::Unopened {
+                    location: "(default ledger)".into(),
+                    fault: Fault::Broken,
+                    message: e.to_string(),
+                };
+                return Ok(Box::new(SpooledLedger::with_spool(
+                    Box::new(primary),
+                    Err(e.to_string()),
+                )));
+            }
+        },
+    };
+    let (primary, spool): (Box<dyn Ledger>, _) = match spec {
+        path::Spec::Sqlite(p) => {
+            let primary: Box<dyn Ledger> = match SqliteLedger::open_with_retry(&p, RUN_RETRY) {
+                Ok(l) => Box::new(l),
+                Err(e) => match e.fault() {
+                    Some(fault) => Box::new(spool::Unopened {
+                        location: p.display().to_string(),
+                        fault,
+                        message: e.to_string(),
+                    }),
+                    None => return Err(e),
+                },
+            };
+            (primary, fallback_path(&p))
+        }
+        path::Spec::Postgres(url) => (Box::new(PostgresLedger::new(&url)?), default_spool_path()),
+    };
+    let mut l = SpooledLedger::with_spool(primary, spool.map_err(|e| e.to_string()));
+    l.sync_on_open()?;
+    Ok(Box::new(l))
+}
+
+/// The runs waiting in the spool of the ledger `spec` names (`None`: the default ledger), newest
+/// first, with where they wait: for `ecotrace runs` while the ledger itself cannot be read.
+/// `Ok(None)` when nothing waits.
+pub fn spooled_runs(
+    spec: Option<&str>,
+    filter: &RunFilter,
+) -> Result<Option<(std::path::PathBuf, Vec<RunRecord>)>, LedgerError> {
+    let spool = match spec.map(path::parse_spec).transpose()? {
+        Some(path::Spec::Postgres(_)) => default_spool_path()?,
+        Some(path::Spec::Sqlite(p)) => fallback_path(&p)?,
+        None => fallback_path(&default_path()?)?,
+    };
+    if !spool.exists() {
+        return Ok(None);
+    }
+    let runs = SqliteLedger::open(&spool)?.list(filter)?;
+    Ok((!runs.is_empty()).then_some((spool, runs)))
 }

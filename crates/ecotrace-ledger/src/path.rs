@@ -40,6 +40,41 @@ pub fn default_spool_path() -> Result<PathBuf, LedgerError> {
     Ok(default_path()?.with_file_name("spool.db"))
 }
 
+/// Where a run whose SQLite ledger at `ledger` cannot be written is kept instead (see
+/// [`crate::open_for_run`]): `$XDG_DATA_HOME/ecotrace/fallback/<name>-<hash>.db`, one file per
+/// ledger (named by a hash of its absolute path), so that `ecotrace sync` sends each run to the
+/// ledger it was meant for.
+pub fn fallback_path(ledger: &Path) -> Result<PathBuf, LedgerError> {
+    let abs = std::path::absolute(ledger).unwrap_or_else(|_| ledger.to_path_buf());
+    // The directory's canonical form when it exists, so `./l.db` and `/x/l.db` agree.
+    let abs = match (abs.parent(), abs.file_name()) {
+        (Some(dir), Some(name)) => dir
+            .canonicalize()
+            .map(|d| d.join(name))
+            .unwrap_or(abs.clone()),
+        _ => abs,
+    };
+    let stem: String = abs
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(40)
+        .collect();
+    let hash = fnv1a(abs.as_os_str().as_encoded_bytes());
+    Ok(default_path()?
+        .with_file_name("fallback")
+        .join(format!("{stem}-{hash:016x}.db")))
+}
+
+/// 64-bit FNV-1a: a stable hash for file names (not for security).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// What a `--ledger` spec names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Spec {

@@ -143,12 +143,90 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + jitter)
 }
 
+/// A SQLite error as a [`LedgerError`] that names the problem: not a database, a full disk (SQLite
+/// says "disk I/O error … xShmMap" when the shared-memory file cannot grow), no permission.
+fn classify(location: &str, path: Option<&Path>, e: rusqlite::Error) -> LedgerError {
+    let dir = path.map(|p| crate::path::parent_dir(p).unwrap_or(Path::new(".")));
+    let full = || dir.is_some_and(disk_is_full);
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => LedgerError::NotADatabase {
+            path: PathBuf::from(location),
+        },
+        Some(ErrorCode::DiskFull) => LedgerError::DiskFull {
+            location: location.to_string(),
+            detail: "SQLite could not grow the file".into(),
+        },
+        Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) if full() => {
+            LedgerError::DiskFull {
+                location: location.to_string(),
+                detail: format!(
+                    "no space left in {}",
+                    dir.map(|d| d.display().to_string()).unwrap_or_default()
+                ),
+            }
+        }
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied)
+            if path.is_some_and(|p| !writable(p)) =>
+        {
+            LedgerError::NoPermission {
+                location: location.to_string(),
+                detail: e.to_string(),
+            }
+        }
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            LedgerError::CannotOpen {
+                path: PathBuf::from(location),
+                reason: e.to_string(),
+            }
+        }
+        _ => LedgerError::Storage {
+            location: location.to_string(),
+            source: Box::new(e),
+        },
+    }
+}
+
+/// Less than 1 MiB free for this user in the filesystem holding `dir`.
+fn disk_is_full(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs writes into the zeroed struct we own; `c` is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    (st.f_bavail as u128) * (st.f_frsize as u128) < 1 << 20
+}
+
+/// Whether this user may write the ledger file (if it exists) and its directory (where SQLite
+/// creates the `-wal` and `-shm` files).
+fn writable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let ok = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            // SAFETY: a valid C string; access only reads it.
+            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
+    };
+    let dir = crate::path::parent_dir(path).unwrap_or(Path::new("."));
+    (!path.exists() || ok(path)) && ok(dir)
+}
+
 const SELECT_RUN: &str = "SELECT id, record_json, heartbeat_at FROM runs";
 
 impl SqliteLedger {
     /// Opens (creating if needed) the ledger file at `path`, its parent directories, and its
     /// schema.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
+        Self::open_with_retry(path, RetryPolicy::default())
+    }
+
+    /// [`SqliteLedger::open`], waiting for other writers (also while opening) as `retry` says.
+    pub fn open_with_retry(
+        path: impl AsRef<Path>,
+        retry: RetryPolicy,
+    ) -> Result<Self, LedgerError> {
         let path = path.as_ref().to_path_buf();
         if path.as_os_str().is_empty() {
             return Err(LedgerError::CannotOpen {
@@ -174,12 +252,9 @@ impl SqliteLedger {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let location = path.display().to_string();
-        let conn =
-            Connection::open_with_flags(&path, flags).map_err(|e| LedgerError::CannotOpen {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-        Self::setup(conn, Some(path), location, true)
+        let conn = Connection::open_with_flags(&path, flags)
+            .map_err(|e| classify(&location, Some(&path), e))?;
+        Self::setup(conn, Some(path), location, true, retry)
     }
 
     /// A private ledger in memory (tests, dry runs). Not shared with any other connection.
@@ -188,7 +263,7 @@ impl SqliteLedger {
             location: ":memory:".into(),
             source: Box::new(e),
         })?;
-        Self::setup(conn, None, ":memory:".into(), false)
+        Self::setup(conn, None, ":memory:".into(), false, RetryPolicy::default())
     }
 
     fn setup(
@@ -196,13 +271,14 @@ impl SqliteLedger {
         path: Option<PathBuf>,
         location: String,
         wal: bool,
+        retry: RetryPolicy,
     ) -> Result<Self, LedgerError> {
         let ledger = SqliteLedger {
             conn,
             path,
             location,
             liveness: Liveness::system(),
-            retry: RetryPolicy::default(),
+            retry,
         };
         let retry = ledger.retry;
         ledger
@@ -318,20 +394,7 @@ impl SqliteLedger {
     }
 
     fn db_error(&self, e: rusqlite::Error) -> LedgerError {
-        let path = || PathBuf::from(&self.location);
-        match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) => LedgerError::NotADatabase { path: path() },
-            Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
-                LedgerError::CannotOpen {
-                    path: path(),
-                    reason: e.to_string(),
-                }
-            }
-            _ => LedgerError::Storage {
-                location: self.location.clone(),
-                source: Box::new(e),
-            },
-        }
+        classify(&self.location, self.path.as_deref(), e)
     }
 
     fn decode(&self, id: &str, json: &str) -> Result<RunRecord, LedgerError> {

@@ -237,11 +237,12 @@ impl Core {
         };
         let command = self.command.clone();
         let res = py.allow_threads(|| -> Result<Measuring, TrackError> {
-            let ledger =
-                ecotrace_ledger::open(&resolved.ledger).map_err(|e| TrackError::Ledger {
+            let ledger = ecotrace_ledger::open_for_run(Some(&resolved.ledger)).map_err(|e| {
+                TrackError::Ledger {
                     location: resolved.ledger.clone(),
                     source: e,
-                })?;
+                }
+            })?;
             let run = Run::begin(&resolved.settings, command, ledger, Roots::from_env())?;
             // Checkpoint every interval (at most every 5 s) so that live figures and projections
             // are at most one interval old.

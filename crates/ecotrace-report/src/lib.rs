@@ -47,6 +47,6 @@ pub use lifecycle::{lifecycle, render_lifecycle, Lifecycle, PhaseTotals};
 pub use model_card::model_card;
 pub use publish::{report_document, show_document, DocOptions};
 pub use report::{render_report, Format};
-pub use runs::{runs_csv, runs_json, runs_markdown, runs_table};
+pub use runs::{runs_csv, runs_json, runs_markdown, runs_table, SPOOLED_TAG};
 pub use show::{show_json, show_run};
 pub use summary::{live_line, run_summary};

@@ -14,6 +14,10 @@ const PROJECT_MAX: usize = 20;
 /// Longest command shown in the text table before it is cut.
 const COMMAND_MAX: usize = 40;
 
+/// The tag `ecotrace runs` puts on runs it lists from a spool (value: the spool's path) while
+/// their ledger cannot be read; the status column then says `spooled`.
+pub const SPOOLED_TAG: &str = "spooled";
+
 fn list_table(rs: &[RunRecord], cut: bool) -> Table {
     let mut t = Table::new(&[
         ("id", Align::Left),
@@ -44,10 +48,10 @@ fn list_table(rs: &[RunRecord], cut: bool) -> Table {
                 utc_minute(r.started_at),
                 project,
                 r.phase.to_string(),
-                if r.kind == RecordKind::Estimated {
-                    "estimated".to_string()
-                } else {
-                    r.status.to_string()
+                match (r.kind, r.tags.contains_key(SPOOLED_TAG)) {
+                    (RecordKind::Estimated, _) => "estimated".to_string(),
+                    (_, true) => format!("{} (spooled)", r.status),
+                    (_, false) => r.status.to_string(),
                 },
                 duration(r.duration),
                 num(r.energy_kwh.total.kwh()),

@@ -324,6 +324,12 @@ impl Run {
         &self.discovery.diagnostics
     }
 
+    /// What the ledger wants the user told right away (e.g. the ledger cannot be written and the
+    /// run is kept in a fallback spool, or not recorded at all); each returned once.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        self.ledger.take_notices()
+    }
+
     /// Adds a note to the record.
     pub fn note(&self, note: String) {
         lock(&self.recorder).record.notes.push(note);

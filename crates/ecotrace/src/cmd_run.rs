@@ -36,7 +36,12 @@ fn spawn_error(cmd: &str, e: &std::io::Error) -> String {
 /// Runs the command and returns the exit code ecotrace should exit with.
 pub fn run(opts: RunOptions, ledger: Box<dyn Ledger>) -> Result<i32> {
     let s = &opts.settings;
-    let run = Run::begin(s, opts.command.clone(), ledger, Roots::from_env())?;
+    let mut run = Run::begin(s, opts.command.clone(), ledger, Roots::from_env())?;
+    // Said before the command starts, and even with --quiet: the user must know at once when the
+    // run is not going where they expect.
+    for n in run.take_notices() {
+        eprintln!("ecotrace: {n}");
+    }
 
     let subreaper = child::become_subreaper();
     // Handlers first: a signal sent right after the spawn is then queued and forwarded.

@@ -70,6 +70,43 @@ fn open_ledger(cli_ledger: &Option<String>, files: &FileLayers) -> Result<Box<dy
     Ok(ledger)
 }
 
+/// The ledger for `ecotrace run`: never stops the command (see `ecotrace_ledger::open_for_run`);
+/// only a `--ledger` value that names no ledger is an error (a usage error).
+fn open_ledger_for_run(cli_ledger: &Option<String>, files: &FileLayers) -> Result<Box<dyn Ledger>> {
+    let spec = cli_ledger.clone().or_else(|| files.ledger());
+    let mut ledger = ecotrace_ledger::open_for_run(spec.as_deref())
+        .map_err(|e| UsageError(format!("--ledger: {e}")))?;
+    print_notices(ledger.as_mut());
+    Ok(ledger)
+}
+
+/// `ecotrace runs` when the ledger cannot be read: the runs waiting in its spool, marked as such,
+/// with a warning that says why. `Ok(None)` when none wait (the caller reports the error).
+fn spooled_listing(
+    cli_ledger: &Option<String>,
+    files: &FileLayers,
+    filter: &RunFilter,
+    why: &anyhow::Error,
+) -> Result<Option<Vec<ecotrace_core::RunRecord>>> {
+    let spec = cli_ledger.clone().or_else(|| files.ledger());
+    let Ok(Some((spool, mut runs))) = ecotrace_ledger::spooled_runs(spec.as_deref(), filter) else {
+        return Ok(None);
+    };
+    for r in &mut runs {
+        r.tags.insert(
+            ecotrace_report::SPOOLED_TAG.into(),
+            spool.display().to_string(),
+        );
+    }
+    eprintln!(
+        "ecotrace: warning: {why:#}
+ecotrace: listing the {} run(s) waiting in the spool {} instead (not in the ledger yet; `ecotrace sync` sends them once it can be written)",
+        runs.len(),
+        spool.display()
+    );
+    Ok(Some(runs))
+}
+
 /// What the ledger wants the user to know (runs kept in or sent from the spool), on stderr.
 fn print_notices(ledger: &mut dyn Ledger) {
     for n in ledger.take_notices() {
@@ -87,7 +124,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 settings.job = ecotrace_tracker::job::detect_from_env(Some(job));
             }
             let quiet = args.quiet || files.quiet().unwrap_or(false);
-            let ledger = open_ledger(&cli.ledger, &files)?;
+            let ledger = open_ledger_for_run(&cli.ledger, &files)?;
             cmd_run::run(
                 cmd_run::RunOptions {
                     settings,
@@ -99,7 +136,6 @@ fn dispatch(cli: Cli) -> Result<i32> {
             )
         }
         Command::Runs(args) => {
-            let ledger = open_ledger(&cli.ledger, &files)?;
             let filter = RunFilter {
                 project: args.project.clone(),
                 phase: parse_opt::<Phase>(&args.phase)?,
@@ -112,14 +148,21 @@ fn dispatch(cli: Cli) -> Result<i32> {
             } else {
                 parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table)
             };
-            let runs = ledger.list(&filter)?;
-            if runs.is_empty() && format == Format::Table {
-                eprintln!(
-                    "no runs match in {}; record one with: ecotrace run -- COMMAND",
-                    ledger.location()
-                );
-                return Ok(0);
-            }
+            let listed =
+                open_ledger(&cli.ledger, &files).and_then(|l| Ok((l.list(&filter)?, l.location())));
+            let runs = match listed {
+                Ok((runs, location)) if runs.is_empty() && format == Format::Table => {
+                    eprintln!(
+                        "no runs match in {location}; record one with: ecotrace run -- COMMAND"
+                    );
+                    return Ok(0);
+                }
+                Ok((runs, _)) => runs,
+                Err(e) => match spooled_listing(&cli.ledger, &files, &filter, &e)? {
+                    Some(runs) => runs,
+                    None => return Err(e),
+                },
+            };
             let out = match format {
                 Format::Table => ecotrace_report::runs_table(&runs),
                 Format::Json => ecotrace_report::runs_json(&runs),
@@ -210,11 +253,19 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 None => println!("{} has no spool: nothing to send", ledger.location()),
                 Some(spool) => {
                     println!(
-                        "sent {} run(s) from {} to {}; {} still waiting",
+                        "sent {} run(s) from {} to {}; {} still waiting{}",
                         report.sent.len(),
                         spool.display(),
                         ledger.location(),
-                        report.waiting
+                        report.waiting,
+                        if report.skipped > 0 {
+                            format!(
+                                "; {} sent or being sent by another ecotrace process",
+                                report.skipped
+                            )
+                        } else {
+                            String::new()
+                        }
                     );
                     if let Some(e) = report.error {
                         anyhow::bail!("{e}; the runs keep waiting in {}", spool.display());

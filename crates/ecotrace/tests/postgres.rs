@@ -170,12 +170,28 @@ fn a_run_made_during_an_outage_is_kept_and_sent_by_sync() {
     );
     assert!(spool.exists());
 
-    // Reads say the server is down, and how to fix it.
+    // `runs` says the server is down, and how to fix it, and lists the spooled run, marked.
     let out = ecotrace(dir.path(), down).args(["runs"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("cannot reach ledger"), "{err}");
+    assert!(err.contains("waiting in the spool"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("failed (spooled)"), "{table}");
+    let out = ecotrace(dir.path(), down)
+        .args(["runs", "--json"])
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(listed[0]["tags"]["spooled"], spool.display().to_string());
+    // Other reads need the server.
+    let out = ecotrace(dir.path(), down)
+        .args(["report"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach ledger"));
 
     // The server is "back" (the real URL): sync sends the run, the spool is empty after.
     let out = ok(ecotrace(dir.path(), &url).arg("sync").output().unwrap());
