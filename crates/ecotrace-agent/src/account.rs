@@ -200,7 +200,8 @@ impl Books {
         }
     }
 
-    fn grams(&self, joules: f64) -> f64 {
+    /// Operational CO2e of `joules` of IT energy, grams (× PUE × intensity).
+    pub fn grams(&self, joules: f64) -> f64 {
         joules / J_PER_KWH * self.pue * self.intensity_g_per_kwh
     }
 

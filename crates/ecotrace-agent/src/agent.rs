@@ -35,6 +35,8 @@ pub struct AgentConfig {
     /// File mode of the socket: who may ask (0o666: every local user, each about their own
     /// processes only).
     pub socket_mode: u32,
+    /// What each socket client may hold (idle timeout, connections per uid).
+    pub socket_limits: crate::socket::SocketLimits,
     pub roots: Roots,
     pub cpu_power: Option<Power>,
     pub ram_power: Option<Power>,
@@ -73,10 +75,35 @@ pub struct Shared {
     /// Registered runs (process trees): they overlap the cgroup workloads, so they are booked apart.
     pub runs: Books,
     pub(crate) trees: BTreeMap<String, RunTree>,
+    /// The uid that registered each run id, for as long as the id is known (see
+    /// [`crate::socket`]): only that uid may register it again or read it.
+    pub(crate) owners: BTreeMap<String, u32>,
     pub page: Arc<Mutex<String>>,
     pub info: AgentInfo,
     pub interval: Duration,
     pub roots: Roots,
+}
+
+/// Run ids whose owner is remembered beyond those still in the books.
+const MAX_FORGOTTEN_OWNERS: usize = 1024;
+
+impl Shared {
+    /// Records `uid` as the owner of run id `id`. Owners of ids the books no longer know (dropped
+    /// after [`crate::account::MAX_ENDED_WORKLOADS`] ended runs) are forgotten when they pile up.
+    pub(crate) fn own(&mut self, id: &str, uid: u32) {
+        self.owners.insert(id.to_string(), uid);
+        let known = self.runs.workloads.len() + self.trees.len();
+        if self.owners.len() > known + MAX_FORGOTTEN_OWNERS {
+            let (runs, trees) = (&self.runs, &self.trees);
+            self.owners.retain(|id, _| {
+                trees.contains_key(id)
+                    || runs.workloads.contains_key(&WorkloadId {
+                        name: id.clone(),
+                        kind: WorkloadKind::Run,
+                    })
+            });
+        }
+    }
 }
 
 pub(crate) fn lock(s: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -210,6 +237,7 @@ impl Agent {
             books: Books::new(infos.clone(), cfg.intensity_g_per_kwh, cfg.pue),
             runs: Books::new(infos, cfg.intensity_g_per_kwh, cfg.pue),
             trees: BTreeMap::new(),
+            owners: BTreeMap::new(),
             page: Arc::new(Mutex::new(String::new())),
             info,
             interval: cfg.interval,
@@ -388,6 +416,7 @@ pub fn run(
             agent.shared.clone(),
             stop.clone(),
             agent.cfg.socket_mode,
+            agent.cfg.socket_limits,
         )?),
         None => None,
     };
@@ -408,8 +437,11 @@ pub fn run(
             next = now + interval;
         }
     }
+    // The server threads block in accept: one connection each wakes them to see `stop`.
+    crate::http::wake(addr);
     let _ = http.join();
-    if let Some(s) = socket {
+    if let (Some(s), Some(path)) = (socket, &agent.cfg.socket) {
+        crate::socket::wake(path);
         let _ = s.join();
     }
     Ok(())

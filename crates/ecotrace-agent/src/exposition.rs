@@ -6,7 +6,49 @@
 
 use std::fmt::Write;
 
-use crate::account::{Books, DeviceBook};
+use crate::account::{Books, DeviceBook, Split, WorkloadBook};
+
+/// The workload label of what no cgroup workload accounts for.
+pub const UNATTRIBUTED: &str = "unattributed";
+
+/// The samples of a per-workload family split into `share="active"` and `share="idle"`: every
+/// cgroup workload of `books`, every registered run of `runs`, and the `unattributed` rest.
+fn workload_split_family(
+    o: &mut String,
+    books: &Books,
+    runs: &Books,
+    name: &str,
+    value: impl Fn(&WorkloadBook) -> Split,
+    unattributed: Split,
+) {
+    let rows = books
+        .workloads
+        .iter()
+        .chain(&runs.workloads)
+        .map(|(id, w)| {
+            (
+                escape(&id.name),
+                id.kind.as_str(),
+                escape(w.project.as_deref().unwrap_or("")),
+                value(w),
+            )
+        })
+        .chain(std::iter::once((
+            UNATTRIBUTED.to_string(),
+            "none",
+            String::new(),
+            unattributed,
+        )));
+    for (workload, kind, project, v) in rows {
+        for (share, x) in [("active", v.active_j), ("idle", v.idle_j)] {
+            let _ = writeln!(
+                o,
+                "{name}{{workload=\"{workload}\",kind=\"{kind}\",project=\"{project}\",share=\"{share}\"}} {}",
+                num(x)
+            );
+        }
+    }
+}
 
 /// Static facts about the agent shown in `ecotrace_agent_info`.
 #[derive(Debug, Clone, Default)]
@@ -134,54 +176,42 @@ pub fn render(books: &Books, runs: &Books, info: &AgentInfo) -> String {
         "counter",
         "IT energy charged to each workload, CPU, RAM and GPU together: its share of active power (share=\"active\") and, apart, of idle power (share=\"idle\"). CPU by busy CPU time, RAM by used memory, each GPU split equally among the workloads holding a context on it in the interval (not weighted by their process count). workload=\"unattributed\" is what no cgroup workload accounts for (GPUs without a context included); kind=\"run\" workloads lie inside cgroup workloads (do not add them to those) and carry no GPU energy.",
     );
-    for (id, w) in books.workloads.iter().chain(&runs.workloads) {
-        let e = w.energy();
-        let project = escape(w.project.as_deref().unwrap_or(""));
-        for (share, v) in [("active", e.active_j), ("idle", e.idle_j)] {
-            let _ = writeln!(
-                o,
-                "ecotrace_workload_energy_joules_total{{workload=\"{}\",kind=\"{}\",project=\"{project}\",share=\"{share}\"}} {}",
-                escape(&id.name),
-                id.kind.as_str(),
-                num(v)
-            );
-        }
-    }
-    let mut un = crate::account::Split::default();
+    let mut un = Split::default();
     for s in &books.unattributed {
         un.active_j += s.active_j;
         un.idle_j += s.idle_j;
     }
-    for (share, v) in [("active", un.active_j), ("idle", un.idle_j)] {
-        let _ = writeln!(
-            o,
-            "ecotrace_workload_energy_joules_total{{workload=\"unattributed\",kind=\"none\",project=\"\",share=\"{share}\"}} {}",
-            num(v)
-        );
-    }
+    let un_grams = Split {
+        active_j: books.grams(un.active_j),
+        idle_j: books.grams(un.idle_j),
+    };
+    workload_split_family(
+        &mut o,
+        books,
+        runs,
+        "ecotrace_workload_energy_joules_total",
+        WorkloadBook::energy,
+        un,
+    );
     family(
         &mut o,
         "ecotrace_workload_emissions_grams_total",
         "counter",
-        "Operational CO2e of each workload's energy (x PUE x grid intensity), active and idle shares apart.",
+        "Operational CO2e of each workload's energy (x PUE x grid intensity), active and idle shares apart; workload=\"unattributed\" as in ecotrace_workload_energy_joules_total, so the cgroup workloads and it add up to ecotrace_emissions_grams_total (at a constant intensity).",
     );
-    for (id, w) in books.workloads.iter().chain(&runs.workloads) {
-        let project = escape(w.project.as_deref().unwrap_or(""));
-        for (share, v) in [("active", w.grams.active_j), ("idle", w.grams.idle_j)] {
-            let _ = writeln!(
-                o,
-                "ecotrace_workload_emissions_grams_total{{workload=\"{}\",kind=\"{}\",project=\"{project}\",share=\"{share}\"}} {}",
-                escape(&id.name),
-                id.kind.as_str(),
-                num(v)
-            );
-        }
-    }
+    workload_split_family(
+        &mut o,
+        books,
+        runs,
+        "ecotrace_workload_emissions_grams_total",
+        |w| w.grams,
+        un_grams,
+    );
     family(
         &mut o,
         "ecotrace_workload_running",
         "gauge",
-        "1 while the workload has processes on this node, 0 once it has ended (its totals are kept).",
+        "1 while the workload has processes on this node, 0 once it has ended (its totals are kept); workload=\"unattributed\" is always 1.",
     );
     for (id, w) in books.workloads.iter().chain(&runs.workloads) {
         let _ = writeln!(
@@ -192,6 +222,10 @@ pub fn render(books: &Books, runs: &Books, info: &AgentInfo) -> String {
             u8::from(w.live)
         );
     }
+    let _ = writeln!(
+        o,
+        "ecotrace_workload_running{{workload=\"{UNATTRIBUTED}\",kind=\"none\"}} 1"
+    );
 
     family(
         &mut o,

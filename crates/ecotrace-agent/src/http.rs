@@ -1,6 +1,7 @@
 //! A minimal HTTP/1.x server for `GET /metrics`, enough for Prometheus to scrape.
 //!
-//! One thread, one request per connection, a 2 s read timeout, requests larger than
+//! One thread blocked in `accept` (no polling: a scrape is answered at once), one request per
+//! connection, a 2 s read timeout, requests larger than
 //! [`MAX_REQUEST`] refused with 431: a slow or hostile client cannot hold the agent. It serves the
 //! text the agent last rendered and must not do anything else (no ingest, nothing writable).
 
@@ -16,23 +17,28 @@ pub const MAX_REQUEST: usize = 8 * 1024;
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Serves `page` at `/metrics` on `listener` until `stop` is set.
+/// Serves `page` at `/metrics` on `listener` until `stop` is set (then [`wake`] it).
 pub fn serve(listener: TcpListener, page: Arc<Mutex<String>>, stop: Arc<AtomicBool>) {
-    if listener.set_nonblocking(true).is_err() {
-        return;
-    }
-    while !stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
-                handle(stream, &page);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+    for conn in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match conn {
+            Ok(stream) => handle(stream, &page),
+            // Out of descriptors: give the clients a moment to leave.
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
+}
+
+/// Wakes a [`serve`] blocked in `accept` on `addr` (after `stop` was set).
+pub fn wake(addr: SocketAddr) {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), Duration::from_secs(1));
 }
 
 /// Binds `addr`, with a message that says what to do when it is taken.

@@ -4,23 +4,33 @@
 //! Who may connect is decided by the socket file's permissions (`--socket-mode`, default 0666,
 //! plus the directory's). What a client may ask about is decided here: it can only register a
 //! process tree whose root process it owns — the connecting process's uid, from `SO_PEERCRED`,
-//! must own `/proc/PID` (root may register anything). A client sees only the run it registered on
-//! its own connection; closing the connection unregisters it (its totals stay in the metrics).
+//! must own `/proc/PID` (root may register anything). A run id belongs to the uid that first
+//! registered it for as long as the agent knows the id, also after that client hung up: only that
+//! uid may register it again (extend it) and read it, so a run id seen in the `workload` label of
+//! the metrics cannot be claimed by another user. A client sees only the run it registered on its
+//! own connection; closing the connection unregisters it (its totals stay in the metrics).
+//!
+//! Limits ([`SocketLimits`]): a connection that sends no complete request for `idle_timeout` is
+//! closed; each uid may hold `per_uid` connections at once (more are refused with a message that
+//! says so), `max_clients` in all. A request may arrive in any number of parts: the bytes are kept
+//! until its newline arrives, and a request longer than [`MAX_LINE`] bytes is refused. Accepting
+//! blocks (no polling); each client has a thread blocked in `read` until its deadline.
 //!
 //! Protocol: one JSON object per line each way ([`Request`], [`Response`]). The client may ask
 //! `hello` (the devices), registers once, then asks `read` whenever it wants its run's cumulative
 //! energy per device, and `end`.
-//! Lines longer than [`MAX_LINE`] close the connection. Must not expose other users' runs.
+//! Must not expose other users' runs.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ecotrace_sensors::procfs::ProcessTree;
 use serde::{Deserialize, Serialize};
@@ -34,8 +44,80 @@ pub const DEFAULT_SOCKET: &str = "/run/ecotrace/agent.sock";
 /// Longest request line accepted.
 pub const MAX_LINE: usize = 4096;
 
-/// At most this many clients at once.
+/// At most this many clients at once (the default of [`SocketLimits::max_clients`]).
 pub const MAX_CLIENTS: usize = 1024;
+
+/// What one client may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketLimits {
+    /// A connection without a complete request for this long is closed (a tracker asks every
+    /// sampling interval).
+    pub idle_timeout: Duration,
+    /// Connections one uid may hold at once.
+    pub per_uid: usize,
+    /// Connections in all.
+    pub max_clients: usize,
+}
+
+impl Default for SocketLimits {
+    fn default() -> Self {
+        SocketLimits {
+            idle_timeout: Duration::from_secs(300),
+            per_uid: 64,
+            max_clients: MAX_CLIENTS,
+        }
+    }
+}
+
+/// Connections held, per uid and in all.
+#[derive(Default)]
+struct Held {
+    per_uid: HashMap<u32, usize>,
+    total: usize,
+}
+
+/// Gives a connection's slot back when its thread ends.
+struct Slot {
+    held: Arc<Mutex<Held>>,
+    uid: u32,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        h.total = h.total.saturating_sub(1);
+        if let Some(n) = h.per_uid.get_mut(&self.uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                h.per_uid.remove(&self.uid);
+            }
+        }
+    }
+}
+
+/// Takes a slot for `uid`, or says why not.
+fn take_slot(held: &Arc<Mutex<Held>>, uid: u32, limits: &SocketLimits) -> Result<Slot, String> {
+    let mut h = held.lock().unwrap_or_else(|e| e.into_inner());
+    let mine = h.per_uid.get(&uid).copied().unwrap_or(0);
+    if mine >= limits.per_uid {
+        return Err(format!(
+            "too many connections from uid {uid} ({mine}, the limit is {}): close the ones you no longer use, then retry",
+            limits.per_uid
+        ));
+    }
+    if h.total >= limits.max_clients {
+        return Err(format!(
+            "the agent serves {} connections already (its limit); retry later",
+            h.total
+        ));
+    }
+    h.total += 1;
+    *h.per_uid.entry(uid).or_insert(0) += 1;
+    Ok(Slot {
+        held: Arc::clone(held),
+        uid,
+    })
+}
 
 /// What a client asks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,12 +220,14 @@ fn valid_run_id(id: &str) -> bool {
 }
 
 /// Creates the socket at `path` (its directory too), sets its mode, and answers clients on a
-/// thread until `stop` is set.
+/// thread until `stop` is set. The accepting thread blocks in `accept`: whoever sets `stop` wakes
+/// it by connecting once (see [`wake`]).
 pub fn start(
     path: &Path,
     shared: Arc<Mutex<Shared>>,
     stop: Arc<AtomicBool>,
     mode: u32,
+    limits: SocketLimits,
 ) -> Result<JoinHandle<()>, AgentError> {
     let fail = |reason: String| AgentError::Socket {
         path: path.to_path_buf(),
@@ -174,40 +258,52 @@ pub fn start(
     let listener = UnixListener::bind(path).map_err(|e| fail(e.to_string()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| fail(format!("cannot set its mode {mode:o}: {e}")))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| fail(e.to_string()))?;
-    let clients = Arc::new(AtomicUsize::new(0));
+    let held = Arc::new(Mutex::new(Held::default()));
     let owned = path.to_path_buf();
     std::thread::Builder::new()
         .name("ecotrace-socket".into())
         .spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((s, _)) => {
-                        if clients.load(Ordering::SeqCst) >= MAX_CLIENTS {
-                            let _ =
-                                answer(&mut &s, &Response::err("too many clients; retry later"));
-                            continue;
-                        }
-                        clients.fetch_add(1, Ordering::SeqCst);
-                        let (sh, st, cl) = (shared.clone(), stop.clone(), clients.clone());
-                        let spawned = std::thread::Builder::new()
-                            .name("ecotrace-client".into())
-                            .spawn(move || {
-                                serve_client(s, &sh, &st);
-                                cl.fetch_sub(1, Ordering::SeqCst);
-                            });
-                        if spawned.is_err() {
-                            clients.fetch_sub(1, Ordering::SeqCst);
-                        }
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            for conn in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
                 }
+                let Ok(s) = conn else {
+                    // Out of descriptors or memory: give the clients a moment to leave.
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                };
+                let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
+                let Some(uid) = peer_uid(&s) else {
+                    let _ = answer(
+                        &mut &s,
+                        &Response::err("cannot tell who is asking (no SO_PEERCRED)"),
+                    );
+                    continue;
+                };
+                let slot = match take_slot(&held, uid, &limits) {
+                    Ok(slot) => slot,
+                    Err(why) => {
+                        let _ = answer(&mut &s, &Response::err(why));
+                        continue;
+                    }
+                };
+                let (sh, st) = (shared.clone(), stop.clone());
+                let _ = std::thread::Builder::new()
+                    .name("ecotrace-client".into())
+                    .stack_size(64 * 1024)
+                    .spawn(move || {
+                        serve_client(s, uid, &sh, &st, &limits);
+                        drop(slot);
+                    });
             }
             let _ = std::fs::remove_file(&owned);
         })
         .map_err(AgentError::Thread)
+}
+
+/// Wakes the thread blocked in `accept` on `path` after `stop` was set.
+pub fn wake(path: &Path) {
+    let _ = UnixStream::connect(path);
 }
 
 fn answer(s: &mut impl Write, r: &Response) -> std::io::Result<()> {
@@ -217,53 +313,76 @@ fn answer(s: &mut impl Write, r: &Response) -> std::io::Result<()> {
     s.flush()
 }
 
-/// One client: its requests until it hangs up; its run is unregistered then.
-fn serve_client(s: UnixStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
-    let _ = s.set_nonblocking(false);
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    let uid = peer_uid(&s);
-    let Ok(mut writer) = s.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(s);
+/// One client: its requests until it hangs up, goes idle, or the agent stops; its run is
+/// unregistered then. Bytes are kept until a whole line has arrived.
+fn serve_client(
+    mut s: UnixStream,
+    uid: u32,
+    shared: &Mutex<Shared>,
+    stop: &AtomicBool,
+    limits: &SocketLimits,
+) {
     let mut run: Option<String> = None;
-    let mut line = Vec::new();
-    while !stop.load(Ordering::SeqCst) {
-        line.clear();
-        let r = (&mut reader)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut line);
-        match r {
-            Ok(0) => break,
-            Ok(_) if line.len() > MAX_LINE => {
-                let _ = answer(&mut writer, &Response::err("request too long"));
-                break;
+    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    let mut chunk = [0u8; 1024];
+    let mut deadline = Instant::now() + limits.idle_timeout;
+    'conn: loop {
+        while let Some(end) = buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=end).collect();
+            if line.len() > MAX_LINE {
+                let _ = answer(&mut s, &Response::err(too_long()));
+                break 'conn;
             }
-            Ok(_) => {}
+            deadline = Instant::now() + limits.idle_timeout;
+            let resp = match serde_json::from_slice::<Request>(&line) {
+                Err(e) => Response::err(format!("not a request: {e}")),
+                Ok(req) => handle(req, uid, &mut run, shared),
+            };
+            if answer(&mut s, &resp).is_err() {
+                break 'conn;
+            }
+        }
+        if buf.len() > MAX_LINE {
+            let _ = answer(&mut s, &Response::err(too_long()));
+            break;
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let _ = answer(
+                &mut s,
+                &Response::err(format!(
+                    "no complete request for {} s: closing the connection (ask at least that often)",
+                    limits.idle_timeout.as_secs()
+                )),
+            );
+            break;
+        }
+        if s.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                if !line.is_empty() {
-                    // Part of a line arrived; the rest will follow (read_until keeps it).
-                }
-                continue;
-            }
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
             Err(_) => break,
-        }
-        let resp = match serde_json::from_slice::<Request>(&line) {
-            Err(e) => Response::err(format!("not a request: {e}")),
-            Ok(req) => handle(req, uid, &mut run, shared),
-        };
-        if answer(&mut writer, &resp).is_err() {
-            break;
         }
     }
     if let Some(id) = run {
         lock(shared).trees.remove(&id);
     }
+}
+
+fn too_long() -> String {
+    format!("request too long (more than {MAX_LINE} bytes without a newline)")
 }
 
 fn describe(sh: &Shared) -> Vec<DeviceDesc> {
@@ -279,15 +398,7 @@ fn describe(sh: &Shared) -> Vec<DeviceDesc> {
         .collect()
 }
 
-fn handle(
-    req: Request,
-    uid: Option<u32>,
-    run: &mut Option<String>,
-    shared: &Mutex<Shared>,
-) -> Response {
-    let Some(uid) = uid else {
-        return Response::err("cannot tell who is asking (no SO_PEERCRED)");
-    };
+fn handle(req: Request, uid: u32, run: &mut Option<String>, shared: &Mutex<Shared>) -> Response {
     match req {
         Request::Hello => {
             let sh = lock(shared);
@@ -323,9 +434,18 @@ fn handle(
                     "process {pid} is not yours (uid {owner}, you are uid {uid}): you can only measure your own processes"
                 ));
             }
+            match sh.owners.get(&id) {
+                Some(&owner) if owner != uid => {
+                    return Response::err(format!(
+                    "run id {id} belongs to another user (uid {owner}); a new run needs a new id"
+                ))
+                }
+                _ => {}
+            }
             if sh.trees.contains_key(&id) {
                 return Response::err(format!("run {id} is already registered"));
             }
+            sh.own(&id, uid);
             let mut tree = ProcessTree::new(&sh.roots, pid, include_root);
             let prev_ticks = tree.sample().map_or(0, |s| s.cpu_ticks);
             sh.trees.insert(id.clone(), RunTree { tree, prev_ticks });

@@ -106,6 +106,7 @@ impl Machine {
             listen: "127.0.0.1:0".parse().unwrap(),
             socket: None,
             socket_mode: 0o666,
+            socket_limits: Default::default(),
             roots: self.roots(),
             cpu_power: None,
             ram_power: None,
@@ -114,6 +115,18 @@ impl Machine {
             zone: "FR".into(),
         }
     }
+}
+
+/// The sum of the samples of `name` whose line passes `keep`.
+fn metric_sum(page: &str, name: &str, keep: impl Fn(&str) -> bool) -> f64 {
+    page.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter(|l| keep(l))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
 }
 
 fn job() -> WorkloadId {
@@ -172,7 +185,31 @@ fn books_split_idle_and_active_and_charge_workloads_by_cpu_time() {
     assert!(!w.live);
     assert!((w.per_device[cpu].total() - 30.0).abs() < 1e-9);
 
-    promtool_check(&sh.page.lock().unwrap());
+    // Every per-workload family has the unattributed series, so the cgroup workloads add up to
+    // the node (registered runs lie inside them and are left out).
+    let page = sh.page.lock().unwrap().clone();
+    let node = metric_sum(&page, "ecotrace_emissions_grams_total", |_| true);
+    assert!(node > 0.0);
+    let cgroups = |l: &str| !l.contains("kind=\"run\"");
+    let workloads = metric_sum(&page, "ecotrace_workload_emissions_grams_total", cgroups);
+    assert!(
+        (workloads - node).abs() < 1e-9 * node.max(1.0),
+        "{workloads} vs {node}"
+    );
+    let joules = metric_sum(&page, "ecotrace_workload_energy_joules_total", cgroups);
+    let node_j = metric_sum(&page, "ecotrace_energy_joules_total", |_| true);
+    assert!((joules - node_j).abs() < 1e-9, "{joules} vs {node_j}");
+    for name in [
+        "ecotrace_workload_energy_joules_total",
+        "ecotrace_workload_emissions_grams_total",
+        "ecotrace_workload_running",
+    ] {
+        assert!(
+            page.contains(&format!("{name}{{workload=\"unattributed\"")),
+            "{name}: {page}"
+        );
+    }
+    promtool_check(&page);
 }
 
 fn promtool_check(page: &str) {
@@ -451,4 +488,211 @@ fn gpu_energy_is_split_among_the_workloads_holding_a_context() {
         .position(|d| d.info.device == "gpu1")
         .unwrap();
     assert!(close(sh.books.unattributed[i].total(), 60.0));
+}
+
+/// Starts the agent of `m` with a socket (ownership judged on the real /proc) and `limits`.
+fn agent_with_socket(
+    m: &Machine,
+    limits: ecotrace_agent::socket::SocketLimits,
+) -> (
+    PathBuf,
+    Arc<AtomicBool>,
+    std::thread::JoinHandle<Result<(), ecotrace_agent::AgentError>>,
+) {
+    let mut cfg = m.config();
+    cfg.roots.procfs = PathBuf::from("/proc");
+    let sock = m.path("run/agent.sock");
+    cfg.socket = Some(sock.clone());
+    cfg.socket_limits = limits;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let st = stop.clone();
+    let t = std::thread::spawn(move || ecotrace_agent::run(cfg, st, |a| tx.send(a).unwrap()));
+    rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    (sock, stop, t)
+}
+
+/// The next line the agent sends on `s`, parsed.
+fn next_answer(s: &mut BufReader<UnixStream>) -> serde_json::Value {
+    let mut line = String::new();
+    s.read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+}
+
+#[test]
+fn slow_idle_oversized_and_greedy_clients_are_handled() {
+    let m = Machine::new();
+    let limits = ecotrace_agent::socket::SocketLimits {
+        idle_timeout: Duration::from_secs(1),
+        per_uid: 3,
+        max_clients: 100,
+    };
+    let (sock, stop, t) = agent_with_socket(&m, limits);
+    let connect = || {
+        let s = UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        BufReader::new(s)
+    };
+
+    // A request in two parts, further apart than the old 0.5 s read timeout: answered whole.
+    let mut slow = connect();
+    slow.get_mut().write_all(br#"{"op":"hel"#).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    slow.get_mut().write_all(b"lo\"}\n").unwrap();
+    let r = next_answer(&mut slow);
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(!r["devices"].as_array().unwrap().is_empty(), "{r}");
+
+    // A request over the size limit is refused.
+    let mut big = connect();
+    big.get_mut().write_all(&vec![b'x'; 5000]).unwrap();
+    let r = next_answer(&mut big);
+    assert!(r["error"].as_str().unwrap().contains("too long"), "{r}");
+    drop(big);
+
+    // An idle connection is closed after the idle timeout, with a word saying why.
+    let t0 = std::time::Instant::now();
+    let r = next_answer(&mut slow);
+    assert!(
+        r["error"].as_str().unwrap().contains("no complete request"),
+        "{r}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let mut rest = String::new();
+    assert_eq!(slow.read_line(&mut rest).unwrap(), 0, "closed: {rest:?}");
+    drop(slow);
+
+    // One uid may hold `per_uid` connections; the next is refused, clearly.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut held: Vec<_> = (0..3).map(|_| connect()).collect();
+    for s in &mut held {
+        assert_eq!(ask(s, r#"{"op":"hello"}"#)["ok"], true);
+    }
+    let mut extra = connect();
+    let r = next_answer(&mut extra);
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many connections from uid"),
+        "{r}"
+    );
+    // A slot comes back when a connection closes.
+    drop(held.pop());
+    loop {
+        // A refused connection is closed after its refusal: our request may not even be sent.
+        let mut s = connect();
+        let _ = s.get_mut().write_all(b"{\"op\":\"hello\"}\n");
+        let r = next_answer(&mut s);
+        if r["ok"] == true {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no slot came back: {r}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(held);
+    stop.store(true, Ordering::SeqCst);
+    t.join().unwrap().unwrap();
+}
+
+/// The client half of [`another_uid_cannot_claim_an_ended_run_id`], run in a child process as
+/// another user: with `ECOTRACE_AGENT_TEST_CLIENT` set to the socket, it sends each line of
+/// `ECOTRACE_AGENT_TEST_REQUESTS` (`PID` replaced by its own pid) and prints each answer. Without
+/// the variable (the normal test run) it has nothing to do.
+#[test]
+fn child_client_entry() {
+    let Ok(sock) = std::env::var("ECOTRACE_AGENT_TEST_CLIENT") else {
+        return;
+    };
+    let requests = std::env::var("ECOTRACE_AGENT_TEST_REQUESTS").unwrap();
+    let mut s = BufReader::new(UnixStream::connect(sock).unwrap());
+    for req in requests.lines() {
+        let r = ask(&mut s, &req.replace("PID", &std::process::id().to_string()));
+        println!("ANSWER {r}");
+    }
+}
+
+#[test]
+fn another_uid_cannot_claim_an_ended_run_id() {
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    if !root
+        || std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: another_uid_cannot_claim_an_ended_run_id: needs root and setpriv to connect as another user");
+        return;
+    }
+    let m = Machine::new();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(m.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (sock, stop, t) = agent_with_socket(&m, Default::default());
+    // Root's run: registered, measured, ended, and the client hangs up.
+    let me = std::process::id();
+    let mut s = BufReader::new(UnixStream::connect(&sock).unwrap());
+    let reg = format!(r#"{{"op":"register","run":"victim-run","pid":{me},"project":"secret"}}"#);
+    assert_eq!(ask(&mut s, &reg)["ok"], true);
+    assert_eq!(ask(&mut s, r#"{"op":"end"}"#)["ok"], true);
+    drop(s);
+
+    // Another user (nobody) tries the same id on its own process: refused; its own id works.
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_client_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ECOTRACE_AGENT_TEST_CLIENT", &sock)
+        .env(
+            "ECOTRACE_AGENT_TEST_REQUESTS",
+            [
+                r#"{"op":"register","run":"victim-run","pid":PID}"#,
+                r#"{"op":"read"}"#,
+                r#"{"op":"register","run":"nobodys-run","pid":PID}"#,
+                r#"{"op":"read"}"#,
+            ]
+            .join("\n"),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let answers: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| l.split_once("ANSWER ").map(|(_, a)| a))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        answers.len(),
+        4,
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(answers[0]["ok"], false, "{answers:?}");
+    assert!(
+        answers[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to another user"),
+        "{answers:?}"
+    );
+    // Nothing registered on that connection: nothing to read.
+    assert_eq!(answers[1]["ok"], false, "{answers:?}");
+    assert_eq!(answers[2]["ok"], true, "{answers:?}");
+    assert_eq!(answers[3]["ok"], true, "{answers:?}");
+
+    // The owner may extend its own ended run.
+    let mut s = BufReader::new(UnixStream::connect(&sock).unwrap());
+    assert_eq!(ask(&mut s, &reg)["ok"], true);
+    drop(s);
+    stop.store(true, Ordering::SeqCst);
+    t.join().unwrap().unwrap();
 }

@@ -49,6 +49,7 @@ pub fn run(args: &AgentArgs, files: &FileLayers) -> Result<i32> {
         listen,
         socket,
         socket_mode,
+        socket_limits: Default::default(),
         roots: Roots::from_env(),
         cpu_power: s.cpu_power,
         ram_power: s.ram_power,
