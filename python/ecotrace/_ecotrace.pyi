@@ -8,23 +8,11 @@ class Core:
     def __init__(
         self,
         command: Sequence[str],
-        project: Optional[str] = None,
-        phase: Optional[str] = None,
+        options: Sequence[Tuple[str, str]],
         tags: Optional[Sequence[Tuple[str, str]]] = None,
-        interval: Optional[str] = None,
-        scope: Optional[str] = None,
-        region: Optional[str] = None,
-        intensity: Optional[float] = None,
-        pue: Optional[float] = None,
         ledger: Optional[str] = None,
-        cpu_power: Optional[float] = None,
-        ram_power: Optional[float] = None,
         quiet: Optional[bool] = None,
         job: Optional[str] = None,
-        lifetime_years: Optional[float] = None,
-        wue: Optional[float] = None,
-        price_per_hour: Optional[float] = None,
-        electricity_price: Optional[float] = None,
     ) -> None: ...
     @property
     def quiet(self) -> bool: ...
@@ -42,3 +30,4 @@ class Core:
     ) -> Tuple[str, Optional[str], str, str]: ...
 
 def estimate(args: Sequence[str]) -> Tuple[str, List[str]]: ...
+def measure_options() -> List[str]: ...

@@ -48,6 +48,15 @@ def _interval(v: Union[None, str, float, int, Any]) -> Optional[str]:
     return f"{float(v)!r}s"
 
 
+def _option_text(v: Any) -> str:
+    """An option's value as the command line writes it."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
 def _to_float(value: Any) -> float:
     if hasattr(value, "item"):  # numpy scalars, 0-d tensors
         value = value.item()
@@ -99,28 +108,36 @@ class Tracker:
         on_budget: str = "warn",
         planned_epochs: Optional[int] = None,
         flops: Optional[float] = None,
+        **options: Any,
     ) -> None:
         if on_budget not in ("warn", "stop"):
             raise ValueError(f"on_budget must be 'warn' or 'stop', got {on_budget!r}")
         if budget_kgco2e is not None and not budget_kgco2e > 0:
             raise ValueError(f"budget_kgco2e must be a positive number of kg, got {budget_kgco2e!r}")
+        # Every measure option goes to the core as the CLI's option id and text: the core parses
+        # them with the CLI's own definitions, so an option `ecotrace run` gains is accepted here
+        # (through **options) and an unknown one is a ValueError naming the closest.
+        given = {
+            "project": project,
+            "phase": phase,
+            "interval": _interval(interval),
+            "scope": scope,
+            "region": region,
+            "intensity": intensity,
+            "pue": pue,
+            "cpu_power": cpu_power,
+            "ram_power": ram_power,
+            "lifetime_years": lifetime_years,
+            "wue": wue,
+            "price_per_hour": price_per_hour,
+            "electricity_price": electricity_price,
+        }
+        given.update(options)
         self._core = _ecotrace.Core(
             _command(),
-            project=project,
-            phase=phase,
+            [(k, _option_text(v)) for k, v in given.items() if v is not None],
             tags=None if tags is None else [(str(k), str(v)) for k, v in tags.items()],
-            interval=_interval(interval),
-            scope=scope,
-            region=region,
-            intensity=intensity,
-            pue=pue,
             ledger=ledger,
-            cpu_power=cpu_power,
-            ram_power=ram_power,
-            lifetime_years=lifetime_years,
-            wue=wue,
-            price_per_hour=price_per_hour,
-            electricity_price=electricity_price,
             quiet=quiet,
             job=job,
         )

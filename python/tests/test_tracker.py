@@ -6,6 +6,7 @@ import time
 import pytest
 
 import ecotrace
+from ecotrace import _ecotrace
 
 
 def busy(seconds):
@@ -271,3 +272,24 @@ def test_job_key(monkeypatch):
         pass
     job = t.footprint.to_dict()["job"]
     assert job["id"] == "sweep-7" and job["rank"] == 1 and job["world_size"] == 4
+
+
+def test_every_cli_measure_option_is_accepted(tmp_path):
+    """Each option `ecotrace run` takes (its ids come from the CLI's own definitions) is accepted as
+    a keyword argument and lands in the run's settings; an unknown one names the closest."""
+    samples = {
+        "project": "p", "phase": "training", "interval": "50ms", "scope": "machine",
+        "region": "aws:eu-west-3", "intensity": 123.0, "pue": 1.7, "wue": 0.9, "cpu_power": 42.0,
+        "ram_power": 7.0, "lifetime_years": 3.0, "price_per_hour": 2.5,
+        "electricity_price": 0.2, "tags": {"lr": "3e-4"},
+    }
+    ids = _ecotrace.measure_options()
+    assert set(ids) <= set(samples), f"add a sample for {set(ids) - set(samples)}"
+    for name in ids:
+        t = ecotrace.Tracker(ledger=str(tmp_path / "l.db"), quiet=True, **{name: samples[name]})
+        with t:
+            pass
+        rec = t.footprint._record
+        assert rec["status"] == "finished", name
+    with pytest.raises(ValueError, match="did you mean region="):
+        ecotrace.Tracker(regoin="FR")

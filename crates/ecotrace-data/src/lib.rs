@@ -45,7 +45,7 @@ pub use licenses::{bundled_tables, BundledTable};
 pub use prices::{
     closest_instances, instance_by_type, instance_price, instances_in, prices, InstancePrice,
 };
-pub use resolve::{known_ids, resolve_region, ResolvedRegion};
+pub use resolve::{known_ids, levenshtein, resolve_region, ResolvedRegion};
 pub use water::{choose_water, offsite_water, water_factors, WaterChoice, WaterFactor};
 pub use zones::{world_average, zone, zone_aliases, zones, ZoneIntensity, WORLD_ID};
 

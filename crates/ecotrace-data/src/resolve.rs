@@ -188,7 +188,8 @@ fn suggest(input: &str) -> Vec<String> {
     out
 }
 
-pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+/// Edit distance between two strings (for "did you mean" suggestions).
+pub fn levenshtein(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();

@@ -1,49 +1,17 @@
 //! Command-line definitions of `ecotrace estimate`, `ecotrace estimate inference` and
-//! `ecotrace compare`, and the option groups they share (grid, footprint, size, device). They live
-//! here, beside the estimator that reads them, so that the CLI and the Python package
-//! (`ecotrace.estimate()`, which parses its keyword arguments as these flags) use one definition.
-//! The CLI's `ecotrace run` flattens [`FootprintArgs`] too. Each struct's `to_options()` gives the
+//! `ecotrace compare`, and the option groups only they take (size, device). The factor options
+//! (region, intensity, PUE, water, lifetime, prices) are `ecotrace-factors`' [`FactorArgs`], shared
+//! with `run` and `doctor`. The CLI and the Python package (`ecotrace.estimate()`, which parses its
+//! keyword arguments as these flags) use these definitions. Each struct's `to_options()` gives the
 //! [`crate::options`] struct the estimator takes. No logic lives here.
 
 use clap::{Args, Subcommand};
 
 use crate::options::{
-    CompareOptions, DeviceOptions, EstimateOptions, FootprintOptions, GridOptions,
-    InferenceOptions, SizeOptions,
+    CompareOptions, DeviceOptions, EstimateOptions, InferenceOptions, SizeOptions,
 };
 
-/// Grid and facility factors for an estimate (`ecotrace run` takes these from its own options).
-#[derive(Debug, Args, Default, Clone)]
-pub struct GridArgs {
-    /// Grid carbon intensity in gCO2e/kWh; overrides the region's figure
-    #[arg(long, env = "ECOTRACE_INTENSITY", value_name = "G")]
-    pub intensity: Option<f64>,
-
-    /// Data-centre power usage effectiveness (facility / IT energy) [default: the cloud region's, else 1.0]
-    #[arg(long, env = "ECOTRACE_PUE", value_name = "X")]
-    pub pue: Option<f64>,
-}
-
-/// Factors of the whole footprint beyond energy and grid: embodied lifetime, water, price.
-#[derive(Debug, Args, Default, Clone)]
-pub struct FootprintArgs {
-    /// Expected service life of the hardware, over which its embodied carbon is spread [default: 5]
-    #[arg(long, env = "ECOTRACE_LIFETIME_YEARS", value_name = "Y")]
-    pub lifetime_years: Option<f64>,
-
-    /// On-site water usage effectiveness in L/kWh of IT energy [default: the cloud region's, else 0]
-    #[arg(long, env = "ECOTRACE_WUE", value_name = "L")]
-    pub wue: Option<f64>,
-
-    /// Price of the hardware in USD per device-hour (estimate) or per hour of the machine (run);
-    /// the cost basis is then instance rental
-    #[arg(long, env = "ECOTRACE_PRICE_PER_HOUR", value_name = "USD")]
-    pub price_per_hour: Option<f64>,
-
-    /// Electricity price in USD per kWh at the meter; the cost basis is then electricity only
-    #[arg(long, env = "ECOTRACE_ELECTRICITY_PRICE", value_name = "USD")]
-    pub electricity_price: Option<f64>,
-}
+pub use ecotrace_factors::FactorArgs;
 
 /// How big a job is: a time, or an amount of work.
 #[derive(Debug, Args, Default, Clone)]
@@ -117,20 +85,13 @@ pub struct EstimateArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
 
-    /// Where the electricity comes from: a country (FR), a grid zone (US-CA) or a cloud region (aws:us-east-1)
-    #[arg(long, env = "ECOTRACE_REGION", value_name = "ZONE")]
-    pub region: Option<String>,
-
     /// Cloud instance type rented (e.g. m5.xlarge, p4d.24xlarge), priced from the bundled table in
     /// --region (a cloud region); for a CPU instance each device counts as one instance
     #[arg(long, value_name = "TYPE")]
     pub instance: Option<String>,
 
     #[command(flatten)]
-    pub grid: GridArgs,
-
-    #[command(flatten)]
-    pub footprint: FootprintArgs,
+    pub factors: FactorArgs,
 
     /// Store the estimate in the ledger as an estimated run of this project (for `report --lifecycle`)
     #[arg(long, value_name = "PROJECT")]
@@ -189,15 +150,8 @@ pub struct InferenceArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
 
-    /// Where the electricity comes from (zone or cloud region)
-    #[arg(long, env = "ECOTRACE_REGION", value_name = "ZONE")]
-    pub region: Option<String>,
-
     #[command(flatten)]
-    pub grid: GridArgs,
-
-    #[command(flatten)]
-    pub footprint: FootprintArgs,
+    pub factors: FactorArgs,
 
     /// Store the estimate in the ledger as an estimated run of this project (for `report --lifecycle`)
     #[arg(long, value_name = "PROJECT")]
@@ -219,10 +173,6 @@ pub struct CompareArgs {
     #[arg(long, value_name = "A,B,...", required = true)]
     pub hardware: Vec<String>,
 
-    /// Regions to compare, comma-separated (e.g. FR,US-VA,aws:us-east-1) [default: world average]
-    #[arg(long, value_name = "R1,R2,...")]
-    pub region: Vec<String>,
-
     /// Devices used in parallel [default: 1]
     #[arg(long, value_name = "N")]
     pub devices: Option<f64>,
@@ -234,37 +184,15 @@ pub struct CompareArgs {
     pub device: DeviceArgs,
 
     #[command(flatten)]
-    pub grid: GridArgs,
-
-    #[command(flatten)]
-    pub footprint: FootprintArgs,
+    pub factors: FactorArgs,
 
     /// Print a JSON list, one estimate per choice
     #[arg(long)]
     pub json: bool,
 }
 
-// The option structs the estimator takes: a flag group becomes its option group field by field.
-
-impl GridArgs {
-    pub fn to_options(&self) -> GridOptions {
-        GridOptions {
-            intensity: self.intensity,
-            pue: self.pue,
-        }
-    }
-}
-
-impl FootprintArgs {
-    pub fn to_options(&self) -> FootprintOptions {
-        FootprintOptions {
-            lifetime_years: self.lifetime_years,
-            wue: self.wue,
-            price_per_hour: self.price_per_hour,
-            electricity_price: self.electricity_price,
-        }
-    }
-}
+// The option structs the estimator takes: a flag group becomes its option group field by field;
+// the origins of the flags are filled by the caller, which has the parsed matches.
 
 impl SizeArgs {
     pub fn to_options(&self) -> SizeOptions {
@@ -299,10 +227,9 @@ impl EstimateArgs {
             devices: self.devices,
             size: self.size.to_options(),
             device: self.device.to_options(),
-            region: self.region.clone(),
             instance: self.instance.clone(),
-            grid: self.grid.to_options(),
-            footprint: self.footprint.to_options(),
+            factors: self.factors.clone(),
+            origins: Default::default(),
         }
     }
 }
@@ -320,9 +247,8 @@ impl InferenceArgs {
             hardware: self.hardware.clone(),
             devices: self.devices,
             device: self.device.to_options(),
-            region: self.region.clone(),
-            grid: self.grid.to_options(),
-            footprint: self.footprint.to_options(),
+            factors: self.factors.clone(),
+            origins: Default::default(),
         }
     }
 }
@@ -332,12 +258,11 @@ impl CompareArgs {
     pub fn to_options(&self) -> CompareOptions {
         CompareOptions {
             hardware: self.hardware.clone(),
-            region: self.region.clone(),
             devices: self.devices,
             size: self.size.to_options(),
             device: self.device.to_options(),
-            grid: self.grid.to_options(),
-            footprint: self.footprint.to_options(),
+            factors: self.factors.clone(),
+            origins: Default::default(),
         }
     }
 }

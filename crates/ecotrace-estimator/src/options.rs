@@ -3,27 +3,9 @@
 //! estimator then uses the catalog's, the region's or its documented default figure and says so in
 //! the estimate's assumptions. Values are checked by the estimator, not here.
 
-/// Grid and facility factors.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GridOptions {
-    /// Grid carbon intensity in gCO2e/kWh; overrides the region's figure.
-    pub intensity: Option<f64>,
-    /// Data-centre power usage effectiveness [default: the cloud region's, else 1.0].
-    pub pue: Option<f64>,
-}
-
-/// Factors of the whole footprint beyond energy and grid: embodied lifetime, water, price.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FootprintOptions {
-    /// Service life of the hardware in years [default: 5].
-    pub lifetime_years: Option<f64>,
-    /// On-site water usage effectiveness in L/kWh of IT energy [default: the cloud region's, else 0].
-    pub wue: Option<f64>,
-    /// Price of the hardware in USD per device-hour (cost basis: instance rental).
-    pub price_per_hour: Option<f64>,
-    /// Electricity price in USD per kWh (cost basis: electricity only).
-    pub electricity_price: Option<f64>,
-}
+/// The factors of the place and the footprint (region, intensity, PUE, water, lifetime, prices):
+/// the options every command shares, defined once in `ecotrace-factors`.
+pub use ecotrace_factors::{FactorArgs as FactorOptions, Origins};
 
 /// How big a job is: a time (`hours`), or an amount of work (`flops`, or `params` with `tokens`).
 /// Exactly one of the three must be given.
@@ -67,13 +49,13 @@ pub struct EstimateOptions {
     pub devices: Option<f64>,
     pub size: SizeOptions,
     pub device: DeviceOptions,
-    /// A country, a grid zone or a cloud region.
-    pub region: Option<String>,
     /// Cloud instance type rented (`m5.xlarge`, `p4d.24xlarge`): its bundled hourly price in the
-    /// cloud `region` is charged, unless `footprint.price_per_hour` is given.
+    /// cloud `factors.region` is charged, unless `factors.price_per_hour` is given.
     pub instance: Option<String>,
-    pub grid: GridOptions,
-    pub footprint: FootprintOptions,
+    /// Region, intensity, PUE, water, lifetime, prices.
+    pub factors: FactorOptions,
+    /// Where each option given came from (flag, variable, config file, keyword).
+    pub origins: Origins,
 }
 
 /// `ecotrace estimate inference`: a deployment, energy per request × requests per day × days.
@@ -96,21 +78,23 @@ pub struct InferenceOptions {
     /// Devices serving in parallel [default: 1].
     pub devices: Option<f64>,
     pub device: DeviceOptions,
-    pub region: Option<String>,
-    pub grid: GridOptions,
-    pub footprint: FootprintOptions,
+    /// Region, intensity, PUE, water, lifetime, prices.
+    pub factors: FactorOptions,
+    /// Where each option given came from.
+    pub origins: Origins,
 }
 
-/// `ecotrace compare`: the same job on each hardware in each region. Each entry of `hardware` and
-/// `region` may itself be a comma-separated list.
+/// `ecotrace compare`: the same job on each hardware in each region. Each entry of `hardware`, and
+/// `factors.region`, may be a comma-separated list.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CompareOptions {
     pub hardware: Vec<String>,
-    pub region: Vec<String>,
     /// Devices used in parallel [default: 1].
     pub devices: Option<f64>,
     pub size: SizeOptions,
     pub device: DeviceOptions,
-    pub grid: GridOptions,
-    pub footprint: FootprintOptions,
+    /// Regions (comma-separated in `region`), intensity, PUE, water, lifetime, prices.
+    pub factors: FactorOptions,
+    /// Where each option given came from.
+    pub origins: Origins,
 }

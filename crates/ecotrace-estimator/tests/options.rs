@@ -2,7 +2,7 @@
 
 use ecotrace_estimator::{
     run_compare, run_estimate, run_inference, CompareOptions, EstimateError, EstimateOptions,
-    GridOptions, InferenceOptions, SizeOptions,
+    FactorOptions, InferenceOptions, SizeOptions,
 };
 
 fn job(hardware: &str, hours: f64) -> EstimateOptions {
@@ -13,9 +13,9 @@ fn job(hardware: &str, hours: f64) -> EstimateOptions {
             hours: Some(hours),
             ..Default::default()
         },
-        grid: GridOptions {
+        factors: FactorOptions {
             intensity: Some(100.0),
-            pue: None,
+            ..Default::default()
         },
         ..Default::default()
     }
@@ -58,7 +58,10 @@ fn bad_options_are_usage_errors() {
 fn compare_splits_comma_lists() {
     let rows = run_compare(&CompareOptions {
         hardware: vec!["A100-80GB,H100-SXM".into()],
-        region: vec!["FR".into(), "US-CA".into()],
+        factors: FactorOptions {
+            region: Some("FR,US-CA".into()),
+            ..Default::default()
+        },
         size: SizeOptions {
             hours: Some(10.0),
             ..Default::default()
@@ -71,8 +74,10 @@ fn compare_splits_comma_lists() {
 
 fn in_region(region: &str) -> EstimateOptions {
     EstimateOptions {
-        region: Some(region.into()),
-        grid: GridOptions::default(),
+        factors: FactorOptions {
+            region: Some(region.into()),
+            ..Default::default()
+        },
         ..job("A100-80GB", 24.0)
     }
 }
@@ -116,7 +121,10 @@ fn on_instance(hardware: &str, devices: f64, instance: &str, region: &str) -> Es
             hours: Some(10.0),
             ..Default::default()
         },
-        region: Some(region.into()),
+        factors: FactorOptions {
+            region: Some(region.into()),
+            ..Default::default()
+        },
         instance: Some(instance.into()),
         ..Default::default()
     }
@@ -166,7 +174,7 @@ fn an_instance_charges_its_hourly_price() {
         "m5.xlarge",
         "aws:us-east-1",
     );
-    o.footprint.price_per_hour = Some(1.0);
+    o.factors.price_per_hour = Some(1.0);
     let j = ecotrace_estimator::to_json(&run_estimate(&o).unwrap());
     assert!((j["cost_usd"].as_f64().unwrap() - 10.0).abs() < 1e-9, "{j}");
     assert!(j["cost"]["source"]
@@ -199,7 +207,7 @@ fn a_bad_instance_is_a_usage_error_that_says_why() {
     ));
     assert!(m.contains("cloud region"), "{m}");
     let mut none = on_instance("Intel Xeon Platinum 8175M", 1.0, "m5.xlarge", "FR");
-    none.region = None;
+    none.factors.region = None;
     assert!(msg(&none).contains("cloud region"));
     // The hardware must be what the instance carries.
     let m = msg(&on_instance(

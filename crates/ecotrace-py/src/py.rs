@@ -155,47 +155,18 @@ impl Core {
     /// Resolves the settings (keyword arguments > ECOTRACE_* > ecotrace.toml > user config >
     /// defaults). Raises ValueError for a bad option or config file.
     #[new]
-    #[pyo3(signature = (
-        command, project=None, phase=None, tags=None, interval=None, scope=None, region=None,
-        intensity=None, pue=None, ledger=None, cpu_power=None, ram_power=None, quiet=None, job=None,
-        lifetime_years=None, wue=None, price_per_hour=None, electricity_price=None
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (command, options, tags=None, ledger=None, quiet=None, job=None))]
     fn new(
         command: Vec<String>,
-        project: Option<String>,
-        phase: Option<String>,
+        options: Vec<(String, String)>,
         tags: Option<Vec<(String, String)>>,
-        interval: Option<String>,
-        scope: Option<String>,
-        region: Option<String>,
-        intensity: Option<f64>,
-        pue: Option<f64>,
         ledger: Option<String>,
-        cpu_power: Option<f64>,
-        ram_power: Option<f64>,
         quiet: Option<bool>,
         job: Option<String>,
-        lifetime_years: Option<f64>,
-        wue: Option<f64>,
-        price_per_hour: Option<f64>,
-        electricity_price: Option<f64>,
     ) -> PyResult<Self> {
         let kw = KwOptions {
-            project,
-            phase,
+            options,
             tags,
-            interval,
-            scope,
-            region,
-            intensity,
-            pue,
-            cpu_power,
-            ram_power,
-            lifetime_years,
-            wue,
-            price_per_hour,
-            electricity_price,
             ledger,
             quiet,
             job,
@@ -373,6 +344,13 @@ impl Core {
 
 /// Runs `ecotrace estimate ...` / `ecotrace compare ...` (the arguments after `ecotrace`) with the
 /// CLI's own code. Returns the CLI's `--json` output and its text for each estimate.
+/// The ids of `ecotrace run`'s measure options: the keyword arguments a `Tracker` accepts besides
+/// `ledger`, `quiet` and `job`.
+#[pyfunction]
+fn measure_options() -> Vec<String> {
+    ecotrace_factors::measure_option_ids()
+}
+
 #[pyfunction]
 fn estimate(py: Python<'_>, args: Vec<String>) -> PyResult<(String, Vec<String>)> {
     let out = py
@@ -390,6 +368,7 @@ fn estimate(py: Python<'_>, args: Vec<String>) -> PyResult<(String, Vec<String>)
 fn _ecotrace(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_function(wrap_pyfunction!(estimate, m)?)?;
+    m.add_function(wrap_pyfunction!(measure_options, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

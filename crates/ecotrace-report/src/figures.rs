@@ -254,7 +254,12 @@ pub(crate) fn intensity_source_short(r: &RunRecord) -> String {
 
 fn describe_intensity(r: &RunRecord, source: &str) -> String {
     let i = &r.intensity;
-    let year = i.year.map(|y| format!(" {y}")).unwrap_or_default();
+    // Sources written by the factor resolver already name their year.
+    let year = i
+        .year
+        .filter(|y| !source.contains(&y.to_string()))
+        .map(|y| format!(" {y}"))
+        .unwrap_or_default();
     match i.basis {
         IntensityBasis::Zone => format!("zone {}, {source}{year}", i.zone),
         IntensityBasis::WorldDefault => {

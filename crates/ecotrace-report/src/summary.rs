@@ -64,7 +64,12 @@ fn labelled(out: &mut String, label: &str, text: &str) {
 fn intensity_text(r: &RunRecord) -> String {
     let i = &r.intensity;
     let mut parts = vec![format!("{} gCO2e/kWh", num(i.value.g_per_kwh()))];
-    let year = i.year.map(|y| format!(", {y}")).unwrap_or_default();
+    // Sources written by the factor resolver already name their year.
+    let year = i
+        .year
+        .filter(|y| !i.source.contains(&y.to_string()))
+        .map(|y| format!(", {y}"))
+        .unwrap_or_default();
     match i.basis {
         IntensityBasis::Zone => {
             parts.push(format!("zone {}", i.zone));

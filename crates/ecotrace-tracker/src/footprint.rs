@@ -3,6 +3,8 @@
 //! known. Resolved once from the settings and the hardware found; the shares charged follow the
 //! components as they are measured. See docs/footprint.md.
 
+use ecotrace_factors::{FactorArgs, FactorError, Origins, Place};
+
 use ecotrace_core::{
     footprint::host_share, CarbonMass, ComponentKind, CostBasis, CostUsed, EmbodiedItem,
     EmbodiedKind, Fraction, Host, Lifetime, RunRecord, Scope, Water, WaterIntensity, WaterUsed,
@@ -37,41 +39,33 @@ impl FootprintSettings {
 /// Default expected service life of hardware (docs/footprint.md).
 pub const DEFAULT_LIFETIME_YEARS: f64 = ecotrace_core::estimate::DEFAULT_LIFETIME_YEARS;
 
-/// Resolves the footprint factors. `grid_zone` is the zone whose electricity the run uses (a cloud
-/// region's zone, a zone id, or `WORLD`); `region_wue` the cloud region's published WUE, if any.
+/// The footprint factors of a run in `place`: lifetime, water, and the cost basis when the user
+/// gave a price (a run is charged a price the user gives: per hour of the machine, or per kWh).
 pub fn resolve(
-    lifetime_years: Option<f64>,
-    wue: Option<f64>,
-    price_per_hour: Option<f64>,
-    electricity_price: Option<f64>,
-    grid_zone: &str,
-    region_wue: Option<(f64, String)>,
-) -> Result<FootprintSettings, String> {
-    let lifetime = Lifetime::from_years(lifetime_years.unwrap_or(DEFAULT_LIFETIME_YEARS))
-        .map_err(|e| format!("--lifetime-years: {e}"))?;
-    let water = ecotrace_data::choose_water(wue, region_wue, grid_zone)
-        .map_err(|e| format!("--wue: {e}"))?;
-    let price = |v: f64, flag: &str| -> Result<f64, String> {
-        if v.is_finite() && v >= 0.0 {
-            Ok(v)
-        } else {
-            Err(format!(
-                "--{flag} must be a non-negative price in USD, got {v}"
-            ))
-        }
-    };
-    let cost = match (price_per_hour, electricity_price) {
+    place: &Place,
+    f: &FactorArgs,
+    origins: &Origins,
+) -> Result<FootprintSettings, FactorError> {
+    let lifetime = ecotrace_factors::resolve_lifetime(f, origins)?.value;
+    let water = place.water_used();
+    let cost = match (
+        ecotrace_factors::price_per_hour(f, origins)?,
+        place
+            .electricity_price
+            .as_ref()
+            .filter(|p| p.provenance.is_given()),
+    ) {
         (Some(p), _) => Some(CostUsed {
             basis: CostBasis::Instance,
-            usd_per_hour: Some(price(p, "price-per-hour")?),
+            usd_per_hour: Some(p.value),
             usd_per_kwh: None,
-            source: "given by the user (--price-per-hour, USD per hour of the machine)".into(),
+            source: format!("{}, USD per hour of the machine", p.provenance),
         }),
         (None, Some(p)) => Some(CostUsed {
             basis: CostBasis::Electricity,
             usd_per_hour: None,
-            usd_per_kwh: Some(price(p, "electricity-price")?),
-            source: "given by the user (--electricity-price); electricity only".into(),
+            usd_per_kwh: Some(p.value),
+            source: format!("{}; electricity only", p.provenance),
         }),
         (None, None) => None,
     };
@@ -79,7 +73,7 @@ pub fn resolve(
         lifetime,
         wue: water.wue,
         wue_source: water.wue_source,
-        offsite: water.offsite,
+        offsite: water.offsite_factor,
         offsite_source: water.offsite_source,
         cost,
     })
@@ -332,25 +326,35 @@ mod tests {
 
     #[test]
     fn factors_resolve_with_defaults_and_sources() {
-        let f = resolve(None, None, None, None, "FR", None).unwrap();
+        let o = Origins::default();
+        let fr = FactorArgs {
+            region: Some("FR".into()),
+            ..Default::default()
+        };
+        let place = ecotrace_factors::resolve_place(Some("FR"), &fr, &o).unwrap();
+        let f = resolve(&place, &fr, &o).unwrap();
         assert_eq!(f.lifetime.years(), 5.0);
         assert_eq!(f.wue, WaterIntensity::ZERO);
         assert!(f.offsite.l_per_kwh() > 0.0);
-        assert!(f.offsite_source.starts_with("FR"));
+        assert!(f.offsite_source.contains("row FR"), "{}", f.offsite_source);
+        // A bundled electricity price is not charged to a run; a given one is.
         assert!(f.cost.is_none());
-        let c = resolve(
-            Some(4.0),
-            Some(0.3),
-            Some(2.5),
-            Some(0.1),
-            "aws:x",
-            Some((0.2, "aws".into())),
-        )
-        .unwrap();
+        let given = FactorArgs {
+            lifetime_years: Some(4.0),
+            wue: Some(0.3),
+            price_per_hour: Some(2.5),
+            electricity_price: Some(0.1),
+            ..Default::default()
+        };
+        let place = ecotrace_factors::resolve_place(None, &given, &o).unwrap();
+        let c = resolve(&place, &given, &o).unwrap();
         assert_eq!(c.wue.l_per_kwh(), 0.3);
+        assert_eq!(c.lifetime.years(), 4.0);
         assert_eq!(c.cost.unwrap().basis, CostBasis::Instance);
-        assert!(resolve(Some(0.0), None, None, None, "FR", None).is_err());
-        assert!(resolve(None, Some(-1.0), None, None, "FR", None).is_err());
-        assert!(resolve(None, None, Some(-1.0), None, "FR", None).is_err());
+        let bad = FactorArgs {
+            lifetime_years: Some(0.0),
+            ..Default::default()
+        };
+        assert!(resolve(&place, &bad, &o).is_err());
     }
 }

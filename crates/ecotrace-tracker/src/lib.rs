@@ -34,6 +34,17 @@ pub enum TrackError {
     Thread(#[source] std::io::Error),
 }
 
+impl From<ecotrace_factors::FactorError> for TrackError {
+    fn from(e: ecotrace_factors::FactorError) -> Self {
+        match e {
+            ecotrace_factors::FactorError::Usage(m) => TrackError::Usage(m),
+            ecotrace_factors::FactorError::Config { path, detail } => {
+                TrackError::Config { path, detail }
+            }
+        }
+    }
+}
+
 impl TrackError {
     /// Whether the user's input caused it (exit code 2 at the CLI).
     pub fn is_usage(&self) -> bool {

@@ -513,7 +513,10 @@ mod tests {
             interval: Some("20ms".into()),
             cpu_power: Some(50.0),
             scope: Some("machine".into()),
-            intensity: Some(100.0),
+            factors: ecotrace_factors::FactorArgs {
+                intensity: Some(100.0),
+                ..Default::default()
+            },
             ..Default::default()
         };
         MeasureSettings::resolve(&opts, &FileLayers::default()).unwrap()

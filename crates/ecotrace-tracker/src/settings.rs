@@ -1,137 +1,23 @@
 //! Settings from every source, merged in one place: flags, then `ECOTRACE_*` environment variables
-//! (both handled by clap), then `ecotrace.toml` found upward from the working directory, then the
-//! user's `~/.config/ecotrace/config.toml`, then defaults. Also resolves the zone, intensity and PUE
-//! into the figures a run records. Reads config files; does not measure or write anything.
+//! (both handled by clap, with the option definitions of `ecotrace-factors`), then `ecotrace.toml`
+//! found upward from the working directory, then the user's `~/.config/ecotrace/config.toml`, then
+//! defaults. The factors (intensity, PUE, water, lifetime, price) come from `ecotrace-factors`'
+//! resolver, as for every other command. Does not measure or write anything.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ecotrace_core::{
-    parse_duration, CarbonIntensity, IntensityBasis, IntensityUsed, Phase, Power, Pue, PueUsed,
-    Scope,
-};
-use serde::Deserialize;
+use ecotrace_core::{parse_duration, IntensityUsed, Phase, Power, PueUsed, Scope};
+use ecotrace_factors::Place;
 
 use crate::TrackError;
 
 type Result<T> = std::result::Result<T, TrackError>;
 
 /// What the user asked for, from flags, environment variables or keyword arguments, before the
-/// config files and defaults fill the gaps. Every field is optional.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MeasureOptions {
-    pub project: Option<String>,
-    pub phase: Option<String>,
-    /// `KEY=VALUE` strings.
-    pub tags: Vec<String>,
-    pub interval: Option<String>,
-    pub scope: Option<String>,
-    pub region: Option<String>,
-    pub intensity: Option<f64>,
-    pub pue: Option<f64>,
-    pub cpu_power: Option<f64>,
-    pub ram_power: Option<f64>,
-    /// Expected service life of the hardware in years (embodied carbon).
-    pub lifetime_years: Option<f64>,
-    /// On-site water usage effectiveness, L/kWh of IT energy.
-    pub wue: Option<f64>,
-    /// USD per hour of the machine (cost basis: instance rental).
-    pub price_per_hour: Option<f64>,
-    /// USD per kWh at the meter (cost basis: electricity).
-    pub electricity_price: Option<f64>,
-}
-
-/// One config file's contents. Unknown keys are an error, so typos don't pass silently.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileLayer {
-    pub project: Option<String>,
-    pub phase: Option<String>,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    pub interval: Option<String>,
-    pub scope: Option<String>,
-    pub region: Option<String>,
-    pub intensity: Option<f64>,
-    pub pue: Option<f64>,
-    pub cpu_power: Option<f64>,
-    pub ram_power: Option<f64>,
-    pub lifetime_years: Option<f64>,
-    pub wue: Option<f64>,
-    pub price_per_hour: Option<f64>,
-    pub electricity_price: Option<f64>,
-    pub ledger: Option<String>,
-    pub quiet: Option<bool>,
-}
-
-/// The config files that apply here, most specific first, with where they came from.
-#[derive(Debug, Default, Clone)]
-pub struct FileLayers {
-    pub layers: Vec<(PathBuf, FileLayer)>,
-}
-
-impl FileLayers {
-    /// `$ECOTRACE_CONFIG` if set (only that file); otherwise `ecotrace.toml` in `cwd` or the nearest
-    /// parent, then `$XDG_CONFIG_HOME/ecotrace/config.toml` (or `~/.config/...`).
-    pub fn discover(cwd: &Path) -> Result<Self> {
-        let mut paths = Vec::new();
-        if let Some(p) = std::env::var_os("ECOTRACE_CONFIG").filter(|v| !v.is_empty()) {
-            let p = PathBuf::from(p);
-            if !p.is_file() {
-                return Err(TrackError::Config {
-                    path: p,
-                    detail: "ECOTRACE_CONFIG points at it, but it is not a file".into(),
-                });
-            }
-            paths.push(p);
-        } else {
-            if let Some(p) = cwd
-                .ancestors()
-                .map(|d| d.join("ecotrace.toml"))
-                .find(|p| p.is_file())
-            {
-                paths.push(p);
-            }
-            let config_home = std::env::var_os("XDG_CONFIG_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-            if let Some(dir) = config_home {
-                let p = dir.join("ecotrace/config.toml");
-                if p.is_file() {
-                    paths.push(p);
-                }
-            }
-        }
-        let mut layers = Vec::new();
-        for p in paths {
-            let text = std::fs::read_to_string(&p).map_err(|e| TrackError::Config {
-                path: p.clone(),
-                detail: format!("cannot read it: {e}"),
-            })?;
-            let layer: FileLayer = toml::from_str(&text).map_err(|e| TrackError::Config {
-                path: p.clone(),
-                detail: format!("not valid: {}", e.to_string().trim()),
-            })?;
-            layers.push((p, layer));
-        }
-        Ok(FileLayers { layers })
-    }
-
-    /// The first value any layer sets.
-    fn pick<T: Clone>(&self, f: impl Fn(&FileLayer) -> Option<T>) -> Option<T> {
-        self.layers.iter().find_map(|(_, l)| f(l))
-    }
-
-    pub fn ledger(&self) -> Option<String> {
-        self.pick(|l| l.ledger.clone())
-    }
-
-    pub fn quiet(&self) -> Option<bool> {
-        self.pick(|l| l.quiet)
-    }
-}
+/// config files and defaults fill the gaps: the shared option definitions of `ecotrace-factors`.
+pub use ecotrace_factors::MeasureArgs as MeasureOptions;
+pub use ecotrace_factors::{FileLayer, FileLayers};
 
 /// Everything a measurement needs, resolved and validated.
 #[derive(Debug, Clone)]
@@ -143,6 +29,8 @@ pub struct MeasureSettings {
     pub scope: Scope,
     pub intensity: IntensityUsed,
     pub pue: PueUsed,
+    /// Every factor of the place, with its provenance (`doctor` prints them).
+    pub place: Place,
     pub cpu_power: Option<Power>,
     pub ram_power: Option<Power>,
     /// Defaults the user should know about, for the run's notes.
@@ -160,29 +48,24 @@ fn usage<T>(msg: impl Into<String>) -> Result<T> {
 
 impl MeasureSettings {
     pub fn resolve(args: &MeasureOptions, files: &FileLayers) -> Result<Self> {
+        let mut args = args.clone();
+        let mut origins = std::mem::take(&mut args.origins);
+        files.fill(&mut args, &mut origins)?;
         let project = args
             .project
             .clone()
-            .or_else(|| files.pick(|l| l.project.clone()))
             .unwrap_or_else(|| "default".to_string());
         if project.trim().is_empty() {
             return usage("--project must not be empty");
         }
-        let phase = match args
-            .phase
-            .clone()
-            .or_else(|| files.pick(|l| l.phase.clone()))
-        {
+        let phase = match &args.phase {
             Some(p) => p
                 .parse::<Phase>()
                 .map_err(|e| TrackError::Usage(e.to_string()))?,
             None => Phase::Other,
         };
         // Tags: the user file, then the project file, then env/flags, later ones winning.
-        let mut tags = BTreeMap::new();
-        for (_, l) in files.layers.iter().rev() {
-            tags.extend(l.tags.clone());
-        }
+        let mut tags = files.tags();
         for t in &args.tags {
             let (k, v) = t.split_once('=').ok_or_else(|| {
                 TrackError::Usage(format!("--tag {t:?} is not KEY=VALUE (e.g. --tag lr=3e-4)"))
@@ -192,14 +75,10 @@ impl MeasureSettings {
             }
             tags.insert(k.trim().to_string(), v.to_string());
         }
-        let interval = match args
-            .interval
-            .clone()
-            .or_else(|| files.pick(|l| l.interval.clone()))
-        {
+        let interval = match &args.interval {
             Some(s) => {
-                let d = parse_duration(&s)
-                    .map_err(|e| TrackError::Usage(format!("--interval: {e}")))?;
+                let d =
+                    parse_duration(s).map_err(|e| TrackError::Usage(format!("--interval: {e}")))?;
                 if d < Duration::from_millis(10) {
                     return usage(format!(
                         "--interval {s} is too short: use at least 10ms (1s is the default)"
@@ -209,11 +88,7 @@ impl MeasureSettings {
             }
             None => Duration::from_secs(1),
         };
-        let scope = match args
-            .scope
-            .clone()
-            .or_else(|| files.pick(|l| l.scope.clone()))
-        {
+        let scope = match &args.scope {
             Some(s) => s
                 .parse::<Scope>()
                 .map_err(|e| TrackError::Usage(e.to_string()))?,
@@ -228,91 +103,11 @@ impl MeasureSettings {
                 None => Ok(None),
             }
         };
-        let cpu_power = watts(
-            args.cpu_power.or_else(|| files.pick(|l| l.cpu_power)),
-            "cpu-power",
-        )?;
-        let ram_power = watts(
-            args.ram_power.or_else(|| files.pick(|l| l.ram_power)),
-            "ram-power",
-        )?;
-
-        let mut notes = Vec::new();
-        let region = args
-            .region
-            .clone()
-            .or_else(|| files.pick(|l| l.region.clone()));
-        let user_intensity = args.intensity.or_else(|| files.pick(|l| l.intensity));
-        let user_pue = args.pue.or_else(|| files.pick(|l| l.pue));
-        let resolved = match &region {
-            Some(r) => Some(
-                ecotrace_data::resolve_region(r).map_err(|e| TrackError::Usage(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let intensity = match (user_intensity, &resolved) {
-            (Some(g), _) => IntensityUsed {
-                value: CarbonIntensity::from_g_per_kwh(g)
-                    .map_err(|e| TrackError::Usage(format!("--intensity: {e}")))?,
-                zone: resolved
-                    .as_ref()
-                    .map_or_else(|| "user".to_string(), |r| r.zone.clone()),
-                source: "given by the user (--intensity)".to_string(),
-                year: None,
-                basis: IntensityBasis::User,
-            },
-            (None, Some(r)) => IntensityUsed {
-                value: r.intensity,
-                zone: r.zone.clone(),
-                source: r.source.clone(),
-                year: Some(r.year),
-                basis: IntensityBasis::Zone,
-            },
-            (None, None) => {
-                let w = ecotrace_data::world_average();
-                notes.push(format!(
-                    "no region given: the world average ({:.0} gCO2e/kWh) was used; pass --region \
-                     (e.g. FR, US-CA, aws:eu-west-3) for the grid you run on",
-                    w.intensity.g_per_kwh()
-                ));
-                IntensityUsed {
-                    value: w.intensity,
-                    zone: w.id.clone(),
-                    source: w.source.clone(),
-                    year: Some(w.year),
-                    basis: IntensityBasis::WorldDefault,
-                }
-            }
-        };
-        let pue = match (user_pue, resolved.as_ref().and_then(|r| r.pue.clone())) {
-            (Some(x), _) => PueUsed {
-                value: Pue::new(x).map_err(|e| TrackError::Usage(format!("--pue: {e}")))?,
-                source: "given by the user (--pue)".to_string(),
-            },
-            (None, Some((p, source))) => PueUsed { value: p, source },
-            (None, None) => PueUsed {
-                value: Pue::ONE,
-                source: "default 1.0: no data-centre overhead counted (pass --pue, or a cloud \
-                         region, to include cooling and power distribution)"
-                    .to_string(),
-            },
-        };
-        let grid_zone = match &resolved {
-            Some(r) => r.cloud.as_ref().map_or(r.zone.clone(), |c| c.zone.clone()),
-            None => ecotrace_data::WORLD_ID.to_string(),
-        };
-        let footprint = crate::footprint::resolve(
-            args.lifetime_years
-                .or_else(|| files.pick(|l| l.lifetime_years)),
-            args.wue.or_else(|| files.pick(|l| l.wue)),
-            args.price_per_hour
-                .or_else(|| files.pick(|l| l.price_per_hour)),
-            args.electricity_price
-                .or_else(|| files.pick(|l| l.electricity_price)),
-            &grid_zone,
-            resolved.as_ref().and_then(|r| r.wue_l_per_kwh.clone()),
-        )
-        .map_err(TrackError::Usage)?;
+        let cpu_power = watts(args.cpu_power, "cpu-power")?;
+        let ram_power = watts(args.ram_power, "ram-power")?;
+        let f = &args.factors;
+        let place = ecotrace_factors::resolve_place(f.region.as_deref(), f, &origins)?;
+        let footprint = crate::footprint::resolve(&place, f, &origins)?;
         Ok(MeasureSettings {
             footprint,
             job: crate::job::detect_from_env(None),
@@ -321,11 +116,12 @@ impl MeasureSettings {
             tags,
             interval,
             scope,
-            intensity,
-            pue,
+            intensity: place.intensity_used(),
+            pue: place.pue_used(),
             cpu_power,
             ram_power,
-            notes,
+            notes: place.notes.clone(),
+            place,
         })
     }
 }
@@ -334,10 +130,11 @@ impl MeasureSettings {
 mod tests {
     use super::*;
 
+    use ecotrace_core::{IntensityBasis, Pue};
+    use ecotrace_factors::{FactorArgs, Origin, Provenance};
+
     fn layer(toml_text: &str) -> FileLayers {
-        FileLayers {
-            layers: vec![(PathBuf::from("x.toml"), toml::from_str(toml_text).unwrap())],
-        }
+        FileLayers::from_text("x.toml", toml_text).unwrap()
     }
 
     #[test]
@@ -374,8 +171,11 @@ mod tests {
     #[test]
     fn user_intensity_and_pue() {
         let args = MeasureOptions {
-            intensity: Some(123.0),
-            pue: Some(1.3),
+            factors: FactorArgs {
+                intensity: Some(123.0),
+                pue: Some(1.3),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let s = MeasureSettings::resolve(&args, &FileLayers::default()).unwrap();
@@ -405,11 +205,17 @@ mod tests {
                 ..Default::default()
             },
             MeasureOptions {
-                pue: Some(0.5),
+                factors: FactorArgs {
+                    pue: Some(0.5),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             MeasureOptions {
-                intensity: Some(-3.0),
+                factors: FactorArgs {
+                    intensity: Some(-3.0),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             MeasureOptions {
@@ -417,7 +223,10 @@ mod tests {
                 ..Default::default()
             },
             MeasureOptions {
-                region: Some("Atlantis".into()),
+                factors: FactorArgs {
+                    region: Some("Atlantis".into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
         ];
@@ -429,6 +238,51 @@ mod tests {
 
     #[test]
     fn unknown_config_keys_are_rejected() {
-        assert!(toml::from_str::<FileLayer>("projet = \"x\"").is_err());
+        assert!(FileLayer::parse("projet = \"x\"").is_err());
+    }
+
+    /// flag > env > config > region table > default, through the whole settings resolution.
+    #[test]
+    fn factor_layering_through_the_settings() {
+        let files = layer("region = \"aws:eu-west-3\"\npue = 1.5\nwue = 0.7\n");
+        let from_file = MeasureSettings::resolve(&MeasureOptions::default(), &files).unwrap();
+        assert_eq!(from_file.pue.value.value(), 1.5);
+        assert!(
+            from_file.pue.source.contains("pue in x.toml"),
+            "{}",
+            from_file.pue.source
+        );
+        assert_eq!(from_file.intensity.zone, "aws:eu-west-3");
+        assert_eq!(from_file.intensity.basis, IntensityBasis::Zone);
+        let mut args = MeasureOptions {
+            factors: FactorArgs {
+                pue: Some(1.0),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        args.origins.set("pue", Origin::Env("ECOTRACE_PUE".into()));
+        let from_env = MeasureSettings::resolve(&args, &files).unwrap();
+        assert_eq!(from_env.pue.value, Pue::ONE);
+        assert_eq!(from_env.pue.source, "given by the user (ECOTRACE_PUE)");
+        assert_eq!(
+            from_env.place.wue.provenance,
+            Provenance::Given(Origin::Config {
+                key: "wue".into(),
+                file: "x.toml".into()
+            })
+        );
+        let table = MeasureSettings::resolve(
+            &MeasureOptions {
+                factors: FactorArgs {
+                    region: Some("aws:eu-west-3".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            &FileLayers::default(),
+        )
+        .unwrap();
+        assert!(matches!(table.place.pue.provenance, Provenance::Table(_)));
     }
 }

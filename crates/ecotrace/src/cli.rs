@@ -1,6 +1,6 @@
-//! Command-line definitions. Every option is defined once here (name, help, environment variable),
-//! except the flags of `estimate` and `compare`, which `ecotrace-estimator` defines (the Python
-//! package parses them too); the config file layer in `settings.rs` uses the same names. No logic
+//! Command-line definitions. Every option is defined once (name, help, environment variable): the
+//! measure and factor options in `ecotrace-factors` (shared with the config file and the Python
+//! package), the flags of `estimate` and `compare` in `ecotrace-estimator`, the rest here. No logic
 //! lives here.
 
 use clap::{Args, Parser, Subcommand};
@@ -73,80 +73,9 @@ pub struct AgentArgs {
     pub measure: MeasureArgs,
 }
 
-/// Options that decide what is measured and how it is turned into carbon. Each can also be set in
-/// `ecotrace.toml` (same name, `-` written `_`) or through `ECOTRACE_<NAME>`; flags win.
-#[derive(Debug, Args, Default, Clone)]
-pub struct MeasureArgs {
-    /// Project the run belongs to [default: default]
-    #[arg(long, env = "ECOTRACE_PROJECT", value_name = "NAME")]
-    pub project: Option<String>,
-
-    /// Life-cycle phase: data, experiment, tuning, training, inference, other [default: other]
-    #[arg(long, env = "ECOTRACE_PHASE", value_name = "PHASE")]
-    pub phase: Option<String>,
-
-    /// A tag stored with the run (repeatable); ECOTRACE_TAGS takes KEY=VALUE,KEY=VALUE
-    #[arg(
-        long = "tag",
-        env = "ECOTRACE_TAGS",
-        value_name = "KEY=VALUE",
-        value_delimiter = ','
-    )]
-    pub tags: Vec<String>,
-
-    /// Sampling interval, e.g. 500ms, 2s, 1m [default: 1s]
-    #[arg(long, env = "ECOTRACE_INTERVAL", value_name = "DURATION")]
-    pub interval: Option<String>,
-
-    /// What is charged: the command's process tree, or the whole machine [default: process]
-    #[arg(long, env = "ECOTRACE_SCOPE", value_name = "process|machine")]
-    pub scope: Option<String>,
-
-    /// Where the electricity comes from: a country (FR, FRA), a grid zone (US-CA) or a cloud
-    /// region (aws:eu-west-3). `ecotrace data zones` lists them
-    #[arg(long, env = "ECOTRACE_REGION", value_name = "ZONE")]
-    pub region: Option<String>,
-
-    /// Grid carbon intensity in gCO2e/kWh; overrides the zone's figure
-    #[arg(long, env = "ECOTRACE_INTENSITY", value_name = "G")]
-    pub intensity: Option<f64>,
-
-    /// Data-centre power usage effectiveness (facility / IT energy) [default: the cloud region's, else 1.0]
-    #[arg(long, env = "ECOTRACE_PUE", value_name = "X")]
-    pub pue: Option<f64>,
-
-    /// The CPUs' full-load power in watts, when no counter can be read (VMs, unknown CPUs)
-    #[arg(long, env = "ECOTRACE_CPU_POWER", value_name = "W")]
-    pub cpu_power: Option<f64>,
-
-    /// The RAM's power in watts, instead of the per-GB model
-    #[arg(long, env = "ECOTRACE_RAM_POWER", value_name = "W")]
-    pub ram_power: Option<f64>,
-
-    #[command(flatten)]
-    pub footprint: FootprintArgs,
-}
-
-impl MeasureArgs {
-    pub fn to_options(&self) -> ecotrace_tracker::MeasureOptions {
-        ecotrace_tracker::MeasureOptions {
-            project: self.project.clone(),
-            phase: self.phase.clone(),
-            tags: self.tags.clone(),
-            interval: self.interval.clone(),
-            scope: self.scope.clone(),
-            region: self.region.clone(),
-            intensity: self.intensity,
-            pue: self.pue,
-            cpu_power: self.cpu_power,
-            ram_power: self.ram_power,
-            lifetime_years: self.footprint.lifetime_years,
-            wue: self.footprint.wue,
-            price_per_hour: self.footprint.price_per_hour,
-            electricity_price: self.footprint.electricity_price,
-        }
-    }
-}
+/// Options that decide what is measured and how it is turned into carbon, defined once in
+/// `ecotrace-factors` (with the factor options every command shares).
+pub use ecotrace_factors::MeasureArgs;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -166,13 +95,8 @@ pub struct RunArgs {
     #[arg(long, short, env = "ECOTRACE_QUIET")]
     pub quiet: bool,
 
-    /// The command to run, after `--`
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
+    /// The command to run, after `--`. An unknown option before it is an error, not a command
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 
@@ -292,8 +216,8 @@ pub enum DataWhat {
 }
 
 // The estimator's flags are defined with it, in `ecotrace-estimator` (the Python package parses
-// them too); `run` flattens `FootprintArgs`.
-pub use ecotrace_estimator::args::{CompareArgs, EstimateArgs, EstimateMode, FootprintArgs};
+// them too).
+pub use ecotrace_estimator::args::{CompareArgs, EstimateArgs, EstimateMode};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {

@@ -15,8 +15,14 @@ use ecotrace_tracker::{FileLayers, MeasureSettings};
 use crate::cli::AgentArgs;
 use crate::UsageError;
 
-pub fn run(args: &AgentArgs, files: &FileLayers) -> Result<i32> {
-    let s = MeasureSettings::resolve(&args.measure.to_options(), files)?;
+pub fn run(
+    args: &AgentArgs,
+    origins: ecotrace_factors::Origins,
+    files: &FileLayers,
+) -> Result<i32> {
+    let mut opts = args.measure.clone();
+    opts.origins = origins;
+    let s = MeasureSettings::resolve(&opts, files)?;
     let listen: SocketAddr = args
         .listen
         .as_deref()

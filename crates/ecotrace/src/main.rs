@@ -7,12 +7,13 @@ mod cmd_agent;
 mod cmd_run;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use ecotrace_core::{Phase, RunStatus};
 use ecotrace_ledger::{Ledger, RunFilter};
 use ecotrace_report::{Format, GroupBy};
 
 use cli::{Cli, Command, DataWhat, ImportWhat, PublishArgs};
+use ecotrace_factors::{Origins, Via};
 use ecotrace_tracker::{FileLayers, MeasureSettings, TrackError};
 
 /// A problem with what the user asked for: exit code 2.
@@ -26,11 +27,14 @@ fn is_usage(e: &anyhow::Error) -> bool {
             .is_some_and(ecotrace_estimator::EstimateError::is_usage)
         || e.downcast_ref::<TrackError>()
             .is_some_and(TrackError::is_usage)
+        || e.downcast_ref::<ecotrace_factors::FactorError>().is_some()
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let code = match dispatch(cli) {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let origins = subcommand_origins(&matches);
+    let code = match dispatch(cli, origins) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ecotrace: error: {e:#}");
@@ -42,6 +46,35 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Where each option of the (innermost) subcommand came from: a flag or a variable.
+fn subcommand_origins(m: &ArgMatches) -> Origins {
+    let mut cmd = Cli::command();
+    let mut m = m;
+    while let Some((name, sub)) = m.subcommand() {
+        match cmd.find_subcommand(name) {
+            Some(c) => cmd = c.clone(),
+            None => break,
+        }
+        m = sub;
+    }
+    Origins::from_matches(&cmd, m, Via::Flag)
+}
+
+/// The estimator's factor options with the config files' under them. A config file's
+/// `price_per_hour` is per hour of the machine (`run`), not per device-hour: it is not taken.
+fn estimate_factors(
+    f: &mut ecotrace_factors::FactorArgs,
+    origins: &mut Origins,
+    files: &FileLayers,
+) -> Result<()> {
+    let had_price = f.price_per_hour.is_some();
+    files.fill(f, origins).map_err(TrackError::from)?;
+    if !had_price {
+        f.price_per_hour = None;
+    }
+    Ok(())
 }
 
 fn parse_opt<T: std::str::FromStr>(v: &Option<String>) -> Result<Option<T>>
@@ -114,12 +147,14 @@ fn print_notices(ledger: &mut dyn Ledger) {
     }
 }
 
-fn dispatch(cli: Cli) -> Result<i32> {
+fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let files = FileLayers::discover(&cwd)?;
     match cli.command {
         Command::Run(args) => {
-            let mut settings = MeasureSettings::resolve(&args.measure.to_options(), &files)?;
+            let mut opts = args.measure.clone();
+            opts.origins = origins;
+            let mut settings = MeasureSettings::resolve(&opts, &files)?;
             if let Some(job) = &args.job {
                 settings.job = ecotrace_tracker::job::detect_from_env(Some(job));
             }
@@ -240,11 +275,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
             } => import_codecarbon(&cli.ledger, &files, &file, project, phase),
         },
         Command::Doctor(args) => {
-            let settings = MeasureSettings::resolve(&args.measure.to_options(), &files)?;
+            let mut opts = args.measure.clone();
+            opts.origins = origins;
+            let settings = MeasureSettings::resolve(&opts, &files)?;
             print_out(&doctor(&settings));
             Ok(0)
         }
-        Command::Agent(args) => cmd_agent::run(&args, &files),
+        Command::Agent(args) => cmd_agent::run(&args, origins, &files),
         Command::Sync => {
             let mut ledger = open_ledger(&cli.ledger, &files)?;
             let report = ledger.sync()?;
@@ -277,12 +314,22 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Estimate(args) => {
             let (e, store, phase) = match &args.mode {
                 Some(cli::EstimateMode::Inference(i)) => (
-                    ecotrace_estimator::run_inference(&i.to_options())?,
+                    {
+                        let mut o = i.to_options();
+                        o.origins = origins;
+                        estimate_factors(&mut o.factors, &mut o.origins, &files)?;
+                        ecotrace_estimator::run_inference(&o)?
+                    },
                     (i.add_to_project.clone(), i.phase.clone(), i.json),
                     Phase::Inference,
                 ),
                 None => (
-                    ecotrace_estimator::run_estimate(&args.to_options())?,
+                    {
+                        let mut o = args.to_options();
+                        o.origins = origins;
+                        estimate_factors(&mut o.factors, &mut o.origins, &files)?;
+                        ecotrace_estimator::run_estimate(&o)?
+                    },
                     (args.add_to_project.clone(), args.phase.clone(), args.json),
                     Phase::Training,
                 ),
@@ -320,7 +367,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Compare(args) => {
-            let rows = ecotrace_estimator::run_compare(&args.to_options())?;
+            let mut o = args.to_options();
+            o.origins = origins;
+            estimate_factors(&mut o.factors, &mut o.origins, &files)?;
+            let rows = ecotrace_estimator::run_compare(&o)?;
             if args.json {
                 print_out(&serde_json::to_string_pretty(
                     &ecotrace_estimator::compare_json(&rows),
@@ -495,18 +545,35 @@ fn doctor(s: &MeasureSettings) -> String {
             );
         }
     }
+    let p = &s.place;
+    let _ = writeln!(o, "\nFactors for {} ({}):", p.label, p.name);
     let _ = writeln!(
         o,
-        "\nGrid: {} — {:.1} gCO2e/kWh ({}{})",
-        s.intensity.zone,
-        s.intensity.value.g_per_kwh(),
-        s.intensity.source,
-        s.intensity
-            .year
-            .map(|y| format!(", {y}"))
-            .unwrap_or_default()
+        "  intensity      {} gCO2e/kWh — {}",
+        p.intensity.value.g_per_kwh(),
+        p.intensity.provenance
     );
-    let _ = writeln!(o, "PUE: {} ({})", s.pue.value.value(), s.pue.source);
+    let _ = writeln!(
+        o,
+        "  pue            {} — {}",
+        p.pue.value.value(),
+        p.pue.provenance
+    );
+    let _ = writeln!(
+        o,
+        "  wue            {} L/kWh — {}",
+        p.wue.value.l_per_kwh(),
+        p.wue.provenance
+    );
+    let _ = writeln!(
+        o,
+        "  offsite water  {} L/kWh — {}",
+        p.offsite_water.value.l_per_kwh(),
+        p.offsite_water.provenance
+    );
+    if let Some(e) = &p.electricity_price {
+        let _ = writeln!(o, "  electricity    {} USD/kWh — {}", e.value, e.provenance);
+    }
     for n in &s.notes {
         let _ = writeln!(o, "note: {n}");
     }

@@ -1,0 +1,96 @@
+//! The device an estimate runs on: an accelerator of the catalog or a CPU of the TDP table, with
+//! the host it sits in.
+
+use ecotrace_core::{CarbonMass, Power};
+use ecotrace_data::{Accelerator, EmbodiedRef};
+
+use crate::{usage, Result};
+
+// ---------------------------------------------------------------------------------------------
+// Hardware
+
+/// The host a device sits in: everything but its devices, shared by `slots` devices.
+#[derive(Debug, Clone)]
+pub struct HostRef {
+    pub name: String,
+    pub slots: u32,
+    pub embodied: CarbonMass,
+    pub estimated: bool,
+    pub source: String,
+}
+
+impl From<&EmbodiedRef> for HostRef {
+    fn from(e: &EmbodiedRef) -> Self {
+        HostRef {
+            name: e.name.clone(),
+            slots: e.slots,
+            embodied: e.embodied,
+            estimated: e.estimated,
+            source: e.source.clone(),
+        }
+    }
+}
+
+/// A device the estimate runs on, from the catalog (an accelerator) or the CPU table.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub id: String,
+    pub name: String,
+    pub rated_power: Power,
+    pub power_source: String,
+    /// Peak FLOP/s and a description of which precision.
+    pub peak: Option<(f64, String)>,
+    pub embodied: CarbonMass,
+    pub embodied_estimated: bool,
+    pub embodied_source: String,
+    pub host: HostRef,
+    /// Catalog accelerator id, for instance prices.
+    pub accelerator: Option<&'static Accelerator>,
+}
+
+/// A device of the catalog (accelerator, or CPU from the TDP table) by id or alias.
+pub fn resolve_device(name: &str) -> Result<Device> {
+    match ecotrace_data::accelerator(name) {
+        Ok(a) => {
+            let host = ecotrace_data::embodied_ref("gpu-server")
+                .expect("bundled gpu-server row")
+                .into();
+            Ok(Device {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                rated_power: a.tdp,
+                power_source: format!("TDP of {}: {}", a.id, a.spec_source),
+                peak: a
+                    .peak_flops()
+                    .map(|(f, p)| (f, format!("{p}: {}", a.spec_source))),
+                embodied: a.embodied,
+                embodied_estimated: a.embodied_estimated,
+                embodied_source: a.embodied_source.clone(),
+                host,
+                accelerator: Some(a),
+            })
+        }
+        Err(e) => {
+            // A CPU model the TDP table knows is accepted too.
+            if let Some(c) = ecotrace_data::cpu_lookup(name) {
+                let cpu = ecotrace_data::embodied_ref("cpu").expect("bundled cpu row");
+                let host = ecotrace_data::embodied_ref("cpu-server")
+                    .expect("bundled cpu-server row")
+                    .into();
+                return Ok(Device {
+                    id: c.name.clone(),
+                    name: c.name.clone(),
+                    rated_power: c.tdp,
+                    power_source: format!("TDP of {}: {}", c.name, c.source),
+                    peak: None,
+                    embodied: cpu.embodied,
+                    embodied_estimated: cpu.estimated,
+                    embodied_source: cpu.source.clone(),
+                    host,
+                    accelerator: None,
+                });
+            }
+            usage(e.to_string())
+        }
+    }
+}

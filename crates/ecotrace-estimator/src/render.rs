@@ -1,0 +1,361 @@
+//! The estimator's output: an estimate's text and JSON, a comparison's table, the hardware
+//! catalog listing.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use crate::job::Estimated;
+use crate::{Assumption, Result};
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+pub(crate) fn num(x: f64) -> String {
+    // Significant digits, never scientific for everyday magnitudes.
+    let a = x.abs();
+    if x == 0.0 {
+        "0".into()
+    } else if x.fract() == 0.0 && a < 1e7 {
+        format!("{x:.0}")
+    } else if !(1e-4..1e7).contains(&a) {
+        format!("{x:.3e}")
+    } else if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn with_commas(x: f64) -> String {
+    let s = num(x);
+    if s.contains('e') || s.contains('.') || s.trim_start_matches('-').len() <= 3 {
+        return s;
+    }
+    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}")
+}
+
+/// The estimate as `ecotrace estimate --json` prints it.
+pub fn to_json(e: &Estimated) -> Value {
+    let f = &e.figures;
+    json!({
+        "hardware": e.device.as_ref().map(|d| d.id.clone()),
+        "devices": e.device.as_ref().map(|_| e.devices),
+        "region": e.place.label,
+        "device_hours": e.device.as_ref().map(|_| f.device_hours),
+        "wall_hours": e.device.as_ref().map(|_| f.wall_hours),
+        "energy_kwh": f.energy.kwh(),
+        "facility_energy_kwh": f.facility_energy.kwh(),
+        "operational_kgco2e": f.operational.kg(),
+        "embodied_kgco2e": e.embodied_known.then(|| f.embodied().kg()),
+        "embodied": e.embodied_known.then(|| json!({
+            "devices_kgco2e": f.embodied_devices.kg(),
+            "host_kgco2e": f.embodied_host.kg(),
+            "lifetime_years": e.lifetime.years(),
+            "method": "SCI M: embodied × device-hours / lifetime (host: ÷ slots)",
+        })),
+        "water_l": f.water.total().litres(),
+        "water": { "onsite_l": f.water.onsite.litres(), "offsite_l": f.water.offsite.litres() },
+        "cost_usd": f.cost.map(|c| c.usd()),
+        "cost": e.cost.as_ref().map(|c| json!({
+            "basis": c.basis, "usd_per_hour": c.usd_per_hour, "usd_per_kwh": c.usd_per_kwh, "source": c.source,
+        })),
+        "assumptions": e.assumptions.iter().map(Assumption::json).collect::<Vec<_>>(),
+        "notes": e.notes,
+    })
+}
+
+/// The estimate as `ecotrace estimate` prints it, under `title`.
+pub fn to_text(e: &Estimated, title: &str) -> String {
+    let f = &e.figures;
+    let mut o = String::new();
+    let _ = writeln!(o, "{title}");
+    if e.device.is_some() {
+        let _ = writeln!(
+            o,
+            "  device-hours  {} ({} device(s) × {} h)",
+            with_commas(f.device_hours),
+            num(e.devices),
+            with_commas(f.wall_hours)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  energy        {} kWh IT, {} kWh at the meter (PUE {})",
+        with_commas(f.energy.kwh()),
+        with_commas(f.facility_energy.kwh()),
+        e.place.pue.value.value()
+    );
+    let _ = writeln!(
+        o,
+        "  operational   {} kgCO2e  ({}, {} gCO2e/kWh)",
+        with_commas(f.operational.kg()),
+        e.place.label,
+        num(e.place.intensity.value.g_per_kwh())
+    );
+    if e.embodied_known {
+        let _ = writeln!(
+            o,
+            "  embodied      {} kgCO2e  (SCI M: devices {} + host share {}; {}-year life) — not included in operational",
+            with_commas(f.embodied().kg()),
+            num(f.embodied_devices.kg()),
+            num(f.embodied_host.kg()),
+            num(e.lifetime.years())
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "  embodied      not estimated (no hardware given: pass --hardware)"
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  water         {} L  (on-site {} L + off-site {} L)",
+        with_commas(f.water.total().litres()),
+        with_commas(f.water.onsite.litres()),
+        with_commas(f.water.offsite.litres())
+    );
+    match (&e.cost, f.cost) {
+        (Some(c), Some(usd)) => {
+            let _ = writeln!(
+                o,
+                "  cost          {} USD  ({})",
+                with_commas(usd.usd()),
+                if c.basis == "instance" {
+                    "instance rental"
+                } else {
+                    "electricity only"
+                }
+            );
+        }
+        _ => {
+            let _ = writeln!(o, "  cost          not shown (no price known)");
+        }
+    }
+    let _ = writeln!(o, "Assumptions:");
+    for a in &e.assumptions {
+        let v = match &a.value {
+            Value::Number(n) => n.as_f64().map(num).unwrap_or_else(|| n.to_string()),
+            other => other.to_string(),
+        };
+        let _ = writeln!(o, "  {:<26} {} {} — {}", a.name, v, a.unit, a.source);
+    }
+    for n in &e.notes {
+        let _ = writeln!(o, "note: {n}");
+    }
+    o
+}
+
+/// The heading `to_text` gets from the CLI: what was estimated.
+pub fn estimate_title(e: &Estimated) -> String {
+    match &e.device {
+        Some(d) => format!(
+            "Estimate: {} × {} ({}) in {}",
+            num(e.devices),
+            d.id,
+            d.name,
+            e.place.label
+        ),
+        None => format!("Estimate in {}", e.place.label),
+    }
+}
+
+/// The comparison as `ecotrace compare` prints it: one row per choice.
+pub fn compare_text(rows: &[Estimated]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<16} {:<22} {:>12} {:>11} {:>16} {:>14} {:>16} {:>10} {:>11}",
+        "hardware",
+        "region",
+        "device-h",
+        "energy kWh",
+        "operational kg",
+        "embodied kg",
+        "op.+emb. kgCO2e",
+        "water L",
+        "cost USD"
+    );
+    let best = rows
+        .first()
+        .map(|r| r.figures.operational.kg() + r.figures.embodied().kg());
+    for r in rows {
+        let f = &r.figures;
+        let _ = writeln!(
+            o,
+            "{:<16} {:<22} {:>12} {:>11} {:>16} {:>14} {:>16} {:>10} {:>11}",
+            r.device.as_ref().map_or("-", |d| d.id.as_str()),
+            r.place.label,
+            with_commas(f.device_hours),
+            with_commas(f.energy.kwh()),
+            with_commas(f.operational.kg()),
+            with_commas(f.embodied().kg()),
+            with_commas(f.operational.kg() + f.embodied().kg()),
+            with_commas(f.water.total().litres()),
+            f.cost.map_or("-".to_string(), |c| with_commas(c.usd())),
+        );
+    }
+    if let (Some(best), Some(worst)) = (
+        best,
+        rows.last()
+            .map(|r| r.figures.operational.kg() + r.figures.embodied().kg()),
+    ) {
+        if worst > 0.0 && rows.len() > 1 {
+            let _ = writeln!(
+                o,
+                "\nSorted by operational + embodied CO2e (shown apart above). The first choice emits {:.0} % less than the last.",
+                (1.0 - best / worst) * 100.0
+            );
+        }
+    }
+    let _ = writeln!(o, "Cost is instance rental where a price is bundled for the region, else electricity if --electricity-price is given, else '-'.");
+    let _ = writeln!(
+        o,
+        "Every assumption: ecotrace estimate --hardware H --region R ... --json"
+    );
+    o
+}
+
+/// The comparison as `ecotrace compare --json` prints it.
+pub fn compare_json(rows: &[Estimated]) -> Value {
+    Value::Array(rows.iter().map(to_json).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// `ecotrace data hardware`
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or("-".to_string(), num)
+}
+
+/// `ecotrace data hardware`: the hardware catalog as a table or JSON.
+pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String> {
+    let accs = ecotrace_data::accelerators();
+    let refs = ecotrace_data::embodied_refs();
+    if as_json {
+        let a: Vec<Value> = accs
+            .iter()
+            .map(|a| {
+                json!({
+                    "id": a.id, "aliases": a.aliases, "vendor": a.vendor, "name": a.name, "kind": a.kind,
+                    "memory_gb": a.memory_gb, "tdp_w": a.tdp.watts(),
+                    "tflops_fp32": a.tflops_fp32, "tflops_fp16": a.tflops_fp16, "tflops_fp8": a.tflops_fp8,
+                    "release_year": a.release_year, "spec_source": a.spec_source,
+                    "embodied_kgco2e": a.embodied.kg(), "embodied_estimated": a.embodied_estimated,
+                    "embodied_basis": a.embodied_basis, "embodied_source": a.embodied_source,
+                    "license": a.license, "notes": a.notes,
+                })
+            })
+            .collect();
+        let h: Vec<Value> = refs
+            .iter()
+            .map(|e| {
+                json!({
+                    "id": e.id, "name": e.name, "kind": e.kind, "slots": e.slots,
+                    "embodied_kgco2e": e.embodied.kg(), "estimated": e.estimated, "source": e.source,
+                    "year": e.year, "license": e.license, "notes": e.notes,
+                })
+            })
+            .collect();
+        let mut obj = json!({ "accelerators": a, "hosts_and_cpus": h, "cpu_count": ecotrace_data::cpus().len() });
+        if with_cpus {
+            obj["cpus"] = Value::Array(
+                ecotrace_data::cpus()
+                    .iter()
+                    .map(|c| json!({"name": c.name, "tdp_w": c.tdp.watts(), "cores": c.cores, "source": c.source, "year": c.year}))
+                    .collect(),
+            );
+        }
+        return Ok(serde_json::to_string_pretty(&obj)?);
+    }
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<16} {:>7} {:>6} {:>10} {:>10} {:>12}  embodied basis",
+        "accelerator", "mem GB", "TDP W", "fp16 TF/s", "fp32 TF/s", "embodied kg"
+    );
+    for a in accs {
+        let _ = writeln!(
+            o,
+            "{:<16} {:>7} {:>6} {:>10} {:>10} {:>12}  {}",
+            a.id,
+            num(a.memory_gb),
+            num(a.tdp.watts()),
+            opt(a.tflops_fp16),
+            opt(a.tflops_fp32),
+            num(a.embodied.kg()),
+            if a.embodied_estimated {
+                format!("{} (estimated)", a.embodied_basis)
+            } else {
+                a.embodied_basis.clone()
+            }
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n{:<12} {:>6} {:>12}  name",
+        "host / cpu", "slots", "embodied kg"
+    );
+    for e in refs {
+        let _ = writeln!(
+            o,
+            "{:<12} {:>6} {:>12}  {}{}",
+            e.id,
+            e.slots,
+            num(e.embodied.kg()),
+            e.name,
+            if e.estimated { " (estimated)" } else { "" }
+        );
+    }
+    let cpus = ecotrace_data::cpus();
+    let _ = writeln!(
+        o,
+        "\nCPUs: {} models with TDP ({} with core counts){}",
+        cpus.len(),
+        cpus.iter().filter(|c| c.cores.is_some()).count(),
+        if with_cpus {
+            ":"
+        } else {
+            "; list them with --cpus"
+        }
+    );
+    if with_cpus {
+        for c in cpus {
+            let _ = writeln!(
+                o,
+                "  {:<48} {:>6} W {:>5}",
+                c.name,
+                num(c.tdp.watts()),
+                c.cores.map_or("-".into(), |n| n.to_string())
+            );
+        }
+    }
+    let _ = writeln!(o, "\nSources:");
+    for a in accs {
+        let _ = writeln!(
+            o,
+            "  {}: specs: {}; embodied: {} [{}]",
+            a.id, a.spec_source, a.embodied_source, a.license
+        );
+    }
+    for e in refs {
+        let _ = writeln!(o, "  {}: {} [{}]", e.id, e.source, e.license);
+    }
+    let _ = writeln!(
+        o,
+        "\nLicences and choices: docs/data.md; models: docs/footprint.md"
+    );
+    Ok(o)
+}

@@ -1,0 +1,238 @@
+//! The options that set factors and measurements, each defined once: its name, help, environment
+//! variable and value. The CLI flattens these structs into `run`, `doctor`, `agent`, `estimate`,
+//! `estimate inference` and `compare`; the config file's keys are their ids (checked against these
+//! definitions, see [`crate::config`]); the Python package parses its keyword arguments with them
+//! ([`parse_keywords`]). [`Origins`] records, for each option given, whether it came from a flag,
+//! an environment variable, a config file or a keyword argument, so that provenance says so.
+
+use std::collections::BTreeMap;
+
+use clap::{ArgMatches, Args, Command, FromArgMatches};
+
+use crate::provenance::Origin;
+
+/// Where and at what cost the electricity is used: the factors of a region and of the footprint
+/// beyond energy. Shared by `run`, `doctor`, `agent`, `estimate`, `estimate inference` and
+/// `compare`.
+#[derive(Debug, Args, Default, Clone, PartialEq)]
+pub struct FactorArgs {
+    /// Where the electricity comes from: a country (FR, FRA), a grid zone (US-CA) or a cloud
+    /// region (aws:eu-west-3); `compare` takes a comma-separated list. `ecotrace data zones` lists
+    /// them [default: the world average]
+    #[arg(long, env = "ECOTRACE_REGION", value_name = "ZONE")]
+    pub region: Option<String>,
+
+    /// Grid carbon intensity in gCO2e/kWh; overrides the region's figure
+    #[arg(long, env = "ECOTRACE_INTENSITY", value_name = "G")]
+    pub intensity: Option<f64>,
+
+    /// Data-centre power usage effectiveness (facility / IT energy) [default: the cloud region's, else 1.0]
+    #[arg(long, env = "ECOTRACE_PUE", value_name = "X")]
+    pub pue: Option<f64>,
+
+    /// On-site water usage effectiveness in L/kWh of IT energy [default: the cloud region's, else 0]
+    #[arg(long, env = "ECOTRACE_WUE", value_name = "L")]
+    pub wue: Option<f64>,
+
+    /// Expected service life of the hardware, over which its embodied carbon is spread [default: 5]
+    #[arg(long, env = "ECOTRACE_LIFETIME_YEARS", value_name = "Y")]
+    pub lifetime_years: Option<f64>,
+
+    /// Price of the hardware in USD per device-hour (estimate) or per hour of the machine (run);
+    /// the cost basis is then instance rental
+    #[arg(long, env = "ECOTRACE_PRICE_PER_HOUR", value_name = "USD")]
+    pub price_per_hour: Option<f64>,
+
+    /// Electricity price in USD per kWh at the meter; the cost basis is then electricity only
+    #[arg(long, env = "ECOTRACE_ELECTRICITY_PRICE", value_name = "USD")]
+    pub electricity_price: Option<f64>,
+}
+
+/// Options that decide what is measured and how it is turned into carbon (`run`, `doctor`,
+/// `agent`, the Python `Tracker`). Each can also be set in `ecotrace.toml` (its id: the name with
+/// `_` for `-`, `tags` as a table) or through its `ECOTRACE_*` variable; flags win.
+#[derive(Debug, Args, Default, Clone, PartialEq)]
+pub struct MeasureArgs {
+    /// Project the run belongs to [default: default]
+    #[arg(long, env = "ECOTRACE_PROJECT", value_name = "NAME")]
+    pub project: Option<String>,
+
+    /// Life-cycle phase: data, experiment, tuning, training, inference, other [default: other]
+    #[arg(long, env = "ECOTRACE_PHASE", value_name = "PHASE")]
+    pub phase: Option<String>,
+
+    /// A tag stored with the run (repeatable); ECOTRACE_TAGS takes KEY=VALUE,KEY=VALUE
+    #[arg(
+        long = "tag",
+        env = "ECOTRACE_TAGS",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
+    pub tags: Vec<String>,
+
+    /// Sampling interval, e.g. 500ms, 2s, 1m [default: 1s]
+    #[arg(long, env = "ECOTRACE_INTERVAL", value_name = "DURATION")]
+    pub interval: Option<String>,
+
+    /// What is charged: the command's process tree, or the whole machine [default: process]
+    #[arg(long, env = "ECOTRACE_SCOPE", value_name = "process|machine")]
+    pub scope: Option<String>,
+
+    /// The CPUs' full-load power in watts, when no counter can be read (VMs, unknown CPUs)
+    #[arg(long, env = "ECOTRACE_CPU_POWER", value_name = "W")]
+    pub cpu_power: Option<f64>,
+
+    /// The RAM's power in watts, instead of the per-GB model
+    #[arg(long, env = "ECOTRACE_RAM_POWER", value_name = "W")]
+    pub ram_power: Option<f64>,
+
+    #[command(flatten)]
+    pub factors: FactorArgs,
+
+    /// Where each option given came from (filled by whoever parsed them).
+    #[arg(skip)]
+    pub origins: Origins,
+}
+
+/// A group of option definitions that the config layer can fill.
+pub trait OptionGroup: Args + FromArgMatches {
+    /// The ids of the options that hold a value, however they got it.
+    fn given_ids(&self) -> Vec<&'static str>;
+}
+
+impl OptionGroup for FactorArgs {
+    fn given_ids(&self) -> Vec<&'static str> {
+        let set = [
+            ("region", self.region.is_some()),
+            ("intensity", self.intensity.is_some()),
+            ("pue", self.pue.is_some()),
+            ("wue", self.wue.is_some()),
+            ("lifetime_years", self.lifetime_years.is_some()),
+            ("price_per_hour", self.price_per_hour.is_some()),
+            ("electricity_price", self.electricity_price.is_some()),
+        ];
+        set.into_iter()
+            .filter(|(_, s)| *s)
+            .map(|(id, _)| id)
+            .collect()
+    }
+}
+
+impl OptionGroup for MeasureArgs {
+    fn given_ids(&self) -> Vec<&'static str> {
+        let set = [
+            ("project", self.project.is_some()),
+            ("phase", self.phase.is_some()),
+            ("tags", !self.tags.is_empty()),
+            ("interval", self.interval.is_some()),
+            ("scope", self.scope.is_some()),
+            ("cpu_power", self.cpu_power.is_some()),
+            ("ram_power", self.ram_power.is_some()),
+        ];
+        let mut ids: Vec<&'static str> = set
+            .into_iter()
+            .filter(|(_, s)| *s)
+            .map(|(id, _)| id)
+            .collect();
+        ids.extend(self.factors.given_ids());
+        ids
+    }
+}
+
+/// Whether command-line values came from a command line or from Python keyword arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Flag,
+    Keyword,
+}
+
+/// Where each option that was given came from, by option id (`pue`, `lifetime_years`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origins(BTreeMap<String, Origin>);
+
+impl Origins {
+    /// Where option `id` came from. An option set by a caller that recorded no origin (a Rust
+    /// program filling the option structs) is reported as its flag.
+    pub fn get(&self, id: &str) -> Origin {
+        self.0
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| Origin::Flag(id.replace('_', "-")))
+    }
+
+    pub fn set(&mut self, id: &str, origin: Origin) {
+        self.0.insert(id.to_string(), origin);
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.contains_key(id)
+    }
+
+    /// The origins of every argument of `cmd` that `m` (its matches) has a value for.
+    pub fn from_matches(cmd: &Command, m: &ArgMatches, via: Via) -> Self {
+        let mut o = Origins::default();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            let origin = match m.try_contains_id(id) {
+                Ok(true) => match m.value_source(id) {
+                    Some(clap::parser::ValueSource::CommandLine) => match via {
+                        Via::Flag => Origin::Flag(
+                            arg.get_long()
+                                .map_or_else(|| id.replace('_', "-"), str::to_string),
+                        ),
+                        Via::Keyword => Origin::Keyword(id.to_string()),
+                    },
+                    Some(clap::parser::ValueSource::EnvVariable) => Origin::Env(
+                        arg.get_env()
+                            .map_or_else(String::new, |e| e.to_string_lossy().into_owned()),
+                    ),
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            o.set(id, origin);
+        }
+        o
+    }
+}
+
+/// The command the measure options form alone (for the config layer and Python keywords).
+pub fn measure_command(name: &'static str) -> Command {
+    MeasureArgs::augment_args(Command::new(name).no_binary_name(true))
+}
+
+/// The ids of the measure options: the config file's keys and the Python `Tracker`'s keyword
+/// arguments, besides the few that are not measure options (`ledger`, `quiet`, `job`).
+pub fn measure_option_ids() -> Vec<String> {
+    measure_command("ecotrace")
+        .get_arguments()
+        .map(|a| a.get_id().as_str().to_string())
+        .collect()
+}
+
+/// Parses Python keyword arguments (`(id, value)` pairs, `tags` once per `KEY=VALUE`) with the
+/// measure options' own definitions, reading `ECOTRACE_*` for those not given. An unknown
+/// keyword is an error naming it and the closest option.
+pub fn parse_keywords(kw: &[(String, String)]) -> Result<MeasureArgs, crate::FactorError> {
+    let cmd = measure_command("ecotrace.Tracker");
+    let mut argv: Vec<String> = Vec::with_capacity(kw.len() * 2);
+    for (id, value) in kw {
+        let Some(arg) = cmd.get_arguments().find(|a| a.get_id().as_str() == id) else {
+            let ids = measure_option_ids();
+            return Err(crate::FactorError::Usage(format!(
+                "unknown option {id}={value:?}{}",
+                crate::config::did_you_mean(id, ids.iter().map(String::as_str), "=")
+            )));
+        };
+        let long = arg.get_long().unwrap_or(id);
+        argv.push(format!("--{long}={value}"));
+    }
+    let m = cmd
+        .clone()
+        .try_get_matches_from(argv)
+        .map_err(|e| crate::FactorError::Usage(e.render().to_string().trim_end().to_string()))?;
+    let mut args = MeasureArgs::from_arg_matches(&m)
+        .map_err(|e| crate::FactorError::Usage(e.to_string().trim_end().to_string()))?;
+    args.origins = Origins::from_matches(&cmd, &m, Via::Keyword);
+    Ok(args)
+}
