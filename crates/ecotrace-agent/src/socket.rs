@@ -33,16 +33,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ecotrace_sensors::procfs::ProcessTree;
-use serde::{Deserialize, Serialize};
 
 use crate::agent::{lock, AgentError, RunTree, Shared};
 use crate::cgroups::{WorkloadId, WorkloadKind};
 
-/// The default socket path; `--socket PATH` and `ECOTRACE_AGENT_SOCKET` change it on both sides.
-pub const DEFAULT_SOCKET: &str = "/run/ecotrace/agent.sock";
-
-/// Longest request line accepted.
-pub const MAX_LINE: usize = 4096;
+pub use ecotrace_agent_protocol::{
+    DeviceDesc, DeviceEnergy, Request, Response, DEFAULT_SOCKET, MAX_LINE,
+};
 
 /// At most this many clients at once (the default of [`SocketLimits::max_clients`]).
 pub const MAX_CLIENTS: usize = 1024;
@@ -117,77 +114,6 @@ fn take_slot(held: &Arc<Mutex<Held>>, uid: u32, limits: &SocketLimits) -> Result
         held: Arc::clone(held),
         uid,
     })
-}
-
-/// What a client asks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
-pub enum Request {
-    /// The devices the agent measures (in the order of every later `energy`), without registering.
-    Hello,
-    /// Start charging the process tree of `pid` (its descendants; `pid` itself too with
-    /// `include_root`) to the run `run`.
-    Register {
-        run: String,
-        pid: u32,
-        #[serde(default)]
-        include_root: bool,
-        #[serde(default)]
-        project: Option<String>,
-    },
-    /// The run's energy so far.
-    Read,
-    /// The run's energy so far; then stop charging it.
-    End,
-}
-
-/// One device as the agent measures it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeviceDesc {
-    pub component: String,
-    pub device: String,
-    pub method: String,
-    pub note: String,
-}
-
-/// Energy of one device charged to the run so far, in joules (active and idle shares).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct DeviceEnergy {
-    pub active_j: f64,
-    pub idle_j: f64,
-}
-
-/// What the agent answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Response {
-    pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// On register: the devices, in the order of every later `energy`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub devices: Vec<DeviceDesc>,
-    /// On read/end: per device, in the order of `devices`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub energy: Vec<DeviceEnergy>,
-    /// The agent's sampling interval, seconds.
-    #[serde(default)]
-    pub interval_s: f64,
-    /// The node the agent measures.
-    #[serde(default)]
-    pub node: String,
-}
-
-impl Response {
-    fn err(msg: impl Into<String>) -> Self {
-        Response {
-            ok: false,
-            error: Some(msg.into()),
-            devices: Vec::new(),
-            energy: Vec::new(),
-            interval_s: 0.0,
-            node: String::new(),
-        }
-    }
 }
 
 /// The uid of the process at the other end of `s`.
@@ -307,9 +233,7 @@ pub fn wake(path: &Path) {
 }
 
 fn answer(s: &mut impl Write, r: &Response) -> std::io::Result<()> {
-    let mut line = serde_json::to_string(r).unwrap_or_else(|_| "{\"ok\":false}".into());
-    line.push('\n');
-    s.write_all(line.as_bytes())?;
+    s.write_all(&ecotrace_agent_protocol::to_line(r))?;
     s.flush()
 }
 
@@ -390,9 +314,9 @@ fn describe(sh: &Shared) -> Vec<DeviceDesc> {
         .devices
         .iter()
         .map(|d| DeviceDesc {
-            component: d.info.component.as_str().to_string(),
+            component: d.info.component,
             device: d.info.device.clone(),
-            method: d.info.method.as_str().to_string(),
+            method: d.info.method,
             note: d.info.note.clone(),
         })
         .collect()
@@ -407,6 +331,25 @@ fn handle(req: Request, uid: u32, run: &mut Option<String>, shared: &Mutex<Share
                 error: None,
                 devices: describe(&sh),
                 energy: Vec::new(),
+                interval_s: sh.interval.as_secs_f64(),
+                node: sh.info.node.clone(),
+            }
+        }
+        Request::Node => {
+            let sh = lock(shared);
+            Response {
+                ok: true,
+                error: None,
+                devices: Vec::new(),
+                energy: sh
+                    .books
+                    .devices
+                    .iter()
+                    .map(|d| DeviceEnergy {
+                        active_j: d.energy.active_j,
+                        idle_j: d.energy.idle_j,
+                    })
+                    .collect(),
                 interval_s: sh.interval.as_secs_f64(),
                 node: sh.info.node.clone(),
             }
@@ -514,23 +457,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requests_read_as_json_lines() {
-        let r: Request =
-            serde_json::from_str(r#"{"op":"register","run":"abc-1","pid":42}"#).unwrap();
-        assert_eq!(
-            r,
-            Request::Register {
-                run: "abc-1".into(),
-                pid: 42,
-                include_root: false,
-                project: None
-            }
-        );
-        assert_eq!(
-            serde_json::from_str::<Request>(r#"{"op":"read"}"#).unwrap(),
-            Request::Read
-        );
-        assert!(serde_json::from_str::<Request>(r#"{"op":"drop tables"}"#).is_err());
+    fn run_ids_are_plain() {
         assert!(valid_run_id("0b1c-2d"));
         assert!(!valid_run_id("a b"));
         assert!(!valid_run_id(&"x".repeat(129)));

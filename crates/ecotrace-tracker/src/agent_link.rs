@@ -3,9 +3,11 @@
 //! run's process tree come from the agent's counters instead of the local models.
 //!
 //! The socket is `ECOTRACE_AGENT_SOCKET` (`none` turns this off), else
-//! `/run/ecotrace/agent.sock`. [`AgentLink::connect`] asks the agent which devices it measures;
-//! [`AgentLink::register`] (at [`crate::Run::start`]) names the process tree; the
-//! [`AgentSensor`]s then read the tree's cumulative energy each interval. Without an agent nothing
+//! `/run/ecotrace/agent.sock`. [`AgentLink::connect`] asks the agent which devices it measures. In
+//! process scope, [`AgentLink::register`] (at [`crate::Run::start`]) names the process tree and
+//! the [`AgentSensor`]s then read the tree's cumulative energy each interval; in machine scope
+//! ([`AgentLink::connect_node`]) they read the whole node's counters. The messages are those of
+//! `ecotrace-agent-protocol`: a run links none of the agent's own code. Without an agent nothing
 //! changes. Must not spawn processes or print.
 
 use std::io::{BufRead, BufReader, Write};
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ecotrace_agent::{DeviceDesc, Request, Response, DEFAULT_SOCKET};
+use ecotrace_agent_protocol::{DeviceDesc, Request, Response, DEFAULT_SOCKET};
 use ecotrace_core::{ComponentKind, Energy, Method};
 use ecotrace_sensors::{Sensor, SensorError, Tick};
 
@@ -43,6 +45,11 @@ pub struct AgentLink {
     devices: Vec<DeviceDesc>,
     node: String,
     registered: Mutex<bool>,
+    /// Machine scope: the sensors read the node's counters (`node`), not a registered tree.
+    node_scope: bool,
+    /// The totals the sensors count from, per device: the node's at connection in machine scope,
+    /// zero for a registered tree.
+    baseline: Vec<f64>,
 }
 
 impl std::fmt::Debug for AgentLink {
@@ -72,6 +79,8 @@ impl AgentLink {
             devices: Vec::new(),
             node: String::new(),
             registered: Mutex::new(false),
+            node_scope: false,
+            baseline: Vec::new(),
         };
         let hello = link.ask(&Request::Hello)?;
         Ok(Arc::new(AgentLink {
@@ -81,12 +90,26 @@ impl AgentLink {
         }))
     }
 
+    /// [`AgentLink::connect`] for a machine-scope run: the sensors read the whole node's energy
+    /// (no process tree is registered).
+    pub fn connect_node(path: &Path) -> Result<Arc<AgentLink>, String> {
+        let link = Self::connect(path)?;
+        let mut link = Arc::try_unwrap(link).map_err(|_| "the link is shared".to_string())?;
+        link.node_scope = true;
+        // Count from now: the node's energy before the run is not the run's.
+        link.baseline = link.totals()?;
+        Ok(Arc::new(link))
+    }
+
+    /// Whether this link reads the whole node (machine scope).
+    pub fn is_node_scope(&self) -> bool {
+        self.node_scope
+    }
+
     fn ask(&self, req: &Request) -> Result<Response, String> {
         let mut c = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let mut line = serde_json::to_string(req).map_err(|e| e.to_string())?;
-        line.push('\n');
         c.writer
-            .write_all(line.as_bytes())
+            .write_all(&ecotrace_agent_protocol::to_line(req))
             .map_err(|e| format!("the agent at {} went away: {e}", self.path.display()))?;
         let mut answer = String::new();
         c.reader
@@ -122,14 +145,20 @@ impl AgentLink {
         Ok(())
     }
 
+    /// Whether the sensors have something to read: a registered tree, or the node.
     fn is_registered(&self) -> bool {
-        *self.registered.lock().unwrap_or_else(|e| e.into_inner())
+        self.node_scope || *self.registered.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The run's cumulative energy per device (active + idle), in joules.
+    /// The run's (or, in machine scope, the node's) cumulative energy per device, in joules.
     fn totals(&self) -> Result<Vec<f64>, String> {
-        let r = self.ask(&Request::Read)?;
-        Ok(r.energy.iter().map(|e| e.active_j + e.idle_j).collect())
+        let req = if self.node_scope {
+            Request::Node
+        } else {
+            Request::Read
+        };
+        let r = self.ask(&req)?;
+        Ok(r.energy.iter().map(|e| e.total_j()).collect())
     }
 
     /// The node the agent measures.
@@ -146,7 +175,7 @@ impl AgentLink {
     pub fn measures(&self, component: ComponentKind) -> bool {
         self.devices
             .iter()
-            .any(|d| d.component == component.as_str() && d.method == Method::Rapl.as_str())
+            .any(|d| d.component == component && d.method == Method::Rapl)
     }
 
     /// The sensors for `component` reading through this link, if the agent has such devices.
@@ -155,7 +184,7 @@ impl AgentLink {
             .devices
             .iter()
             .enumerate()
-            .filter(|(_, d)| d.component == component.as_str())
+            .filter(|(_, d)| d.component == component)
             .map(|(i, _)| i)
             .collect();
         if idx.is_empty() {
@@ -167,16 +196,18 @@ impl AgentLink {
             .collect();
         let methods = idx
             .iter()
-            .map(|&i| match self.devices[i].method.parse::<Method>() {
-                Ok(Method::Rapl) => Method::AgentRapl,
-                Ok(m) => m,
-                Err(_) => Method::AgentRapl,
+            .map(|&i| match self.devices[i].method {
+                Method::Rapl => Method::AgentRapl,
+                m => m,
             })
             .collect();
         Some(AgentSensor {
             link: Arc::clone(self),
             component,
-            prev: vec![0.0; idx.len()],
+            prev: idx
+                .iter()
+                .map(|&i| self.baseline.get(i).copied().unwrap_or(0.0))
+                .collect(),
             idx,
             names,
             methods,
@@ -232,8 +263,13 @@ impl Sensor for AgentSensor {
 
     fn note(&self, device: usize) -> String {
         let d = &self.link.devices[self.idx[device]];
+        let what = if self.link.node_scope {
+            "the whole node"
+        } else {
+            "the process tree's share"
+        };
         format!(
-            "measured by the ecotrace agent on {} through {} ({}): the process tree's share; agent: {}",
+            "measured by the ecotrace agent on {} through {} ({}): {what}; agent: {}",
             self.link.node,
             self.link.path.display(),
             d.method,

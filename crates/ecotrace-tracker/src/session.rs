@@ -99,17 +99,16 @@ pub fn host_info(roots: &Roots, discovery: &Discovery) -> Host {
 /// How the note saying the agent measured a run begins.
 const AGENT_NOTE: &str = "cpu and ram energy measured by the ecotrace agent";
 
-/// In process scope, when this user cannot read the RAPL counters and an `ecotrace agent` answers
-/// on its socket with counters of its own, its CPU and RAM sensors replace the local ones (GPUs stay
-/// local: NVML needs no root). Notes say which path measured the run.
+/// When this user cannot read the RAPL counters and an `ecotrace agent` answers on its socket with
+/// counters of its own, its CPU and RAM sensors replace the local ones (GPUs stay local: NVML needs
+/// no root): in process scope they read the run's process tree, in machine scope the whole node.
+/// Notes say which path measured the run.
 fn use_agent(
     settings: &MeasureSettings,
     discovery: &mut Discovery,
     notes: &mut Vec<String>,
 ) -> Option<Arc<AgentLink>> {
-    if settings.scope != ecotrace_core::Scope::Process {
-        return None;
-    }
+    let machine = settings.scope == ecotrace_core::Scope::Machine;
     let local_rapl = discovery
         .sensors
         .iter()
@@ -118,7 +117,12 @@ fn use_agent(
         return None;
     }
     let path = agent_link::socket_path()?;
-    let link = match AgentLink::connect(&path) {
+    let connected = if machine {
+        AgentLink::connect_node(&path)
+    } else {
+        AgentLink::connect(&path)
+    };
+    let link = match connected {
         Ok(l) => l,
         Err(e) => {
             notes.push(format!(
@@ -380,7 +384,7 @@ impl Run {
             )
         };
         let mut discovery = self.discovery;
-        if let Some(link) = &self.agent {
+        if let Some(link) = self.agent.as_ref().filter(|l| !l.is_node_scope()) {
             if let Err(e) = link.register(&id, root_pid, include_root, &project) {
                 // Refused (or gone): measure locally after all, and say so.
                 let local = discover(&self.sensor_config, &self.roots);

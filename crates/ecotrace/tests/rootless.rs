@@ -1,7 +1,8 @@
 //! Rootless measurement end to end: an `ecotrace agent` that can read a (fake) RAPL counter, and
 //! an `ecotrace run` that cannot (its sysfs has no RAPL), talking through the agent's Unix socket.
-//! The run's CPU energy then comes from the agent (method `agent-rapl`); without the socket the
-//! run measures as before (`cpu-model`).
+//! The run's CPU energy then comes from the agent (method `agent-rapl`), its process tree's share
+//! in process scope and the node's counters in machine scope; without the socket the run measures
+//! as before (`cpu-model`).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -150,6 +151,40 @@ fn an_unprivileged_run_gets_counter_energy_from_the_agent() {
     assert!(
         !notes.contains("rapl:"),
         "no complaint about unreadable counters: {notes}"
+    );
+
+    // Machine scope: the node's counters through the agent (20 W for about 1.5 s), not a model.
+    let out = base(d, &user_sys)
+        .env("ECOTRACE_AGENT_SOCKET", &sock)
+        .args([
+            "run",
+            "--json",
+            "-q",
+            "--scope",
+            "machine",
+            "--interval",
+            "100ms",
+        ])
+        .args(["--", "sleep", "1.5"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cpu = cpu_component(&rec);
+    assert_eq!(cpu["method"], "agent-rapl", "{rec:#}");
+    assert!(
+        cpu["note"].as_str().unwrap().contains("the whole node"),
+        "{cpu}"
+    );
+    let joules = cpu["energy_kwh"].as_f64().unwrap() * 3.6e6;
+    let secs = rec["duration_s"].as_f64().unwrap();
+    assert!(
+        (joules - 20.0 * secs).abs() < 20.0 * 0.6,
+        "{joules} J over {secs} s at 20 W"
     );
 
     // Without the agent: measured as before, by the local model.
