@@ -7,6 +7,7 @@ pub mod estimate;
 pub mod footprint;
 pub mod predict;
 pub mod record;
+pub mod serving;
 pub mod units;
 
 pub use record::*;

@@ -422,6 +422,13 @@ pub struct RunRecord {
     #[serde(default)]
     pub samples: SamplesSummary,
     pub tracker: TrackerInfo,
+    /// The work a served model did and the per-unit figures (`ecotrace serve`/`attach`,
+    /// `tracker.count()`); absent from the JSON for other runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<crate::serving::Serving>,
+    /// Named windows opened inside the run; absent from the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<crate::serving::Window>,
 }
 
 impl RunRecord {
@@ -466,6 +473,16 @@ impl RunRecord {
                 .usd_per_kwh
                 .map(|p| footprint::cost_electricity(self.energy_kwh.total, self.pue.value, p)),
         });
+        let whole = crate::serving::Footprint {
+            energy: self.energy_kwh.total,
+            operational: self.operational,
+            embodied: self.embodied,
+            water: self.water,
+        };
+        if let Some(s) = &mut self.serving {
+            s.derive(whole);
+        }
+        crate::serving::derive_windows(&mut self.windows, self.pue.value, self.intensity.value);
     }
 
     /// Whether the run has ended, one way or another.

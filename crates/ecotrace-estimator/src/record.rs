@@ -181,6 +181,8 @@ pub fn estimate_record(
             interval_s: std::time::Duration::ZERO,
             pid: std::process::id(),
         },
+        serving: None,
+        windows: Vec::new(),
     };
     r.recompute();
     if e.device.is_none() {

@@ -147,6 +147,13 @@ impl FileLayers {
             .find_map(|(_, l)| l.get("quiet")?.as_bool())
     }
 
+    /// `phase` of the first layer that sets it (`serve` defaults to inference only without one).
+    pub fn phase(&self) -> Option<String> {
+        self.layers
+            .iter()
+            .find_map(|(_, l)| l.get("phase")?.as_str().map(str::to_string))
+    }
+
     /// The tags of every layer: the user file's, then the project file's over them.
     pub fn tags(&self) -> BTreeMap<String, String> {
         let mut tags = BTreeMap::new();

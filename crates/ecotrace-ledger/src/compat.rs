@@ -145,6 +145,8 @@ fn template() -> Map<String, Value> {
             interval_s: Duration::ZERO,
             pid: 0,
         },
+        serving: None,
+        windows: Vec::new(),
     };
     match serde_json::to_value(r).expect("a record always encodes") {
         Value::Object(m) => m,

@@ -22,6 +22,7 @@ mod spool;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
+use ecotrace_core::serving::HourRow;
 use ecotrace_core::{Phase, PowerSample, RunRecord, RunStatus};
 
 pub use error::{Fault, LedgerError};
@@ -61,6 +62,22 @@ pub trait Ledger: Send {
     fn list(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError>;
     /// The power samples of one run (full id or unique prefix), in time order.
     fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError>;
+    /// Stores hourly rows of a serving run, replacing any stored row of the same hour (the
+    /// current hour is rewritten at each checkpoint). This default is for backends that cannot
+    /// keep them: it says so rather than dropping them silently.
+    fn store_hours(&mut self, run_id: &str, rows: &[HourRow]) -> Result<(), LedgerError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        Err(LedgerError::InvalidRecord {
+            id: run_id.to_string(),
+            reason: format!("{} cannot store hourly rows", self.location()),
+        })
+    }
+    /// The hourly rows of one run (full id or unique prefix), in time order.
+    fn hours(&self, _id: &str) -> Result<Vec<HourRow>, LedgerError> {
+        Ok(Vec::new())
+    }
     /// Where the ledger lives, for messages ("ledger: /home/u/.local/share/ecotrace/ledger.db").
     /// Never includes a password.
     fn location(&self) -> String;

@@ -17,6 +17,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ecotrace_core::serving::HourRow;
 use ecotrace_core::{Power, PowerSample, RunRecord, RunStatus};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -787,6 +788,40 @@ impl Ledger for PostgresLedger {
                 ram_w: w(r.get(3)),
             })
             .collect())
+        })
+    }
+
+    fn store_hours(&mut self, run_id: &str, rows: &[HourRow]) -> Result<(), LedgerError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let encoded = crate::sqlite::encode_hours(run_id, rows)?;
+        self.with_client(|c| {
+            let mut tx = c.transaction()?;
+            for (row, json) in rows.iter().zip(&encoded) {
+                tx.execute(
+                    "INSERT INTO run_hours (run_id, hour, row_json) VALUES ($1, $2, $3::text::jsonb)
+                     ON CONFLICT (run_id, hour) DO UPDATE SET row_json = EXCLUDED.row_json",
+                    &[&run_id, &row.hour, &json.as_str()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn hours(&self, id: &str) -> Result<Vec<HourRow>, LedgerError> {
+        self.with_client(|c| {
+            let id = self.resolve(c, id)?;
+            let jsons: Vec<String> = c
+                .query(
+                    "SELECT row_json::text FROM run_hours WHERE run_id = $1 ORDER BY hour",
+                    &[&id],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            Ok(crate::sqlite::decode_hours(&id, &jsons, &self.location)?)
         })
     }
 

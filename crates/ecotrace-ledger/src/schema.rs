@@ -22,13 +22,14 @@ pub struct Migration {
 }
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Every migration, in order. Append only: never edit a released one.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "runs and samples",
-    sqlite: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "runs and samples",
+        sqlite: r#"
         -- One row per run: the full record as JSON, plus copies of the fields filters need.
         -- Times are RFC 3339 UTC text with fixed microsecond precision, so text order is time order.
         CREATE TABLE runs (
@@ -62,7 +63,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (run_id, seq)
         ) WITHOUT ROWID;
     "#,
-    postgres: r#"
+        postgres: r#"
         -- The same tables as SQLite, with native types: times are timestamptz, the record jsonb
         -- (so SQL and dashboards can reach inside it).
         CREATE TABLE runs (
@@ -95,7 +96,33 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (run_id, seq)
         );
     "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "serving hours",
+        sqlite: r#"
+        -- Energy and work of a serving run rolled up per hour (ecotrace serve/attach): one row per
+        -- run and hour, rewritten while the hour is current. The row is ecotrace_core's HourRow as
+        -- JSON; `hour` is its RFC 3339 UTC start, so text order is time order.
+        CREATE TABLE run_hours (
+            run_id   TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            hour     TEXT NOT NULL,
+            row_json TEXT NOT NULL,
+            PRIMARY KEY (run_id, hour)
+        ) WITHOUT ROWID;
+        CREATE INDEX run_hours_hour ON run_hours (hour);
+    "#,
+        postgres: r#"
+        CREATE TABLE run_hours (
+            run_id   TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            hour     TIMESTAMPTZ NOT NULL,
+            row_json JSONB NOT NULL,
+            PRIMARY KEY (run_id, hour)
+        );
+        CREATE INDEX run_hours_hour ON run_hours (hour);
+    "#,
+    },
+];
 
 /// The migrations table, as PostgreSQL spells it.
 pub(crate) const CREATE_MIGRATIONS_TABLE_PG: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

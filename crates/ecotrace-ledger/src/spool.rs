@@ -27,6 +27,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use ecotrace_core::serving::HourRow;
 use ecotrace_core::{PowerSample, RunRecord, RunStatus};
 
 use crate::{Fault, ImportReport, Ledger, LedgerError, RetryPolicy, RunFilter, SqliteLedger};
@@ -561,6 +562,23 @@ impl Ledger for SpooledLedger {
 
     fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError> {
         self.primary.samples(id).map_err(|e| self.explain(e))
+    }
+
+    /// Hourly rows follow their run: to the spool while the run is kept there (they stay there:
+    /// `sync` sends runs and samples, not hourly rows), else to the shared ledger, falling back to
+    /// the spool during an outage.
+    fn store_hours(&mut self, run_id: &str, rows: &[HourRow]) -> Result<(), LedgerError> {
+        if self.spooled.contains(run_id) {
+            return self.spool()?.store_hours(run_id, rows);
+        }
+        // Unreachable right now: the run's next checkpoint moves it to the spool, and the rows of
+        // the current hour are written again with it.
+        self.try_primary(|p| p.store_hours(run_id, rows))?;
+        Ok(())
+    }
+
+    fn hours(&self, id: &str) -> Result<Vec<HourRow>, LedgerError> {
+        self.primary.hours(id).map_err(|e| self.explain(e))
     }
 
     fn location(&self) -> String {

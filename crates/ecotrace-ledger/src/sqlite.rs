@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use ecotrace_core::serving::HourRow;
 use ecotrace_core::{Power, PowerSample, RunRecord, RunStatus};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
@@ -376,6 +377,8 @@ impl SqliteLedger {
     pub fn remove(&mut self, id: &str) -> Result<bool, LedgerError> {
         self.write(|tx| {
             tx.prepare_cached("DELETE FROM samples WHERE run_id = ?1")?
+                .execute([id])?;
+            tx.prepare_cached("DELETE FROM run_hours WHERE run_id = ?1")?
                 .execute([id])?;
             let n = tx
                 .prepare_cached("DELETE FROM runs WHERE id = ?1")?
@@ -789,9 +792,65 @@ impl Ledger for SqliteLedger {
         })
     }
 
+    fn store_hours(&mut self, run_id: &str, rows: &[HourRow]) -> Result<(), LedgerError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let encoded = encode_hours(run_id, rows)?;
+        self.write(|tx| {
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO run_hours (run_id, hour, row_json) VALUES (?1, ?2, ?3)",
+            )?;
+            for (row, json) in rows.iter().zip(&encoded) {
+                put.execute(params![run_id, ts(row.hour), json])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn hours(&self, id: &str) -> Result<Vec<HourRow>, LedgerError> {
+        self.with_retry(|conn| {
+            let id = self.resolve(conn, id)?;
+            let jsons = conn
+                .prepare_cached("SELECT row_json FROM run_hours WHERE run_id = ?1 ORDER BY hour")?
+                .query_map([&id], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(decode_hours(&id, &jsons, &self.location)?)
+        })
+    }
+
     fn location(&self) -> String {
         self.location.clone()
     }
+}
+
+/// Hourly rows as the JSON stored in `run_hours.row_json`.
+pub(crate) fn encode_hours(run_id: &str, rows: &[HourRow]) -> Result<Vec<String>, LedgerError> {
+    rows.iter()
+        .map(|r| {
+            serde_json::to_string(r).map_err(|source| LedgerError::Encode {
+                id: run_id.to_string(),
+                source,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn decode_hours(
+    run_id: &str,
+    jsons: &[String],
+    location: &str,
+) -> Result<Vec<HourRow>, LedgerError> {
+    jsons
+        .iter()
+        .map(|j| {
+            serde_json::from_str(j).map_err(|e| LedgerError::UnreadableRecord {
+                id: run_id.to_string(),
+                location: location.to_string(),
+                reason: format!("hourly row: {e}"),
+            })
+        })
+        .collect()
 }
 
 impl SqliteLedger {

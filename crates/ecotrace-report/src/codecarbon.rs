@@ -764,6 +764,8 @@ fn record(
             interval_s: Duration::ZERO,
             pid: 0,
         },
+        serving: None,
+        windows: Vec::new(),
     };
     if !r.mean_power.watts().is_finite() {
         r.mean_power = Power::ZERO;

@@ -27,6 +27,7 @@ mod model_card;
 mod publish;
 mod report;
 mod runs;
+mod serving;
 mod show;
 mod summary;
 mod svg;
@@ -48,5 +49,8 @@ pub use model_card::model_card;
 pub use publish::{report_document, show_document, DocOptions};
 pub use report::{render_report, Format};
 pub use runs::{runs_csv, runs_json, runs_markdown, runs_table, SPOOLED_TAG};
+pub use serving::{
+    hours_report, run_hours, serving_lines, serving_runs_lines, serving_text, windows_text,
+};
 pub use show::{show_json, show_run};
 pub use summary::{live_line, run_summary};

@@ -73,7 +73,7 @@ pub fn runs_table(rs: &[RunRecord]) -> String {
     if rs.is_empty() {
         return "no runs\n".to_string();
     }
-    list_table(rs, true).text()
+    list_table(rs, true).text() + &crate::serving::serving_runs_lines(rs)
 }
 
 /// The same columns as [`runs_table`] as a GitHub Markdown table, nothing cut.

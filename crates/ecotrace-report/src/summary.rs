@@ -243,6 +243,7 @@ pub fn run_summary(r: &RunRecord) -> String {
         ),
     );
     footprint_lines(&mut out, r);
+    out.push_str(&crate::serving::serving_lines(r));
     for n in &r.notes {
         push_wrapped(&mut out, "note: ", &inline(n), 6, COLS);
     }

@@ -10,7 +10,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ecotrace_core::{ComponentEnergy, ComponentKind, Energy, Method, Power, PowerSample, Scope};
+use ecotrace_core::{
+    ComponentEnergy, ComponentKind, Energy, EnergyBreakdown, Method, Power, PowerSample, Scope,
+};
 
 use crate::procfs::{read_meminfo, CpuClock, CpuDelta, ProcessTree};
 use crate::{Roots, Sensor, SensorError, Tick};
@@ -41,6 +43,8 @@ pub struct Live {
     pub power: Power,
     /// IT energy so far.
     pub energy: Energy,
+    /// IT energy so far by component kind (`total` equals `energy`).
+    pub by_kind: EnergyBreakdown,
 }
 
 /// Integrates sensor readings into per-device energy totals.
@@ -203,10 +207,16 @@ impl Meter {
             self.note_error(&name, &e);
         }
         self.samples.push(sample);
+        let mut by_kind = self.last.by_kind;
+        by_kind.cpu += sample.cpu_w * dt;
+        by_kind.gpu += sample.gpu_w * dt;
+        by_kind.ram += sample.ram_w * dt;
+        by_kind.total += interval_energy;
         self.last = Live {
             elapsed: self.elapsed,
             power: interval_energy / dt,
             energy: self.last.energy + interval_energy,
+            by_kind,
         };
     }
 
@@ -286,6 +296,9 @@ fn sensor_label(s: &dyn Sensor) -> String {
 /// Something that is told, at least every `checkpoint_every`, what has been measured so far.
 pub trait Checkpoint: Send + 'static {
     fn checkpoint(&mut self, meter: &Meter, new_samples: Vec<PowerSample>);
+    /// Called on the meter thread after every step, with the figures it just produced (for work
+    /// accounting at the sampling interval). Must be cheap; the default does nothing.
+    fn stepped(&mut self, _live: &Live) {}
 }
 
 impl<F: FnMut(&Meter, Vec<PowerSample>) + Send + 'static> Checkpoint for F {
@@ -344,9 +357,11 @@ impl<C: Checkpoint> MeterThread<C> {
                     if *stopped || now >= next_step {
                         meter.step(now - last_step);
                         last_step = now;
+                        let live = meter.live();
                         if let Ok(mut l) = sh.live.lock() {
-                            *l = meter.live();
+                            *l = live;
                         }
+                        checkpoint.stepped(&live);
                     }
                     if *stopped {
                         break;

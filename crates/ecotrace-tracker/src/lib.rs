@@ -7,8 +7,11 @@
 pub mod agent_link;
 pub mod footprint;
 pub mod job;
+pub mod scrape;
 pub mod session;
 pub mod settings;
+pub mod windows;
+pub mod work;
 
 pub use footprint::FootprintSettings;
 pub use session::{Finished, Measuring, Outcome, Run};

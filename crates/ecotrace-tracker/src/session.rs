@@ -20,8 +20,11 @@ use ecotrace_sensors::meter::{Checkpoint, Live, Meter, MeterConfig, MeterThread}
 use ecotrace_sensors::{Diagnostic, Roots, Sensor};
 
 use crate::agent_link::{self, AgentLink};
+use crate::scrape::WorkSource;
 use crate::settings::MeasureSettings;
+use crate::work::{self, Book, Scraper, WorkBook};
 use crate::TrackError;
+use ecotrace_core::serving::HourRow;
 
 /// How often the ledger gets what has been measured so far (the promise is at least every 10 s).
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
@@ -73,6 +76,8 @@ pub fn new_record(settings: &MeasureSettings, command: &[String], host: Host) ->
             interval_s: settings.interval,
             pid: std::process::id(),
         },
+        serving: None,
+        windows: Vec::new(),
     }
 }
 
@@ -204,6 +209,37 @@ struct LedgerSink {
     ledger: Box<dyn Ledger>,
     /// Samples not yet stored (kept across a failed write, sent with the next one).
     pending: Vec<PowerSample>,
+    /// The work book, stepped after every sample; its hourly rows are stored with checkpoints.
+    book: Book,
+    /// Hourly rows not yet stored (kept across a failed write).
+    pending_hours: Vec<HourRow>,
+}
+
+/// The book's serving figures and windows into the record; its hourly rows to `pending_hours`.
+fn take_work(book: &Book, pending_hours: &mut Vec<HourRow>, record: &mut RunRecord) {
+    let mut b = work::lock(book);
+    b.fill(record);
+    record.recompute();
+    for row in b.rows_to_store() {
+        // A row of an hour already waiting replaces it (the current hour grows).
+        pending_hours.retain(|h| h.hour != row.hour);
+        pending_hours.push(row);
+    }
+}
+
+impl LedgerSink {
+    fn store_hours(&mut self, id: &str) -> Result<(), String> {
+        if self.pending_hours.is_empty() {
+            return Ok(());
+        }
+        match self.ledger.store_hours(id, &self.pending_hours) {
+            Ok(()) => {
+                self.pending_hours.clear();
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
 
 impl Checkpoint for LedgerSink {
@@ -211,17 +247,24 @@ impl Checkpoint for LedgerSink {
         let record = {
             let mut r = lock(&self.recorder);
             r.absorb(meter.components(), meter.elapsed(), &samples);
+            take_work(&self.book, &mut self.pending_hours, &mut r.record);
             r.record.clone()
         };
         self.pending.extend(samples);
-        match self.ledger.checkpoint(&record, &self.pending) {
-            Ok(()) => self.pending.clear(),
-            Err(e) => {
-                lock(&self.recorder)
-                    .checkpoint_error
-                    .get_or_insert_with(|| e.to_string());
+        let stored = match self.ledger.checkpoint(&record, &self.pending) {
+            Ok(()) => {
+                self.pending.clear();
+                self.store_hours(&record.id)
             }
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = stored {
+            lock(&self.recorder).checkpoint_error.get_or_insert(e);
         }
+    }
+
+    fn stepped(&mut self, live: &Live) {
+        work::lock(&self.book).step(Utc::now(), live);
     }
 }
 
@@ -240,6 +283,9 @@ pub struct Run {
     agent: Option<Arc<AgentLink>>,
     /// What a local measurement would use, kept to fall back on if the agent refuses the tree.
     sensor_config: SensorConfig,
+    book: Book,
+    /// The server's work counter, read every interval once measuring starts.
+    source: Option<(Box<dyn WorkSource>, bool)>,
 }
 
 /// How a run ended.
@@ -315,7 +361,27 @@ impl Run {
             interval: settings.interval,
             agent,
             sensor_config,
+            book: Arc::new(Mutex::new(WorkBook::new())),
+            source: None,
         })
+    }
+
+    /// Counts the work of a server from `source`, read every sampling interval while the run is
+    /// measured. `from_zero`: the server was started with the run, so its counters' first values
+    /// are work of the run (else they are a baseline).
+    pub fn count_work(&mut self, source: Box<dyn WorkSource>, from_zero: bool) {
+        work::lock(&self.book).count_from(source.describe());
+        self.source = Some((source, from_zero));
+    }
+
+    /// Creates the run's windows file in `dir`, for the command to open and close windows and
+    /// count work in (see [`crate::windows`]); returns its path, to pass in
+    /// [`crate::windows::WINDOWS_ENV`].
+    pub fn windows_file(&self, dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+        let f = crate::windows::WindowFile::create(dir, &self.id())?;
+        let path = f.path().to_path_buf();
+        work::lock(&self.book).attach_file(f);
+        Ok(path)
     }
 
     /// The run's id.
@@ -411,14 +477,25 @@ impl Run {
             recorder: Arc::clone(&self.recorder),
             ledger: self.ledger,
             pending: Vec::new(),
+            book: Arc::clone(&self.book),
+            pending_hours: Vec::new(),
         };
         let thread = MeterThread::spawn(meter, self.interval, checkpoint_every, sink)
             .map_err(TrackError::Thread)?;
+        let scraper = match self.source {
+            Some((source, from_zero)) => Some(
+                Scraper::spawn(source, from_zero, self.interval, Arc::clone(&self.book))
+                    .map_err(TrackError::Thread)?,
+            ),
+            None => None,
+        };
         Ok(Measuring {
             recorder: self.recorder,
             thread: Mutex::new(Some(thread)),
             started: Instant::now(),
             reaped,
+            book: self.book,
+            scraper: Mutex::new(scraper),
         })
     }
 }
@@ -429,9 +506,26 @@ pub struct Measuring {
     thread: Mutex<Option<MeterThread<LedgerSink>>>,
     started: Instant,
     reaped: Option<Arc<AtomicU64>>,
+    book: Book,
+    scraper: Mutex<Option<Scraper>>,
 }
 
 impl Measuring {
+    /// Counts work done (`tracker.count()`, or a `count` line of the windows file).
+    pub fn count(&self, w: ecotrace_core::serving::WorkCounts) {
+        work::lock(&self.book).add(w);
+    }
+
+    /// Opens a named window now (windows nest; names may repeat).
+    pub fn start_window(&self, name: &str) -> Result<(), String> {
+        work::lock(&self.book).start_window(name, Utc::now())
+    }
+
+    /// Closes the innermost open window of that name now.
+    pub fn end_window(&self, name: &str) -> Result<(), String> {
+        work::lock(&self.book).end_window(name, Utc::now())
+    }
+
     /// Latest figures for a live status line (zero once finished).
     pub fn live(&self) -> Live {
         self.thread
@@ -468,6 +562,15 @@ impl Measuring {
 
     /// Stops sampling (with a last reading for the partial interval) and writes the final record.
     pub fn finish(self, outcome: Outcome) -> Finished {
+        // The last read of the server's counters first, so that the last step accounts it.
+        if let Some(s) = self
+            .scraper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            s.stop();
+        }
         let thread = self
             .thread
             .lock()
@@ -492,11 +595,14 @@ impl Measuring {
         if outcome.error.is_some() {
             rec.error = outcome.error;
         }
+        take_work(&sink.book, &mut sink.pending_hours, &mut r.record);
+        let id = r.record.id.clone();
         let store_error = sink
             .ledger
             .finish(&r.record, &sink.pending)
             .err()
-            .map(|e| e.to_string());
+            .map(|e| e.to_string())
+            .or_else(|| sink.store_hours(&id).err());
         Finished {
             record: r.record.clone(),
             store_error,
@@ -507,10 +613,15 @@ impl Measuring {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::settings::{FileLayers, MeasureOptions};
     use ecotrace_ledger::{RunFilter, SqliteLedger};
+
+    /// A record of a run about to start, for unit tests.
+    pub(crate) fn record() -> RunRecord {
+        new_record(&settings(), &["serve".into()], Host::default())
+    }
 
     fn settings() -> MeasureSettings {
         let opts = MeasureOptions {

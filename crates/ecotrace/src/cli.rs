@@ -29,6 +29,12 @@ pub struct Cli {
 pub enum Command {
     /// Run a command and measure its energy and carbon: ecotrace run [OPTIONS] -- COMMAND [ARGS...]
     Run(RunArgs),
+    /// Start a model server and measure it until it exits, per request and per 1,000 generated
+    /// tokens: ecotrace serve [OPTIONS] --metrics-url URL -- COMMAND [ARGS...]
+    Serve(ServeArgs),
+    /// Measure a process tree that is already running (a model server), until it exits or
+    /// ecotrace is interrupted (the process is left alone): ecotrace attach --pid PID [OPTIONS]
+    Attach(AttachArgs),
     /// List runs in the ledger
     Runs(RunsArgs),
     /// Show one run
@@ -100,6 +106,51 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
+/// How the work of a server is counted (`serve`, `attach`).
+#[derive(Debug, Args, Default, Clone)]
+pub struct WorkArgs {
+    /// The server's Prometheus endpoint, read every sampling interval: vLLM and TGI metrics are
+    /// recognised; name other servers' counters with --requests-metric and --tokens-metric.
+    /// Without it, work is counted only from `count` lines in $ECOTRACE_WINDOWS (serve)
+    #[arg(long, env = "ECOTRACE_METRICS_URL", value_name = "URL")]
+    pub metrics_url: Option<String>,
+    /// Counter of requests served, for a server that is neither vLLM nor TGI
+    #[arg(long, value_name = "NAME", requires = "metrics_url")]
+    pub requests_metric: Option<String>,
+    /// Counter (or histogram _sum) of generated tokens
+    #[arg(long, value_name = "NAME", requires = "requests_metric")]
+    pub tokens_metric: Option<String>,
+    /// Counter (or histogram _sum) of prompt tokens
+    #[arg(long, value_name = "NAME", requires = "requests_metric")]
+    pub prompt_tokens_metric: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub work: WorkArgs,
+    /// Options of `run` (phase defaults to inference)
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The process to measure, with its descendants
+    #[arg(long, value_name = "PID")]
+    pub pid: u32,
+    #[command(flatten)]
+    pub work: WorkArgs,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// Print the finished run record as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing of ecotrace's own on stderr (errors excepted)
+    #[arg(long, short, env = "ECOTRACE_QUIET")]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct RunsArgs {
     /// Only runs of this project
@@ -162,7 +213,8 @@ pub struct ReportArgs {
     /// Only runs of this phase
     #[arg(long, value_name = "PHASE")]
     pub phase: Option<String>,
-    /// Group by: phase, project, day, status, job (all nodes of a job summed) [default: project]
+    /// Group by: phase, project, day, status, job (all nodes of a job summed), hour (the hourly
+    /// rows of serving runs: requests, tokens, energy, idle share, per-unit figures) [default: project]
     #[arg(long, value_name = "KEY")]
     pub by: Option<String>,
     /// Output format: table, json, csv, markdown (grouped); html (a page with charts), latex (a

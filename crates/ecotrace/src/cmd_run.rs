@@ -10,6 +10,7 @@ use anyhow::Result;
 use ecotrace_core::{RunStatus, Scope};
 use ecotrace_ledger::Ledger;
 use ecotrace_sensors::Roots;
+use ecotrace_tracker::scrape::WorkSource;
 use ecotrace_tracker::{Finished, MeasureSettings, Measuring, Outcome, Run};
 
 use crate::child::{self, ChildEnd};
@@ -19,6 +20,8 @@ pub struct RunOptions {
     pub command: Vec<String>,
     pub json: bool,
     pub quiet: bool,
+    /// The server's work counter (`ecotrace serve --metrics-url`).
+    pub work: Option<Box<dyn WorkSource>>,
 }
 
 fn spawn_error(cmd: &str, e: &std::io::Error) -> String {
@@ -34,22 +37,42 @@ fn spawn_error(cmd: &str, e: &std::io::Error) -> String {
 }
 
 /// Runs the command and returns the exit code ecotrace should exit with.
-pub fn run(opts: RunOptions, ledger: Box<dyn Ledger>) -> Result<i32> {
-    let s = &opts.settings;
-    let mut run = Run::begin(s, opts.command.clone(), ledger, Roots::from_env())?;
+pub fn run(mut opts: RunOptions, ledger: Box<dyn Ledger>) -> Result<i32> {
+    let mut run = Run::begin(
+        &opts.settings,
+        opts.command.clone(),
+        ledger,
+        Roots::from_env(),
+    )?;
     // Said before the command starts, and even with --quiet: the user must know at once when the
     // run is not going where they expect.
     for n in run.take_notices() {
         eprintln!("ecotrace: {n}");
     }
+    if let Some(source) = opts.work.take() {
+        // The server starts with the run: its counters' first values are the run's work.
+        run.count_work(source, true);
+    }
+    let s = &opts.settings;
+    let windows = match run.windows_file(&runtime_dir()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            run.note(format!(
+                "no windows file for the command ({e}): windows cannot be opened from it"
+            ));
+            None
+        }
+    };
 
     let subreaper = child::become_subreaper();
     // Handlers first: a signal sent right after the spawn is then queued and forwarded.
     let pending = child::PendingForwarder::install();
-    let child = match std::process::Command::new(&opts.command[0])
-        .args(&opts.command[1..])
-        .spawn()
-    {
+    let mut command = std::process::Command::new(&opts.command[0]);
+    command.args(&opts.command[1..]);
+    if let Some(p) = &windows {
+        command.env(ecotrace_tracker::windows::WINDOWS_ENV, p);
+    }
+    let child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
             let why = spawn_error(&opts.command[0], &e);
@@ -149,8 +172,17 @@ pub fn run(opts: RunOptions, ledger: Box<dyn Ledger>) -> Result<i32> {
     Ok(code)
 }
 
+/// Where a run's windows file goes: $XDG_RUNTIME_DIR (private to the user) if set, else the
+/// temporary directory.
+pub fn runtime_dir() -> std::path::PathBuf {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir)
+}
+
 /// The one-line live status on stderr, redrawn until `done`.
-fn live_status(
+pub fn live_status(
     m: Arc<Measuring>,
     done: Arc<AtomicBool>,
     s: &MeasureSettings,
@@ -175,7 +207,7 @@ fn live_status(
     })
 }
 
-fn finish_output(opts: &RunOptions, done: &Finished) -> Result<()> {
+pub fn finish_output(opts: &RunOptions, done: &Finished) -> Result<()> {
     if let Some(e) = &done.store_error {
         eprintln!(
             "ecotrace: error: the run could not be stored in {}: {e}\necotrace: its record follows, so nothing is lost:\n{}",

@@ -5,6 +5,7 @@ mod child;
 mod cli;
 mod cmd_agent;
 mod cmd_run;
+mod cmd_serve;
 
 use anyhow::{Context, Result};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
@@ -166,6 +167,48 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                     command: args.command,
                     json: args.json,
                     quiet,
+                    work: None,
+                },
+                ledger,
+            )
+        }
+        Command::Serve(args) => {
+            let run = args.run;
+            let mut opts = run.measure.clone();
+            opts.origins = origins;
+            let mut settings = cmd_serve::settings(opts, &files)?;
+            if let Some(job) = &run.job {
+                settings.job = ecotrace_tracker::job::detect_from_env(Some(job));
+            }
+            let work = cmd_serve::work_source(&args.work, settings.interval)?;
+            let quiet = run.quiet || files.quiet().unwrap_or(false);
+            let ledger = open_ledger_for_run(&cli.ledger, &files)?;
+            cmd_serve::serve(
+                cmd_run::RunOptions {
+                    settings,
+                    command: run.command,
+                    json: run.json,
+                    quiet,
+                    work,
+                },
+                ledger,
+            )
+        }
+        Command::Attach(args) => {
+            let mut opts = args.measure.clone();
+            opts.origins = origins;
+            let settings = cmd_serve::settings(opts, &files)?;
+            let work = cmd_serve::work_source(&args.work, settings.interval)?;
+            let quiet = args.quiet || files.quiet().unwrap_or(false);
+            let ledger = open_ledger_for_run(&cli.ledger, &files)?;
+            cmd_serve::attach(
+                args.pid,
+                cmd_run::RunOptions {
+                    settings,
+                    command: Vec::new(),
+                    json: args.json,
+                    quiet,
+                    work,
                 },
                 ledger,
             )
@@ -227,11 +270,18 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table)
             };
             let opts = doc_options(&args.publish, None, GroupBy::Project);
-            let out = ecotrace_report::show_document(&run, &samples, format, &opts);
+            let mut out = ecotrace_report::show_document(&run, &samples, format, &opts);
+            if format == Format::Table {
+                let hours = ledger.hours(&run.id)?;
+                out.push_str(&ecotrace_report::serving_text(&run, &hours));
+            }
             emit(&out, &args.publish)
         }
         Command::Report(args) => {
             let ledger = open_ledger(&cli.ledger, &files)?;
+            if args.by.as_deref().map(str::trim) == Some("hour") {
+                return report_by_hour(ledger.as_ref(), &args);
+            }
             let by = parse_opt::<GroupBy>(&args.by)?.unwrap_or(GroupBy::Project);
             let format = parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table);
             let filter = RunFilter {
@@ -395,6 +445,37 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             }
         },
     }
+}
+
+/// `report --by hour`: the hourly rows of the runs that counted work, summed by hour.
+fn report_by_hour(ledger: &dyn Ledger, args: &cli::ReportArgs) -> Result<i32> {
+    let format = parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table);
+    if !matches!(
+        format,
+        Format::Table | Format::Json | Format::Csv | Format::Markdown
+    ) {
+        return Err(UsageError(format!(
+            "--by hour is written as table, json, csv or markdown, not {}",
+            args.format.as_deref().unwrap_or_default()
+        ))
+        .into());
+    }
+    let filter = RunFilter {
+        project: args.project.clone(),
+        phase: parse_opt::<Phase>(&args.phase)?,
+        status: None,
+        since: None,
+        limit: None,
+    };
+    let mut runs = Vec::new();
+    for r in ledger.list(&filter)? {
+        if r.serving.is_some() {
+            let hours = ledger.hours(&r.id)?;
+            runs.push((r, hours));
+        }
+    }
+    let out = ecotrace_report::hours_report(&runs, format);
+    emit(&out, &args.publish)
 }
 
 fn doc_options<'a>(

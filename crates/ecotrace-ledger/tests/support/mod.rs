@@ -99,6 +99,8 @@ pub fn record(id: &str, project: &str, phase: Phase, started_at: DateTime<Utc>) 
             interval_s: Duration::from_secs(1),
             pid: 4242,
         },
+        serving: None,
+        windows: Vec::new(),
     };
     r.recompute();
     r

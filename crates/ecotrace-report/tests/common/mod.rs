@@ -244,6 +244,8 @@ pub fn finished() -> RunRecord {
             peak_power_w: Power::from_watts(943.5),
         },
         tracker: tracker(4242),
+        serving: None,
+        windows: Vec::new(),
     };
     let figs = |kv: &[(&str, f64)]| {
         kv.iter()

@@ -1,0 +1,457 @@
+//! Serving: the work a model server did (requests, prompt and generated tokens), the energy it
+//! drew per hour with idle intervals apart from active ones, named windows inside a run, and the
+//! per-unit figures derived from them (per request, per 1,000 generated tokens). Pure data and
+//! arithmetic; the counting itself (Prometheus scrapes, `tracker.count()`) is in
+//! `ecotrace-tracker`. Field names are an interface: see `docs/run-record.md` and
+//! `docs/serving.md`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::footprint;
+use crate::units::{serde_as, CarbonIntensity, CarbonMass, Energy, Pue, Water};
+use crate::EnergyBreakdown;
+
+/// Units of work counted: requests served, prompt tokens read, tokens generated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkCounts {
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub generated_tokens: u64,
+}
+
+impl WorkCounts {
+    pub fn is_zero(&self) -> bool {
+        self.requests == 0 && self.prompt_tokens == 0 && self.generated_tokens == 0
+    }
+}
+
+impl std::ops::AddAssign for WorkCounts {
+    fn add_assign(&mut self, o: WorkCounts) {
+        self.requests += o.requests;
+        self.prompt_tokens += o.prompt_tokens;
+        self.generated_tokens += o.generated_tokens;
+    }
+}
+
+/// Figures per unit of work: per request and per 1,000 generated tokens. `None` where there was
+/// no such work (never a division by zero).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PerUnit {
+    /// IT energy (before PUE) per request, Wh.
+    pub energy_wh_per_request: Option<f64>,
+    /// IT energy per 1,000 generated tokens, Wh.
+    pub energy_wh_per_1k_tokens: Option<f64>,
+    /// Operational CO2e per request, kg.
+    pub kgco2e_per_request: Option<f64>,
+    pub kgco2e_per_1k_tokens: Option<f64>,
+    /// Embodied CO2e (SCI M) per request, kg; `None` also when embodied carbon was not assessed.
+    pub embodied_kgco2e_per_request: Option<f64>,
+    pub embodied_kgco2e_per_1k_tokens: Option<f64>,
+    /// Water (on-site + off-site) per request, litres; `None` also when water was not assessed.
+    pub water_l_per_request: Option<f64>,
+    pub water_l_per_1k_tokens: Option<f64>,
+}
+
+/// The footprint a unit figure is divided out of.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Footprint {
+    pub energy: Energy,
+    pub operational: CarbonMass,
+    pub embodied: Option<CarbonMass>,
+    pub water: Option<Water>,
+}
+
+impl PerUnit {
+    /// `footprint` divided by the requests and by thousands of generated tokens.
+    pub fn derive(footprint: Footprint, work: WorkCounts) -> PerUnit {
+        let per = |x: f64, n: u64, scale: f64| (n > 0).then(|| x * scale / n as f64);
+        let req = |x: f64| per(x, work.requests, 1.0);
+        let tok = |x: f64| per(x, work.generated_tokens, 1000.0);
+        let emb = footprint.embodied.map(|c| c.kg());
+        let wat = footprint.water.map(|w| w.litres());
+        PerUnit {
+            energy_wh_per_request: req(footprint.energy.wh()),
+            energy_wh_per_1k_tokens: tok(footprint.energy.wh()),
+            kgco2e_per_request: req(footprint.operational.kg()),
+            kgco2e_per_1k_tokens: tok(footprint.operational.kg()),
+            embodied_kgco2e_per_request: emb.and_then(req),
+            embodied_kgco2e_per_1k_tokens: emb.and_then(tok),
+            water_l_per_request: wat.and_then(req),
+            water_l_per_1k_tokens: wat.and_then(tok),
+        }
+    }
+}
+
+/// One hour of a serving run: the energy drawn in it, how much of it with no request in flight,
+/// and the work done. Stored in the ledger (one row per run and hour), so a run of months keeps
+/// a bounded record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HourRow {
+    /// Start of the hour (UTC, on the hour).
+    pub hour: DateTime<Utc>,
+    /// IT energy measured in the hour, by component.
+    pub energy_kwh: EnergyBreakdown,
+    /// Part of `energy_kwh.total` drawn in intervals with no request in flight.
+    #[serde(with = "serde_as::kwh")]
+    pub idle_energy_kwh: Energy,
+    /// Seconds measured in the hour, and how many of them idle.
+    pub measured_s: f64,
+    pub idle_s: f64,
+    #[serde(flatten)]
+    pub work: WorkCounts,
+    /// False when the work counter could not be read for part of the hour: the energy is whole,
+    /// the counts may be short (or late, counted in the hour the counter answered again).
+    pub counts_complete: bool,
+}
+
+impl HourRow {
+    pub fn new(hour: DateTime<Utc>) -> HourRow {
+        HourRow {
+            hour,
+            energy_kwh: EnergyBreakdown::default(),
+            idle_energy_kwh: Energy::ZERO,
+            measured_s: 0.0,
+            idle_s: 0.0,
+            work: WorkCounts::default(),
+            counts_complete: true,
+        }
+    }
+
+    /// Adds another row of the same hour (e.g. another run's).
+    pub fn merge(&mut self, o: &HourRow) {
+        self.energy_kwh = add_breakdown(self.energy_kwh, o.energy_kwh);
+        self.idle_energy_kwh += o.idle_energy_kwh;
+        self.measured_s += o.measured_s;
+        self.idle_s += o.idle_s;
+        self.work += o.work;
+        self.counts_complete &= o.counts_complete;
+    }
+
+    /// The hour's footprint with the run's factors: operational CO2e from its energy, embodied
+    /// carbon as the run's rate over the seconds measured in the hour, water from its energy.
+    pub fn figures(&self, f: &Factors) -> HourFigures {
+        let energy = self.energy_kwh.total;
+        let operational = footprint::operational(energy, f.pue, f.intensity);
+        let embodied = f.embodied_per_s.map(|c| c * self.measured_s);
+        let water = f
+            .water_l_per_kwh_it
+            .map(|l| Water::from_litres(l * energy.kwh()));
+        let per_unit = PerUnit::derive(
+            Footprint {
+                energy,
+                operational,
+                embodied,
+                water,
+            },
+            self.work,
+        );
+        HourFigures {
+            operational,
+            embodied,
+            water,
+            idle_share: share(self.idle_energy_kwh, energy),
+            requests_per_s: (self.measured_s > 0.0)
+                .then(|| self.work.requests as f64 / self.measured_s),
+            per_unit,
+        }
+    }
+}
+
+/// What an hour's figures are derived with: the run's PUE and intensity, its embodied carbon per
+/// second measured, and its water per kWh of IT energy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Factors {
+    pub pue: Pue,
+    pub intensity: CarbonIntensity,
+    pub embodied_per_s: Option<CarbonMass>,
+    pub water_l_per_kwh_it: Option<f64>,
+}
+
+impl Factors {
+    /// The factors of a run record.
+    pub fn of(r: &crate::RunRecord) -> Factors {
+        let secs = r.duration.as_secs_f64();
+        Factors {
+            pue: r.pue.value,
+            intensity: r.intensity.value,
+            embodied_per_s: r.embodied.filter(|_| secs > 0.0).map(|c| c * (1.0 / secs)),
+            water_l_per_kwh_it: r
+                .water_used
+                .as_ref()
+                .map(|w| w.wue.l_per_kwh() + r.pue.value.value() * w.offsite_factor.l_per_kwh()),
+        }
+    }
+}
+
+/// One hour summed over runs (`report --by hour`): the rows merged, each run's footprint
+/// computed with its own factors and added, the per-unit figures derived from the sums.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourTotal {
+    pub row: HourRow,
+    pub operational: CarbonMass,
+    pub embodied: Option<CarbonMass>,
+    pub water: Option<Water>,
+    /// How many runs had a row in this hour.
+    pub runs: u32,
+    pub idle_share: Option<f64>,
+    pub per_unit: PerUnit,
+}
+
+/// Sums hourly rows of several runs (each with its run's factors) by hour, in time order.
+pub fn hour_totals<'a>(rows: impl IntoIterator<Item = (&'a HourRow, Factors)>) -> Vec<HourTotal> {
+    let mut by: std::collections::BTreeMap<DateTime<Utc>, HourTotal> = Default::default();
+    for (row, f) in rows {
+        let x = row.figures(&f);
+        let add_opt = |a: Option<CarbonMass>, b: Option<CarbonMass>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
+        };
+        let t = by.entry(row.hour).or_insert_with(|| HourTotal {
+            row: HourRow::new(row.hour),
+            operational: CarbonMass::ZERO,
+            embodied: None,
+            water: None,
+            runs: 0,
+            idle_share: None,
+            per_unit: PerUnit::default(),
+        });
+        t.row.merge(row);
+        t.operational += x.operational;
+        t.embodied = add_opt(t.embodied, x.embodied);
+        t.water = match (t.water, x.water) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
+        };
+        t.runs += 1;
+    }
+    by.into_values()
+        .map(|mut t| {
+            t.idle_share = share(t.row.idle_energy_kwh, t.row.energy_kwh.total);
+            t.per_unit = PerUnit::derive(
+                Footprint {
+                    energy: t.row.energy_kwh.total,
+                    operational: t.operational,
+                    embodied: t.embodied,
+                    water: t.water,
+                },
+                t.row.work,
+            );
+            t
+        })
+        .collect()
+}
+
+/// An hour's derived figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HourFigures {
+    pub operational: CarbonMass,
+    pub embodied: Option<CarbonMass>,
+    pub water: Option<Water>,
+    /// Share of the energy drawn with no request in flight.
+    pub idle_share: Option<f64>,
+    pub requests_per_s: Option<f64>,
+    pub per_unit: PerUnit,
+}
+
+fn share(part: Energy, whole: Energy) -> Option<f64> {
+    (whole > Energy::ZERO).then(|| (part / whole).clamp(0.0, 1.0))
+}
+
+fn add_breakdown(a: EnergyBreakdown, b: EnergyBreakdown) -> EnergyBreakdown {
+    EnergyBreakdown {
+        cpu: a.cpu + b.cpu,
+        gpu: a.gpu + b.gpu,
+        ram: a.ram + b.ram,
+        total: a.total + b.total,
+    }
+}
+
+/// Component-wise difference of two cumulative breakdowns (never negative).
+pub fn breakdown_since(now: EnergyBreakdown, then: EnergyBreakdown) -> EnergyBreakdown {
+    let d = |a: Energy, b: Energy| (a - b).max(Energy::ZERO);
+    EnergyBreakdown {
+        cpu: d(now.cpu, then.cpu),
+        gpu: d(now.gpu, then.gpu),
+        ram: d(now.ram, then.ram),
+        total: d(now.total, then.total),
+    }
+}
+
+/// The record's `serving` object: the work counted over the whole run, the idle energy, and the
+/// per-unit figures (derived in [`Serving::derive`], called by `RunRecord::recompute`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Serving {
+    /// Where the counts come from, e.g. `vllm metrics at http://127.0.0.1:8000/metrics`,
+    /// `tracker.count()`.
+    pub source: String,
+    #[serde(flatten)]
+    pub work: WorkCounts,
+    /// False when the counter could not be read for part of the run (see the hourly rows).
+    pub counts_complete: bool,
+    /// IT energy drawn in intervals with no request in flight, and in the others.
+    #[serde(with = "serde_as::kwh")]
+    pub idle_energy_kwh: Energy,
+    #[serde(with = "serde_as::kwh")]
+    pub active_energy_kwh: Energy,
+    /// Seconds with no request in flight.
+    pub idle_s: f64,
+    /// `idle_energy_kwh` ÷ (idle + active energy).
+    pub idle_share: Option<f64>,
+    /// Number of hourly rows stored in the ledger for this run.
+    pub hours: u32,
+    #[serde(flatten)]
+    pub per_unit: PerUnit,
+}
+
+impl Serving {
+    pub fn new(source: String) -> Serving {
+        Serving {
+            source,
+            work: WorkCounts::default(),
+            counts_complete: true,
+            idle_energy_kwh: Energy::ZERO,
+            active_energy_kwh: Energy::ZERO,
+            idle_s: 0.0,
+            idle_share: None,
+            hours: 0,
+            per_unit: PerUnit::default(),
+        }
+    }
+
+    /// Derives the shares and per-unit figures from the run's whole footprint.
+    pub fn derive(&mut self, footprint: Footprint) {
+        self.idle_share = share(
+            self.idle_energy_kwh,
+            self.idle_energy_kwh + self.active_energy_kwh,
+        );
+        self.per_unit = PerUnit::derive(footprint, self.work);
+    }
+}
+
+/// A named window inside a run (`tracker.window("eval")`, or a line written to
+/// `$ECOTRACE_WINDOWS`): its time span and the energy measured in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    pub name: String,
+    pub started_at: DateTime<Utc>,
+    /// `None` while the window is open (or when the run ended with it open).
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Windows open around this one when it started (0 at the top level).
+    pub depth: u32,
+    /// IT energy measured between its start and end, by component, at the run's sampling
+    /// resolution.
+    pub energy_kwh: EnergyBreakdown,
+    #[serde(rename = "operational_kgco2e", with = "serde_as::kg")]
+    pub operational: CarbonMass,
+}
+
+impl Window {
+    pub fn duration(&self) -> Option<Duration> {
+        self.ended_at
+            .map(|e| (e - self.started_at).to_std().unwrap_or_default())
+    }
+}
+
+/// Recomputes each window's CO2e from its energy.
+pub fn derive_windows(windows: &mut [Window], pue: Pue, intensity: CarbonIntensity) {
+    for w in windows {
+        w.operational = footprint::operational(w.energy_kwh.total, pue, intensity);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(r: u64, p: u64, g: u64) -> WorkCounts {
+        WorkCounts {
+            requests: r,
+            prompt_tokens: p,
+            generated_tokens: g,
+        }
+    }
+
+    #[test]
+    fn per_unit_divides_by_requests_and_thousands_of_tokens() {
+        let f = Footprint {
+            energy: Energy::from_wh(50.0),
+            operational: CarbonMass::from_kg(0.02),
+            embodied: Some(CarbonMass::from_kg(0.004)),
+            water: None,
+        };
+        let u = PerUnit::derive(f, counts(10, 1000, 4000));
+        assert!((u.energy_wh_per_request.unwrap() - 5.0).abs() < 1e-12);
+        assert!((u.energy_wh_per_1k_tokens.unwrap() - 12.5).abs() < 1e-12);
+        assert!((u.kgco2e_per_request.unwrap() - 0.002).abs() < 1e-15);
+        assert!((u.embodied_kgco2e_per_1k_tokens.unwrap() - 0.001).abs() < 1e-15);
+        assert_eq!(u.water_l_per_request, None);
+        // No work: no figure rather than infinity.
+        let none = PerUnit::derive(f, WorkCounts::default());
+        assert_eq!(none.energy_wh_per_request, None);
+        assert_eq!(none.energy_wh_per_1k_tokens, None);
+    }
+
+    #[test]
+    fn an_hour_shares_idle_energy_and_charges_embodied_by_time() {
+        let mut h = HourRow::new(Utc::now());
+        h.energy_kwh = EnergyBreakdown {
+            cpu: Energy::from_kwh(0.3),
+            gpu: Energy::from_kwh(0.6),
+            ram: Energy::from_kwh(0.1),
+            total: Energy::from_kwh(1.0),
+        };
+        h.idle_energy_kwh = Energy::from_kwh(0.25);
+        h.measured_s = 1800.0;
+        h.work = counts(900, 0, 90_000);
+        let f = Factors {
+            pue: Pue::new(1.5).unwrap(),
+            intensity: CarbonIntensity::from_g_per_kwh(400.0).unwrap(),
+            embodied_per_s: Some(CarbonMass::from_grams(0.01)),
+            water_l_per_kwh_it: Some(2.0),
+        };
+        let x = h.figures(&f);
+        assert!((x.operational.kg() - 0.6).abs() < 1e-12);
+        assert!((x.embodied.unwrap().grams() - 18.0).abs() < 1e-9);
+        assert!((x.idle_share.unwrap() - 0.25).abs() < 1e-12);
+        assert!((x.requests_per_s.unwrap() - 0.5).abs() < 1e-12);
+        assert!((x.per_unit.energy_wh_per_1k_tokens.unwrap() - 1000.0 / 90.0).abs() < 1e-9);
+        assert!((x.per_unit.water_l_per_request.unwrap() - 2.0 / 900.0).abs() < 1e-12);
+        let mut two = h.clone();
+        let mut other = h.clone();
+        other.counts_complete = false;
+        two.merge(&other);
+        assert_eq!(two.work.requests, 1800);
+        assert!(!two.counts_complete);
+        assert!((two.energy_kwh.total.kwh() - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn serving_derives_idle_share() {
+        let mut s = Serving::new("test".into());
+        s.idle_energy_kwh = Energy::from_kwh(1.7);
+        s.active_energy_kwh = Energy::from_kwh(0.4);
+        s.work = counts(100, 0, 0);
+        s.derive(Footprint {
+            energy: Energy::from_kwh(2.1),
+            ..Default::default()
+        });
+        assert!((s.idle_share.unwrap() - 1.7 / 2.1).abs() < 1e-12);
+        assert!((s.per_unit.energy_wh_per_request.unwrap() - 21.0).abs() < 1e-9);
+        let json = serde_json::to_value(&s).unwrap();
+        for k in [
+            "requests",
+            "prompt_tokens",
+            "generated_tokens",
+            "energy_wh_per_request",
+            "energy_wh_per_1k_tokens",
+            "kgco2e_per_request",
+            "idle_energy_kwh",
+            "counts_complete",
+        ] {
+            assert!(json.get(k).is_some(), "{k} missing from {json}");
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Serving runs and windows: the work counted and the per-unit figures (per request, per 1,000
+//! generated tokens) of a run, its hourly rows, the hours of many runs (`report --by hour`), and
+//! a run's named windows. Every figure shown is derived in `ecotrace_core::serving`; this module
+//! only lays them out.
+
+use std::fmt::Write as _;
+
+use ecotrace_core::serving::{hour_totals, Factors, HourRow, HourTotal, PerUnit};
+use ecotrace_core::RunRecord;
+use serde_json::json;
+
+use crate::report::Format;
+use crate::table::{Align, Table};
+use crate::text::{csv_row, duration, inline, machine, num, plain, rfc3339, short_id, utc_second};
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or("-".to_string(), num)
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".to_string(), |s| format!("{:.0}%", s * 100.0))
+}
+
+/// `X Wh, Y gCO2e (+ Z g embodied), W L` for one unit of work.
+fn per_unit_line(u: &PerUnit, per_request: bool) -> String {
+    let (e, c, m, w) = if per_request {
+        (
+            u.energy_wh_per_request,
+            u.kgco2e_per_request,
+            u.embodied_kgco2e_per_request,
+            u.water_l_per_request,
+        )
+    } else {
+        (
+            u.energy_wh_per_1k_tokens,
+            u.kgco2e_per_1k_tokens,
+            u.embodied_kgco2e_per_1k_tokens,
+            u.water_l_per_1k_tokens,
+        )
+    };
+    let Some(e) = e else {
+        return "-".to_string();
+    };
+    let mut s = format!("{} Wh IT energy", num(e));
+    if let Some(c) = c {
+        let _ = write!(s, ", {} gCO2e operational", num(c * 1000.0));
+    }
+    if let Some(m) = m {
+        let _ = write!(s, ", {} gCO2e embodied", num(m * 1000.0));
+    }
+    if let Some(w) = w {
+        let _ = write!(s, ", {} L water", num(w));
+    }
+    s
+}
+
+/// The lines the end-of-run summary and `show` print for a run that counted work.
+pub fn serving_lines(r: &RunRecord) -> String {
+    let Some(s) = &r.serving else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "serving          {} requests, {} prompt tokens, {} generated tokens  ({})",
+        s.work.requests,
+        s.work.prompt_tokens,
+        s.work.generated_tokens,
+        inline(&s.source)
+    );
+    let _ = writeln!(out, "  per request    {}", per_unit_line(&s.per_unit, true));
+    let _ = writeln!(
+        out,
+        "  per 1k tokens  {}",
+        per_unit_line(&s.per_unit, false)
+    );
+    let _ = writeln!(
+        out,
+        "  idle           {} of the energy ({} kWh) with no request in flight, {} of {}",
+        pct(s.idle_share),
+        num(s.idle_energy_kwh.kwh()),
+        duration(std::time::Duration::from_secs_f64(s.idle_s.max(0.0))),
+        duration(r.duration)
+    );
+    if !s.counts_complete {
+        out.push_str(
+            "  counts incomplete: the work counter could not be read for part of the run (see the hourly rows)\n",
+        );
+    }
+    out
+}
+
+fn hours_table(totals: &[HourTotal], with_runs: bool) -> Table {
+    let mut cols = vec![
+        ("hour (UTC)", Align::Left),
+        ("requests", Align::Right),
+        ("gen. tokens", Align::Right),
+        ("req/s", Align::Right),
+        ("Wh", Align::Right),
+        ("idle", Align::Right),
+        ("Wh/request", Align::Right),
+        ("Wh/1k tok", Align::Right),
+        ("gCO2e/1k tok", Align::Right),
+        ("counts", Align::Left),
+    ];
+    if with_runs {
+        cols.insert(1, ("runs", Align::Right));
+    }
+    let mut t = Table::new(&cols);
+    t.rows = totals
+        .iter()
+        .map(|h| {
+            let secs = h.row.measured_s;
+            let mut row = vec![
+                h.row.hour.format("%Y-%m-%d %H:00").to_string(),
+                h.row.work.requests.to_string(),
+                h.row.work.generated_tokens.to_string(),
+                opt((secs > 0.0).then(|| h.row.work.requests as f64 / secs)),
+                num(h.row.energy_kwh.total.wh()),
+                pct(h.idle_share),
+                opt(h.per_unit.energy_wh_per_request),
+                opt(h.per_unit.energy_wh_per_1k_tokens),
+                opt(h.per_unit.kgco2e_per_1k_tokens.map(|k| k * 1000.0)),
+                if h.row.counts_complete {
+                    "complete".to_string()
+                } else {
+                    "incomplete".to_string()
+                },
+            ];
+            if with_runs {
+                row.insert(1, h.runs.to_string());
+            }
+            row
+        })
+        .collect();
+    t
+}
+
+/// One run's hourly rows, totals with the run's own factors.
+pub fn run_hours(r: &RunRecord, hours: &[HourRow]) -> Vec<HourTotal> {
+    let f = Factors::of(r);
+    hour_totals(hours.iter().map(|h| (h, f)))
+}
+
+/// `show`'s serving part, after the run's summary: the hourly table and the windows.
+pub fn serving_text(r: &RunRecord, hours: &[HourRow]) -> String {
+    let mut out = String::new();
+    // The work and per-unit figures are in the summary `show` starts with.
+    if r.serving.is_some() && !hours.is_empty() {
+        out.push('\n');
+        out.push_str(&hours_table(&run_hours(r, hours), false).text());
+    }
+    out.push_str(&windows_text(r));
+    out
+}
+
+/// The run's named windows: name (indented by depth), start, end, duration, energy by
+/// component, operational CO2e.
+pub fn windows_text(r: &RunRecord) -> String {
+    if r.windows.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new(&[
+        ("window", Align::Left),
+        ("start (UTC)", Align::Left),
+        ("end (UTC)", Align::Left),
+        ("duration", Align::Right),
+        ("cpu Wh", Align::Right),
+        ("gpu Wh", Align::Right),
+        ("ram Wh", Align::Right),
+        ("total Wh", Align::Right),
+        ("gCO2e", Align::Right),
+    ]);
+    t.rows = r
+        .windows
+        .iter()
+        .map(|w| {
+            vec![
+                format!("{}{}", "  ".repeat(w.depth as usize), inline(&w.name)),
+                utc_second(w.started_at),
+                w.ended_at.map_or("open".to_string(), utc_second),
+                w.duration().map_or("-".to_string(), duration),
+                num(w.energy_kwh.cpu.wh()),
+                num(w.energy_kwh.gpu.wh()),
+                num(w.energy_kwh.ram.wh()),
+                num(w.energy_kwh.total.wh()),
+                num(w.operational.grams()),
+            ]
+        })
+        .collect();
+    format!("\nwindows ({})\n{}", r.windows.len(), t.text())
+}
+
+/// `runs`: a line per serving run under the table, with its work and figures so far.
+pub fn serving_runs_lines(rs: &[RunRecord]) -> String {
+    let mut out = String::new();
+    for r in rs {
+        let Some(s) = &r.serving else { continue };
+        if out.is_empty() {
+            out.push_str("\nserving (so far for running runs):\n");
+        }
+        let _ = writeln!(
+            out,
+            "  {}  {} {}: {} requests, {} generated tokens, {} Wh/request, {} Wh/1k tokens, idle {}",
+            short_id(&r.id),
+            r.status,
+            duration(r.duration),
+            s.work.requests,
+            s.work.generated_tokens,
+            opt(s.per_unit.energy_wh_per_request),
+            opt(s.per_unit.energy_wh_per_1k_tokens),
+            pct(s.idle_share),
+        );
+    }
+    out
+}
+
+/// `report --by hour`: the hours of the given runs' hourly rows, summed over runs.
+pub fn hours_report(runs: &[(RunRecord, Vec<HourRow>)], format: Format) -> String {
+    let totals = hour_totals(
+        runs.iter()
+            .flat_map(|(r, hs)| hs.iter().map(move |h| (h, Factors::of(r)))),
+    );
+    match format {
+        Format::Json => {
+            let rows: Vec<_> = totals.iter().map(hour_json).collect();
+            serde_json::to_string_pretty(&rows).expect("plain JSON") + "\n"
+        }
+        Format::Csv => {
+            let mut out = csv_row(&[
+                "hour",
+                "runs",
+                "requests",
+                "prompt_tokens",
+                "generated_tokens",
+                "energy_kwh",
+                "idle_energy_kwh",
+                "operational_kgco2e",
+                "energy_wh_per_request",
+                "energy_wh_per_1k_tokens",
+                "counts_complete",
+            ]);
+            for h in &totals {
+                let o = |x: Option<f64>| x.map_or(String::new(), plain);
+                out.push_str(&csv_row(&[
+                    rfc3339(h.row.hour),
+                    h.runs.to_string(),
+                    h.row.work.requests.to_string(),
+                    h.row.work.prompt_tokens.to_string(),
+                    h.row.work.generated_tokens.to_string(),
+                    plain(h.row.energy_kwh.total.kwh()),
+                    plain(h.row.idle_energy_kwh.kwh()),
+                    plain(h.operational.kg()),
+                    o(h.per_unit.energy_wh_per_request),
+                    o(h.per_unit.energy_wh_per_1k_tokens),
+                    h.row.counts_complete.to_string(),
+                ]));
+            }
+            out
+        }
+        Format::Markdown => hours_table(&totals, true).markdown(),
+        _ => {
+            if totals.is_empty() {
+                return "no hourly rows: they are kept for runs that count work (ecotrace serve, \
+                        ecotrace attach, tracker.count())\n"
+                    .to_string();
+            }
+            hours_table(&totals, true).text()
+        }
+    }
+}
+
+fn hour_json(h: &HourTotal) -> serde_json::Value {
+    let m = |x: Option<f64>| x.map(machine);
+    json!({
+        "hour": rfc3339(h.row.hour),
+        "runs": h.runs,
+        "requests": h.row.work.requests,
+        "prompt_tokens": h.row.work.prompt_tokens,
+        "generated_tokens": h.row.work.generated_tokens,
+        "measured_s": machine(h.row.measured_s),
+        "idle_s": machine(h.row.idle_s),
+        "energy_kwh": machine(h.row.energy_kwh.total.kwh()),
+        "idle_energy_kwh": machine(h.row.idle_energy_kwh.kwh()),
+        "idle_share": m(h.idle_share),
+        "operational_kgco2e": machine(h.operational.kg()),
+        "embodied_kgco2e": m(h.embodied.map(|c| c.kg())),
+        "water_l": m(h.water.map(|w| w.litres())),
+        "energy_wh_per_request": m(h.per_unit.energy_wh_per_request),
+        "energy_wh_per_1k_tokens": m(h.per_unit.energy_wh_per_1k_tokens),
+        "kgco2e_per_request": m(h.per_unit.kgco2e_per_request),
+        "kgco2e_per_1k_tokens": m(h.per_unit.kgco2e_per_1k_tokens),
+        "counts_complete": h.row.counts_complete,
+    })
+}
