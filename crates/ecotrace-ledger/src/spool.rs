@@ -573,7 +573,7 @@ impl Ledger for SpooledLedger {
         }
         // Unreachable right now: the run's next checkpoint moves it to the spool, and the rows of
         // the current hour are written again with it.
-        self.try_primary(|p| p.store_hours(run_id, rows))?;
+        let _ = self.try_primary(|p| p.store_hours(run_id, rows))?;
         Ok(())
     }
 

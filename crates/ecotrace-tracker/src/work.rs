@@ -180,6 +180,10 @@ impl WorkBook {
                 Ok(Line::Start(n, at)) => self.windows.start(&n, at.unwrap_or(now)),
                 Ok(Line::End(n, at)) => self.windows.end(&n, at.unwrap_or(now)),
                 Ok(Line::Count(c)) => {
+                    if self.serving.is_none() {
+                        self.serving =
+                            Some(format!("count lines in ${}", crate::windows::WINDOWS_ENV));
+                    }
                     self.add(c);
                     Ok(())
                 }
