@@ -7,12 +7,13 @@ takes the GIL; this module adds the context manager, the decorator, budgets and 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import sys
 import threading
 import warnings
-from typing import Any, Callable, List, Mapping, Optional, TypeVar, Union, overload
+from typing import Any, Callable, Iterator, List, Mapping, Optional, TypeVar, Union, overload
 
 from ecotrace import _ecotrace
 from ecotrace._errors import BudgetExceeded, BudgetWarning
@@ -271,6 +272,35 @@ class Tracker:
         if self.running:
             self._core.set_planned_epochs(int(n))
         self._planned = int(n)
+
+    # -- serving work and windows -------------------------------------------------------------------
+    def count(self, requests: int = 0, prompt_tokens: int = 0, generated_tokens: int = 0) -> None:
+        """Counts work done, e.g. once per request a server answers::
+
+            tracker.count(requests=1, prompt_tokens=len(prompt_ids), generated_tokens=len(out_ids))
+
+        The record then carries energy, CO2e and water per request and per 1,000 generated tokens
+        (its ``serving`` object, hour by hour in the ledger; see docs/serving.md)."""
+        self._core.count(int(requests), int(prompt_tokens), int(generated_tokens))
+
+    def start_window(self, name: str) -> None:
+        """Opens a named window: the record lists its start, end and the energy and CO2e measured
+        while it is open. Windows nest, and a name may repeat."""
+        self._core.start_window(str(name))
+
+    def end_window(self, name: str) -> None:
+        """Closes the innermost open window called ``name``. ``ValueError`` if none is open."""
+        self._core.end_window(str(name))
+
+    @contextlib.contextmanager
+    def window(self, name: str) -> Iterator[None]:
+        """``with tracker.window("eval"): ...``: a named window around the block (closed even if
+        the block raises)."""
+        self.start_window(name)
+        try:
+            yield
+        finally:
+            self.end_window(name)
 
     # -- figures ------------------------------------------------------------------------------------
     def snapshot(self) -> Footprint:

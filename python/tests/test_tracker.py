@@ -293,3 +293,32 @@ def test_every_cli_measure_option_is_accepted(tmp_path):
         assert rec["status"] == "finished", name
     with pytest.raises(ValueError, match="did you mean region="):
         ecotrace.Tracker(regoin="FR")
+
+
+def test_windows_and_counted_work(cli):
+    with ecotrace.Tracker(project="serve", phase="inference", interval=0.05) as t:
+        with t.window("warmup"):
+            busy(0.15)
+        t.start_window("eval")
+        with t.window("eval"):  # nested, same name
+            busy(0.15)
+            for _ in range(3):
+                t.count(requests=1, prompt_tokens=7, generated_tokens=40)
+        t.end_window("eval")
+        with pytest.raises(ValueError, match="no window"):
+            t.end_window("eval")
+        with pytest.raises(ValueError, match="whole number"):
+            t.count(requests=-1)
+        busy(0.1)
+    rec = cli.show(t.run_id)
+    names = [(w["name"], w["depth"]) for w in rec["windows"]]
+    assert names == [("warmup", 0), ("eval", 0), ("eval", 1)]
+    assert all(w["ended_at"] for w in rec["windows"])
+    assert all(w["energy_kwh"]["total"] > 0 for w in rec["windows"])
+    outer, inner = rec["windows"][1], rec["windows"][2]
+    assert outer["energy_kwh"]["total"] >= inner["energy_kwh"]["total"]
+    s = rec["serving"]
+    assert (s["requests"], s["prompt_tokens"], s["generated_tokens"]) == (3, 21, 120)
+    assert s["source"] == "tracker.count()"
+    assert s["energy_wh_per_1k_tokens"] == pytest.approx(
+        rec["energy_kwh"]["total"] * 1000 / 120 * 1000, rel=1e-9)

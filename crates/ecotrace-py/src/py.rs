@@ -10,6 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use ecotrace_core::predict::{project, Progress};
+use ecotrace_core::serving::WorkCounts;
 use ecotrace_core::{RunRecord, RunStatus};
 use ecotrace_sensors::Roots;
 use ecotrace_tracker::session::CHECKPOINT_EVERY;
@@ -265,6 +266,41 @@ impl Core {
     /// epochs are known and a first measurement has been taken.
     fn predict(&self, py: Python<'_>) -> PyResult<Option<String>> {
         py.allow_threads(|| self.predict_inner())
+    }
+
+    /// Counts work done by the process (a server's requests, prompt and generated tokens), for the
+    /// record's per-request and per-1,000-token figures.
+    #[pyo3(signature = (requests=0, prompt_tokens=0, generated_tokens=0))]
+    fn count(
+        &self,
+        py: Python<'_>,
+        requests: i64,
+        prompt_tokens: i64,
+        generated_tokens: i64,
+    ) -> PyResult<()> {
+        let n = |what: &str, v: i64| {
+            u64::try_from(v).map_err(|_| {
+                PyValueError::new_err(format!("{what} must be a whole number ≥ 0, got {v}"))
+            })
+        };
+        let w = WorkCounts {
+            requests: n("requests", requests)?,
+            prompt_tokens: n("prompt_tokens", prompt_tokens)?,
+            generated_tokens: n("generated_tokens", generated_tokens)?,
+        };
+        py.allow_threads(|| self.with_active(|a| a.measuring.count(w)))
+    }
+
+    /// Opens a named window now (windows nest; a name may repeat).
+    fn start_window(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        py.allow_threads(|| self.with_active(|a| a.measuring.start_window(&name)))?
+            .map_err(PyValueError::new_err)
+    }
+
+    /// Closes the innermost open window of that name now.
+    fn end_window(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        py.allow_threads(|| self.with_active(|a| a.measuring.end_window(&name)))?
+            .map_err(PyValueError::new_err)
     }
 
     /// Epochs done so far.
