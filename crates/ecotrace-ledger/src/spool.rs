@@ -568,13 +568,17 @@ impl Ledger for SpooledLedger {
     /// `sync` sends runs and samples, not hourly rows), else to the shared ledger, falling back to
     /// the spool during an outage.
     fn store_hours(&mut self, run_id: &str, rows: &[HourRow]) -> Result<(), LedgerError> {
+        if self.unrecorded.contains_key(run_id) {
+            return Err(self.not_recorded(run_id));
+        }
         if self.spooled.contains(run_id) {
             return self.spool()?.store_hours(run_id, rows);
         }
-        // Unreachable right now: the run's next checkpoint moves it to the spool, and the rows of
-        // the current hour are written again with it.
-        let _ = self.try_primary(|p| p.store_hours(run_id, rows))?;
-        Ok(())
+        // Failing right now: the run's next checkpoint moves it to the spool, and the rows of the
+        // current hour are written again with it.
+        match self.try_primary(|p| p.store_hours(run_id, rows))? {
+            Ok(()) | Err(_) => Ok(()),
+        }
     }
 
     fn hours(&self, id: &str) -> Result<Vec<HourRow>, LedgerError> {
