@@ -10,9 +10,11 @@
     print(t.footprint.energy_kwh, t.footprint.operational_kgco2e)
 
 Runs land in the same ledger as ``ecotrace run``; ``ecotrace runs`` / ``ecotrace show`` read them.
-Framework callbacks are imported only when asked for: ``ecotrace.integrations.huggingface`` and
-``ecotrace.integrations.lightning`` (or ``ecotrace.HuggingFaceCallback`` /
-``ecotrace.LightningCallback``).
+Integrations are imported only when asked for: the framework callbacks
+``ecotrace.integrations.huggingface`` and ``ecotrace.integrations.lightning`` (or
+``ecotrace.HuggingFaceCallback`` / ``ecotrace.LightningCallback``), and the reporters to experiment
+trackers ``ecotrace.integrations.mlflow``, ``.wandb`` and ``.tensorboard``
+(``Tracker.add_reporter``).
 """
 
 from typing import Any

@@ -149,8 +149,12 @@ class Tracker:
         self._flops = flops
         self._warned = False
         self._run_id: Optional[str] = None
+        self._reporters: List[Any] = []
         #: The final footprint, set when the tracker stops.
         self.footprint: Optional[Footprint] = None
+        #: The summary of the final footprint (the text printed when the tracker stops), once
+        #: stopped.
+        self.summary: Optional[str] = None
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> "Tracker":
@@ -178,6 +182,9 @@ class Tracker:
             if self in _running:
                 _running.remove(self)
         self.footprint = Footprint._from_json(record)
+        self.summary = summary
+        for r in self._reporters:
+            self._report(r, "on_stop", self.footprint)
         if checkpoint_error and not self._quiet:
             warnings.warn(
                 f"ecotrace: a checkpoint could not be written: {checkpoint_error}",
@@ -235,6 +242,10 @@ class Tracker:
     def epoch_end(self) -> int:
         """Marks the end of an epoch; returns the number of epochs done. Checks the budget."""
         n = self._core.epoch_end()
+        if self._reporters:
+            so_far = self.snapshot()
+            for r in self._reporters:
+                self._report(r, "on_epoch", n, so_far)
         if self.budget_kgco2e is not None:
             self._check_budget()
         return n
@@ -272,6 +283,25 @@ class Tracker:
         if self.running:
             self._core.set_planned_epochs(int(n))
         self._planned = int(n)
+
+    def add_reporter(self, reporter: Any) -> Any:
+        """Sends the footprint to an experiment tracker as the run goes, and returns the reporter:
+        ``reporter.on_epoch(tracker, epoch, footprint_so_far)`` at each ``epoch_end()`` and
+        ``reporter.on_stop(tracker, footprint)`` when the tracker stops. The reporters of
+        ``ecotrace.integrations.mlflow``, ``.wandb`` and ``.tensorboard`` are such. A reporter that
+        raises is warned about and never stops the run."""
+        self._reporters.append(reporter)
+        return reporter
+
+    def _report(self, reporter: Any, hook: str, *args: Any) -> None:
+        try:
+            getattr(reporter, hook)(self, *args)
+        except Exception as e:  # never cost the user their run
+            warnings.warn(
+                f"ecotrace: {type(reporter).__name__}.{hook} failed: {type(e).__name__}: {e}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     # -- serving work and windows -------------------------------------------------------------------
     def count(self, requests: int = 0, prompt_tokens: int = 0, generated_tokens: int = 0) -> None:

@@ -86,3 +86,25 @@ def cli():
 
     run.show = show
     return run
+
+
+def need(module):
+    """Imports an integration's framework for a test. scripts/test-python installs them all and
+    sets ECOTRACE_TEST_ALL_INTEGRATIONS, so that a missing one fails there; elsewhere (the wheel's
+    fresh virtualenv, a developer's own) the test is skipped."""
+    if os.environ.get("ECOTRACE_TEST_ALL_INTEGRATIONS"):
+        import importlib
+
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+STEADY = dict(scope="machine", cpu_power=100.0, intensity=1000.0, interval=0.02)

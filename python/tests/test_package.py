@@ -10,7 +10,8 @@ import ecotrace
 def test_import_pulls_in_no_framework():
     code = (
         "import sys, ecotrace\n"
-        "heavy = [m for m in ('torch', 'transformers', 'lightning', 'pytorch_lightning', 'numpy')"
+        "heavy = [m for m in ('torch', 'transformers', 'lightning', 'pytorch_lightning', 'numpy',"
+        " 'mlflow', 'wandb', 'tensorboard', 'optuna', 'IPython', 'ipykernel', 'pandas')"
         " if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "assert 'ecotrace.integrations' not in sys.modules\n"

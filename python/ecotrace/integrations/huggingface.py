@@ -33,17 +33,20 @@ from ecotrace._errors import BudgetExceeded
 from ecotrace._footprint import Footprint
 from ecotrace._tracker import Tracker
 from ecotrace.integrations._common import numeric
+from ecotrace.integrations._report import attach, reporters
 
 
 class EcotraceCallback(TrainerCallback):  # type: ignore[misc]
     """Measures a ``Trainer.train()`` run. Takes the keyword arguments of ``ecotrace.Tracker``
-    (``phase`` defaults to ``training``)."""
+    (``phase`` defaults to ``training``). ``report_to`` sends the footprint to experiment trackers as
+    training goes: ``"mlflow"``, ``"wandb"``, ``"tensorboard"``, reporter objects, or a list."""
 
-    def __init__(self, **tracker_options: Any) -> None:
+    def __init__(self, report_to: Any = None, **tracker_options: Any) -> None:
         super().__init__()
         tracker_options.setdefault("phase", "training")
         self._options = tracker_options
         Tracker(**tracker_options)  # check the options now
+        self.report_to = reporters(report_to)
         self.tracker: Optional[Tracker] = None
         self.footprint: Optional[Footprint] = None
         self.budget_error: Optional[BudgetExceeded] = None
@@ -103,7 +106,9 @@ class EcotraceCallback(TrainerCallback):  # type: ignore[misc]
             self._wrap_train(trainer)  # for the next train() call, if not done at on_init_end
         self.footprint = None
         self.budget_error = None
-        self.tracker = Tracker(**self._options).start()
+        self.tracker = Tracker(**self._options)
+        attach(self.tracker, self.report_to)
+        self.tracker.start()
         epochs = getattr(state, "num_train_epochs", 0) or getattr(args, "num_train_epochs", 0)
         if epochs and epochs > 0:
             self.tracker.set_planned_epochs(max(1, math.ceil(epochs)))

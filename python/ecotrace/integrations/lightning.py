@@ -28,17 +28,20 @@ from ecotrace._errors import BudgetExceeded
 from ecotrace._footprint import Footprint
 from ecotrace._tracker import Tracker
 from ecotrace.integrations._common import numeric
+from ecotrace.integrations._report import attach, reporters
 
 
 class EcotraceCallback(Callback):  # type: ignore[misc]
     """Measures a ``Trainer.fit()`` run. Takes the keyword arguments of ``ecotrace.Tracker``
-    (``phase`` defaults to ``training``)."""
+    (``phase`` defaults to ``training``). ``report_to`` sends the footprint to experiment trackers as
+    training goes: ``"mlflow"``, ``"wandb"``, ``"tensorboard"``, reporter objects, or a list."""
 
-    def __init__(self, **tracker_options: Any) -> None:
+    def __init__(self, report_to: Any = None, **tracker_options: Any) -> None:
         super().__init__()
         tracker_options.setdefault("phase", "training")
         self._options = tracker_options
         Tracker(**tracker_options)  # check the options now
+        self.report_to = reporters(report_to)
         self.tracker: Optional[Tracker] = None
         self.footprint: Optional[Footprint] = None
         self.budget_error: Optional[BudgetExceeded] = None
@@ -48,7 +51,9 @@ class EcotraceCallback(Callback):  # type: ignore[misc]
             return
         self.footprint = None
         self.budget_error = None
-        self.tracker = Tracker(**self._options).start()
+        self.tracker = Tracker(**self._options)
+        attach(self.tracker, self.report_to)
+        self.tracker.start()
         max_epochs = getattr(trainer, "max_epochs", None)
         if max_epochs is not None and max_epochs > 0:
             self.tracker.set_planned_epochs(int(max_epochs))
