@@ -542,9 +542,12 @@ fn import_codecarbon(
     let report = ledger
         .import(&records)
         .with_context(|| format!("cannot import {name} into {}", ledger.location()))?;
+    // A set: looking each id up in the list was quadratic in the file's size.
+    let new_ids: std::collections::HashSet<&str> =
+        report.imported.iter().map(String::as_str).collect();
     let imported: Vec<_> = records
         .iter()
-        .filter(|r| report.imported.contains(&r.id))
+        .filter(|r| new_ids.contains(r.id.as_str()))
         .cloned()
         .collect();
     println!(
