@@ -217,10 +217,7 @@ pub fn start(
                 let _ = std::thread::Builder::new()
                     .name("ecotrace-client".into())
                     .stack_size(64 * 1024)
-                    .spawn(move || {
-                        serve_client(s, uid, &sh, &st, &limits);
-                        drop(slot);
-                    });
+                    .spawn(move || serve_client(s, slot, &sh, &st, &limits));
             }
             let _ = std::fs::remove_file(&owned);
         })
@@ -241,11 +238,12 @@ fn answer(s: &mut impl Write, r: &Response) -> std::io::Result<()> {
 /// unregistered then. Bytes are kept until a whole line has arrived.
 fn serve_client(
     mut s: UnixStream,
-    uid: u32,
+    slot: Slot,
     shared: &Mutex<Shared>,
     stop: &AtomicBool,
     limits: &SocketLimits,
 ) {
+    let uid = slot.uid;
     let mut run: Option<String> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(256);
     let mut chunk = [0u8; 1024];
@@ -303,6 +301,9 @@ fn serve_client(
     if let Some(id) = run {
         lock(shared).trees.remove(&id);
     }
+    // The slot first, then the connection: a client that sees it closed may connect again at once.
+    drop(slot);
+    drop(s);
 }
 
 fn too_long() -> String {

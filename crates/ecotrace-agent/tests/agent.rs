@@ -562,11 +562,24 @@ fn slow_idle_oversized_and_greedy_clients_are_handled() {
     assert_eq!(slow.read_line(&mut rest).unwrap(), 0, "closed: {rest:?}");
     drop(slow);
 
-    // One uid may hold `per_uid` connections; the next is refused, clearly.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let mut held: Vec<_> = (0..3).map(|_| connect()).collect();
-    for s in &mut held {
-        assert_eq!(ask(s, r#"{"op":"hello"}"#)["ok"], true);
+    // One uid may hold `per_uid` connections; the next is refused, clearly. (Slots of the
+    // connections above come back as their threads end: retry until they have.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let hello = |s: &mut BufReader<UnixStream>| {
+        // A refused connection is closed after its refusal: our request may not even be sent.
+        let _ = s.get_mut().write_all(b"{\"op\":\"hello\"}\n");
+        next_answer(s)
+    };
+    let mut held = Vec::new();
+    while held.len() < 3 {
+        let mut s = connect();
+        let r = hello(&mut s);
+        if r["ok"] == true {
+            held.push(s);
+        } else {
+            assert!(std::time::Instant::now() < deadline, "{r}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     let mut extra = connect();
     let r = next_answer(&mut extra);
@@ -581,10 +594,7 @@ fn slow_idle_oversized_and_greedy_clients_are_handled() {
     // A slot comes back when a connection closes.
     drop(held.pop());
     loop {
-        // A refused connection is closed after its refusal: our request may not even be sent.
-        let mut s = connect();
-        let _ = s.get_mut().write_all(b"{\"op\":\"hello\"}\n");
-        let r = next_answer(&mut s);
+        let r = hello(&mut connect());
         if r["ok"] == true {
             break;
         }
