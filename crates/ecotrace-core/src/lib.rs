@@ -5,6 +5,7 @@
 
 pub mod estimate;
 pub mod footprint;
+pub mod human;
 pub mod predict;
 pub mod record;
 pub mod serving;

@@ -3,8 +3,8 @@
 //! the CLI and the Python package (`ecotrace.estimate()`). The place's factors come from
 //! `ecotrace-factors`' resolver (as for `run` and `doctor`), the device's from [`device`], the
 //! price from [`cost`]; [`job`] calls the pure model in `ecotrace_core::estimate` (it holds no
-//! formula); [`record`] builds the run record of a stored estimate; [`render`] writes the text and
-//! JSON. It takes plain option structs ([`options`]); the CLI's flags for them are defined in
+//! formula); [`record`] builds the run record of a stored estimate. Its text and JSON are
+//! rendered by `ecotrace-report` (`estimate.rs`), with the other renderers. It takes plain option structs ([`options`]); the CLI's flags for them are defined in
 //! `args` (feature `clap`, used by the CLI and the Python package), each with a `to_options()`.
 //!
 //! It must not print, read files or the environment beyond clap's `env` defaults, or touch the
@@ -12,7 +12,7 @@
 //! random source, its time from the clock) and the CLI writes it. Bad input is an
 //! [`EstimateError::Usage`] (the CLI's exit code 2, `ValueError` in Python).
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[cfg(feature = "clap")]
 pub mod args;
@@ -23,7 +23,6 @@ pub mod inference;
 pub mod job;
 pub mod options;
 pub mod record;
-pub mod render;
 pub mod training;
 
 pub use compare::run_compare;
@@ -37,7 +36,6 @@ pub use options::{
     SizeOptions,
 };
 pub use record::estimate_record;
-pub use render::{compare_json, compare_text, data_hardware, estimate_title, to_json, to_text};
 pub use training::run_estimate;
 
 /// Why an estimate could not be made.
@@ -93,9 +91,6 @@ impl Assumption {
             unit,
             source: source.into(),
         }
-    }
-    pub(crate) fn json(&self) -> Value {
-        json!({ "name": self.name, "value": self.value, "unit": self.unit, "source": self.source })
     }
 }
 

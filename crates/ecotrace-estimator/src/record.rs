@@ -1,7 +1,6 @@
 //! An estimate stored as a run record of kind `estimated`, for `report --lifecycle`.
 
 use crate::job::Estimated;
-use crate::render::num;
 
 // ---------------------------------------------------------------------------------------------
 // Storing an estimate as a project's future phase
@@ -64,9 +63,9 @@ pub fn estimate_record(
     }
     let (kind, device_label) = match &e.device {
         Some(d) if d.accelerator.is_none() => {
-            (ComponentKind::Cpu, format!("{} × {}", num(e.devices), d.id))
+            (ComponentKind::Cpu, format!("{} × {}", e.devices, d.id))
         }
-        Some(d) => (ComponentKind::Gpu, format!("{} × {}", num(e.devices), d.id)),
+        Some(d) => (ComponentKind::Gpu, format!("{} × {}", e.devices, d.id)),
         None => (ComponentKind::Gpu, "requests".to_string()),
     };
     let component = ComponentEnergy {
@@ -88,16 +87,16 @@ pub fn estimate_record(
             } else {
                 EmbodiedKind::Cpu
             },
-            device: format!("{} × {}", num(e.devices), d.id),
+            device: format!("{} × {}", e.devices, d.id),
             hardware: d.name.clone(),
             device_embodied: d.embodied * e.devices,
             lifetime,
             share: Fraction::ONE,
             estimated: d.embodied_estimated,
             source: format!(
-                "{} kgCO2e per device × {}: {}",
-                num(d.embodied.kg()),
-                num(e.devices),
+                "{} per device × {}: {}",
+                ecotrace_core::human::co2(d.embodied.kg()),
+                e.devices,
                 d.embodied_source
             ),
             charged: CarbonMass::ZERO,
@@ -112,9 +111,9 @@ pub fn estimate_record(
             share: Fraction::ONE,
             estimated: d.host.estimated,
             source: format!(
-                "{} kgCO2e per host × {} devices / {} slots: {}",
-                num(d.host.embodied.kg()),
-                num(e.devices),
+                "{} per host × {} devices / {} slots: {}",
+                ecotrace_core::human::co2(d.host.embodied.kg()),
+                e.devices,
                 d.host.slots,
                 d.host.source
             ),

@@ -80,17 +80,20 @@ pub fn run(args: &[String]) -> Result<Output, EstimateError> {
             }
             .map_err(classify)?;
             Ok(Output {
-                json: cmd_estimate::to_json(&e),
-                texts: vec![cmd_estimate::to_text(&e, &cmd_estimate::estimate_title(&e))],
+                json: ecotrace_report::estimate_json(&e),
+                texts: vec![ecotrace_report::estimate_text(
+                    &e,
+                    &ecotrace_report::estimate_title(&e),
+                )],
             })
         }
         Command::Compare(args) => {
             let rows = cmd_estimate::run_compare(&args.to_options()).map_err(classify)?;
             Ok(Output {
-                json: cmd_estimate::compare_json(&rows),
+                json: ecotrace_report::compare_json(&rows),
                 texts: rows
                     .iter()
-                    .map(|e| cmd_estimate::to_text(e, &cmd_estimate::estimate_title(e)))
+                    .map(|e| ecotrace_report::estimate_text(e, &ecotrace_report::estimate_title(e)))
                     .collect(),
             })
         }

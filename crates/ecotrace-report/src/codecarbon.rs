@@ -784,8 +784,8 @@ pub fn import_summary(rs: &[RunRecord]) -> String {
         "{} {} ({} IT energy, {} operational)",
         rs.len(),
         if rs.len() == 1 { "run" } else { "runs" },
-        crate::text::energy_auto(kwh),
-        crate::text::co2_auto(kg * 1000.0)
+        crate::text::energy(kwh),
+        crate::text::co2(kg)
     );
     s
 }

@@ -17,7 +17,7 @@ use ecotrace_core::{
 };
 
 use crate::aggregate::{is_failed, shares};
-use crate::text::{co2_auto, num, push_wrapped};
+use crate::text::{co2, num, push_wrapped};
 
 /// Embodied CO2e charged to a run in kg, when it was assessed.
 pub(crate) fn embodied_kg(r: &RunRecord) -> Option<f64> {
@@ -508,7 +508,7 @@ pub(crate) fn equivalents(kg: f64) -> Vec<String> {
 pub(crate) fn equivalents_text(kg: f64, markdown: bool) -> String {
     let text = format!(
         "operational CO2e {} is about {}.",
-        co2_auto(kg * 1000.0),
+        co2(kg),
         equivalents(kg).join("; ")
     );
     if markdown {

@@ -17,7 +17,7 @@ use crate::figures::{self, Partial, Totals};
 use crate::summary::status_line;
 use crate::svg::{self, colour, Dot, Series};
 use crate::text::{
-    co2_auto, duration, energy_auto, num, shell_join, short_id, utc_minute, utc_second, watts,
+    co2, duration, energy, num, shell_join, short_id, utc_minute, utc_second, water, watts,
 };
 
 /// Escapes text for HTML element content and quoted attribute values: `&`, `<`, `>`, `"`, `'`.
@@ -172,7 +172,7 @@ fn usd(v: f64) -> String {
 }
 
 fn litres(v: f64) -> String {
-    format!("{} L", num(v))
+    water(v)
 }
 
 /// The headline cards of a set of runs (one run is a set of one).
@@ -181,21 +181,21 @@ fn cards(out: &mut String, t: &Totals) {
     card(
         out,
         "IT energy",
-        &energy_auto(t.energy.total.kwh()),
+        &energy(t.energy.total.kwh()),
         &format!(
             "CPU {} · GPU {} · RAM {}",
-            energy_auto(t.energy.cpu.kwh()),
-            energy_auto(t.energy.gpu.kwh()),
-            energy_auto(t.energy.ram.kwh())
+            energy(t.energy.cpu.kwh()),
+            energy(t.energy.gpu.kwh()),
+            energy(t.energy.ram.kwh())
         ),
     );
     card(
         out,
         "Operational CO2e",
-        &co2_auto(t.operational_kg * 1000.0),
+        &co2(t.operational_kg),
         "IT energy × PUE × grid intensity",
     );
-    let (v, n) = partial_text(&t.embodied_kg, t.runs, |kg| co2_auto(kg * 1000.0));
+    let (v, n) = partial_text(&t.embodied_kg, t.runs, co2);
     card(
         out,
         "Embodied CO2e",
@@ -226,13 +226,13 @@ fn cards(out: &mut String, t: &Totals) {
 fn equivalents_block(out: &mut String, t: &Totals) {
     let mut lines = vec![format!(
         "Operational CO2e of {} is about {}.",
-        co2_auto(t.operational_kg * 1000.0),
+        co2(t.operational_kg),
         figures::equivalents(t.operational_kg).join(", or ")
     )];
     if let Some(kg) = t.embodied_kg.value() {
         lines.push(format!(
             "Embodied CO2e of {} is about {}.",
-            co2_auto(kg * 1000.0),
+            co2(kg),
             figures::equivalents(kg).join(", or ")
         ));
     }
@@ -349,14 +349,14 @@ pub fn run_html(r: &RunRecord, samples: &[PowerSample]) -> String {
     b.push_str("<h2>Power over time</h2>\n");
     power_chart(&mut b, r, samples);
 
-    b.push_str("<h2>Energy by device</h2>\n<div class=\"scroll\"><table><thead><tr><th>device</th><th>kind</th><th class=\"n\">energy (kWh)</th><th class=\"n\">mean power (W)</th><th class=\"n\">peak power (W)</th><th>method</th><th>where the figure comes from</th></tr></thead><tbody>");
+    b.push_str("<h2>Energy by device</h2>\n<div class=\"scroll\"><table><thead><tr><th>device</th><th>kind</th><th class=\"n\">energy</th><th class=\"n\">mean power (W)</th><th class=\"n\">peak power (W)</th><th>method</th><th>where the figure comes from</th></tr></thead><tbody>");
     for c in &r.components {
         let _ = write!(
             b,
             "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.device),
             c.component,
-            num(c.energy.kwh()),
+            energy(c.energy.kwh()),
             esc(watts(c.mean_power.watts()).trim_end_matches(" W")),
             esc(watts(c.peak_power.watts()).trim_end_matches(" W")),
             c.method,
@@ -369,17 +369,17 @@ pub fn run_html(r: &RunRecord, samples: &[PowerSample]) -> String {
     b.push_str("</tbody></table></div>\n");
 
     if !r.embodied_items.is_empty() {
-        b.push_str("<h2>Embodied carbon</h2>\n<div class=\"scroll\"><table><thead><tr><th>device</th><th>hardware</th><th class=\"n\">device (kgCO2e)</th><th class=\"n\">lifetime (years)</th><th class=\"n\">share</th><th class=\"n\">charged (kgCO2e)</th><th>source</th></tr></thead><tbody>");
+        b.push_str("<h2>Embodied carbon</h2>\n<div class=\"scroll\"><table><thead><tr><th>device</th><th>hardware</th><th class=\"n\">device</th><th class=\"n\">lifetime (years)</th><th class=\"n\">share</th><th class=\"n\">charged</th><th>source</th></tr></thead><tbody>");
         for e in &r.embodied_items {
             let _ = write!(
                 b,
                 "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}{}</td></tr>",
                 esc(&e.device),
                 esc(&e.hardware),
-                num(e.device_embodied.kg()),
+                co2(e.device_embodied.kg()),
                 num(e.lifetime.years()),
                 num(e.share.value()),
-                num(e.charged.kg()),
+                co2(e.charged.kg()),
                 esc(&e.source),
                 if e.estimated { " (estimated)" } else { "" }
             );
@@ -418,9 +418,9 @@ pub fn run_html(r: &RunRecord, samples: &[PowerSample]) -> String {
         (
             "operational CO2e",
             format!(
-                "{} kgCO2e = {} kWh × PUE {:.2} × {} gCO2e/kWh",
-                num(r.operational.kg()),
-                num(r.energy_kwh.total.kwh()),
+                "{} = {} × PUE {:.2} × {} gCO2e/kWh",
+                co2(r.operational.kg()),
+                energy(r.energy_kwh.total.kwh()),
                 r.pue.value.value(),
                 num(r.intensity.value.g_per_kwh())
             ),
@@ -617,8 +617,8 @@ fn operational_vs_embodied(out: &mut String, t: &Totals) {
         ],
         &format!(
             "Total operational CO2e {} and embodied CO2e {}, shown apart (kg).",
-            co2_auto(t.operational_kg * 1000.0),
-            co2_auto(emb * 1000.0)
+            co2(t.operational_kg),
+            co2(emb)
         ),
     );
 }
@@ -666,12 +666,12 @@ fn metric_chart(out: &mut String, rs: &[RunRecord], metric: Option<&str>) {
                 y: p.metric,
                 front: p.front,
                 tip: format!(
-                    "run {} ({}): {} = {}, {} kgCO2e",
+                    "run {} ({}): {} = {}, {}",
                     short_id(&r.id),
                     r.project,
                     metric,
                     p.metric,
-                    num(p.kg)
+                    co2(p.kg)
                 ),
             }
         })
@@ -708,7 +708,7 @@ fn metric_chart(out: &mut String, rs: &[RunRecord], metric: Option<&str>) {
     out.push_str("<details><summary>Runs on the Pareto front</summary><div class=\"scroll\"><table><thead><tr><th>run</th><th>project</th><th>phase</th>");
     let _ = write!(
         out,
-        "<th class=\"n\">{}</th><th class=\"n\">kgCO2e</th></tr></thead><tbody>",
+        "<th class=\"n\">{}</th><th class=\"n\">operational CO2e</th></tr></thead><tbody>",
         esc(&metric)
     );
     for p in pts.iter().filter(|p| p.front) {
@@ -720,7 +720,7 @@ fn metric_chart(out: &mut String, rs: &[RunRecord], metric: Option<&str>) {
             esc(&r.project),
             r.phase,
             p.metric,
-            num(p.kg)
+            co2(p.kg)
         );
     }
     out.push_str("</tbody></table></div></details>\n");
@@ -806,7 +806,7 @@ fn trend_charts(out: &mut String, rs: &[RunRecord]) {
     }
     figure(out, &svg, items, &caption);
     // Runs per week, as numbers a reader can check.
-    out.push_str("<details><summary>Weekly figures</summary><div class=\"scroll\"><table><thead><tr><th>week</th><th class=\"n\">runs</th><th class=\"n\">operational kgCO2e</th><th class=\"n\">kgCO2e per run</th></tr></thead><tbody>");
+    out.push_str("<details><summary>Weekly figures</summary><div class=\"scroll\"><table><thead><tr><th>week</th><th class=\"n\">runs</th><th class=\"n\">operational CO2e</th><th class=\"n\">CO2e per run</th></tr></thead><tbody>");
     for w in &weeks {
         let t = &w.totals;
         let _ = write!(
@@ -814,9 +814,9 @@ fn trend_charts(out: &mut String, rs: &[RunRecord]) {
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             w.label(),
             t.runs,
-            num(t.operational_kg),
+            co2(t.operational_kg),
             if t.runs > 0 {
-                num(t.operational_kg / t.runs as f64)
+                co2(t.operational_kg / t.runs as f64)
             } else {
                 "–".to_string()
             }
@@ -830,10 +830,10 @@ fn groups_table(out: &mut String, rs: &[RunRecord], by: GroupBy) {
     let emb_known = rs.iter().any(|r| figures::embodied_kg(r).is_some());
     let _ = write!(
         out,
-        "<div class=\"scroll\"><table><thead><tr><th>{}</th><th class=\"n\">runs</th><th class=\"n\">failed</th><th class=\"n\">duration</th><th class=\"n\">cpu kWh</th><th class=\"n\">gpu kWh</th><th class=\"n\">ram kWh</th><th class=\"n\">total kWh</th><th class=\"n\">kgCO2e</th>{}</tr></thead><tbody>",
+        "<div class=\"scroll\"><table><thead><tr><th>{}</th><th class=\"n\">runs</th><th class=\"n\">failed</th><th class=\"n\">duration</th><th class=\"n\">cpu energy</th><th class=\"n\">gpu energy</th><th class=\"n\">ram energy</th><th class=\"n\">total energy</th><th class=\"n\">operational CO2e</th>{}</tr></thead><tbody>",
         by.as_str(),
         if emb_known {
-            "<th class=\"n\">embodied kgCO2e</th>"
+            "<th class=\"n\">embodied CO2e</th>"
         } else {
             ""
         }
@@ -850,7 +850,7 @@ fn groups_table(out: &mut String, rs: &[RunRecord], by: GroupBy) {
                 p.known += 1;
             }
         }
-        p.value().map(num).unwrap_or_else(|| "–".to_string())
+        p.value().map(co2).unwrap_or_else(|| "–".to_string())
     };
     let row = |out: &mut String, g: &crate::Group, key: &str| {
         let _ = write!(
@@ -860,11 +860,11 @@ fn groups_table(out: &mut String, rs: &[RunRecord], by: GroupBy) {
             g.runs,
             g.failed_runs,
             duration(g.duration),
-            num(g.energy.cpu.kwh()),
-            num(g.energy.gpu.kwh()),
-            num(g.energy.ram.kwh()),
-            num(g.energy.total.kwh()),
-            num(g.operational.kg())
+            energy(g.energy.cpu.kwh()),
+            energy(g.energy.gpu.kwh()),
+            energy(g.energy.ram.kwh()),
+            energy(g.energy.total.kwh()),
+            co2(g.operational.kg())
         );
         if emb_known {
             let _ = write!(out, "<td class=\"n\">{}</td>", embodied_of(&g.key));
@@ -891,7 +891,7 @@ fn runs_table(out: &mut String, rs: &[RunRecord]) {
             rs.len()
         );
     }
-    out.push_str("<div class=\"scroll\"><table><thead><tr><th>id</th><th>started (UTC)</th><th>project</th><th>phase</th><th>status</th><th class=\"n\">duration</th><th class=\"n\">kWh</th><th class=\"n\">kgCO2e</th><th class=\"n\">embodied kgCO2e</th><th>metrics</th></tr></thead><tbody>");
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th>id</th><th>started (UTC)</th><th>project</th><th>phase</th><th>status</th><th class=\"n\">duration</th><th class=\"n\">energy</th><th class=\"n\">operational CO2e</th><th class=\"n\">embodied CO2e</th><th>metrics</th></tr></thead><tbody>");
     for i in idx {
         let r = &rs[i];
         let metrics = r
@@ -909,9 +909,9 @@ fn runs_table(out: &mut String, rs: &[RunRecord]) {
             r.phase,
             r.status,
             duration(r.duration),
-            num(r.energy_kwh.total.kwh()),
-            num(r.operational.kg()),
-            figures::embodied_kg(r).map(num).unwrap_or_else(|| "–".to_string()),
+            energy(r.energy_kwh.total.kwh()),
+            co2(r.operational.kg()),
+            figures::embodied_kg(r).map(co2).unwrap_or_else(|| "–".to_string()),
             esc(&metrics)
         );
     }

@@ -50,7 +50,11 @@ pub(crate) fn tex(s: &str) -> String {
 /// A number for LaTeX text with three significant digits (no scientific notation for ordinary
 /// magnitudes); tiny values as `$1.23\times10^{-12}$`.
 fn n(x: f64) -> String {
-    let s = num(x);
+    tex_number(num(x))
+}
+
+/// A formatted number for LaTeX: scientific notation (`1.23e-12`) typeset as a power of ten.
+fn tex_number(s: String) -> String {
     match s.split_once('e') {
         Some((m, e)) => format!("${m}\\times10^{{{}}}$", e.trim_start_matches('+')),
         None => s,
@@ -67,12 +71,34 @@ fn sci(x: f64) -> String {
     format!("${m:.2}\\times10^{{{e}}}$")
 }
 
-fn partial(p: &Partial, runs: usize, unit: &str) -> String {
+fn partial(p: &Partial, runs: usize, show: fn(f64) -> String) -> String {
     match p.value() {
         None => "not assessed".to_string(),
-        Some(v) if p.known == runs => format!("{} {unit}", n(v)),
-        Some(v) => format!("{} {unit} ({} of {runs} runs)", n(v), p.known),
+        Some(v) if p.known == runs => show(v),
+        Some(v) => format!("{} ({} of {runs} runs)", show(v), p.known),
     }
+}
+
+/// A quantity scaled by the one formatter (`ecotrace_core::human`), its unit typeset.
+fn scaled(s: ecotrace_core::human::Scaled) -> String {
+    let number = tex_number(s.number);
+    let unit = s.unit.replace("CO2e", CO2E).replace("m³", "m$^3$");
+    format!("{number} {unit}")
+}
+
+/// CO2e given in kg, scaled (mg to t).
+fn co2(kg: f64) -> String {
+    scaled(ecotrace_core::human::co2(kg))
+}
+
+/// Energy given in kWh, scaled (mWh to GWh).
+fn energy(kwh: f64) -> String {
+    scaled(ecotrace_core::human::energy(kwh))
+}
+
+/// Water given in litres, scaled (mL to m³).
+fn water(litres: f64) -> String {
+    scaled(ecotrace_core::human::water(litres))
 }
 
 const CO2E: &str = "CO$_2$e";
@@ -146,8 +172,8 @@ pub fn latex(rs: &[RunRecord], what: Option<&str>) -> String {
     }
     let _ = write!(
         p,
-        ". They used {} kWh of IT energy ({}), ",
-        n(t.energy.total.kwh()),
+        ". They used {} of IT energy ({}), ",
+        energy(t.energy.total.kwh()),
         if methods.is_empty() {
             "no device measured".to_string()
         } else {
@@ -159,7 +185,7 @@ pub fn latex(rs: &[RunRecord], what: Option<&str>) -> String {
     } else {
         format!("PUEs of {:.2} to {:.2}", grid.pue_min, grid.pue_max)
     };
-    let _ = write!(p, "or {} kWh at the facility with {}. ", n(facility), pue);
+    let _ = write!(p, "or {} at the facility with {}. ", energy(facility), pue);
     let intensity = if grid.intensity_min == grid.intensity_max {
         format!("{} g{CO2E}/kWh", n(grid.intensity_min))
     } else {
@@ -172,17 +198,17 @@ pub fn latex(rs: &[RunRecord], what: Option<&str>) -> String {
     };
     let _ = write!(
         p,
-        "At a grid carbon intensity of {intensity} ({}), this amounts to {} kg{CO2E} of operational (location-based) emissions. ",
+        "At a grid carbon intensity of {intensity} ({}), this amounts to {} of operational (location-based) emissions. ",
         tex(&grid.intensity_sources_short.join("; ")),
-        n(t.operational_kg)
+        co2(t.operational_kg)
     );
     match t.embodied_kg.value() {
         Some(kg) => {
             let _ = write!(
                 p,
-                "The share of the hardware's embodied (manufacturing) emissions charged to {} for the time used is a further {} kg{CO2E}{}, reported separately. ",
+                "The share of the hardware's embodied (manufacturing) emissions charged to {} for the time used is a further {}{}, reported separately. ",
                 if rs.len() == 1 { "it" } else { "them" },
-                n(kg),
+                co2(kg),
                 if t.embodied_kg.known < t.runs {
                     format!(" (assessed for {} of the {} runs)", t.embodied_kg.known, t.runs)
                 } else {
@@ -219,7 +245,7 @@ pub fn latex(rs: &[RunRecord], what: Option<&str>) -> String {
     out.push_str("\n\n");
 
     // The table.
-    let water = partial(&t.water_l, t.runs, "L");
+    let water = partial(&t.water_l, t.runs, water);
     let cost = match t.cost_usd.value() {
         None => "not assessed".to_string(),
         Some(v) if t.cost_usd.known == t.runs => format!("{v:.2} USD"),
@@ -241,11 +267,11 @@ pub fn latex(rs: &[RunRecord], what: Option<&str>) -> String {
         (
             "IT energy (CPU / GPU / RAM)".into(),
             format!(
-                "{} kWh ({} / {} / {})",
-                n(t.energy.total.kwh()),
-                n(t.energy.cpu.kwh()),
-                n(t.energy.gpu.kwh()),
-                n(t.energy.ram.kwh())
+                "{} ({} / {} / {})",
+                energy(t.energy.total.kwh()),
+                energy(t.energy.cpu.kwh()),
+                energy(t.energy.gpu.kwh()),
+                energy(t.energy.ram.kwh())
             ),
         ),
         (
@@ -264,19 +290,16 @@ pub fn latex(rs: &[RunRecord], what: Option<&str>) -> String {
                 format!("{:.2}--{:.2}", grid.pue_min, grid.pue_max)
             },
         ),
-        ("Facility energy".into(), format!("{} kWh", n(facility))),
+        ("Facility energy".into(), energy(facility)),
         ("Grid intensity".into(), intensity.clone()),
         (
             "Intensity source".into(),
             tex(&grid.intensity_sources.join("; ")),
         ),
-        (
-            format!("Operational {CO2E}"),
-            format!("{} kg", n(t.operational_kg)),
-        ),
+        (format!("Operational {CO2E}"), co2(t.operational_kg)),
         (
             format!("Embodied {CO2E} (not included above)"),
-            partial(&t.embodied_kg, t.runs, "kg"),
+            partial(&t.embodied_kg, t.runs, co2),
         ),
         ("Water".into(), water),
         ("Cost".into(), cost),

@@ -1,7 +1,8 @@
-//! ecotrace-report: pure rendering and aggregation of run records.
+//! ecotrace-report: pure rendering and aggregation of run records, and every other text ecotrace
+//! prints: estimates and comparisons (`estimate.rs`), `doctor` (`doctor.rs`), the bundled data.
 //!
-//! Functions here take [`RunRecord`]s (and power samples) and return `String`s or plain structs; the
-//! CLI prints them. This crate must not do I/O (no files, clock, terminal, environment or ledger):
+//! Functions here take [`RunRecord`]s (and power samples), estimates or resolved factors and
+//! return `String`s or plain structs; the CLI prints them. This crate must not do I/O (no files, clock, terminal, environment or ledger):
 //! every input comes in as an argument, so every output is deterministic and snapshot-tested.
 //!
 //! Conventions shared by every renderer:
@@ -9,8 +10,10 @@
 //!   [`live_line`] is one line without a newline;
 //! - every number is written with its unit, in the header or next to it; energy, power and CO2e
 //!   are never shown as stand-ins for one another;
-//! - human output uses significant digits (so a 0.000123 kWh run does not show as 0.00), machine
-//!   output (CSV, JSON) writes full precision in the unit named by the field;
+//! - human output (terminal, Markdown, HTML, LaTeX) goes through one number formatter
+//!   (`ecotrace_core::human`): three significant digits and units scaled to the magnitude
+//!   (mg/g/kg/t CO2e, mWh/Wh/kWh/MWh, mL/L/m³), so a 0.000123 kWh run shows as `123 mWh`; machine
+//!   output (CSV, JSON) writes full precision in the base unit named by the field;
 //! - text from the record (project, tags, command, notes) is escaped before it reaches a terminal
 //!   or a table, so control characters cannot break a row or move the cursor.
 //!
@@ -18,6 +21,8 @@
 
 mod aggregate;
 mod codecarbon;
+mod doctor;
+mod estimate;
 mod figures;
 mod html;
 mod latex;
@@ -38,6 +43,11 @@ pub use aggregate::{aggregate, is_failed, Group, GroupBy};
 pub use codecarbon::{
     codecarbon_csv, import_summary, parse_codecarbon, ImportError, ImportOptions,
     COLUMNS as CODECARBON_COLUMNS,
+};
+pub use doctor::{doctor, factor_lines, Doctor, DoctorCheck, DoctorDevice};
+pub use estimate::{
+    compare_json, compare_text, data_hardware, estimate_title, to_json as estimate_json,
+    to_text as estimate_text,
 };
 pub use html::{
     report_html, run_html, HtmlOptions, MAX_CHART_POINTS, MAX_LISTED_RUNS, MAX_SCATTER_POINTS,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::aggregate::is_failed;
 use crate::report::Format;
 use crate::table::{Align, Table};
-use crate::text::{machine, num, plain};
+use crate::text::{co2, energy, machine, num, plain, water};
 
 /// Sums over a set of runs of one phase (or all).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -308,10 +308,10 @@ pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String 
             let mut t = Table::new(&[
                 ("phase", Align::Left),
                 ("runs", Align::Right),
-                ("energy kWh", Align::Right),
-                ("operational kgCO2e", Align::Right),
-                ("embodied kgCO2e", Align::Right),
-                ("water L", Align::Right),
+                ("energy", Align::Right),
+                ("operational", Align::Right),
+                ("embodied", Align::Right),
+                ("water", Align::Right),
                 ("cost USD", Align::Right),
                 ("failed", Align::Right),
                 ("repeated", Align::Right),
@@ -321,10 +321,10 @@ pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String 
                 vec![
                     name,
                     x.runs.to_string(),
-                    num(x.energy.kwh()),
-                    num(x.operational.kg()),
-                    covered(num(x.embodied.kg()), x.embodied_runs, x.runs),
-                    covered(num(x.water.litres()), x.water_runs, x.runs),
+                    energy(x.energy.kwh()),
+                    co2(x.operational.kg()),
+                    covered(co2(x.embodied.kg()), x.embodied_runs, x.runs),
+                    covered(water(x.water.litres()), x.water_runs, x.runs),
                     covered(num(x.cost.usd()), x.cost_runs, x.runs),
                     x.failed_runs.to_string(),
                     x.repeated_runs.to_string(),
@@ -351,13 +351,13 @@ pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String 
             let m = &l.measured;
             let _ = writeln!(
                 out,
-                "\nWaste: {} failed or interrupted and {} repeated run(s) used {} kWh ({} of the measured energy), {} kgCO2e operational and {} kgCO2e embodied.",
+                "\nWaste: {} failed or interrupted and {} repeated run(s) used {} ({} of the measured energy), {} operational and {} embodied.",
                 m.failed_runs,
                 m.repeated_runs,
-                num(m.waste_energy.kwh()),
+                energy(m.waste_energy.kwh()),
                 pct(m.waste_share()),
-                num(m.waste_operational.kg()),
-                num(m.waste_embodied.kg())
+                co2(m.waste_operational.kg()),
+                co2(m.waste_embodied.kg())
             );
             let _ = writeln!(
                 out,

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::aggregate::{Group, GroupBy};
 use crate::table::{Align, Table};
-use crate::text::{csv_row, duration, machine, num, plain};
+use crate::text::{co2, csv_row, duration, energy, machine, num, plain, water};
 
 /// Output format of `report` and `runs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -249,13 +249,13 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                 ("runs", Align::Right),
                 ("failed", Align::Right),
                 ("duration", Align::Right),
-                ("cpu kWh", Align::Right),
-                ("gpu kWh", Align::Right),
-                ("ram kWh", Align::Right),
-                ("total kWh", Align::Right),
-                ("operational kgCO2e", Align::Right),
-                ("embodied kgCO2e", Align::Right),
-                ("water L", Align::Right),
+                ("cpu energy", Align::Right),
+                ("gpu energy", Align::Right),
+                ("ram energy", Align::Right),
+                ("total energy", Align::Right),
+                ("operational", Align::Right),
+                ("embodied", Align::Right),
+                ("water", Align::Right),
                 ("cost USD", Align::Right),
             ]);
             let row = |g: &Group| {
@@ -264,13 +264,13 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                     g.runs.to_string(),
                     g.failed_runs.to_string(),
                     duration(g.duration),
-                    num(g.energy.cpu.kwh()),
-                    num(g.energy.gpu.kwh()),
-                    num(g.energy.ram.kwh()),
-                    num(g.energy.total.kwh()),
-                    num(g.operational.kg()),
-                    covered(num(g.embodied.kg()), g.embodied_runs, g.runs),
-                    covered(num(g.water.litres()), g.water_runs, g.runs),
+                    energy(g.energy.cpu.kwh()),
+                    energy(g.energy.gpu.kwh()),
+                    energy(g.energy.ram.kwh()),
+                    energy(g.energy.total.kwh()),
+                    co2(g.operational.kg()),
+                    covered(co2(g.embodied.kg()), g.embodied_runs, g.runs),
+                    covered(water(g.water.litres()), g.water_runs, g.runs),
                     covered(num(g.cost.usd()), g.cost_runs, g.runs),
                 ]
             };

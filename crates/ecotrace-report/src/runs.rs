@@ -6,7 +6,8 @@ use ecotrace_core::{RecordKind, RunRecord};
 
 use crate::table::{Align, Table};
 use crate::text::{
-    csv_row, duration, list_item, num, plain, rfc3339, shell_join, short_id, truncate, utc_minute,
+    co2, csv_row, duration, energy, list_item, plain, rfc3339, shell_join, short_id, truncate,
+    utc_minute,
 };
 
 /// Longest project name shown in the text table before it is cut.
@@ -26,9 +27,9 @@ fn list_table(rs: &[RunRecord], cut: bool) -> Table {
         ("phase", Align::Left),
         ("status", Align::Left),
         ("duration", Align::Right),
-        ("kWh", Align::Right),
-        ("op. kgCO2e", Align::Right),
-        ("emb. kgCO2e", Align::Right),
+        ("energy", Align::Right),
+        ("operational", Align::Right),
+        ("embodied", Align::Right),
         ("command", Align::Left),
     ]);
     t.rows = rs
@@ -54,9 +55,9 @@ fn list_table(rs: &[RunRecord], cut: bool) -> Table {
                     (_, false) => r.status.to_string(),
                 },
                 duration(r.duration),
-                num(r.energy_kwh.total.kwh()),
-                num(r.operational.kg()),
-                r.embodied.map_or("-".to_string(), |e| num(e.kg())),
+                energy(r.energy_kwh.total.kwh()),
+                co2(r.operational.kg()),
+                r.embodied.map_or("-".to_string(), |e| co2(e.kg())),
                 command,
             ]
         })
@@ -66,7 +67,7 @@ fn list_table(rs: &[RunRecord], cut: bool) -> Table {
 
 /// Aligned text table: id (first 8 characters), start (UTC minute), project, phase, status
 /// (`estimated` for an a-priori estimate stored with `ecotrace estimate --add-to-project`),
-/// duration, IT energy in kWh, operational and embodied CO2e in kg (side by side, `-` where no
+/// duration, IT energy, operational and embodied CO2e (each scaled to its magnitude) (side by side, `-` where no
 /// embodied figure was assessed), and the command, cut to fit.
 /// No runs gives `no runs`.
 pub fn runs_table(rs: &[RunRecord]) -> String {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ecotrace_core::{CarbonMass, CostBasis, Energy, IntensityBasis, Power, RunRecord, RunStatus};
 
 use crate::text::{
-    clock, co2_auto, duration, energy_auto, inline, num, push_wrapped, short_id, signal, truncate,
+    clock, co2, duration, energy, inline, num, push_wrapped, short_id, signal, truncate, water,
     watts, watts_value, width,
 };
 
@@ -103,7 +103,7 @@ fn footprint_lines(out: &mut String, r: &RunRecord) {
             let parts: Vec<String> = r
                 .embodied_items
                 .iter()
-                .map(|i| format!("{} {}", i.device, num(i.charged.kg())))
+                .map(|i| format!("{} {}", i.device, co2(i.charged.kg())))
                 .collect();
             let estimated: Vec<&str> = r
                 .embodied_items
@@ -121,8 +121,8 @@ fn footprint_lines(out: &mut String, r: &RunRecord) {
                 _ => String::new(),
             };
             let mut text = format!(
-                "{} kgCO2e (SCI M, not in the operational figure): {}{life}",
-                num(e.kg()),
+                "{} (SCI M, not in the operational figure): {}{life}",
+                co2(e.kg()),
                 parts.join(", ")
             );
             if !estimated.is_empty() {
@@ -141,11 +141,11 @@ fn footprint_lines(out: &mut String, r: &RunRecord) {
             out,
             "water",
             &format!(
-                "{} L = on-site {} L (WUE {} L/kWh) + off-site {} L ({} L/kWh generated)",
-                num(w.litres()),
-                num(u.onsite.litres()),
+                "{} = on-site {} (WUE {} L/kWh) + off-site {} ({} L/kWh generated)",
+                water(w.litres()),
+                water(u.onsite.litres()),
                 num(u.wue.l_per_kwh()),
-                num(u.offsite.litres()),
+                water(u.offsite.litres()),
                 num(u.offsite_factor.l_per_kwh())
             ),
         );
@@ -185,15 +185,13 @@ pub fn run_summary(r: &RunRecord) -> String {
         out.push_str("energy by device: none measured\n");
     } else {
         out.push_str("energy by device (IT energy, before PUE):\n");
-        let in_kwh = r.components.iter().any(|c| c.energy.kwh().abs() >= 1.0);
-        let (unit, scale) = if in_kwh { ("kWh", 1.0) } else { ("Wh", 1000.0) };
         let rows: Vec<[String; 5]> = r
             .components
             .iter()
             .map(|c| {
                 [
                     truncate(&inline(&c.device), DEVICE_MAX),
-                    num(c.energy.kwh() * scale),
+                    energy(c.energy.kwh()),
                     watts_value(c.mean_power.watts()),
                     c.method.to_string(),
                     inline(&c.note),
@@ -203,8 +201,7 @@ pub fn run_summary(r: &RunRecord) -> String {
         let w = |i: usize| rows.iter().map(|r| width(&r[i])).max().unwrap_or(0);
         let (dw, ew, pw) = (w(0), w(1), w(2));
         for [device, energy, power, method, note] in rows {
-            let line =
-                format!("  {device:<dw$}  {energy:>ew$} {unit}  mean {power:>pw$} W  {method}");
+            let line = format!("  {device:<dw$}  {energy:>ew$}  mean {power:>pw$} W  {method}");
             if note.is_empty() {
                 let _ = writeln!(out, "{line}");
             } else {
@@ -219,8 +216,8 @@ pub fn run_summary(r: &RunRecord) -> String {
         &mut out,
         "total IT energy",
         &format!(
-            "{} kWh  mean {}",
-            num(total_kwh),
+            "{}  mean {}",
+            energy(total_kwh),
             watts(r.mean_power.watts())
         ),
     );
@@ -236,9 +233,9 @@ pub fn run_summary(r: &RunRecord) -> String {
         &mut out,
         "operational CO2e",
         &format!(
-            "{} kgCO2e = {} kWh x PUE {pue:.2} x {} gCO2e/kWh",
-            num(r.operational.kg()),
-            num(total_kwh),
+            "{} = {} x PUE {pue:.2} x {} gCO2e/kWh",
+            co2(r.operational.kg()),
+            energy(total_kwh),
             num(r.intensity.value.g_per_kwh()),
         ),
     );
@@ -253,13 +250,13 @@ pub fn run_summary(r: &RunRecord) -> String {
 /// One status line for a run being measured, without a newline, shorter than 70 characters:
 /// `ecotrace 00:01:23  142.3 W  3.21 Wh  1.52 gCO2e` (elapsed time, current power, energy and CO2e
 /// so far, each with its unit).
-pub fn live_line(elapsed: Duration, power: Power, energy: Energy, co2: CarbonMass) -> String {
+pub fn live_line(elapsed: Duration, power: Power, used: Energy, emitted: CarbonMass) -> String {
     let line = format!(
         "ecotrace {}  {}  {}  {}",
         clock(elapsed),
         watts(power.watts()),
-        energy_auto(energy.kwh()),
-        co2_auto(co2.grams()),
+        energy(used.kwh()),
+        co2(emitted.kg()),
     );
     truncate(&line, LIVE_MAX - 1)
 }

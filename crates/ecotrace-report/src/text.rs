@@ -9,40 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// Significant digits used for human-facing numbers.
-pub(crate) const SIG: u32 = 3;
-
-/// `x` with `digits` significant digits, never in scientific notation for ordinary magnitudes and
-/// never dropping integer digits: `0.000123456` → `0.000123`, `12.345` → `12.3`, `1234.6` → `1235`,
-/// `0` → `0`. Values below 1e-9 in magnitude use scientific notation (`1.23e-12`) rather than a
-/// run of zeros. Non-finite values are `n/a`.
-pub(crate) fn sig(x: f64, digits: u32) -> String {
-    if !x.is_finite() {
-        return "n/a".to_string();
-    }
-    if x == 0.0 {
-        return "0".to_string();
-    }
-    let digits = digits.max(1) as i32;
-    if x.abs() < 1e-9 {
-        return format!("{:.*e}", (digits - 1) as usize, x);
-    }
-    let decimals = |v: f64| (digits - 1 - v.abs().log10().floor() as i32).max(0) as usize;
-    let d = decimals(x);
-    let s = format!("{x:.d$}");
-    // Rounding can carry into the next power of ten (0.0009996 → 0.001000): recount.
-    let rounded: f64 = s.parse().unwrap_or(x);
-    if rounded != 0.0 && decimals(rounded) < d {
-        let d2 = decimals(rounded);
-        return format!("{x:.d2$}");
-    }
-    s
-}
-
-/// Human significant-digit form with the default precision.
-pub(crate) fn num(x: f64) -> String {
-    sig(x, SIG)
-}
+// The one number formatter of human-facing output is the core's (`ecotrace_core::human`).
+pub(crate) use ecotrace_core::human::{num, sig};
 
 /// Significant digits kept in machine output (CSV, report JSON): far beyond any measurement's
 /// precision, but short of the noise of binary sums (`0.12989511250000002` → `0.1298951125`).
@@ -90,33 +58,19 @@ pub(crate) fn watts_value(w: f64) -> String {
     s.trim_end_matches(" W").to_string()
 }
 
-/// Energy for humans, scaled to Wh, kWh or MWh, with significant digits: `3.21 Wh`, `238 Wh`
-/// (for 0.238 kWh), `1.50 kWh`, `2.50 MWh`.
-pub(crate) fn energy_auto(kwh: f64) -> String {
-    let a = kwh.abs();
-    if !kwh.is_finite() {
-        "n/a kWh".to_string()
-    } else if a >= 1000.0 {
-        format!("{} MWh", num(kwh / 1000.0))
-    } else if a >= 1.0 {
-        format!("{} kWh", num(kwh))
-    } else {
-        format!("{} Wh", num(kwh * 1000.0))
-    }
+/// Energy (given in kWh) for humans, scaled: `12.0 mWh`, `3.21 Wh`, `1.50 kWh`, `2.50 MWh`.
+pub(crate) fn energy(kwh: f64) -> String {
+    ecotrace_core::human::energy(kwh).to_string()
 }
 
-/// Mass of CO2e for humans, scaled to g, kg or t: `1.52 gCO2e`, `3.40 kgCO2e`, `1.20 tCO2e`.
-pub(crate) fn co2_auto(grams: f64) -> String {
-    let a = grams.abs();
-    if !grams.is_finite() {
-        "n/a gCO2e".to_string()
-    } else if a >= 1e6 {
-        format!("{} tCO2e", num(grams / 1e6))
-    } else if a >= 1e3 {
-        format!("{} kgCO2e", num(grams / 1e3))
-    } else {
-        format!("{} gCO2e", num(grams))
-    }
+/// CO2e (given in kg) for humans, scaled: `64.1 mgCO2e`, `1.52 gCO2e`, `3.40 kgCO2e`, `1.20 tCO2e`.
+pub(crate) fn co2(kg: f64) -> String {
+    ecotrace_core::human::co2(kg).to_string()
+}
+
+/// Water (given in litres) for humans, scaled: `420 mL`, `1.20 L`, `3.40 m³`.
+pub(crate) fn water(litres: f64) -> String {
+    ecotrace_core::human::water(litres).to_string()
 }
 
 /// Compact duration: `0s`, `4.2s`, `4m05s`, `1h02m03s`.
@@ -326,21 +280,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn significant_digits() {
-        assert_eq!(sig(0.000123456, 3), "0.000123");
-        assert_eq!(sig(12.345, 3), "12.3");
-        assert_eq!(sig(1234.6, 3), "1235");
-        assert_eq!(sig(0.0, 3), "0");
-        assert_eq!(sig(-0.0, 3), "0");
-        assert_eq!(sig(3.1, 3), "3.10");
-        assert_eq!(sig(0.00099996, 3), "0.00100");
-        assert_eq!(sig(9.9996, 3), "10.0");
-        assert_eq!(sig(-0.5, 2), "-0.50");
-        assert_eq!(sig(f64::NAN, 3), "n/a");
-        assert_eq!(sig(1.234e-12, 3), "1.23e-12");
-    }
-
-    #[test]
     fn plain_numbers_round_trip() {
         assert_eq!(plain(0.000123), "0.000123");
         assert_eq!(plain(3723.0), "3723");
@@ -354,13 +293,11 @@ mod tests {
 
     #[test]
     fn scaled_units() {
-        assert_eq!(energy_auto(0.00321), "3.21 Wh");
-        assert_eq!(energy_auto(0.0), "0 Wh");
-        assert_eq!(energy_auto(1.5), "1.50 kWh");
-        assert_eq!(energy_auto(2500.0), "2.50 MWh");
-        assert_eq!(co2_auto(1.523), "1.52 gCO2e");
-        assert_eq!(co2_auto(3400.0), "3.40 kgCO2e");
-        assert_eq!(co2_auto(1.2e6), "1.20 tCO2e");
+        assert_eq!(energy(0.00321), "3.21 Wh");
+        assert_eq!(energy(1.5), "1.50 kWh");
+        assert_eq!(co2(0.0000000641), "0.0641 mgCO2e");
+        assert_eq!(co2(3.4), "3.40 kgCO2e");
+        assert_eq!(water(0.5), "500 mL");
         assert_eq!(watts(142.34), "142.3 W");
         assert_eq!(watts(0.0), "0.0 W");
         assert_eq!(watts(0.0512), "0.051 W");

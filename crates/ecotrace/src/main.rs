@@ -406,12 +406,12 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             }
             if json {
                 print_out(&serde_json::to_string_pretty(
-                    &ecotrace_estimator::to_json(&e),
+                    &ecotrace_report::estimate_json(&e),
                 )?);
             } else {
-                print_out(&ecotrace_estimator::to_text(
+                print_out(&ecotrace_report::estimate_text(
                     &e,
-                    &ecotrace_estimator::estimate_title(&e),
+                    &ecotrace_report::estimate_title(&e),
                 ));
             }
             Ok(0)
@@ -423,10 +423,10 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             let rows = ecotrace_estimator::run_compare(&o)?;
             if args.json {
                 print_out(&serde_json::to_string_pretty(
-                    &ecotrace_estimator::compare_json(&rows),
+                    &ecotrace_report::compare_json(&rows),
                 )?);
             } else {
-                print_out(&ecotrace_estimator::compare_text(&rows));
+                print_out(&ecotrace_report::compare_text(&rows));
             }
             Ok(0)
         }
@@ -436,7 +436,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 Ok(0)
             }
             DataWhat::Hardware { json, cpus } => {
-                print_out(&ecotrace_estimator::data_hardware(json, cpus)?);
+                print_out(&ecotrace_report::data_hardware(json, cpus)?);
                 Ok(0)
             }
             DataWhat::Licenses { json } => {
@@ -574,94 +574,45 @@ fn print_out(s: &str) {
     }
 }
 
+/// What `doctor` finds here, rendered by `ecotrace-report`.
 fn doctor(s: &MeasureSettings) -> String {
-    use std::fmt::Write;
     let roots = ecotrace_sensors::Roots::from_env();
     let d = ecotrace_sensors::discover::discover(
         &ecotrace_sensors::discover::SensorConfig::new(s.scope, s.cpu_power, s.ram_power),
         &roots,
     );
-    let mut o = String::new();
-    let _ = writeln!(o, "ecotrace {} doctor", env!("CARGO_PKG_VERSION"));
-    let _ = writeln!(
-        o,
-        "CPU: {} ({} logical CPUs, {} socket(s))",
-        d.cpu.model_name, d.cpu.logical_cpus, d.cpu.sockets
-    );
-    let _ = writeln!(
-        o,
-        "GPUs: {}",
-        if d.gpus.is_empty() {
-            "none found".to_string()
-        } else {
-            d.gpus.join(", ")
-        }
-    );
-    let _ = writeln!(o, "\nSensors:");
-    for diag in &d.diagnostics {
-        let _ = writeln!(
-            o,
-            "  [{}] {:<10} {}",
-            if diag.ok { " ok " } else { "FAIL" },
-            diag.sensor,
-            diag.detail
-        );
-        if let Some(fix) = &diag.fix {
-            let _ = writeln!(o, "         {:<10} fix: {}", "", fix);
-        }
-    }
-    let _ = writeln!(o, "\nIn use for a run (scope {}):", s.scope);
-    if d.sensors.is_empty() {
-        let _ = writeln!(
-            o,
-            "  no sensor: energy cannot be measured or estimated here"
-        );
-    }
+    let mut in_use = Vec::new();
     for sensor in &d.sensors {
         for (i, dev) in sensor.devices().iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "  {:<4} {:<12} {:<13} {}",
-                sensor.component().as_str(),
-                dev,
-                sensor.method(i).as_str(),
-                sensor.note(i)
-            );
+            in_use.push(ecotrace_report::DoctorDevice {
+                component: sensor.component().as_str().to_string(),
+                device: dev.to_string(),
+                method: sensor.method(i).as_str().to_string(),
+                note: sensor.note(i).to_string(),
+            });
         }
     }
-    let p = &s.place;
-    let _ = writeln!(o, "\nFactors for {} ({}):", p.label, p.name);
-    let _ = writeln!(
-        o,
-        "  intensity      {} gCO2e/kWh — {}",
-        p.intensity.value.g_per_kwh(),
-        p.intensity.provenance
-    );
-    let _ = writeln!(
-        o,
-        "  pue            {} — {}",
-        p.pue.value.value(),
-        p.pue.provenance
-    );
-    let _ = writeln!(
-        o,
-        "  wue            {} L/kWh — {}",
-        p.wue.value.l_per_kwh(),
-        p.wue.provenance
-    );
-    let _ = writeln!(
-        o,
-        "  offsite water  {} L/kWh — {}",
-        p.offsite_water.value.l_per_kwh(),
-        p.offsite_water.provenance
-    );
-    if let Some(e) = &p.electricity_price {
-        let _ = writeln!(o, "  electricity    {} USD/kWh — {}", e.value, e.provenance);
-    }
-    for n in &s.notes {
-        let _ = writeln!(o, "note: {n}");
-    }
-    o
+    ecotrace_report::doctor(&ecotrace_report::Doctor {
+        version: env!("CARGO_PKG_VERSION"),
+        cpu_model: d.cpu.model_name.clone(),
+        logical_cpus: d.cpu.logical_cpus,
+        sockets: d.cpu.sockets,
+        gpus: d.gpus.clone(),
+        checks: d
+            .diagnostics
+            .iter()
+            .map(|c| ecotrace_report::DoctorCheck {
+                sensor: c.sensor.to_string(),
+                ok: c.ok,
+                detail: c.detail.clone(),
+                fix: c.fix.clone(),
+            })
+            .collect(),
+        scope: s.scope.to_string(),
+        in_use,
+        place: &s.place,
+        notes: &s.notes,
+    })
 }
 
 fn data_zones(json: bool) -> Result<String> {

@@ -241,3 +241,35 @@ fn a_misspelled_option_is_a_usage_error_and_nothing_is_recorded() {
         &["ecotrace.toml", "did you mean region?"],
     );
 }
+
+/// Human output scales units with three significant digits; JSON keeps base units and full
+/// precision.
+#[test]
+fn numbers_people_can_read() {
+    let env = Env::new();
+    let args = [
+        "estimate",
+        "--hardware",
+        "A100-80GB",
+        "--hours",
+        "0.000001",
+        "--intensity",
+        "100",
+        "--pue",
+        "1",
+        "--power-w",
+        "400",
+    ];
+    let text = env.ok(&args);
+    // 400 W × 1e-6 h = 0.4 mWh; × 100 g/kWh = 0.04 mg.
+    assert!(text.contains("0.400 mWh IT"), "{text}");
+    assert!(text.contains("operational   0.0400 mgCO2e"), "{text}");
+    let headline = text.split("Assumptions:").next().unwrap();
+    assert!(!headline.contains("kgCO2e"), "{text}");
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let j = env.json(&json_args);
+    assert_eq!(j["energy_kwh"].as_f64().unwrap(), 400.0 * 1e-6 / 1000.0);
+    let op = j["operational_kgco2e"].as_f64().unwrap();
+    assert!((op - 4e-8).abs() < 1e-20, "{op}");
+}

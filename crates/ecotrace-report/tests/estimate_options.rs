@@ -1,4 +1,5 @@
-//! The estimator from its plain option structs, as a caller without the CLI's flags uses it.
+//! The estimator from its plain option structs, as a caller without the CLI's flags uses it, read
+//! through the JSON this crate renders.
 
 use ecotrace_estimator::{
     run_compare, run_estimate, run_inference, CompareOptions, EstimateError, EstimateOptions,
@@ -24,7 +25,7 @@ fn job(hardware: &str, hours: f64) -> EstimateOptions {
 #[test]
 fn an_estimate_from_options() {
     let e = run_estimate(&job("A100-80GB", 24.0)).unwrap();
-    let j = ecotrace_estimator::to_json(&e);
+    let j = ecotrace_report::estimate_json(&e);
     assert_eq!(j["device_hours"].as_f64(), Some(192.0));
     let kwh = j["energy_kwh"].as_f64().unwrap();
     let op = j["operational_kgco2e"].as_f64().unwrap();
@@ -85,7 +86,7 @@ fn in_region(region: &str) -> EstimateOptions {
 #[test]
 fn without_a_rental_price_the_zones_electricity_price_gives_the_cost() {
     // California: EIA 2023 average, 0.2487 USD/kWh, charged on the energy at the meter.
-    let j = ecotrace_estimator::to_json(&run_estimate(&in_region("US-CA")).unwrap());
+    let j = ecotrace_report::estimate_json(&run_estimate(&in_region("US-CA")).unwrap());
     let meter_kwh = j["energy_kwh"].as_f64().unwrap() * j["pue"].as_f64().unwrap_or(1.0);
     let usd = j["cost_usd"].as_f64().unwrap();
     assert!(
@@ -97,7 +98,7 @@ fn without_a_rental_price_the_zones_electricity_price_gives_the_cost() {
 
     // France: the bundled Eurostat price (0.2204 EUR/kWh, 2022-S2) converted at the ECB 2022
     // annual average (1.0530 USD per EUR), and the source says so.
-    let j = ecotrace_estimator::to_json(&run_estimate(&in_region("FR")).unwrap());
+    let j = ecotrace_report::estimate_json(&run_estimate(&in_region("FR")).unwrap());
     let meter_kwh = j["facility_energy_kwh"].as_f64().unwrap();
     let usd = j["cost_usd"].as_f64().unwrap();
     assert!(
@@ -141,7 +142,7 @@ fn an_instance_charges_its_hourly_price() {
         "aws:us-east-1",
     ))
     .unwrap();
-    let j = ecotrace_estimator::to_json(&e);
+    let j = ecotrace_report::estimate_json(&e);
     assert!((j["cost_usd"].as_f64().unwrap() - 1.92).abs() < 1e-9, "{j}");
     assert_eq!(j["cost"]["basis"], "instance");
     let src = j["cost"]["source"].as_str().unwrap();
@@ -158,7 +159,7 @@ fn an_instance_charges_its_hourly_price() {
     ))
     .unwrap();
     let ip = ecotrace_data::instance_by_type("aws", "us-east-1", "p4d.24xlarge").unwrap();
-    let j = ecotrace_estimator::to_json(&e);
+    let j = ecotrace_report::estimate_json(&e);
     assert!(
         (j["cost_usd"].as_f64().unwrap() - ip.usd_per_hour * 10.0).abs() < 1e-6,
         "{j}"
@@ -175,7 +176,7 @@ fn an_instance_charges_its_hourly_price() {
         "aws:us-east-1",
     );
     o.factors.price_per_hour = Some(1.0);
-    let j = ecotrace_estimator::to_json(&run_estimate(&o).unwrap());
+    let j = ecotrace_report::estimate_json(&run_estimate(&o).unwrap());
     assert!((j["cost_usd"].as_f64().unwrap() - 10.0).abs() < 1e-9, "{j}");
     assert!(j["cost"]["source"]
         .as_str()

@@ -1,50 +1,22 @@
-//! The estimator's output: an estimate's text and JSON, a comparison's table, the hardware
-//! catalog listing.
+//! The estimator's output (`ecotrace estimate`, `estimate inference`, `compare`, `data
+//! hardware`, `ecotrace.estimate()`): an estimate's text and JSON, a comparison's table, the
+//! hardware catalog. Text uses the one number formatter (scaled units, three significant
+//! digits); JSON keeps base units and full precision.
 
 use std::fmt::Write as _;
 
+use ecotrace_estimator::{Assumption, Estimated};
 use serde_json::{json, Value};
 
-use crate::job::Estimated;
-use crate::{Assumption, Result};
+use crate::text::{co2, energy, num, water};
 
-// ---------------------------------------------------------------------------------------------
-// Output
-
-pub(crate) fn num(x: f64) -> String {
-    // Significant digits, never scientific for everyday magnitudes.
-    let a = x.abs();
-    if x == 0.0 {
-        "0".into()
-    } else if x.fract() == 0.0 && a < 1e7 {
-        format!("{x:.0}")
-    } else if !(1e-4..1e7).contains(&a) {
-        format!("{x:.3e}")
-    } else if a >= 100.0 {
-        format!("{x:.0}")
-    } else if a >= 10.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
-    }
+/// A count or a catalog figure as given (`8`, `0.5`, `19.5`): not a measured quantity.
+fn exact(x: f64) -> String {
+    x.to_string()
 }
 
-fn with_commas(x: f64) -> String {
-    let s = num(x);
-    if s.contains('e') || s.contains('.') || s.trim_start_matches('-').len() <= 3 {
-        return s;
-    }
-    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{sign}{out}")
+fn assumption_json(a: &Assumption) -> Value {
+    json!({ "name": a.name, "value": a.value, "unit": a.unit, "source": a.source })
 }
 
 /// The estimate as `ecotrace estimate --json` prints it.
@@ -72,7 +44,7 @@ pub fn to_json(e: &Estimated) -> Value {
         "cost": e.cost.as_ref().map(|c| json!({
             "basis": c.basis, "usd_per_hour": c.usd_per_hour, "usd_per_kwh": c.usd_per_kwh, "source": c.source,
         })),
-        "assumptions": e.assumptions.iter().map(Assumption::json).collect::<Vec<_>>(),
+        "assumptions": e.assumptions.iter().map(assumption_json).collect::<Vec<_>>(),
         "notes": e.notes,
     })
 }
@@ -86,33 +58,33 @@ pub fn to_text(e: &Estimated, title: &str) -> String {
         let _ = writeln!(
             o,
             "  device-hours  {} ({} device(s) × {} h)",
-            with_commas(f.device_hours),
-            num(e.devices),
-            with_commas(f.wall_hours)
+            num(f.device_hours),
+            exact(e.devices),
+            num(f.wall_hours)
         );
     }
     let _ = writeln!(
         o,
-        "  energy        {} kWh IT, {} kWh at the meter (PUE {})",
-        with_commas(f.energy.kwh()),
-        with_commas(f.facility_energy.kwh()),
+        "  energy        {} IT, {} at the meter (PUE {})",
+        energy(f.energy.kwh()),
+        energy(f.facility_energy.kwh()),
         e.place.pue.value.value()
     );
     let _ = writeln!(
         o,
-        "  operational   {} kgCO2e  ({}, {} gCO2e/kWh)",
-        with_commas(f.operational.kg()),
+        "  operational   {}  ({}, {} gCO2e/kWh)",
+        co2(f.operational.kg()),
         e.place.label,
         num(e.place.intensity.value.g_per_kwh())
     );
     if e.embodied_known {
         let _ = writeln!(
             o,
-            "  embodied      {} kgCO2e  (SCI M: devices {} + host share {}; {}-year life) — not included in operational",
-            with_commas(f.embodied().kg()),
-            num(f.embodied_devices.kg()),
-            num(f.embodied_host.kg()),
-            num(e.lifetime.years())
+            "  embodied      {}  (SCI M: devices {} + host share {}; {}-year life) — not included in operational",
+            co2(f.embodied().kg()),
+            co2(f.embodied_devices.kg()),
+            co2(f.embodied_host.kg()),
+            exact(e.lifetime.years())
         );
     } else {
         let _ = writeln!(
@@ -122,17 +94,17 @@ pub fn to_text(e: &Estimated, title: &str) -> String {
     }
     let _ = writeln!(
         o,
-        "  water         {} L  (on-site {} L + off-site {} L)",
-        with_commas(f.water.total().litres()),
-        with_commas(f.water.onsite.litres()),
-        with_commas(f.water.offsite.litres())
+        "  water         {}  (on-site {} + off-site {})",
+        water(f.water.total().litres()),
+        water(f.water.onsite.litres()),
+        water(f.water.offsite.litres())
     );
     match (&e.cost, f.cost) {
         (Some(c), Some(usd)) => {
             let _ = writeln!(
                 o,
                 "  cost          {} USD  ({})",
-                with_commas(usd.usd()),
+                num(usd.usd()),
                 if c.basis == "instance" {
                     "instance rental"
                 } else {
@@ -163,7 +135,7 @@ pub fn estimate_title(e: &Estimated) -> String {
     match &e.device {
         Some(d) => format!(
             "Estimate: {} × {} ({}) in {}",
-            num(e.devices),
+            exact(e.devices),
             d.id,
             d.name,
             e.place.label
@@ -177,15 +149,15 @@ pub fn compare_text(rows: &[Estimated]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{:<16} {:<22} {:>12} {:>11} {:>16} {:>14} {:>16} {:>10} {:>11}",
+        "{:<16} {:<22} {:>10} {:>10} {:>13} {:>13} {:>13} {:>10} {:>9}",
         "hardware",
         "region",
         "device-h",
-        "energy kWh",
-        "operational kg",
-        "embodied kg",
-        "op.+emb. kgCO2e",
-        "water L",
+        "energy",
+        "operational",
+        "embodied",
+        "op.+emb.",
+        "water",
         "cost USD"
     );
     let best = rows
@@ -195,16 +167,16 @@ pub fn compare_text(rows: &[Estimated]) -> String {
         let f = &r.figures;
         let _ = writeln!(
             o,
-            "{:<16} {:<22} {:>12} {:>11} {:>16} {:>14} {:>16} {:>10} {:>11}",
+            "{:<16} {:<22} {:>10} {:>10} {:>13} {:>13} {:>13} {:>10} {:>9}",
             r.device.as_ref().map_or("-", |d| d.id.as_str()),
             r.place.label,
-            with_commas(f.device_hours),
-            with_commas(f.energy.kwh()),
-            with_commas(f.operational.kg()),
-            with_commas(f.embodied().kg()),
-            with_commas(f.operational.kg() + f.embodied().kg()),
-            with_commas(f.water.total().litres()),
-            f.cost.map_or("-".to_string(), |c| with_commas(c.usd())),
+            num(f.device_hours),
+            energy(f.energy.kwh()),
+            co2(f.operational.kg()),
+            co2(f.embodied().kg()),
+            co2(f.operational.kg() + f.embodied().kg()),
+            water(f.water.total().litres()),
+            f.cost.map_or("-".to_string(), |c| num(c.usd())),
         );
     }
     if let (Some(best), Some(worst)) = (
@@ -237,11 +209,11 @@ pub fn compare_json(rows: &[Estimated]) -> Value {
 // `ecotrace data hardware`
 
 fn opt(x: Option<f64>) -> String {
-    x.map_or("-".to_string(), num)
+    x.map_or("-".to_string(), exact)
 }
 
 /// `ecotrace data hardware`: the hardware catalog as a table or JSON.
-pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String> {
+pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String, serde_json::Error> {
     let accs = ecotrace_data::accelerators();
     let refs = ecotrace_data::embodied_refs();
     if as_json {
@@ -278,7 +250,7 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String> {
                     .collect(),
             );
         }
-        return Ok(serde_json::to_string_pretty(&obj)?);
+        return serde_json::to_string_pretty(&obj);
     }
     let mut o = String::new();
     let _ = writeln!(
@@ -291,11 +263,11 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String> {
             o,
             "{:<16} {:>7} {:>6} {:>10} {:>10} {:>12}  {}",
             a.id,
-            num(a.memory_gb),
-            num(a.tdp.watts()),
+            exact(a.memory_gb),
+            exact(a.tdp.watts()),
             opt(a.tflops_fp16),
             opt(a.tflops_fp32),
-            num(a.embodied.kg()),
+            exact(a.embodied.kg()),
             if a.embodied_estimated {
                 format!("{} (estimated)", a.embodied_basis)
             } else {
@@ -314,7 +286,7 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String> {
             "{:<12} {:>6} {:>12}  {}{}",
             e.id,
             e.slots,
-            num(e.embodied.kg()),
+            exact(e.embodied.kg()),
             e.name,
             if e.estimated { " (estimated)" } else { "" }
         );
@@ -337,7 +309,7 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String> {
                 o,
                 "  {:<48} {:>6} W {:>5}",
                 c.name,
-                num(c.tdp.watts()),
+                exact(c.tdp.watts()),
                 c.cores.map_or("-".into(), |n| n.to_string())
             );
         }
