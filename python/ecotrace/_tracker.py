@@ -255,6 +255,11 @@ class Tracker:
         by ``ecotrace show`` beside the footprint."""
         self._core.log_metric(str(name), _to_float(value))
 
+    def set_tag(self, key: str, value: Any) -> None:
+        """Sets a tag of the running run (like ``tags=`` at the start, for what is known only
+        later, e.g. the parameters a tuning trial drew). ``ecotrace runs --tag k=v`` finds it."""
+        self._core.set_tag(str(key), str(value))
+
     def log_metrics(self, metrics: Mapping[str, Any]) -> None:
         """``log_metric`` for each numeric item of a mapping; other values are skipped."""
         for k, v in metrics.items():

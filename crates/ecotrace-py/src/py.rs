@@ -252,6 +252,22 @@ impl Core {
         py.allow_threads(|| self.log_metric_inner(name, value))
     }
 
+    /// Sets a tag of the run (e.g. the parameters a tuning trial drew, once drawn); stored with
+    /// the next checkpoint and the final record.
+    fn set_tag(&self, py: Python<'_>, key: String, value: String) -> PyResult<()> {
+        let key = key.trim().to_string();
+        if key.is_empty() {
+            return Err(PyValueError::new_err("a tag needs a name"));
+        }
+        py.allow_threads(|| {
+            self.with_active(|a| {
+                a.measuring.update(|r| {
+                    r.tags.insert(key, value);
+                })
+            })
+        })
+    }
+
     /// The number of epochs the run is planned to have.
     fn set_planned_epochs(&self, py: Python<'_>, n: u32) -> PyResult<()> {
         py.allow_threads(|| self.set_planned_epochs_inner(n))

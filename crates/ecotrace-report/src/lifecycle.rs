@@ -36,7 +36,9 @@ pub struct PhaseTotals {
     pub cost_runs: usize,
     /// Failed, failed-to-start or interrupted runs.
     pub failed_runs: usize,
-    /// Finished runs that repeat an earlier finished run (same command, tags and phase).
+    /// Of the failed runs, those a tuner pruned (see [`is_pruned`]).
+    pub pruned_runs: usize,
+    /// Finished runs that repeat a later finished run (same command, tags but `trial`, and phase).
     pub repeated_runs: usize,
     /// Energy and CO2e of the failed and repeated runs.
     pub waste_energy: Energy,
@@ -85,6 +87,7 @@ impl PhaseTotals {
         self.cost += o.cost;
         self.cost_runs += o.cost_runs;
         self.failed_runs += o.failed_runs;
+        self.pruned_runs += o.pruned_runs;
         self.repeated_runs += o.repeated_runs;
         self.waste_energy += o.waste_energy;
         self.waste_operational += o.waste_operational;
@@ -115,23 +118,34 @@ pub struct Lifecycle {
     pub total: PhaseTotals,
 }
 
-/// Key of "the same job": command, tags and phase (the config a run was given).
+/// The tag that numbers the tries of one configuration (a tuning trial's number), left out of
+/// [`job_key`]: two trials that drew the same parameters are the same job.
+pub const TRIAL_TAG: &str = "trial";
+
+/// Key of "the same job": command, tags (but [`TRIAL_TAG`]) and phase (the config a run was given).
 fn job_key(r: &RunRecord) -> String {
     let mut k = String::new();
     for a in &r.command {
         let _ = write!(k, "{}\u{1f}", a);
     }
     k.push('\u{1e}');
-    for (t, v) in &r.tags {
+    for (t, v) in r.tags.iter().filter(|(t, _)| t.as_str() != TRIAL_TAG) {
         let _ = write!(k, "{t}={v}\u{1f}");
     }
     k.push_str(r.phase.as_str());
     k
 }
 
+/// A run a tuner stopped early for looking unpromising (Optuna's pruning): recorded as
+/// `interrupted` with an error starting `pruned` (`ecotrace.integrations.optuna` does so).
+pub fn is_pruned(r: &RunRecord) -> bool {
+    r.status == RunStatus::Interrupted
+        && r.error.as_deref().is_some_and(|e| e.starts_with("pruned"))
+}
+
 /// Accounts the runs of one project (callers filter by project). A finished measured run is
-/// "repeated" when a later finished run has the same command, tags and phase: only the last of
-/// such runs counts as useful. Failed, failed-to-start and interrupted runs are waste. Estimated
+/// "repeated" when a later finished run has the same command, tags (but [`TRIAL_TAG`]) and phase:
+/// only the last of such runs counts as useful. Failed, failed-to-start and interrupted runs are waste. Estimated
 /// runs are never waste. Still-running runs count, with their figures so far. Machine-scope ranks
 /// of one job on one node count their share of the node, as in [`crate::aggregate`].
 pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
@@ -153,6 +167,7 @@ pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
     let shares = crate::aggregate::shares(rs);
     for (r, &share) in rs.iter().zip(&shares) {
         let failed = r.kind == RecordKind::Measured && is_failed(r.status);
+        let pruned = failed && is_pruned(r);
         let repeated = r.kind == RecordKind::Measured
             && r.status == RunStatus::Finished
             && latest
@@ -161,6 +176,7 @@ pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
         let p = by_phase.entry(r.phase).or_default();
         p.add(r, share, failed || repeated);
         p.failed_runs += usize::from(failed);
+        p.pruned_runs += usize::from(pruned);
         p.repeated_runs += usize::from(repeated);
         let side = if r.kind == RecordKind::Estimated {
             &mut estimated
@@ -169,6 +185,7 @@ pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
         };
         side.add(r, share, failed || repeated);
         side.failed_runs += usize::from(failed);
+        side.pruned_runs += usize::from(pruned);
         side.repeated_runs += usize::from(repeated);
     }
     let mut total = PhaseTotals::default();
@@ -195,6 +212,7 @@ struct TotalsJson {
     cost_usd: Option<f64>,
     cost_runs: usize,
     failed_runs: usize,
+    pruned_runs: usize,
     repeated_runs: usize,
     waste_energy_kwh: f64,
     waste_operational_kgco2e: f64,
@@ -215,6 +233,7 @@ fn totals_json(t: &PhaseTotals) -> TotalsJson {
         cost_usd: (t.cost_runs > 0).then(|| machine(t.cost.usd())),
         cost_runs: t.cost_runs,
         failed_runs: t.failed_runs,
+        pruned_runs: t.pruned_runs,
         repeated_runs: t.repeated_runs,
         waste_energy_kwh: machine(t.waste_energy.kwh()),
         waste_operational_kgco2e: machine(t.waste_operational.kg()),
@@ -265,7 +284,7 @@ pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String 
                 "measured": totals_json(&l.measured),
                 "estimated": totals_json(&l.estimated),
                 "total": totals_json(&l.total),
-                "waste_rule": "waste = failed, failed-to-start and interrupted runs + finished runs repeated later with the same command, tags and phase (all but the last)",
+                "waste_rule": "waste = failed, failed-to-start and interrupted runs (pruned trials among them) + finished runs repeated later with the same command, tags (but trial) and phase (all but the last)",
             });
             let mut s = serde_json::to_string_pretty(&doc).expect("plain figures");
             s.push('\n');
@@ -349,9 +368,14 @@ pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String 
                 out.push_str(&t.text());
             }
             let m = &l.measured;
+            let pruned = if m.pruned_runs > 0 {
+                format!(" (of which {} pruned)", m.pruned_runs)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "\nWaste: {} failed or interrupted and {} repeated run(s) used {} ({} of the measured energy), {} operational and {} embodied.",
+                "\nWaste: {} failed or interrupted{pruned} and {} repeated run(s) used {} ({} of the measured energy), {} operational and {} embodied.",
                 m.failed_runs,
                 m.repeated_runs,
                 energy(m.waste_energy.kwh()),
@@ -361,7 +385,7 @@ pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String 
             );
             let _ = writeln!(
                 out,
-                "Repeated = a finished run with the same command, tags and phase as a later finished run. Operational and embodied CO2e are separate columns, never summed; a figure with (n/m runs) covers only the runs that have it."
+                "Repeated = a finished run with the same command, tags (but the trial number) and phase as a later finished run, e.g. a tuning trial that drew parameters already tried. Operational and embodied CO2e are separate columns, never summed; a figure with (n/m runs) covers only the runs that have it."
             );
             if l.estimated.runs > 0 {
                 let _ = writeln!(

@@ -126,6 +126,65 @@ fn lifecycle_counts_failed_and_repeated_runs_as_waste() {
 }
 
 #[test]
+fn lifecycle_counts_pruned_trials_and_trials_repeating_parameters() {
+    // A study: trials 0 and 2 drew the same parameters (2 repeats 0), trial 1 was pruned, trial 3
+    // failed, trial 4 drew new parameters.
+    let trial = |n: u32, lr: &str, status: RunStatus, error: Option<&str>| {
+        let mut r = common::finished();
+        r.id = format!("trial-{n}");
+        r.phase = ecotrace_core::Phase::Tuning;
+        r.started_at += chrono::Duration::minutes(i64::from(n));
+        r.tags.clear();
+        r.tags.insert("study".into(), "lr-sweep".into());
+        r.tags.insert("trial".into(), n.to_string());
+        r.tags.insert("param.lr".into(), lr.into());
+        r.status = status;
+        r.error = error.map(String::from);
+        r
+    };
+    let rs = vec![
+        trial(0, "0.01", RunStatus::Finished, None),
+        trial(
+            1,
+            "0.1",
+            RunStatus::Interrupted,
+            Some("pruned: Trial 1 pruned at step 2"),
+        ),
+        trial(2, "0.01", RunStatus::Finished, None),
+        trial(3, "0.5", RunStatus::Failed, Some("ValueError: diverged")),
+        trial(4, "0.001", RunStatus::Finished, None),
+    ];
+    let l = lifecycle(&rs);
+    let (phase, t) = &l.phases[0];
+    assert_eq!(phase.as_str(), "tuning");
+    assert_eq!(
+        (t.runs, t.failed_runs, t.pruned_runs, t.repeated_runs),
+        (5, 2, 1, 1)
+    );
+    let e = rs[0].energy_kwh.total.kwh();
+    assert!(
+        close(t.waste_energy.kwh(), 3.0 * e),
+        "{}",
+        t.waste_energy.kwh()
+    );
+    // The trial number alone never makes a repeat.
+    let distinct: Vec<_> = (0..3)
+        .map(|n| trial(n, &format!("0.{n}1"), RunStatus::Finished, None))
+        .collect();
+    assert_eq!(lifecycle(&distinct).measured.repeated_runs, 0);
+
+    let text = render_lifecycle("sweep", &l, Format::Table);
+    assert!(
+        text.contains("Waste: 2 failed or interrupted (of which 1 pruned) and 1 repeated"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&render_lifecycle("sweep", &l, Format::Json)).unwrap();
+    assert_eq!(json["phases"]["tuning"]["pruned_runs"], 1);
+    assert_eq!(json["measured"]["repeated_runs"], 1);
+}
+
+#[test]
 fn estimated_records_are_labelled_as_estimates() {
     let mut e = common::finished();
     e.kind = RecordKind::Estimated;

@@ -5,4 +5,5 @@
 - ``ecotrace.integrations.mlflow.MlflowReporter`` — the footprint into an MLflow run
 - ``ecotrace.integrations.wandb.WandbReporter`` — the footprint into a Weights & Biases run
 - ``ecotrace.integrations.tensorboard.TensorBoardReporter`` — the footprint as TensorBoard scalars
+- ``ecotrace.integrations.optuna.EcotraceCallback`` — each Optuna trial as a run, a carbon budget
 """
