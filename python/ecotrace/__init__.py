@@ -14,7 +14,8 @@ Integrations are imported only when asked for: the framework callbacks
 ``ecotrace.integrations.huggingface`` and ``ecotrace.integrations.lightning`` (or
 ``ecotrace.HuggingFaceCallback`` / ``ecotrace.LightningCallback``), and the reporters to experiment
 trackers ``ecotrace.integrations.mlflow``, ``.wandb`` and ``.tensorboard``
-(``Tracker.add_reporter``).
+(``Tracker.add_reporter``), ``ecotrace.integrations.optuna``, and the notebook magics
+(``%load_ext ecotrace``).
 """
 
 from typing import Any
@@ -43,6 +44,21 @@ _LAZY = {
     "HuggingFaceCallback": ("ecotrace.integrations.huggingface", "EcotraceCallback"),
     "LightningCallback": ("ecotrace.integrations.lightning", "EcotraceCallback"),
 }
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext ecotrace``: the ``%ecotrace`` / ``%%ecotrace`` magics
+    (``ecotrace.integrations.jupyter``; IPython is imported only then)."""
+    from ecotrace.integrations.jupyter import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext ecotrace``: stops a tracker left running by ``%ecotrace start``."""
+    from ecotrace.integrations.jupyter import unload_ipython_extension as unload
+
+    unload(ipython)
 
 
 def __getattr__(name: str) -> Any:

@@ -31,3 +31,10 @@ def test_type_stubs_ship_with_the_package():
     pkg = Path(ecotrace.__file__).parent
     assert (pkg / "py.typed").exists()
     assert (pkg / "_ecotrace.pyi").exists()
+
+
+def test_the_native_core_is_built_for_the_stable_abi():
+    # One wheel serves every CPython ≥ 3.9: the extension is an abi3 build.
+    from ecotrace import _ecotrace
+
+    assert _ecotrace.__file__.endswith(".abi3.so"), _ecotrace.__file__
