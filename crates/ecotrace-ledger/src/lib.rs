@@ -26,6 +26,7 @@ use ecotrace_core::serving::HourRow;
 use ecotrace_core::{Phase, PowerSample, RunRecord, RunStatus};
 
 pub use error::{Fault, LedgerError};
+
 pub use liveness::{
     Clock, InterruptCause, Interruption, Liveness, ManualClock, PidState, SystemClock, SystemProbe,
     TrackerProbe, DEFAULT_STALE_AFTER,
@@ -107,6 +108,22 @@ pub trait Ledger: Send {
         }
         Ok(report)
     }
+    /// Downsamples the power samples of runs that ended before `ended_before` to one per
+    /// `bucket` of run time: each kept sample is the mean power of its bucket (per component;
+    /// unknown readings left out), at the time of the bucket's last sample. Records, and so every
+    /// energy and CO2e figure, are unchanged; runs already at that resolution are left alone, so
+    /// compacting again changes nothing. This default is for backends that cannot.
+    fn compact_samples(
+        &mut self,
+        ended_before: DateTime<Utc>,
+        bucket: std::time::Duration,
+    ) -> Result<CompactReport, LedgerError> {
+        let _ = (ended_before, bucket);
+        Err(LedgerError::Unsupported {
+            spec: self.location(),
+            reason: "this ledger cannot compact its samples".into(),
+        })
+    }
     /// Sends runs kept locally during an outage of a shared ledger (see [`SpooledLedger`]). A
     /// ledger without a spool has nothing to send.
     fn sync(&mut self) -> Result<SyncReport, LedgerError> {
@@ -116,6 +133,33 @@ pub trait Ledger: Send {
     /// sent); each returned once.
     fn take_notices(&mut self) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// What [`Ledger::compact_samples`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompactReport {
+    /// Runs whose samples were downsampled.
+    pub runs: usize,
+    /// Their samples before and after.
+    pub samples_before: u64,
+    pub samples_after: u64,
+}
+
+impl CompactReport {
+    /// Counts one run compacted from `before` samples to `after`.
+    pub fn count(&mut self, before: i64, after: i64) {
+        self.runs += 1;
+        self.samples_before += u64::try_from(before).unwrap_or(0);
+        self.samples_after += u64::try_from(after).unwrap_or(0);
+    }
+}
+
+impl std::ops::AddAssign for CompactReport {
+    fn add_assign(&mut self, o: CompactReport) {
+        self.runs += o.runs;
+        self.samples_before += o.samples_before;
+        self.samples_after += o.samples_after;
     }
 }
 

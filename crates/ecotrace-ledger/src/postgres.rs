@@ -772,6 +772,63 @@ impl Ledger for PostgresLedger {
         })
     }
 
+    fn compact_samples(
+        &mut self,
+        ended_before: DateTime<Utc>,
+        bucket: Duration,
+    ) -> Result<crate::CompactReport, LedgerError> {
+        let width = bucket.as_secs_f64().max(1e-3);
+        let ids: Vec<String> = self.with_client(|c| {
+            let rows = c.query(
+                "SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < $1 ORDER BY ended_at",
+                &[&ended_before],
+            )?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })?;
+        let mut report = crate::CompactReport::default();
+        // One transaction per batch of runs, so other writers wait briefly.
+        for batch in ids.chunks(100) {
+            let done = self.with_client(|c| {
+                let mut tx = c.transaction()?;
+                tx.batch_execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS compacted
+                       (seq BIGINT, t_s DOUBLE PRECISION, cpu_w DOUBLE PRECISION,
+                        gpu_w DOUBLE PRECISION, ram_w DOUBLE PRECISION);
+                     TRUNCATE compacted;",
+                )?;
+                let mut done = crate::CompactReport::default();
+                for id in batch {
+                    let row = tx.query_one(
+                        "SELECT COUNT(*), COUNT(DISTINCT floor(t_s / $2)) FROM samples WHERE run_id = $1",
+                        &[id, &width],
+                    )?;
+                    let (n, buckets): (i64, i64) = (row.get(0), row.get(1));
+                    if n <= buckets {
+                        continue;
+                    }
+                    tx.execute(
+                        "INSERT INTO compacted
+                         SELECT MIN(seq), MAX(t_s), AVG(cpu_w), AVG(gpu_w), AVG(ram_w)
+                         FROM samples WHERE run_id = $1 GROUP BY floor(t_s / $2)",
+                        &[id, &width],
+                    )?;
+                    tx.execute("DELETE FROM samples WHERE run_id = $1", &[id])?;
+                    tx.execute(
+                        "INSERT INTO samples (run_id, seq, t_s, cpu_w, gpu_w, ram_w)
+                         SELECT $1, seq, t_s, cpu_w, gpu_w, ram_w FROM compacted",
+                        &[id],
+                    )?;
+                    tx.batch_execute("TRUNCATE compacted")?;
+                    done.count(n, buckets);
+                }
+                tx.commit()?;
+                Ok(done)
+            })?;
+            report += done;
+        }
+        Ok(report)
+    }
+
     fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError> {
         self.with_client(|c| {
             let id = self.resolve(c, id)?;

@@ -589,6 +589,14 @@ impl Ledger for SpooledLedger {
         self.primary.location()
     }
 
+    fn compact_samples(
+        &mut self,
+        ended_before: chrono::DateTime<chrono::Utc>,
+        bucket: Duration,
+    ) -> Result<crate::CompactReport, LedgerError> {
+        self.primary.compact_samples(ended_before, bucket)
+    }
+
     fn sync(&mut self) -> Result<SyncReport, LedgerError> {
         // An explicit sync always tries the primary, even right after a fault.
         self.down_until = None;

@@ -771,6 +771,14 @@ impl Ledger for SqliteLedger {
         })
     }
 
+    fn compact_samples(
+        &mut self,
+        ended_before: DateTime<Utc>,
+        bucket: Duration,
+    ) -> Result<crate::CompactReport, LedgerError> {
+        self.compact(ended_before, bucket)
+    }
+
     fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError> {
         self.with_retry(|conn| {
             let id = self.resolve(conn, id)?;
@@ -853,7 +861,69 @@ pub(crate) fn decode_hours(
         .collect()
 }
 
+/// How many runs one compaction transaction takes (so other writers wait briefly).
+const COMPACT_BATCH: usize = 100;
+
 impl SqliteLedger {
+    /// [`Ledger::compact_samples`] for SQLite: one transaction per [`COMPACT_BATCH`] runs.
+    fn compact(
+        &mut self,
+        ended_before: DateTime<Utc>,
+        bucket: Duration,
+    ) -> Result<crate::CompactReport, LedgerError> {
+        let width = bucket.as_secs_f64().max(1e-3);
+        let cutoff = ts(ended_before);
+        let ids: Vec<String> = self.with_retry(|conn| {
+            let mut q = conn.prepare(
+                "SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?1 ORDER BY ended_at",
+            )?;
+            let ids = q
+                .query_map([&cutoff], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(ids)
+        })?;
+        let mut report = crate::CompactReport::default();
+        for batch in ids.chunks(COMPACT_BATCH) {
+            let done = self.write(|tx| {
+                tx.execute_batch(
+                    "CREATE TEMP TABLE IF NOT EXISTS compacted
+                       (seq INTEGER, t_s REAL, cpu_w REAL, gpu_w REAL, ram_w REAL);
+                     DELETE FROM temp.compacted;",
+                )?;
+                let mut done = crate::CompactReport::default();
+                for id in batch {
+                    let (n, buckets): (i64, i64) = tx
+                        .prepare_cached(
+                            "SELECT COUNT(*), COUNT(DISTINCT CAST(t_s / ?2 AS INTEGER))
+                             FROM samples WHERE run_id = ?1",
+                        )?
+                        .query_row(params![id, width], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    if n <= buckets {
+                        continue;
+                    }
+                    tx.prepare_cached(
+                        "INSERT INTO temp.compacted
+                         SELECT MIN(seq), MAX(t_s), AVG(cpu_w), AVG(gpu_w), AVG(ram_w)
+                         FROM samples WHERE run_id = ?1 GROUP BY CAST(t_s / ?2 AS INTEGER)",
+                    )?
+                    .execute(params![id, width])?;
+                    tx.prepare_cached("DELETE FROM samples WHERE run_id = ?1")?
+                        .execute([id])?;
+                    tx.prepare_cached(
+                        "INSERT INTO samples (run_id, seq, t_s, cpu_w, gpu_w, ram_w)
+                         SELECT ?1, seq, t_s, cpu_w, gpu_w, ram_w FROM temp.compacted",
+                    )?
+                    .execute([id])?;
+                    tx.execute("DELETE FROM temp.compacted", [])?;
+                    done.count(n, buckets);
+                }
+                Ok(done)
+            })?;
+            report += done;
+        }
+        Ok(report)
+    }
+
     /// One write transaction under the write lock (`BEGIN IMMEDIATE`), retried as a whole.
     /// Dropping the transaction on error rolls it back.
     fn write<T>(

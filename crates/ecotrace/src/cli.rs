@@ -51,8 +51,11 @@ pub enum Command {
     Estimate(Box<EstimateArgs>),
     /// The same job across hardware and regions, sorted by carbon
     Compare(CompareArgs),
-    /// Send runs kept locally while a shared (PostgreSQL) ledger was unreachable
+    /// Send runs kept locally while a shared (PostgreSQL) ledger was unreachable, or while the
+    /// ledger could not be written (the fallback spool)
     Sync,
+    /// Maintain the ledger (ecotrace ledger compact --older-than 90d)
+    Ledger(LedgerArgs),
     /// Run the node agent: measure this machine continuously, attribute its energy to SLURM jobs,
     /// Kubernetes pods and containers, serve Prometheus metrics, and measure unprivileged runs
     Agent(AgentArgs),
@@ -270,6 +273,26 @@ pub enum DataWhat {
 // The estimator's flags are defined with it, in `ecotrace-estimator` (the Python package parses
 // them too).
 pub use ecotrace_estimator::args::{CompareArgs, EstimateArgs, EstimateMode};
+
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub what: LedgerWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerWhat {
+    /// Downsample the power samples of runs that ended before a retention age to one mean per
+    /// bucket (records, energy and CO2e unchanged); running again changes nothing more
+    Compact {
+        /// Retention age: runs that ended longer ago than this are compacted (e.g. 90d, 12h, 30m)
+        #[arg(long, value_name = "AGE", default_value = "90d")]
+        older_than: String,
+        /// Width of a kept sample: one mean per this much run time (e.g. 60s, 5m)
+        #[arg(long, value_name = "DURATION", default_value = "60s")]
+        bucket: String,
+    },
+}
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {

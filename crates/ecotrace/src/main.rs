@@ -13,7 +13,7 @@ use ecotrace_core::{Phase, RunStatus};
 use ecotrace_ledger::{Ledger, RunFilter};
 use ecotrace_report::{Format, GroupBy};
 
-use cli::{Cli, Command, DataWhat, ImportWhat, PublishArgs};
+use cli::{Cli, Command, DataWhat, ImportWhat, LedgerWhat, PublishArgs};
 use ecotrace_factors::{Origins, Via};
 use ecotrace_tracker::{FileLayers, MeasureSettings, TrackError};
 
@@ -332,6 +332,29 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             Ok(0)
         }
         Command::Agent(args) => cmd_agent::run(&args, origins, &files),
+        Command::Ledger(args) => match args.what {
+            LedgerWhat::Compact { older_than, bucket } => {
+                let age = parse_age(&older_than, "--older-than")?;
+                let width = parse_age(&bucket, "--bucket")?;
+                if width.is_zero() {
+                    return Err(UsageError("--bucket: must be longer than 0".into()).into());
+                }
+                let cutoff = chrono::Utc::now()
+                    - chrono::Duration::from_std(age)
+                        .map_err(|_| UsageError(format!("--older-than {older_than}: too long")))?;
+                let mut ledger = open_ledger(&cli.ledger, &files)?;
+                let r = ledger.compact_samples(cutoff, width)?;
+                println!(
+                    "compacted the samples of {} run(s) that ended before {} in {}: {} samples -> {} (one per {bucket})",
+                    r.runs,
+                    cutoff.format("%Y-%m-%d %H:%M UTC"),
+                    ledger.location(),
+                    r.samples_before,
+                    r.samples_after
+                );
+                Ok(0)
+            }
+        },
         Command::Sync => {
             let mut ledger = open_ledger(&cli.ledger, &files)?;
             let report = ledger.sync()?;
@@ -476,6 +499,28 @@ fn report_by_hour(ledger: &dyn Ledger, args: &cli::ReportArgs) -> Result<i32> {
     }
     let out = ecotrace_report::hours_report(&runs, format);
     emit(&out, &args.publish)
+}
+
+/// `90d`, `12h`, `30m`, `45s` (a whole number and a unit) as a duration; else a usage error naming
+/// `flag`.
+fn parse_age(v: &str, flag: &str) -> Result<std::time::Duration> {
+    let t = v.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let secs = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => 0,
+    };
+    match n.parse::<u64>() {
+        Ok(n) if secs > 0 => Ok(std::time::Duration::from_secs(n.saturating_mul(secs))),
+        _ => Err(UsageError(format!(
+            "{flag} {v:?}: a whole number with a unit, d, h, m or s (e.g. 90d)"
+        ))
+        .into()),
+    }
 }
 
 fn doc_options<'a>(
