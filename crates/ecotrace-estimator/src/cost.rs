@@ -127,11 +127,7 @@ pub(crate) fn choose_price(job: &JobSpec, device: Option<&Device>, place: &Place
     if let Some(p) = &job.price_per_hour {
         return instance_choice(p.value, format!("{}, USD per device-hour", p.provenance));
     }
-    if let Some(p) = place
-        .electricity_price
-        .as_ref()
-        .filter(|p| p.provenance.is_given())
-    {
+    if let Some(p) = &place.electricity_price_given {
         return electricity_choice(p);
     }
     if let (Some(ip), Some(_)) = (job.instance, &place.cloud) {
@@ -185,8 +181,8 @@ fn electricity_choice(p: &Factor<f64>) -> PriceChoice {
 /// average of its zone or of the US state a cloud region is in, in USD). `Err` carries a phrase
 /// saying why not, to append to the "cost not shown" note.
 pub(crate) fn electricity_cost(place: &Place) -> std::result::Result<PriceChoice, String> {
-    match &place.electricity_price {
-        Some(p) => Ok(electricity_choice(p)),
+    match place.electricity_price() {
+        Some(p) => Ok(electricity_choice(&p)),
         None => Err(String::new()),
     }
 }

@@ -4,6 +4,8 @@
 use ecotrace_core::{CarbonMass, Power};
 use ecotrace_data::{Accelerator, EmbodiedRef};
 
+use ecotrace_factors::hardware;
+
 use crate::{usage, Result};
 
 // ---------------------------------------------------------------------------------------------
@@ -26,7 +28,7 @@ impl From<&EmbodiedRef> for HostRef {
             slots: e.slots,
             embodied: e.embodied,
             estimated: e.estimated,
-            source: e.source.clone(),
+            source: hardware::reference_embodied(e).provenance.to_string(),
         }
     }
 }
@@ -59,13 +61,11 @@ pub fn resolve_device(name: &str) -> Result<Device> {
                 id: a.id.clone(),
                 name: a.name.clone(),
                 rated_power: a.tdp,
-                power_source: format!("TDP of {}: {}", a.id, a.spec_source),
-                peak: a
-                    .peak_flops()
-                    .map(|(f, p)| (f, format!("{p}: {}", a.spec_source))),
+                power_source: hardware::accelerator_power(a).provenance.to_string(),
+                peak: hardware::accelerator_peak(a).map(|f| (f.value, f.provenance.to_string())),
                 embodied: a.embodied,
                 embodied_estimated: a.embodied_estimated,
-                embodied_source: a.embodied_source.clone(),
+                embodied_source: hardware::accelerator_embodied(a).provenance.to_string(),
                 host,
                 accelerator: Some(a),
             })
@@ -81,11 +81,11 @@ pub fn resolve_device(name: &str) -> Result<Device> {
                     id: c.name.clone(),
                     name: c.name.clone(),
                     rated_power: c.tdp,
-                    power_source: format!("TDP of {}: {}", c.name, c.source),
+                    power_source: hardware::cpu_power(&c).provenance.to_string(),
                     peak: None,
                     embodied: cpu.embodied,
                     embodied_estimated: cpu.estimated,
-                    embodied_source: cpu.source.clone(),
+                    embodied_source: hardware::reference_embodied(cpu).provenance.to_string(),
                     host,
                     accelerator: None,
                 });

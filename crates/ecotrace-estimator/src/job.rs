@@ -202,7 +202,7 @@ pub fn estimate_job(job: &JobSpec, device: &Device, place: &Place) -> Result<Est
                     ))
                 }
             };
-            if peak_src.starts_with("fp32") {
+            if peak_src.starts_with("fp32 ") {
                 notes.push(format!(
                     "no dense FP16/BF16 peak is bundled for {}: its FP32 peak was used; mixed-precision work usually runs faster (pass --peak-tflops)",
                     device.id
@@ -257,13 +257,7 @@ pub fn estimate_job(job: &JobSpec, device: &Device, place: &Place) -> Result<Est
         "device_embodied_kgco2e",
         device.embodied.kg(),
         "kgCO2e per device",
-        if device.embodied_estimated && !device.embodied_source.starts_with("estimate") {
-            format!("estimated: {}", device.embodied_source)
-        } else if device.embodied_estimated {
-            device.embodied_source.clone()
-        } else {
-            format!("published: {}", device.embodied_source)
-        },
+        device.embodied_source.clone(),
     ));
     a.push(Assumption::new(
         "host_embodied_kgco2e",

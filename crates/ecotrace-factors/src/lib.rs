@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod footprint;
+pub mod hardware;
 pub mod options;
 pub mod place;
 pub mod provenance;

@@ -32,8 +32,9 @@ pub struct Place {
     pub wue: Factor<WaterIntensity>,
     /// Off-site water, L per kWh at the meter.
     pub offsite_water: Factor<WaterIntensity>,
-    /// Electricity price in USD per kWh: the user's, else the bundled average for the place.
-    pub electricity_price: Option<Factor<f64>>,
+    /// The electricity price the user gave, in USD per kWh; [`Place::electricity_price`] falls
+    /// back to the bundled average for the place.
+    pub electricity_price_given: Option<Factor<f64>>,
     /// `(provider, region)` of a cloud region, for instance prices.
     pub cloud: Option<(String, String)>,
     /// Defaults the user should know about.
@@ -158,8 +159,8 @@ pub fn resolve_place(
         water_row = water_row.note(format!("no figure for {grid_zone}; {} used", w.zone));
     }
     let offsite_water = Factor::table(w.offsite, water_row);
-    let electricity_price =
-        match user_number(f.electricity_price, "electricity_price", origins, |p| {
+    let electricity_price_given =
+        user_number(f.electricity_price, "electricity_price", origins, |p| {
             if p.is_finite() && p >= 0.0 {
                 Ok(p)
             } else {
@@ -167,10 +168,7 @@ pub fn resolve_place(
                     "must be a non-negative price in USD per kWh, got {p}"
                 ))
             }
-        })? {
-            Some(given) => Some(given),
-            None => table_electricity_price(&label),
-        };
+        })?;
     Ok(Place {
         label,
         name,
@@ -179,7 +177,7 @@ pub fn resolve_place(
         pue,
         wue,
         offsite_water,
-        electricity_price,
+        electricity_price_given,
         cloud: cloud.map(|c| (c.provider.clone(), c.region.clone())),
         notes,
     })
@@ -216,6 +214,15 @@ fn table_electricity_price(label: &str) -> Option<Factor<f64>> {
 }
 
 impl Place {
+    /// The electricity price in USD per kWh: the user's, else the bundled average for the place.
+    /// Looked up when asked, so that a command that charges no table price (`run`) does not load
+    /// the price tables.
+    pub fn electricity_price(&self) -> Option<Factor<f64>> {
+        self.electricity_price_given
+            .clone()
+            .or_else(|| table_electricity_price(&self.label))
+    }
+
     /// How the intensity was chosen, as the run record stores it.
     pub fn intensity_basis(&self) -> IntensityBasis {
         match self.intensity.provenance {
@@ -325,7 +332,7 @@ mod tests {
                     "pue" => (p.pue.value.value(), p.pue.provenance),
                     "wue" => (p.wue.value.l_per_kwh(), p.wue.provenance),
                     _ => {
-                        let e = p.electricity_price.unwrap();
+                        let e = p.electricity_price().unwrap();
                         (e.value, e.provenance)
                     }
                 };
@@ -347,7 +354,8 @@ mod tests {
         ] {
             assert!(matches!(prov, Provenance::Table(_)), "{prov}");
         }
-        assert!(p.electricity_price.is_some());
+        assert!(p.electricity_price_given.is_none());
+        assert!(p.electricity_price().is_some());
         let fr = place(
             &FactorArgs {
                 region: Some("FR".into()),

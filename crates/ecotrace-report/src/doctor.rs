@@ -67,7 +67,7 @@ pub fn factor_lines(p: &Place) -> String {
         &p.offsite_water,
         format!("{} L/kWh", num(p.offsite_water.value.l_per_kwh())),
     );
-    if let Some(e) = &p.electricity_price {
+    if let Some(e) = &p.electricity_price() {
         line(
             &mut o,
             "electricity",

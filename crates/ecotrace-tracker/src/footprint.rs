@@ -50,10 +50,7 @@ pub fn resolve(
     let water = place.water_used();
     let cost = match (
         ecotrace_factors::price_per_hour(f, origins)?,
-        place
-            .electricity_price
-            .as_ref()
-            .filter(|p| p.provenance.is_given()),
+        place.electricity_price_given.as_ref(),
     ) {
         (Some(p), _) => Some(CostUsed {
             basis: CostBasis::Instance,
@@ -102,7 +99,9 @@ pub fn embodied_items(
                     lifetime,
                     share: Fraction::ONE,
                     estimated: a.embodied_estimated,
-                    source: a.embodied_source.clone(),
+                    source: ecotrace_factors::hardware::accelerator_embodied(a)
+                        .provenance
+                        .to_string(),
                     charged: CarbonMass::ZERO,
                 })
             }
@@ -126,9 +125,9 @@ pub fn embodied_items(
             share: Fraction::ONE,
             estimated: cpu.estimated,
             source: format!(
-                "{} kgCO2e per package × {sockets} socket(s): {}",
-                cpu.embodied.kg(),
-                cpu.source
+                "{} per package × {sockets} socket(s): {}",
+                ecotrace_core::human::co2(cpu.embodied.kg()),
+                ecotrace_factors::hardware::reference_embodied(cpu).provenance
             ),
             charged: CarbonMass::ZERO,
         });
@@ -150,11 +149,11 @@ pub fn embodied_items(
             share: Fraction::ONE,
             estimated: h.estimated,
             source: format!(
-                "{} kgCO2e for a {}-slot host, pro-rated to this machine's {units} {}: {}",
-                h.embodied.kg(),
+                "{} for a {}-slot host, pro-rated to this machine's {units} {}: {}",
+                ecotrace_core::human::co2(h.embodied.kg()),
                 h.slots,
                 if gpus > 0 { "GPU(s)" } else { "socket(s)" },
-                h.source
+                ecotrace_factors::hardware::reference_embodied(h).provenance
             ),
             charged: CarbonMass::ZERO,
         });

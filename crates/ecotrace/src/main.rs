@@ -32,9 +32,10 @@ fn is_usage(e: &anyhow::Error) -> bool {
 }
 
 fn main() {
-    let matches = Cli::command().get_matches();
+    let mut cmd = Cli::command();
+    let matches = cmd.get_matches_mut();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let origins = subcommand_origins(&matches);
+    let origins = subcommand_origins(&cmd, &matches);
     let code = match dispatch(cli, origins) {
         Ok(code) => code,
         Err(e) => {
@@ -50,17 +51,17 @@ fn main() {
 }
 
 /// Where each option of the (innermost) subcommand came from: a flag or a variable.
-fn subcommand_origins(m: &ArgMatches) -> Origins {
-    let mut cmd = Cli::command();
+fn subcommand_origins(cli: &clap::Command, m: &ArgMatches) -> Origins {
+    let mut cmd = cli;
     let mut m = m;
     while let Some((name, sub)) = m.subcommand() {
         match cmd.find_subcommand(name) {
-            Some(c) => cmd = c.clone(),
+            Some(c) => cmd = c,
             None => break,
         }
         m = sub;
     }
-    Origins::from_matches(&cmd, m, Via::Flag)
+    Origins::from_matches(cmd, m, Via::Flag)
 }
 
 /// The estimator's factor options with the config files' under them. A config file's
