@@ -182,6 +182,8 @@ pub struct RunFilter {
     pub since: Option<DateTime<Utc>>,
     /// At most this many runs (the newest ones).
     pub limit: Option<usize>,
+    /// Skip this many of the newest matching runs first (pages of `runs`).
+    pub offset: usize,
 }
 
 /// `spec` as it may be shown: a PostgreSQL URL without its password, a path as it is.

@@ -749,18 +749,31 @@ impl Ledger for PostgresLedger {
             }
         };
         sql.push_str(" ORDER BY started_at DESC, id DESC");
-        if exact_status && limit != usize::MAX {
-            sql.push_str(&format!(" LIMIT {limit}"));
+        // With an exact status the page is cut in SQL; `interrupted` is judged per row below.
+        let mut skip_rows = filter.offset;
+        if exact_status {
+            if limit != usize::MAX {
+                sql.push_str(&format!(" LIMIT {limit}"));
+            }
+            if skip_rows > 0 {
+                sql.push_str(&format!(" OFFSET {skip_rows}"));
+                skip_rows = 0;
+            }
         }
         let view = self.liveness.view();
         self.with_client(|c| {
             let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref()).collect();
             let rows = c.query(sql.as_str(), &params)?;
+            let mut skip = skip_rows;
             let mut out = Vec::new();
             for row in rows {
                 let id: String = row.get(0);
                 let record = self.effective(&view, &id, row.get(1), row.get(2))?;
                 if filter.status.is_some_and(|s| s != record.status) {
+                    continue;
+                }
+                if skip > 0 {
+                    skip -= 1;
                     continue;
                 }
                 out.push(record);

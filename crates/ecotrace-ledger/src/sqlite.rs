@@ -753,13 +753,23 @@ impl Ledger for SqliteLedger {
             let mut stmt = conn.prepare(&sql)?;
             let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
             let mut out = Vec::new();
+            let mut skip = filter.offset;
             // Rows are stepped lazily: stops reading as soon as the limit is met.
             while let Some(row) = rows.next()? {
                 let id: String = row.get(0)?;
                 let json: String = row.get(1)?;
                 let heartbeat: String = row.get(2)?;
+                if skip > 0 && filter.status.is_none() {
+                    // Skipped rows of an unfiltered page need no decoding.
+                    skip -= 1;
+                    continue;
+                }
                 let record = self.effective(&view, &id, &json, &heartbeat)?;
                 if filter.status.is_some_and(|s| s != record.status) {
+                    continue;
+                }
+                if skip > 0 {
+                    skip -= 1;
                     continue;
                 }
                 out.push(record);

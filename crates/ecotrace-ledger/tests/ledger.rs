@@ -280,6 +280,7 @@ fn list_is_newest_first_and_filters() {
             status: Some(RunStatus::Finished),
             since: Some(t(1)),
             limit: Some(5),
+            offset: 0,
         }),
         "r5"
     );

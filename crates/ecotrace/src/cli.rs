@@ -168,6 +168,9 @@ pub struct RunsArgs {
     /// At most this many runs, newest first
     #[arg(long, short = 'n', value_name = "N")]
     pub limit: Option<usize>,
+    /// Page N of the list, newest first (pages of --limit runs, 50 by default)
+    #[arg(long, value_name = "N")]
+    pub page: Option<usize>,
     /// Print the runs as a JSON list of run records
     #[arg(long)]
     pub json: bool,

@@ -149,6 +149,9 @@ fn print_notices(ledger: &mut dyn Ledger) {
     }
 }
 
+/// Runs on a page of `ecotrace runs --page N` without `--limit`.
+const RUNS_PAGE_SIZE: usize = 50;
+
 fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let files = FileLayers::discover(&cwd)?;
@@ -220,7 +223,13 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 phase: parse_opt::<Phase>(&args.phase)?,
                 status: parse_opt::<RunStatus>(&args.status)?,
                 since: None,
-                limit: args.limit,
+                // A page is --limit runs (50 unless given); pages count from 1.
+                limit: args.limit.or(args.page.map(|_| RUNS_PAGE_SIZE)),
+                offset: match args.page {
+                    Some(0) => return Err(UsageError("--page: pages count from 1".into()).into()),
+                    Some(p) => (p - 1).saturating_mul(args.limit.unwrap_or(RUNS_PAGE_SIZE)),
+                    None => 0,
+                },
             };
             let format = if args.json {
                 Format::Json
@@ -291,6 +300,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 status: None,
                 since: None,
                 limit: None,
+                offset: 0,
             };
             let runs = ledger.list(&filter)?;
             if runs.is_empty() {
@@ -490,6 +500,7 @@ fn report_by_hour(ledger: &dyn Ledger, args: &cli::ReportArgs) -> Result<i32> {
         status: None,
         since: None,
         limit: None,
+        offset: 0,
     };
     let mut runs = Vec::new();
     for r in ledger.list(&filter)? {

@@ -1,5 +1,5 @@
 //! `ecotrace ledger compact`: old runs' samples downsampled, the record unchanged, bad ages a usage
-//! error.
+//! error; `ecotrace runs --page N`.
 
 mod common;
 
@@ -39,4 +39,25 @@ fn compact_downsamples_old_runs_and_keeps_the_record() {
         &["ledger", "compact", "--older-than", "3 weeks"],
         &["--older-than", "e.g. 90d"],
     );
+}
+
+#[test]
+fn runs_come_in_pages() {
+    let env = Env::new();
+    for code in 1..=5 {
+        let o = env.run(&["run", "-q", "--", "sh", "-c", &format!("exit {code}")]);
+        assert_eq!(o.status.code(), Some(code));
+    }
+    let codes = |page: &str| -> Vec<i64> {
+        env.json(&["runs", "--json", "--limit", "2", "--page", page])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["exit_code"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(codes("1"), [5, 4]);
+    assert_eq!(codes("2"), [3, 2]);
+    assert_eq!(codes("3"), [1]);
+    env.usage_error(&["runs", "--page", "0"], &["--page", "from 1"]);
 }
