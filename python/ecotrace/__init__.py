@@ -24,6 +24,7 @@ from ecotrace._ecotrace import __version__
 from ecotrace._errors import BudgetExceeded, BudgetWarning
 from ecotrace._estimate import Estimate, compare, estimate, estimate_inference
 from ecotrace._footprint import Footprint
+from ecotrace._plan import Plan, plan
 from ecotrace._tracker import Tracker, current_tracker, track
 
 __all__ = [
@@ -31,12 +32,14 @@ __all__ = [
     "BudgetWarning",
     "Estimate",
     "Footprint",
+    "Plan",
     "Tracker",
     "__version__",
     "compare",
     "current_tracker",
     "estimate",
     "estimate_inference",
+    "plan",
     "track",
 ]
 

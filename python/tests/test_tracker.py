@@ -281,7 +281,7 @@ def test_every_cli_measure_option_is_accepted(tmp_path):
         "project": "p", "phase": "training", "interval": "50ms", "scope": "machine",
         "region": "aws:eu-west-3", "intensity": 123.0, "pue": 1.7, "wue": 0.9, "cpu_power": 42.0,
         "ram_power": 7.0, "lifetime_years": 3.0, "price_per_hour": 2.5,
-        "electricity_price": 0.2, "tags": {"lr": "3e-4"},
+        "electricity_price": 0.2, "tags": {"lr": "3e-4"}, "basis": "direct",
     }
     ids = _ecotrace.measure_options()
     assert set(ids) <= set(samples), f"add a sample for {set(ids) - set(samples)}"

@@ -6,6 +6,7 @@
 pub mod estimate;
 pub mod footprint;
 pub mod human;
+pub mod plan;
 pub mod predict;
 pub mod record;
 pub mod serving;

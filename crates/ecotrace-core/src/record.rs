@@ -261,6 +261,66 @@ pub enum IntensityBasis {
     WorldDefault,
 }
 
+/// What a grid intensity counts: the emissions of burning fuel at the plants only (`direct`,
+/// also called operational or combustion), or those plus the upstream emissions of building the
+/// plants and extracting and transporting fuel (`lifecycle`). Electricity Maps publishes both for
+/// every zone; ecotrace uses life-cycle unless told otherwise (`--basis direct`). Figures on
+/// different bases are never compared or added silently.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum GridBasis {
+    #[default]
+    Lifecycle,
+    Direct,
+}
+
+impl GridBasis {
+    /// The name used in flags, config and JSON: `lifecycle` or `direct`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GridBasis::Lifecycle => "lifecycle",
+            GridBasis::Direct => "direct",
+        }
+    }
+
+    /// The name used in text output: `life-cycle` or `direct`.
+    pub fn label(self) -> &'static str {
+        match self {
+            GridBasis::Lifecycle => "life-cycle",
+            GridBasis::Direct => "direct",
+        }
+    }
+}
+
+impl std::fmt::Display for GridBasis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A `--basis` value that is neither `lifecycle` nor `direct`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown basis {0:?}: use `lifecycle` (the default: emissions of the plants' whole life cycle) or `direct` (combustion only)")]
+pub struct UnknownBasis(pub String);
+
+impl std::str::FromStr for GridBasis {
+    type Err = UnknownBasis;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', '_', ' '], "")
+            .as_str()
+        {
+            "lifecycle" | "lca" => Ok(GridBasis::Lifecycle),
+            "direct" | "operational" | "combustion" => Ok(GridBasis::Direct),
+            _ => Err(UnknownBasis(s.to_string())),
+        }
+    }
+}
+
 /// The grid carbon intensity used for a run, with its provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntensityUsed {
@@ -270,6 +330,10 @@ pub struct IntensityUsed {
     pub source: String,
     pub year: Option<i32>,
     pub basis: IntensityBasis,
+    /// Life-cycle or direct; `None` for a figure the user gave (its basis is theirs to know) and
+    /// for records written before ecotrace recorded it.
+    #[serde(default)]
+    pub grid_basis: Option<GridBasis>,
 }
 
 /// The PUE used for a run, with its provenance.

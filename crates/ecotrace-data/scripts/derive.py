@@ -23,15 +23,17 @@ ISO_JSON = Path("/usr/share/iso-codes/json/iso_3166-1.json")
 
 LB_PER_MWH_TO_G_PER_KWH = 453.59237 / 1000.0  # 1 lb = 453.59237 g; 1 MWh = 1000 kWh
 
-EM_SRC = ("Electricity Maps 2024 yearly average, life-cycle, zone {z} (data version 2025-01-27, "
+EM_SRC = ("Electricity Maps 2024 yearly average, zone {z} (data version 2025-01-27, "
           "via Cambridge-Sustainable-Computing-Lab/Green-Algorithms-data@4a0c3fc736 "
           "v3.1/carbon-intensity/electricitymap/CI-electricitymap-yearly_2024.csv)")
 EM_LIC = "ODbL-1.0 (Electricity Maps)"
-EMBER_SRC = ("Ember yearly electricity data, emissions intensity of generation, {y} "
+EMBER_SRC = ("Ember yearly electricity data, emissions intensity of generation (life-cycle "
+             "emission factors), {y} "
              "(country_overview_yearly via thegreenwebfoundation/co2.js@27cbe8328a "
              "data/output/average-intensities.json, updated 2025-08-03)")
 EMBER_LIC = "CC-BY-4.0 (Ember)"
-OWID_SRC = ("Our World in Data energy dataset, carbon intensity of electricity, {y} "
+OWID_SRC = ("Our World in Data energy dataset, carbon intensity of electricity (Ember, "
+            "life-cycle emission factors), {y} "
             "(via mlco2/codecarbon@b05965e4 data/private_infra/global_energy_mix.json)")
 OWID_LIC = "CC-BY-4.0 (Our World in Data); CodeCarbon copy MIT"
 EGRID_SRC = ("EPA eGRID2023 state annual CO2e total output emission rate (STC2ERTA), direct "
@@ -77,6 +79,7 @@ def zones():
         if z == "GLOBAL":
             continue  # 2023 placeholder (direct == life-cycle == 480); WORLD comes from Ember
         rows[z] = dict(id=z, name=r["zone_name"], g=r["ci_lifecycle_gco2eq_per_kwh"],
+                       direct=r["ci_direct_gco2eq_per_kwh"],
                        year=r["year"], source=EM_SRC.format(z=z), license=EM_LIC)
     em_countries = {z for z in rows if len(z) == 2}
 
@@ -101,20 +104,10 @@ def zones():
                             year=r["year"], source=OWID_SRC.format(y=r["year"]),
                             license=OWID_LIC)
 
-    usa = json.load(open(REF / "codecarbon/pypi-3.3.2/private_infra/2023/usa_emissions.json"))
-    for name, r in usa.items():
-        if name.startswith("_") or r["regionCode"] == "usa":
-            continue
-        z = "US-" + r["regionCode"]
-        # eGRID replaces EM's US-AK / US-HI so that every state id has one basis.
-        rows[z] = dict(id=z, name=name.title().replace(" Of ", " of "),
-                       g=r["emissions"] * LB_PER_MWH_TO_G_PER_KWH, year="2023",
-                       source=EGRID_SRC.format(lb=r["emissions"]), license=EGRID_LIC)
-
-    cn = json.load(open(REF / "codecarbon/pypi-3.3.2/private_infra/2023/china_provincial_emissions.json"))
-    for z, r in cn["data"].items():
-        rows[z] = dict(id=z, name=r["description"], g=r["emission_factor"], year=str(r["year"]),
-                       source=CN_SRC, license=CN_LIC)
+    # US states and Chinese provinces: their official figures (eGRID, MEE) are direct/CO2-only
+    # rates of in-state generation, not on Electricity Maps' life-cycle basis. They are not
+    # bundled as intensities: each id is mapped to the grid zone that serves it (grid_map.csv).
+    grid_map(rows)
 
     out = []
     for z in sorted(rows):
@@ -123,14 +116,67 @@ def zones():
         if z in a2_to_a3 and len(z) == 2:
             aliases.append(a2_to_a3[z])
         aliases += EXTRA_ALIASES.get(z, [])
-        out.append([z, " ".join(aliases), r["name"], fmt(r["g"]), r["year"], r["source"],
-                    r["license"]])
+        direct = fmt(r["direct"]) if r.get("direct") else ""
+        out.append([z, " ".join(aliases), r["name"], fmt(r["g"]), direct, r["year"],
+                    r["source"], r["license"]])
     with open(OUT / "zones.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["id", "aliases", "name", "g_per_kwh", "year", "source", "license"])
+        w.writerow(["id", "aliases", "name", "g_per_kwh", "direct_g_per_kwh", "year", "source",
+                    "license"])
         w.writerows(out)
     print("zones:", len(out), "countries from EM:", len(em_countries))
     return rows
+
+
+# US states and Chinese provinces -> the Electricity Maps zone that serves them (grid_map.csv).
+# US: the balancing authority serving most of the state's load, read from the EIA-930 balancing
+# authority map (U.S. Energy Information Administration, Hourly Electric Grid Monitor, "Balancing
+# authorities" map, https://www.eia.gov/electricity/gridmonitor/about, US public domain); states
+# that Electricity Maps models on their own (US-AK, US-HI) keep their own zone. China: Electricity
+# Maps publishes one zone for mainland China (CN), so every province maps to it.
+US_STATE_ZONE = {
+    "AL": "US-SE-SOCO", "AZ": "US-SW-AZPS", "AR": "US-MIDW-MISO", "CA": "US-CAL-CISO",
+    "CO": "US-NW-PSCO", "CT": "US-NE-ISNE", "DC": "US-MIDA-PJM", "DE": "US-MIDA-PJM",
+    "FL": "US-FLA-FPL", "GA": "US-SE-SOCO", "ID": "US-NW-IPCO", "IL": "US-MIDA-PJM",
+    "IN": "US-MIDW-MISO", "IA": "US-MIDW-MISO", "KS": "US-CENT-SWPP", "KY": "US-MIDW-LGEE",
+    "LA": "US-MIDW-MISO", "ME": "US-NE-ISNE", "MD": "US-MIDA-PJM", "MA": "US-NE-ISNE",
+    "MI": "US-MIDW-MISO", "MN": "US-MIDW-MISO", "MS": "US-MIDW-MISO", "MO": "US-MIDW-MISO",
+    "MT": "US-NW-NWMT", "NE": "US-CENT-SWPP", "NV": "US-NW-NEVP", "NH": "US-NE-ISNE",
+    "NJ": "US-MIDA-PJM", "NM": "US-SW-PNM", "NY": "US-NY-NYIS", "NC": "US-CAR-DUK",
+    "ND": "US-MIDW-MISO", "OH": "US-MIDA-PJM", "OK": "US-CENT-SWPP", "OR": "US-NW-PGE",
+    "PA": "US-MIDA-PJM", "RI": "US-NE-ISNE", "SC": "US-CAR-SCEG", "SD": "US-CENT-SWPP",
+    "TN": "US-TEN-TVA", "TX": "US-TEX-ERCO", "UT": "US-NW-PACE", "VT": "US-NE-ISNE",
+    "VA": "US-MIDA-PJM", "WA": "US-NW-BPAT", "WV": "US-MIDA-PJM", "WI": "US-MIDW-MISO",
+    "WY": "US-NW-PACE",
+}
+US_MAP_SRC = ("balancing authority serving most of the state's load, per the EIA-930 balancing "
+              "authority map (U.S. EIA Hourly Electric Grid Monitor, US public domain)")
+CN_MAP_SRC = ("Electricity Maps publishes one zone for mainland China; the province's MEE/NBS 2023 "
+              "CO2-only factor is not on the same basis and is not bundled")
+
+
+def grid_map(zone_rows):
+    usa = json.load(open(REF / "codecarbon/pypi-3.3.2/private_infra/2023/usa_emissions.json"))
+    cn = json.load(open(REF / "codecarbon/pypi-3.3.2/private_infra/2023/china_provincial_emissions.json"))
+    out = []
+    for name, r in usa.items():
+        if name.startswith("_") or r["regionCode"] == "usa":
+            continue
+        st = r["regionCode"]
+        if "US-" + st in zone_rows:
+            continue  # Electricity Maps has the state as a zone of its own (US-AK, US-HI)
+        out.append(["US-" + st, name.title().replace(" Of ", " of "), US_STATE_ZONE[st],
+                    US_MAP_SRC])
+    for z, r in cn["data"].items():
+        out.append([z, r["description"], "CN", CN_MAP_SRC])
+    out.sort()
+    for r in out:
+        assert r[2] in zone_rows, r
+    with open(OUT / "grid_map.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["id", "name", "grid_zone", "source"])
+        w.writerows(out)
+    print("grid_map:", len(out))
 
 
 # Grid zone of each cloud region, as a zone id of zones.csv. Assigned by hand from the published

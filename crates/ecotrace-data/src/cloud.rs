@@ -26,6 +26,10 @@ pub struct CloudRegion {
     pub location: String,
     /// Grid zone the region is in: an id of [`crate::zones`] (e.g. `FR`, `US-MIDA-PJM`).
     pub zone: String,
+    /// The state or province the table places the region in when that is not a grid zone of its
+    /// own (`US-CA` for `gcp:us-west2`, served by `US-CAL-CISO`): used for state-level tables
+    /// such as electricity prices.
+    pub state: Option<String>,
     /// Grid intensity for the region: its own figure where one is bundled, else its zone's.
     /// Present for every bundled region.
     pub intensity: Option<CarbonIntensity>,
@@ -103,7 +107,7 @@ fn load() -> Result<Vec<CloudRegion>, String> {
         }
         let zone_id = r[c_zone].trim();
         let zone = zones
-            .get(zone_id)
+            .serving(zone_id)
             .ok_or_else(|| format!("cloud_regions.csv {key}: zone {zone_id:?} not in zones.csv"))?;
         let own = opt_f64(&key, "g_per_kwh", &r[c_g])?;
         let (intensity, intensity_year, intensity_source) = match own {
@@ -129,6 +133,7 @@ fn load() -> Result<Vec<CloudRegion>, String> {
             region,
             location: r[c_loc].clone(),
             zone: zone.id.clone(),
+            state: zones.mapping(zone_id).map(|m| m.id.clone()),
             intensity: Some(intensity),
             intensity_year: Some(intensity_year),
             intensity_source,

@@ -198,7 +198,11 @@ pub fn electricity_price(region: &str) -> Option<&'static ElectricityPrice> {
     let region = region.trim();
     if let Some((provider, name)) = region.split_once(':') {
         let cr = cloud_region(canonical_provider(provider)?, name)?;
-        return by_zone(&cr.zone)
+        return cr
+            .state
+            .as_deref()
+            .and_then(by_zone)
+            .or_else(|| by_zone(&cr.zone))
             .or_else(|| {
                 cr.zone
                     .starts_with("US")
@@ -207,7 +211,10 @@ pub fn electricity_price(region: &str) -> Option<&'static ElectricityPrice> {
             })
             .or_else(|| zone_or_country(&cr.zone));
     }
-    let id = zones::zone(region).map(|z| z.id.as_str()).unwrap_or(region);
+    let id = zones::zone(region)
+        .map(|z| z.id.as_str())
+        .or_else(|| zones::grid_mapping(region).map(|m| m.id.as_str()))
+        .unwrap_or(region);
     zone_or_country(id)
 }
 

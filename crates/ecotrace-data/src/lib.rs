@@ -24,6 +24,7 @@ mod csv;
 mod electricity;
 mod equivalents;
 mod hardware;
+mod hourly;
 mod licenses;
 mod prices;
 mod resolve;
@@ -41,13 +42,17 @@ pub use hardware::{
     accelerator, accelerator_for_device, accelerators, embodied_ref, embodied_refs, Accelerator,
     EmbodiedRef,
 };
+pub use hourly::{hourly, hourly_series, hourly_zone, HourlySeries, HourlyZoneMapping, UserSeries};
 pub use licenses::{bundled_tables, BundledTable};
 pub use prices::{
     closest_instances, instance_by_type, instance_price, instances_in, prices, InstancePrice,
 };
-pub use resolve::{known_ids, levenshtein, resolve_region, ResolvedRegion};
+pub use resolve::{known_ids, levenshtein, resolve_region, resolve_region_on, ResolvedRegion};
 pub use water::{choose_water, offsite_water, water_factors, WaterChoice, WaterFactor};
-pub use zones::{world_average, zone, zone_aliases, zones, ZoneIntensity, WORLD_ID};
+pub use zones::{
+    grid_mapping, grid_mappings, world_average, zone, zone_aliases, zones, GridMapping,
+    ZoneIntensity, WORLD_ID,
+};
 
 /// Errors of the lookups.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

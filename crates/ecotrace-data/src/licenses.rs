@@ -23,12 +23,30 @@ pub fn bundled_tables() -> &'static [BundledTable] {
     &TABLES
 }
 
-const TABLES: [BundledTable; 10] = [
+const TABLES: [BundledTable; 13] = [
     BundledTable {
         file: "zones.csv",
-        contents: "grid carbon intensity per country and zone",
-        license: "ODbL-1.0 as a whole; rows CC-BY-4.0 (Ember, Our World in Data), MIT (CodeCarbon copies), public domain (US EPA), official data (China MEE/NBS)",
-        attribution: "Electricity Maps (2025), Yearly Carbon Intensity Data 2024, via Green-Algorithms-data (ODbL); Ember (2025) yearly electricity data (CC BY 4.0); Our World in Data energy dataset (CC BY 4.0); US EPA eGRID2023; China MEE/NBS Announcement 2025 No. 47; the last three via CodeCarbon (MIT)",
+        contents: "grid carbon intensity per country and zone, life-cycle and direct",
+        license: "ODbL-1.0 as a whole; rows CC-BY-4.0 (Ember, Our World in Data; the OWID copy via CodeCarbon, MIT)",
+        attribution: "Electricity Maps (2025), Yearly Carbon Intensity Data 2024, via Green-Algorithms-data (ODbL); Ember (2025) yearly electricity data (CC BY 4.0); Our World in Data energy dataset (CC BY 4.0) via CodeCarbon (MIT)",
+    },
+    BundledTable {
+        file: "grid_map.csv",
+        contents: "US states and Chinese provinces mapped to the grid zone that serves them",
+        license: "facts (assignments made by ecotrace from public domain US EIA maps)",
+        attribution: "US Energy Information Administration, EIA-930 balancing authority map (public domain)",
+    },
+    BundledTable {
+        file: "hourly/series.csv",
+        contents: "hourly grid carbon intensity 2021-2023, life-cycle and direct, 28 zones (values in hourly/electricitymaps.bin)",
+        license: "ODbL-1.0",
+        attribution: "Electricity Maps, hourly carbon intensity data (data portal, 2021-2023 releases), ODbL; copies named per row",
+    },
+    BundledTable {
+        file: "hourly/zone_map.csv",
+        contents: "countries split into several grid zones, and the zone whose hourly series stands for them",
+        license: "facts (assignments made by ecotrace)",
+        attribution: "Electricity Maps zone ids; the reasons cite Svenska kraftnät and Terna bidding-zone statistics",
     },
     BundledTable {
         file: "cloud_regions.csv",

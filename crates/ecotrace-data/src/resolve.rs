@@ -1,10 +1,10 @@
 //! Resolving a user's `--region` to an intensity (and, for cloud regions, a PUE and WUE).
 
-use ecotrace_core::{CarbonIntensity, Pue};
+use ecotrace_core::{CarbonIntensity, GridBasis, Pue};
 use serde::Serialize;
 
 use crate::cloud::{canonical_provider, cloud_regions, CloudRegion};
-use crate::zones::{self, ZoneIntensity};
+use crate::zones::{self, GridMapping, ZoneIntensity};
 use crate::DataError;
 
 /// What a user's --region resolved to.
@@ -14,40 +14,78 @@ pub struct ResolvedRegion {
     /// (`aws:eu-west-3`).
     pub zone: String,
     pub name: String,
+    /// The figure on [`ResolvedRegion::basis`].
     pub intensity: CarbonIntensity,
+    /// The basis of `intensity`: the one asked for, except where the zone has no direct figure
+    /// (then life-cycle, and `note` says so).
+    pub basis: GridBasis,
+    /// The grid zone of `zones.csv` whose figures are used (`US-MIDA-PJM` for `US-VA` and for
+    /// `aws:us-east-1`; the zone itself otherwise).
+    pub grid_zone: String,
     pub year: i32,
     pub source: String,
+    /// What a reader should know about the figure: the zone that serves a mapped id, or a basis
+    /// that differs from the one asked for.
+    pub note: Option<String>,
     /// Only cloud regions carry a PUE.
     pub pue: Option<(Pue, String)>,
     pub wue_l_per_kwh: Option<(f64, String)>,
     pub cloud: Option<CloudRegion>,
 }
 
+/// The note for a zone asked on `basis` that answered on `got`.
+fn basis_note(z: &ZoneIntensity, asked: GridBasis, got: GridBasis) -> Option<String> {
+    (asked != got).then(|| {
+        format!(
+            "{} has no {asked} figure bundled (its source publishes life-cycle only): its {got} figure is used",
+            z.id
+        )
+    })
+}
+
+fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
+}
+
 impl ResolvedRegion {
-    fn from_zone(z: &ZoneIntensity) -> Self {
+    fn from_zone(z: &ZoneIntensity, asked: GridBasis) -> Self {
+        let (intensity, basis) = z.on(asked);
         ResolvedRegion {
             zone: z.id.clone(),
             name: z.name.clone(),
-            intensity: z.intensity,
+            intensity,
+            basis,
+            grid_zone: z.id.clone(),
             year: z.year,
             source: z.source.clone(),
+            note: basis_note(z, asked, basis),
             pue: None,
             wue_l_per_kwh: None,
             cloud: None,
         }
     }
 
-    fn from_cloud(c: &CloudRegion) -> Self {
-        // Every bundled region has an intensity (its own or its zone's); see cloud.rs.
-        let (intensity, year, source) = match (c.intensity, c.intensity_year) {
-            (Some(i), Some(y)) => (i, y, c.intensity_source.clone()),
-            _ => {
-                let z = zones::table()
-                    .get(&c.zone)
-                    .expect("cloud regions are checked to name a known zone");
-                (z.intensity, z.year, z.source.clone())
-            }
-        };
+    fn from_mapping(m: &GridMapping, z: &ZoneIntensity, asked: GridBasis) -> Self {
+        let mut r = Self::from_zone(z, asked);
+        let why = format!(
+            "{} ({}) is served by grid zone {} ({}): {}",
+            m.id, m.name, z.id, z.name, m.source
+        );
+        r.zone = m.id.clone();
+        r.name = format!("{} (grid zone {})", m.name, z.id);
+        r.source = format!("grid zone {}: {}", z.id, z.source);
+        r.note = join_notes(Some(why), r.note);
+        r
+    }
+
+    fn from_cloud(c: &CloudRegion, asked: GridBasis) -> Self {
+        let z = zones::table()
+            .get(&c.zone)
+            .expect("cloud regions are checked to name a known zone");
+        let (intensity, basis) = z.on(asked);
         let provider = match c.provider.as_str() {
             "aws" => "AWS",
             "gcp" => "Google Cloud",
@@ -58,8 +96,11 @@ impl ResolvedRegion {
             zone: c.id(),
             name: format!("{provider} {} ({})", c.region, c.location),
             intensity,
-            year,
-            source: source.clone(),
+            basis,
+            grid_zone: z.id.clone(),
+            year: c.intensity_year.unwrap_or(z.year),
+            source: c.intensity_source.clone(),
+            note: basis_note(z, asked, basis),
             pue: c.pue.map(|p| (p, c.pue_source.clone())),
             wue_l_per_kwh: c.wue_l_per_kwh.map(|w| (w, c.wue_source.clone())),
             cloud: Some(c.clone()),
@@ -67,12 +108,19 @@ impl ResolvedRegion {
     }
 }
 
+/// [`resolve_region_on`] on the default basis (life-cycle).
+pub fn resolve_region(input: &str) -> Result<ResolvedRegion, DataError> {
+    resolve_region_on(input, GridBasis::Lifecycle)
+}
+
 /// Accepts ISO2 (`FR`), ISO3 (`FRA`), zone ids (`US-CA`, `AU-NSW`, `US-CAL-CISO`), cloud regions
 /// as `provider:region` (`aws:eu-west-3`, `gcp:europe-west9`, `azure:francecentral`; also the
 /// aliases `google`/`gcp`, `azure`/`microsoft`, `amazon`/`aws`), case-insensitive, surrounding
 /// spaces ignored. Also accepted: a bare cloud region id that only one provider uses
-/// (`eu-west-3`), and a zone's exact name when only one zone has it (`France`).
-pub fn resolve_region(input: &str) -> Result<ResolvedRegion, DataError> {
+/// (`eu-west-3`), a zone's exact name when only one zone has it (`France`), and ids that are
+/// served by a grid zone (`US-VA` -> `US-MIDA-PJM`, `CN-YN` -> `CN`; `data/grid_map.csv`).
+/// The intensity is on `basis` where the zone has a figure on it.
+pub fn resolve_region_on(input: &str, basis: GridBasis) -> Result<ResolvedRegion, DataError> {
     let s = input.trim();
     if s.is_empty() {
         return Err(DataError::EmptyRegion);
@@ -88,7 +136,7 @@ pub fn resolve_region(input: &str) -> Result<ResolvedRegion, DataError> {
                 .iter()
                 .find(|c| c.provider == p && c.region == region)
             {
-                return Ok(ResolvedRegion::from_cloud(c));
+                return Ok(ResolvedRegion::from_cloud(c, basis));
             }
             let norm = format!("{p}:{region}");
             return Err(unknown(suggest(&norm)));
@@ -97,7 +145,13 @@ pub fn resolve_region(input: &str) -> Result<ResolvedRegion, DataError> {
     }
     let t = zones::table();
     if let Some(z) = t.get(s) {
-        return Ok(ResolvedRegion::from_zone(z));
+        return Ok(ResolvedRegion::from_zone(z, basis));
+    }
+    if let Some(m) = t.mapping(s) {
+        let z = t
+            .get(&m.grid_zone)
+            .expect("grid_map.csv is checked at load");
+        return Ok(ResolvedRegion::from_mapping(m, z, basis));
     }
     let lower = s.to_ascii_lowercase();
     let bare: Vec<&CloudRegion> = cloud_regions()
@@ -105,7 +159,7 @@ pub fn resolve_region(input: &str) -> Result<ResolvedRegion, DataError> {
         .filter(|c| c.region == lower)
         .collect();
     match bare.as_slice() {
-        [one] => return Ok(ResolvedRegion::from_cloud(one)),
+        [one] => return Ok(ResolvedRegion::from_cloud(one, basis)),
         [] => {}
         many => return Err(unknown(many.iter().map(|c| c.id()).collect())),
     }
@@ -114,16 +168,33 @@ pub fn resolve_region(input: &str) -> Result<ResolvedRegion, DataError> {
         .iter()
         .filter(|z| z.name.eq_ignore_ascii_case(s))
         .collect();
-    match by_name.as_slice() {
-        [one] => Ok(ResolvedRegion::from_zone(one)),
-        [] => Err(unknown(suggest(s))),
-        many => Err(unknown(many.iter().map(|z| z.id.clone()).collect())),
+    let mapped_by_name: Vec<&GridMapping> = t
+        .mapped
+        .iter()
+        .filter(|m| m.name.eq_ignore_ascii_case(s))
+        .collect();
+    match (by_name.as_slice(), mapped_by_name.as_slice()) {
+        ([one], []) => Ok(ResolvedRegion::from_zone(one, basis)),
+        ([], [m]) => {
+            let z = t
+                .get(&m.grid_zone)
+                .expect("grid_map.csv is checked at load");
+            Ok(ResolvedRegion::from_mapping(m, z, basis))
+        }
+        ([], []) => Err(unknown(suggest(s))),
+        (zs, ms) => Err(unknown(
+            zs.iter()
+                .map(|z| z.id.clone())
+                .chain(ms.iter().map(|m| m.id.clone()))
+                .collect(),
+        )),
     }
 }
 
 /// Every id `resolve_region` accepts canonically: zone ids, then `provider:region` ids.
 pub fn known_ids() -> Vec<String> {
     let mut ids: Vec<String> = zones::zones().iter().map(|z| z.id.clone()).collect();
+    ids.extend(zones::grid_mappings().iter().map(|m| m.id.clone()));
     ids.extend(cloud_regions().iter().map(|c| c.id()));
     ids
 }
@@ -150,6 +221,7 @@ fn suggest(input: &str) -> Vec<String> {
             .map(|z| (z.id.clone(), z.id.clone()))
             .collect();
         v.extend(t.aliases.iter().map(|(a, id)| (a.clone(), id.clone())));
+        v.extend(t.mapped.iter().map(|m| (m.id.clone(), m.id.clone())));
         v
     };
     cands.sort();

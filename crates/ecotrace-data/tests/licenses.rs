@@ -6,18 +6,24 @@ use std::path::Path;
 
 use ecotrace_data::bundled_tables;
 
+/// The CSV files under `data/` and its `hourly/` folder, as `name.csv` or `hourly/name.csv`.
 fn data_files() -> BTreeSet<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            e.expect("dir entry")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let mut out = BTreeSet::new();
+    for (sub, prefix) in [("", ""), ("hourly", "hourly/")] {
+        let dir = root.join(sub);
+        for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let n = e
+                .expect("dir entry")
                 .file_name()
                 .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|n| n.ends_with(".csv"))
-        .collect()
+                .into_owned();
+            if n.ends_with(".csv") {
+                out.insert(format!("{prefix}{n}"));
+            }
+        }
+    }
+    out
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! resolve_region: ids, aliases, cloud regions, errors.
 
-use ecotrace_data::{resolve_region, DataError};
+use ecotrace_core::GridBasis;
+use ecotrace_data::{resolve_region, resolve_region_on, DataError};
 
 fn g(r: &ecotrace_data::ResolvedRegion) -> f64 {
     r.intensity.g_per_kwh()
@@ -24,12 +25,20 @@ fn countries_by_iso2_and_iso3_any_case() {
 
 #[test]
 fn subnational_zones() {
+    // A US state is served by its balancing authority's grid zone, on the same basis.
     let r = resolve_region(" us-ca ").unwrap();
     assert_eq!(r.zone, "US-CA");
-    assert_eq!(r.name, "California");
-    assert!((g(&r) - 179.06).abs() < 0.01);
-    assert_eq!(r.year, 2023);
-    assert!(r.source.contains("eGRID"));
+    assert_eq!(r.grid_zone, "US-CAL-CISO");
+    assert_eq!(r.name, "California (grid zone US-CAL-CISO)");
+    assert!((g(&r) - 227.14).abs() < 0.01);
+    assert_eq!(r.basis, GridBasis::Lifecycle);
+    assert_eq!(r.year, 2024);
+    assert!(
+        r.note.as_deref().unwrap().contains("EIA-930"),
+        "{:?}",
+        r.note
+    );
+    assert!(r.source.contains("Electricity Maps"));
     assert_eq!(resolve_region("au-nsw").unwrap().zone, "AU-NSW");
     assert_eq!(resolve_region("US-CAL-CISO").unwrap().zone, "US-CAL-CISO");
     assert_eq!(resolve_region("se3").unwrap().zone, "SE-SE3");
@@ -190,4 +199,30 @@ fn empty_input_is_an_error() {
         assert_eq!(e, DataError::EmptyRegion);
         assert!(e.to_string().contains("ecotrace data zones"));
     }
+}
+
+/// Same grid, same figure: a state and the cloud region in it draw on one zone, on one basis.
+#[test]
+fn same_grid_same_figure_on_either_basis() {
+    for basis in [GridBasis::Lifecycle, GridBasis::Direct] {
+        let va = resolve_region_on("US-VA", basis).unwrap();
+        let aws = resolve_region_on("aws:us-east-1", basis).unwrap();
+        assert_eq!(va.grid_zone, "US-MIDA-PJM");
+        assert_eq!(aws.grid_zone, "US-MIDA-PJM");
+        assert_eq!(va.intensity, aws.intensity);
+        assert_eq!((va.basis, aws.basis), (basis, basis));
+    }
+    let l = resolve_region_on("FR", GridBasis::Lifecycle).unwrap();
+    let d = resolve_region_on("FR", GridBasis::Direct).unwrap();
+    assert!(d.intensity.g_per_kwh() < l.intensity.g_per_kwh());
+    assert!(l.note.is_none() && d.note.is_none());
+}
+
+/// A zone whose source is life-cycle only answers with that figure on --basis direct, and says so.
+#[test]
+fn direct_basis_without_a_direct_figure_is_stated() {
+    let r = resolve_region_on("RU", GridBasis::Direct).unwrap();
+    assert_eq!(r.basis, GridBasis::Lifecycle);
+    let note = r.note.unwrap();
+    assert!(note.contains("no direct figure"), "{note}");
 }

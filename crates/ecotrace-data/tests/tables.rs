@@ -2,14 +2,14 @@
 
 use std::collections::HashSet;
 
-use ecotrace_data::{cloud_regions, cpus, world_average, zone, zones, PROVIDERS};
+use ecotrace_data::{cloud_regions, cpus, resolve_region, world_average, zone, zones, PROVIDERS};
 
 const YEARS: std::ops::RangeInclusive<i32> = 2015..=2026;
 
 #[test]
 fn every_zone_row_has_provenance_and_a_plausible_figure() {
     let z = zones();
-    assert!(z.len() > 400, "{} zones", z.len());
+    assert!(z.len() > 350, "{} zones", z.len());
     for r in z {
         assert!(!r.id.is_empty() && !r.name.is_empty(), "{r:?}");
         assert!(!r.source.trim().is_empty(), "{} has no source", r.id);
@@ -17,6 +17,13 @@ fn every_zone_row_has_provenance_and_a_plausible_figure() {
         assert!(YEARS.contains(&r.year), "{} year {}", r.id, r.year);
         let g = r.intensity.g_per_kwh();
         assert!(g.is_finite() && (0.0..=1500.0).contains(&g), "{} {g}", r.id);
+        // Electricity Maps publishes both bases for every zone; the others are life-cycle only.
+        assert_eq!(
+            r.direct.is_some(),
+            r.source.starts_with("Electricity Maps"),
+            "{}",
+            r.id
+        );
     }
     let ids: HashSet<_> = z.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids.len(), z.len(), "duplicate zone ids");
@@ -88,9 +95,17 @@ fn coverage_subnational() {
         "VA", "WA", "WV", "WI", "WY", "DC",
     ];
     assert_eq!(states.len(), 51);
+    // Every state resolves to an Electricity Maps zone (its own, or the one serving it), with
+    // both bases.
     for s in states {
-        let z = zone(&format!("US-{s}")).unwrap_or_else(|| panic!("US-{s} missing"));
-        assert!(z.source.contains("eGRID"), "US-{s}: {}", z.source);
+        let r = resolve_region(&format!("US-{s}")).unwrap_or_else(|e| panic!("US-{s}: {e}"));
+        assert!(
+            r.source.contains("Electricity Maps"),
+            "US-{s}: {}",
+            r.source
+        );
+        let z = zone(&r.grid_zone).unwrap();
+        assert!(z.direct.is_some(), "US-{s}: {} has no direct figure", z.id);
     }
     let ca = zones().iter().filter(|z| z.id.starts_with("CA-")).count();
     assert!(ca >= 10, "{ca} Canadian provinces/territories");
@@ -110,10 +125,10 @@ fn coverage_subnational() {
         "JP-TK",
         "SE-SE3",
         "DK-DK1",
-        "CN-BJ",
     ] {
         assert!(zone(id).is_some(), "{id}");
     }
+    assert_eq!(resolve_region("CN-BJ").unwrap().grid_zone, "CN");
 }
 
 #[test]
@@ -151,19 +166,18 @@ fn spot_checks_against_the_sources() {
     close("JP-TK", 539.68);
     close("SE-SE3", 20.42);
     close("US-CAL-CISO", 227.14);
-    // eGRID2023 STC2ERTA lb/MWh x 0.45359237.
-    close("US-CA", 394.769 * 0.45359237);
-    close("US-TX", 771.179 * 0.45359237);
-    close("US-WY", 1833.263 * 0.45359237);
-    close("US-VT", 52.239 * 0.45359237);
+    // Electricity Maps 2024, direct column.
+    let direct = |id: &str| zone(id).unwrap().direct.unwrap().g_per_kwh();
+    assert!((direct("FR") - 18.4).abs() < 0.01, "{}", direct("FR"));
+    assert!((direct("US-MIDA-PJM") - 328.17).abs() < 0.01);
+    assert!((direct("US-CAL-CISO") - 171.21).abs() < 0.01);
     // Ember, countries Electricity Maps lacks.
     close("RU", 446.17);
     close("UA", 250.47);
     close("CL", 265.52);
     assert_eq!(zone("UA").unwrap().year, 2022);
-    // China MEE 2023 provincial factors.
-    close("CN-NX", 618.7);
-    assert_eq!(zone("US-CA").unwrap().year, 2023);
+    // Ember rows are life-cycle only.
+    assert!(zone("RU").unwrap().direct.is_none());
     assert_eq!(zone("FR").unwrap().year, 2024);
     assert!(zone("FR").unwrap().license.contains("ODbL"));
 }

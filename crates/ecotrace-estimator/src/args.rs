@@ -266,3 +266,68 @@ impl CompareArgs {
         }
     }
 }
+
+/// `ecotrace plan`: the region and start hour with the cleanest window, by a deadline.
+#[derive(Debug, Args, Default, Clone)]
+#[command(allow_negative_numbers = true)]
+pub struct PlanArgs {
+    /// How long the job runs: 6h, 90m, 2d (rounded up to whole hours)
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// Regions to choose from, comma-separated; the first is the baseline (e.g.
+    /// FR,DE,SE-SE3,aws:eu-north-1)
+    #[arg(
+        long,
+        env = "ECOTRACE_REGION",
+        value_name = "R1,R2,...",
+        value_delimiter = ','
+    )]
+    pub region: Vec<String>,
+
+    /// Earliest start, RFC 3339 (2023-01-01T00:00Z) [default: the next full hour]
+    #[arg(long, value_name = "TIME")]
+    pub start_after: Option<String>,
+
+    /// Latest end: RFC 3339, or a duration after --start-after (24h, 3d) [default: start-after +
+    /// duration + 24h]
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub deadline: Option<String>,
+
+    /// Year whose same calendar hours stand in for dates without data [default: the most recent
+    /// year with data for every region]
+    #[arg(long, value_name = "YEAR")]
+    pub profile_year: Option<i32>,
+
+    /// Emissions counted: lifecycle or direct [default: lifecycle]
+    #[arg(long, env = "ECOTRACE_BASIS", value_name = "lifecycle|direct")]
+    pub basis: Option<String>,
+
+    /// Hardware from the catalog, to state the saving in kgCO2e (with --devices)
+    #[arg(long, value_name = "H")]
+    pub hardware: Option<String>,
+
+    /// Devices used in parallel [default: 1]
+    #[arg(long, value_name = "N")]
+    pub devices: Option<f64>,
+
+    /// Energy of the job in kWh, to state the saving in kgCO2e
+    #[arg(long, value_name = "E", conflicts_with = "hardware")]
+    pub energy_kwh: Option<f64>,
+}
+
+impl PlanArgs {
+    pub fn to_options(&self) -> crate::plan::PlanOptions {
+        crate::plan::PlanOptions {
+            duration: self.duration.clone(),
+            regions: self.region.clone(),
+            start_after: self.start_after.clone(),
+            deadline: self.deadline.clone(),
+            profile_year: self.profile_year,
+            basis: self.basis.clone(),
+            hardware: self.hardware.clone(),
+            devices: self.devices,
+            energy_kwh: self.energy_kwh,
+        }
+    }
+}

@@ -19,9 +19,11 @@ pub mod args;
 pub mod compare;
 pub mod cost;
 pub mod device;
+pub mod hourly_import;
 pub mod inference;
 pub mod job;
 pub mod options;
+pub mod plan;
 pub mod record;
 pub mod training;
 
@@ -122,7 +124,7 @@ pub(crate) fn grid_assumptions(p: &Place) -> [Assumption; 2] {
         Assumption::new(
             "intensity_g_per_kwh",
             p.intensity.value.g_per_kwh(),
-            "gCO2e/kWh",
+            intensity_unit(p),
             p.intensity.provenance.to_string(),
         ),
     ]
@@ -144,6 +146,20 @@ pub(crate) fn water_assumptions(p: &Place) -> [Assumption; 2] {
             p.offsite_water.provenance.to_string(),
         ),
     ]
+}
+
+/// `gCO2e/kWh (life-cycle)`, `gCO2e/kWh (direct)` or, for a figure the user gave, `gCO2e/kWh`.
+pub fn intensity_unit(p: &Place) -> &'static str {
+    match p.grid_basis() {
+        Some(ecotrace_core::GridBasis::Lifecycle) => "gCO2e/kWh (life-cycle)",
+        Some(ecotrace_core::GridBasis::Direct) => "gCO2e/kWh (direct)",
+        None => "gCO2e/kWh",
+    }
+}
+
+/// `--basis`: `lifecycle` (the default) or `direct`.
+pub fn parse_basis(b: Option<&str>) -> Result<ecotrace_core::GridBasis> {
+    Ok(ecotrace_factors::parse_basis(b, &Origins::default())?)
 }
 
 /// Resolves the place of `region` with the options' factors (see `ecotrace_factors`).

@@ -26,7 +26,7 @@ pub use footprint::{price_per_hour, resolve_lifetime};
 pub use options::{
     measure_option_ids, parse_keywords, FactorArgs, MeasureArgs, OptionGroup, Origins, Via,
 };
-pub use place::{resolve_place, Place};
+pub use place::{parse_basis, resolve_place, Place};
 pub use provenance::{Accounting, Factor, Origin, Provenance, TableRow};
 
 use std::path::PathBuf;

@@ -26,6 +26,11 @@ pub struct FactorArgs {
     #[arg(long, env = "ECOTRACE_INTENSITY", value_name = "G")]
     pub intensity: Option<f64>,
 
+    /// Emissions the grid intensity counts: lifecycle (the plants' whole life cycle) or direct
+    /// (combustion only); switches every figure [default: lifecycle]
+    #[arg(long, env = "ECOTRACE_BASIS", value_name = "lifecycle|direct")]
+    pub basis: Option<String>,
+
     /// Data-centre power usage effectiveness (facility / IT energy) [default: the cloud region's, else 1.0]
     #[arg(long, env = "ECOTRACE_PUE", value_name = "X")]
     pub pue: Option<f64>,
@@ -105,6 +110,7 @@ impl OptionGroup for FactorArgs {
         let set = [
             ("region", self.region.is_some()),
             ("intensity", self.intensity.is_some()),
+            ("basis", self.basis.is_some()),
             ("pue", self.pue.is_some()),
             ("wue", self.wue.is_some()),
             ("lifetime_years", self.lifetime_years.is_some()),

@@ -53,11 +53,11 @@ fn user_number<T>(
     Ok(Some(Factor::given(value, origin)))
 }
 
-fn zone_row(z: &ZoneIntensity) -> TableRow {
+fn zone_row(z: &ZoneIntensity, basis: Accounting) -> TableRow {
     let mut r = TableRow::new("zones", z.id.clone(), z.source.clone())
         .year(z.year)
         .licence(z.license.clone());
-    r.basis = Accounting::stated_in(&z.source);
+    r.basis = Some(basis);
     r
 }
 
@@ -65,24 +65,36 @@ fn cloud_row(c: &CloudRegion, source: &str) -> TableRow {
     TableRow::new("cloud regions", c.id(), source.to_string())
 }
 
-/// The intensity row of a resolved region: a cloud region's own figure, else its zone's.
+/// The intensity row of a resolved region: its grid zone's row (a cloud region's zone, the zone
+/// serving a US state or Chinese province), on the basis it was resolved on, with what a reader
+/// should know (the zone that serves it, a basis other than the one asked for) as its note.
 fn intensity_row(r: &ResolvedRegion) -> TableRow {
-    match &r.cloud {
-        Some(c) => match (c.intensity, c.intensity_year) {
-            (Some(_), Some(y)) => {
-                let mut row = cloud_row(c, &c.intensity_source).year(y);
-                row.basis = Accounting::stated_in(&c.intensity_source);
-                row
-            }
-            _ => match ecotrace_data::zone(&c.zone) {
-                Some(z) => zone_row(z).note(format!("grid zone {} of {}", z.id, c.id())),
-                None => cloud_row(c, &r.source).year(r.year),
-            },
-        },
-        None => match ecotrace_data::zone(&r.zone) {
-            Some(z) => zone_row(z),
-            None => TableRow::new("zones", r.zone.clone(), r.source.clone()).year(r.year),
-        },
+    let mut row = match ecotrace_data::zone(&r.grid_zone) {
+        Some(z) => zone_row(z, r.basis),
+        None => {
+            let mut t = TableRow::new("zones", r.grid_zone.clone(), r.source.clone()).year(r.year);
+            t.basis = Some(r.basis);
+            t
+        }
+    };
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(c) = &r.cloud {
+        notes.push(format!("grid zone {} of {}", r.grid_zone, c.id()));
+    }
+    notes.extend(r.note.clone());
+    if !notes.is_empty() {
+        row = row.note(notes.join("; "));
+    }
+    row
+}
+
+/// `--basis`: `lifecycle` (the default) or `direct`.
+pub fn parse_basis(b: Option<&str>, origins: &Origins) -> Result<Accounting, FactorError> {
+    match b {
+        None => Ok(Accounting::Lifecycle),
+        Some(b) => b.parse().map_err(|e: ecotrace_core::UnknownBasis| {
+            FactorError::Usage(format!("{}: {e}", origins.get("basis")))
+        }),
     }
 }
 
@@ -93,8 +105,12 @@ pub fn resolve_place(
     f: &FactorArgs,
     origins: &Origins,
 ) -> Result<Place, FactorError> {
+    let basis = parse_basis(f.basis.as_deref(), origins)?;
     let resolved = region
-        .map(|r| ecotrace_data::resolve_region(r).map_err(|e| FactorError::Usage(e.to_string())))
+        .map(|r| {
+            ecotrace_data::resolve_region_on(r, basis)
+                .map_err(|e| FactorError::Usage(e.to_string()))
+        })
         .transpose()?;
     let mut notes = Vec::new();
     let world = ecotrace_data::world_average();
@@ -111,18 +127,27 @@ pub fn resolve_place(
     })? {
         Some(given) => given,
         None => match &resolved {
-            Some(r) => Factor::table(r.intensity, intensity_row(r)),
+            Some(r) => {
+                notes.extend(r.note.clone());
+                Factor::table(r.intensity, intensity_row(r))
+            }
             None => {
+                let (g, got) = world.on(basis);
                 notes.push(format!(
-                    "no region given: the world average ({:.0} gCO2e/kWh) was used; pass --region \
-                     (e.g. FR, US-CA, aws:eu-west-3) for the grid you run on",
-                    world.intensity.g_per_kwh()
+                    "no region given: the world average ({:.0} gCO2e/kWh, {got}) was used; pass \
+                     --region (e.g. FR, US-CA, aws:eu-west-3) for the grid you run on",
+                    g.g_per_kwh()
                 ));
+                if got != basis {
+                    notes.push(format!(
+                        "the world average has no {basis} figure bundled: its {got} figure is used"
+                    ));
+                }
                 Factor::new(
-                    world.intensity,
+                    g,
                     Provenance::Default {
                         why: "world average: no region given (pass --region)".into(),
-                        row: Some(zone_row(world)),
+                        row: Some(zone_row(world, got)),
                     },
                 )
             }
@@ -232,6 +257,11 @@ impl Place {
         }
     }
 
+    /// The basis of the intensity (life-cycle or direct); `None` for a number the user gave.
+    pub fn grid_basis(&self) -> Option<Accounting> {
+        self.intensity.provenance.row().and_then(|r| r.basis)
+    }
+
     /// The intensity as a run record stores it: the rendered provenance as its source.
     pub fn intensity_used(&self) -> IntensityUsed {
         let given_without_region =
@@ -251,6 +281,7 @@ impl Place {
                 .and_then(|r| r.year.as_deref())
                 .and_then(|y| y.parse().ok()),
             basis: self.intensity_basis(),
+            grid_basis: self.grid_basis(),
         }
     }
 
@@ -367,7 +398,7 @@ mod tests {
         assert!(fr.wue.provenance.is_default());
         let row = fr.intensity.provenance.row().unwrap();
         assert_eq!((row.table, row.row.as_str()), ("zones", "FR"));
-        assert_eq!(row.basis, Some(Accounting::LifeCycle));
+        assert_eq!(row.basis, Some(Accounting::Lifecycle));
         assert!(!row.licence.is_empty());
     }
 

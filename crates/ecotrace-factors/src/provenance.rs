@@ -30,35 +30,9 @@ impl fmt::Display for Origin {
     }
 }
 
-/// Which emissions a grid intensity counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Accounting {
-    /// Life-cycle: generation plus the upstream emissions of fuels and plants.
-    LifeCycle,
-    /// Direct: the stack emissions of generation only.
-    Direct,
-}
-
-impl Accounting {
-    /// The basis a bundled source text states, if it states one.
-    pub fn stated_in(source: &str) -> Option<Accounting> {
-        let s = source.to_ascii_lowercase();
-        if s.contains("life-cycle") || s.contains("lifecycle") || s.contains("life cycle") {
-            Some(Accounting::LifeCycle)
-        } else if s.contains("direct") {
-            Some(Accounting::Direct)
-        } else {
-            None
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Accounting::LifeCycle => "life-cycle",
-            Accounting::Direct => "direct",
-        }
-    }
-}
+/// Which emissions a grid intensity counts: the core's [`ecotrace_core::GridBasis`]
+/// (life-cycle or direct).
+pub use ecotrace_core::GridBasis as Accounting;
 
 /// One row of a bundled table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +92,7 @@ impl fmt::Display for TableRow {
             write!(f, ", {y}")?;
         }
         if let Some(b) = self.basis {
-            write!(f, ", {}", b.as_str())?;
+            write!(f, ", {}", b.label())?;
         }
         if !self.licence.is_empty() {
             write!(f, ", {}", self.licence)?;
@@ -235,13 +209,13 @@ mod tests {
 
     #[test]
     fn a_table_row_names_table_row_year_basis_and_licence() {
-        let mut r = TableRow::new("zones", "FR", "Electricity Maps 2024, life-cycle")
+        let mut r = TableRow::new("zones", "FR", "Electricity Maps 2024")
             .year(2024)
             .licence("ODbL-1.0");
-        r.basis = Accounting::stated_in(&r.source);
+        r.basis = Some(Accounting::Lifecycle);
         assert_eq!(
             Provenance::Table(r.clone()).to_string(),
-            "Electricity Maps 2024, life-cycle [zones table, row FR, 2024, life-cycle, ODbL-1.0]"
+            "Electricity Maps 2024 [zones table, row FR, 2024, life-cycle, ODbL-1.0]"
         );
         let d = Provenance::Default {
             why: "world average: no region given".into(),
@@ -250,10 +224,5 @@ mod tests {
         assert!(d
             .to_string()
             .starts_with("default world average: no region given: fallback; "));
-        assert_eq!(
-            Accounting::stated_in("direct emissions"),
-            Some(Accounting::Direct)
-        );
-        assert_eq!(Accounting::stated_in("Ember"), None);
     }
 }

@@ -127,6 +127,7 @@ fn template() -> Map<String, Value> {
             source: "unknown".into(),
             year: None,
             basis: IntensityBasis::WorldDefault,
+            grid_basis: None,
         },
         operational: CarbonMass::ZERO,
         embodied: None,

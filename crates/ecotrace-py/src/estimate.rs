@@ -7,7 +7,7 @@
 
 use clap::{Parser, Subcommand};
 use ecotrace_estimator as cmd_estimate;
-use ecotrace_estimator::args::{CompareArgs, EstimateArgs, EstimateMode};
+use ecotrace_estimator::args::{CompareArgs, EstimateArgs, EstimateMode, PlanArgs};
 use serde_json::Value;
 
 /// The part of the CLI's command line that can be run this way: `ecotrace estimate ...` and
@@ -28,6 +28,7 @@ struct Cli {
 enum Command {
     Estimate(Box<EstimateArgs>),
     Compare(Box<CompareArgs>),
+    Plan(Box<PlanArgs>),
 }
 
 /// An estimate (or a comparison) as the CLI's `--json` prints it, with the CLI's text for each
@@ -95,6 +96,17 @@ pub fn run(args: &[String]) -> Result<Output, EstimateError> {
                     .iter()
                     .map(|e| ecotrace_report::estimate_text(e, &ecotrace_report::estimate_title(e)))
                     .collect(),
+            })
+        }
+        // `ecotrace.plan()`: the CLI's planner, with the user's imported hourly series.
+        Command::Plan(args) => {
+            let user = ecotrace_tracker::hourly::user_hourly_series(None)
+                .map_err(|e| EstimateError::Other(e.to_string()))?;
+            let p = cmd_estimate::plan::plan(&args.to_options(), chrono::Utc::now(), &user)
+                .map_err(classify)?;
+            Ok(Output {
+                json: cmd_estimate::plan::plan_json(&p),
+                texts: vec![cmd_estimate::plan::plan_text(&p)],
             })
         }
     }

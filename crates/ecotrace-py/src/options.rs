@@ -168,6 +168,7 @@ mod tests {
                 "scope" => "machine",
                 "region" => "aws:eu-west-3",
                 "intensity" => "123",
+                "basis" => "direct",
                 "pue" => "1.7",
                 "wue" => "0.9",
                 "cpu_power" | "ram_power" => "42",
@@ -191,6 +192,8 @@ mod tests {
                 "scope" => s.scope == Scope::Machine,
                 "region" => s.place.label == "aws:eu-west-3",
                 "intensity" => s.intensity.value.g_per_kwh() == 123.0,
+                // No region: the world average, which has no direct figure, and says so.
+                "basis" => s.notes.iter().any(|n| n.contains("no direct figure")),
                 "pue" => s.place.pue.provenance == Provenance::Given(Origin::Keyword("pue".into())),
                 "wue" => s.place.wue.provenance == Provenance::Given(Origin::Keyword("wue".into())),
                 "cpu_power" => s.cpu_power.is_some_and(|p| p.watts() == 42.0),

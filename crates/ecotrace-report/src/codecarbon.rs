@@ -649,6 +649,7 @@ fn record(
         ),
         year: None,
         basis: IntensityBasis::User,
+        grid_basis: None,
     };
     let mut tags = BTreeMap::new();
     tags.insert("imported_from".to_string(), "codecarbon".to_string());

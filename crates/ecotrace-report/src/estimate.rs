@@ -31,6 +31,7 @@ pub fn to_json(e: &Estimated) -> Value {
         "energy_kwh": f.energy.kwh(),
         "facility_energy_kwh": f.facility_energy.kwh(),
         "operational_kgco2e": f.operational.kg(),
+        "intensity_basis": e.place.grid_basis().map(ecotrace_core::GridBasis::as_str),
         "embodied_kgco2e": e.embodied_known.then(|| f.embodied().kg()),
         "embodied": e.embodied_known.then(|| json!({
             "devices_kgco2e": f.embodied_devices.kg(),
@@ -72,10 +73,11 @@ pub fn to_text(e: &Estimated, title: &str) -> String {
     );
     let _ = writeln!(
         o,
-        "  operational   {}  ({}, {} gCO2e/kWh)",
+        "  operational   {}  ({}, {} {})",
         co2(f.operational.kg()),
         e.place.label,
-        num(e.place.intensity.value.g_per_kwh())
+        num(e.place.intensity.value.g_per_kwh()),
+        ecotrace_estimator::intensity_unit(&e.place)
     );
     if e.embodied_known {
         let _ = writeln!(
@@ -145,6 +147,36 @@ pub fn estimate_title(e: &Estimated) -> String {
 }
 
 /// The comparison as `ecotrace compare` prints it: one row per choice.
+/// What a table of figures says about their basis: `Grid intensity basis: life-cycle.` when all
+/// rows share one, else the basis of each row that differs from the first (a table never mixes
+/// bases without saying so). `rows` are (label, basis; `None` for a figure the user gave).
+pub fn basis_line<'a>(
+    rows: impl Iterator<Item = (&'a str, Option<ecotrace_core::GridBasis>)>,
+) -> String {
+    let name = |b: Option<ecotrace_core::GridBasis>| {
+        b.map_or("as given by the user", ecotrace_core::GridBasis::label)
+    };
+    let rows: Vec<(&str, Option<ecotrace_core::GridBasis>)> = rows.collect();
+    let Some(&(_, first)) = rows.first() else {
+        return String::new();
+    };
+    let mut odd: Vec<String> = rows
+        .iter()
+        .filter(|(_, b)| *b != first)
+        .map(|(l, b)| format!("{l}: {}", name(*b)))
+        .collect();
+    odd.dedup();
+    if odd.is_empty() {
+        format!("Grid intensity basis: {}.", name(first))
+    } else {
+        format!(
+            "Grid intensity basis: {}, EXCEPT {} (no figure on the asked basis is bundled there): compare like with like.",
+            name(first),
+            odd.join(", ")
+        )
+    }
+}
+
 pub fn compare_text(rows: &[Estimated]) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -192,6 +224,14 @@ pub fn compare_text(rows: &[Estimated]) -> String {
             );
         }
     }
+    let _ = writeln!(
+        o,
+        "{}",
+        basis_line(
+            rows.iter()
+                .map(|r| (r.place.label.as_str(), r.place.grid_basis()))
+        )
+    );
     let _ = writeln!(o, "Cost is instance rental where a price is bundled for the region, else electricity if --electricity-price is given, else '-'.");
     let _ = writeln!(
         o,

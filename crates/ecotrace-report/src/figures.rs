@@ -254,16 +254,21 @@ pub(crate) fn intensity_source_short(r: &RunRecord) -> String {
 
 fn describe_intensity(r: &RunRecord, source: &str) -> String {
     let i = &r.intensity;
-    // Sources written by the factor resolver already name their year.
+    // Sources written by the factor resolver already name their year and basis.
     let year = i
         .year
         .filter(|y| !source.contains(&y.to_string()))
         .map(|y| format!(" {y}"))
         .unwrap_or_default();
+    let basis = i
+        .grid_basis
+        .filter(|b| !source.contains(b.label()))
+        .map(|b| format!(", {b}"))
+        .unwrap_or_default();
     match i.basis {
-        IntensityBasis::Zone => format!("zone {}, {source}{year}", i.zone),
+        IntensityBasis::Zone => format!("zone {}, {source}{year}{basis}", i.zone),
         IntensityBasis::WorldDefault => {
-            format!("world average ({}), {source}{year}", i.zone)
+            format!("world average ({}), {source}{year}{basis}", i.zone)
         }
         IntensityBasis::User => {
             let src = if source.is_empty() {

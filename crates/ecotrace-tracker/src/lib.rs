@@ -6,6 +6,7 @@
 
 pub mod agent_link;
 pub mod footprint;
+pub mod hourly;
 pub mod job;
 pub mod scrape;
 pub mod session;

@@ -237,6 +237,65 @@ mod tests {
     }
 
     #[test]
+    fn basis_from_flag_or_config_switches_the_figure() {
+        let region = |basis: Option<&str>, files: &FileLayers| {
+            let args = MeasureOptions {
+                factors: FactorArgs {
+                    region: Some("US-VA".into()),
+                    basis: basis.map(str::to_string),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            MeasureSettings::resolve(&args, files).unwrap()
+        };
+        let l = region(None, &FileLayers::default());
+        use ecotrace_core::GridBasis;
+        assert_eq!(l.intensity.grid_basis, Some(GridBasis::Lifecycle));
+        let pjm = ecotrace_data::zone("US-MIDA-PJM").unwrap();
+        assert_eq!(l.intensity.value, pjm.intensity);
+        // The state is served by PJM, and the note says so.
+        assert!(
+            l.notes.iter().any(|n| n.contains("US-MIDA-PJM")),
+            "{:?}",
+            l.notes
+        );
+        let d = region(None, &layer("basis = \"direct\""));
+        assert_eq!(d.intensity.grid_basis, Some(GridBasis::Direct));
+        assert_eq!(Some(d.intensity.value), pjm.direct);
+        // The flag beats the config file.
+        let f = region(Some("lifecycle"), &layer("basis = \"direct\""));
+        assert_eq!(f.intensity.grid_basis, Some(GridBasis::Lifecycle));
+        let bad = MeasureOptions {
+            factors: FactorArgs {
+                basis: Some("scope3".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let err = MeasureSettings::resolve(&bad, &FileLayers::default()).unwrap_err();
+        assert!(err.to_string().contains("--basis"), "{err}");
+        // With no region, the world average has no direct figure: the note says it.
+        let w = MeasureSettings::resolve(
+            &MeasureOptions {
+                factors: FactorArgs {
+                    basis: Some("direct".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            &FileLayers::default(),
+        )
+        .unwrap();
+        assert_eq!(w.intensity.grid_basis, Some(GridBasis::Lifecycle));
+        assert!(
+            w.notes.iter().any(|n| n.contains("no direct figure")),
+            "{:?}",
+            w.notes
+        );
+    }
+
+    #[test]
     fn unknown_config_keys_are_rejected() {
         assert!(FileLayer::parse("projet = \"x\"").is_err());
     }

@@ -51,6 +51,8 @@ pub enum Command {
     Estimate(Box<EstimateArgs>),
     /// The same job across hardware and regions, sorted by carbon
     Compare(CompareArgs),
+    /// The region and start hour whose window has the cleanest grid, by a deadline
+    Plan(PlanCliArgs),
     /// Send runs kept locally while a shared (PostgreSQL) ledger was unreachable, or while the
     /// ledger could not be written (the fallback spool)
     Sync,
@@ -271,11 +273,31 @@ pub enum DataWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Add hourly grid intensities for `plan` and `run`: an Electricity Maps hourly CSV export or
+    /// a UK Carbon Intensity API JSON response (stored in $XDG_DATA_HOME/ecotrace/hourly)
+    ImportHourly {
+        /// The file to import
+        file: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanCliArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+
+    /// Print the plan as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    /// Output: text, json, or slurm (the `sbatch --begin=...` line) [default: text]
+    #[arg(long, value_name = "FORMAT", conflicts_with = "json")]
+    pub format: Option<String>,
 }
 
 // The estimator's flags are defined with it, in `ecotrace-estimator` (the Python package parses
 // them too).
-pub use ecotrace_estimator::args::{CompareArgs, EstimateArgs, EstimateMode};
+pub use ecotrace_estimator::args::{CompareArgs, EstimateArgs, EstimateMode, PlanArgs};
 
 #[derive(Debug, Args)]
 pub struct LedgerArgs {

@@ -4,6 +4,7 @@
 mod child;
 mod cli;
 mod cmd_agent;
+mod cmd_plan;
 mod cmd_run;
 mod cmd_serve;
 
@@ -477,7 +478,15 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 print_out(&ecotrace_report::data_licenses(json));
                 Ok(0)
             }
+            DataWhat::ImportHourly { file } => {
+                print_out(&cmd_plan::import(&file)?);
+                Ok(0)
+            }
         },
+        Command::Plan(args) => {
+            print_out(&cmd_plan::run(&args)?);
+            Ok(0)
+        }
     }
 }
 
@@ -682,7 +691,17 @@ fn data_zones(json: bool) -> Result<String> {
             .map(|z| {
                 serde_json::json!({
                     "id": z.id, "name": z.name, "g_per_kwh": z.intensity.g_per_kwh(),
+                    "basis": "lifecycle",
+                    "direct_g_per_kwh": z.direct.map(|d| d.g_per_kwh()),
                     "year": z.year, "source": z.source, "license": z.license,
+                })
+            })
+            .collect();
+        let m: Vec<_> = ecotrace_data::grid_mappings()
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "id": m.id, "name": m.name, "grid_zone": m.grid_zone, "source": m.source,
                 })
             })
             .collect();
@@ -699,21 +718,23 @@ fn data_zones(json: bool) -> Result<String> {
             })
             .collect();
         return Ok(serde_json::to_string_pretty(
-            &serde_json::json!({ "zones": z, "cloud_regions": c }),
+            &serde_json::json!({ "zones": z, "served_by": m, "cloud_regions": c }),
         )?);
     }
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{:<16} {:>9}  {:<5} {:<32} source",
-        "zone", "gCO2e/kWh", "year", "name"
+        "{:<16} {:>10} {:>7}  {:<5} {:<32} source",
+        "zone", "life-cycle", "direct", "year", "name"
     );
     for z in zones {
         let _ = writeln!(
             o,
-            "{:<16} {:>9.1}  {:<5} {:<32} {}",
+            "{:<16} {:>10.1} {:>7}  {:<5} {:<32} {}",
             z.id,
             z.intensity.g_per_kwh(),
+            z.direct
+                .map_or_else(|| "-".to_string(), |d| format!("{:.1}", d.g_per_kwh())),
             z.year,
             truncate(&z.name, 32),
             z.source
@@ -721,8 +742,23 @@ fn data_zones(json: bool) -> Result<String> {
     }
     let _ = writeln!(
         o,
+        "\nIntensities in gCO2e/kWh; `-`: the source publishes a life-cycle figure only.\n\n{:<10} {:<16} {:<24} why",
+        "id", "grid zone", "name"
+    );
+    for m in ecotrace_data::grid_mappings() {
+        let _ = writeln!(
+            o,
+            "{:<10} {:<16} {:<24} {}",
+            m.id,
+            m.grid_zone,
+            truncate(&m.name, 24),
+            m.source
+        );
+    }
+    let _ = writeln!(
+        o,
         "\n{:<34} {:<12} {:>9} {:>5}  location",
-        "cloud region", "zone", "gCO2e/kWh", "PUE"
+        "cloud region", "zone", "life-cycle", "PUE"
     );
     for r in regions {
         let _ = writeln!(

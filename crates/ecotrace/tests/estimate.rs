@@ -406,6 +406,88 @@ fn inference_over_a_deployment() {
     );
 }
 
+/// US-VA and aws:us-east-1 draw on one grid (PJM): same PUE, same operational carbon, on either
+/// basis; the table says which basis it shows, and direct is below life-cycle.
+#[test]
+fn compare_same_grid_regions_on_one_basis() {
+    let e = Env::new();
+    let mut op = Vec::new();
+    for basis in ["lifecycle", "direct"] {
+        let rows = e.json(&[
+            "compare",
+            "--hardware",
+            "A100-80GB",
+            "--region",
+            "US-VA,aws:us-east-1",
+            "--pue",
+            "1.15",
+            "--hours",
+            "10",
+            "--basis",
+            basis,
+            "--json",
+        ]);
+        let rows = rows.as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(
+            close(
+                f(&rows[0], "operational_kgco2e"),
+                f(&rows[1], "operational_kgco2e")
+            ),
+            "{rows:?}"
+        );
+        for r in rows {
+            assert_eq!(r["intensity_basis"], basis, "{r}");
+        }
+        op.push(f(&rows[0], "operational_kgco2e"));
+    }
+    assert!(op[1] < op[0], "direct {} >= life-cycle {}", op[1], op[0]);
+    let text = e.ok(&[
+        "compare",
+        "--hardware",
+        "A100-80GB",
+        "--region",
+        "US-VA,aws:us-east-1",
+        "--pue",
+        "1.15",
+        "--hours",
+        "10",
+    ]);
+    assert!(text.contains("Grid intensity basis: life-cycle."), "{text}");
+    // ECOTRACE_BASIS switches it too; a row without a direct figure is named.
+    let out = e
+        .cmd()
+        .args([
+            "compare",
+            "--hardware",
+            "A100-80GB",
+            "--region",
+            "FR,RU",
+            "--hours",
+            "10",
+        ])
+        .env("ECOTRACE_BASIS", "direct")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Grid intensity basis: direct, EXCEPT RU: life-cycle"),
+        "{text}"
+    );
+    e.usage_error(
+        &[
+            "compare",
+            "--hardware",
+            "A100-80GB",
+            "--hours",
+            "1",
+            "--basis",
+            "lca2",
+        ],
+        &["--basis", "direct", "lifecycle"],
+    );
+}
+
 #[test]
 fn compare_sorts_choices_by_carbon() {
     let e = Env::new();
@@ -483,8 +565,15 @@ fn data_licenses_lists_every_bundled_table() {
     let tables = v["tables"].as_array().unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ecotrace-data/data");
     let mut files = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+    let names = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .chain(
+            std::fs::read_dir(dir.join("hourly"))
+                .unwrap()
+                .map(|e| format!("hourly/{}", e.unwrap().file_name().to_string_lossy())),
+        );
+    for name in names {
         if !name.ends_with(".csv") {
             continue;
         }

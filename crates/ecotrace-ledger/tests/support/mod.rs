@@ -77,6 +77,7 @@ pub fn record(id: &str, project: &str, phase: Phase, started_at: DateTime<Utc>) 
             source: "fixture table".into(),
             year: Some(2023),
             basis: IntensityBasis::Zone,
+            grid_basis: None,
         },
         operational: CarbonMass::ZERO,
         embodied: None,

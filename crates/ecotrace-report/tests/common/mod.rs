@@ -69,6 +69,7 @@ fn ember(zone: &str, g: f64) -> IntensityUsed {
         source: "Ember".to_string(),
         year: Some(2023),
         basis: IntensityBasis::Zone,
+        grid_basis: Some(GridBasis::Lifecycle),
     }
 }
 
@@ -312,6 +313,7 @@ pub fn failed() -> RunRecord {
         source: "Ember".to_string(),
         year: Some(2023),
         basis: IntensityBasis::WorldDefault,
+        grid_basis: None,
     };
     r.notes = vec![
         "no region given: the world average (481 gCO2e/kWh) was used; pass --region (e.g. FR, US-CA, aws:eu-west-3) for the grid you run on".to_string(),
@@ -422,6 +424,7 @@ pub fn interrupted() -> RunRecord {
         source: "given by the user (--intensity)".to_string(),
         year: None,
         basis: IntensityBasis::User,
+        grid_basis: None,
     };
     r.metrics = BTreeMap::new();
     r.samples = SamplesSummary {

@@ -1,0 +1,184 @@
+//! The carbon-aware planner's search, pure: given hourly grid intensities, find the start hour
+//! whose window (the job's duration, in whole hours) has the lowest mean intensity. One pass of
+//! sliding sums per series (O(hours)), not a rescan of the window for every start.
+//!
+//! Hours are indices into a series; the caller maps them to clock time (see the CLI's `plan`).
+
+/// The best window found in one series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    /// Index of the first hour.
+    pub start: usize,
+    /// Mean intensity over the window's hours, gCO2e/kWh.
+    pub mean: f64,
+}
+
+/// Why a search has no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("the job's duration must be at least one hour")]
+    ZeroLength,
+    #[error("no window of {len} h fits between start {first} and the series' end ({hours} h)")]
+    DoesNotFit {
+        len: usize,
+        first: usize,
+        hours: usize,
+    },
+}
+
+/// The mean intensity of every window of `len` hours starting at `first..=last`, by sliding sums:
+/// `means[i]` is the window starting at `first + i`. `last` is clamped to the last start that fits.
+pub fn window_means(
+    values: &[f64],
+    len: usize,
+    first: usize,
+    last: usize,
+) -> Result<Vec<f64>, WindowError> {
+    if len == 0 {
+        return Err(WindowError::ZeroLength);
+    }
+    let hours = values.len();
+    if first + len > hours || first > last {
+        return Err(WindowError::DoesNotFit { len, first, hours });
+    }
+    let last = last.min(hours - len);
+    let mut sum: f64 = values[first..first + len].iter().sum();
+    let mut out = Vec::with_capacity(last - first + 1);
+    let n = len as f64;
+    out.push(sum / n);
+    for s in first + 1..=last {
+        sum += values[s + len - 1] - values[s - 1];
+        out.push(sum / n);
+    }
+    Ok(out)
+}
+
+/// The window of `len` hours, starting at `first..=last`, with the lowest mean; the earliest one
+/// on ties (a difference below 1e-9 g/kWh counts as a tie, so rounding in the sliding sums
+/// cannot reorder equal windows).
+pub fn best_window(
+    values: &[f64],
+    len: usize,
+    first: usize,
+    last: usize,
+) -> Result<Window, WindowError> {
+    let means = window_means(values, len, first, last)?;
+    let mut best = Window {
+        start: first,
+        mean: means[0],
+    };
+    for (i, &m) in means.iter().enumerate().skip(1) {
+        if m < best.mean - 1e-9 {
+            best = Window {
+                start: first + i,
+                mean: m,
+            };
+        }
+    }
+    Ok(best)
+}
+
+/// The `k` best windows that do not overlap one another, best first (the first is
+/// [`best_window`]'s): the alternatives a user can pick from in one series.
+pub fn best_windows(
+    values: &[f64],
+    len: usize,
+    first: usize,
+    last: usize,
+    k: usize,
+) -> Result<Vec<Window>, WindowError> {
+    let means = window_means(values, len, first, last)?;
+    let mut order: Vec<usize> = (0..means.len()).collect();
+    order.sort_by(|&a, &b| means[a].total_cmp(&means[b]).then(a.cmp(&b)));
+    let mut out: Vec<Window> = Vec::with_capacity(k);
+    for i in order {
+        if out.len() == k {
+            break;
+        }
+        let start = first + i;
+        if out
+            .iter()
+            .all(|w| start + len <= w.start || w.start + len <= start)
+        {
+            out.push(Window {
+                start,
+                mean: means[i],
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The saving of `best` against `baseline`, in % of the baseline (0 when the baseline is 0).
+pub fn saving_pct(baseline: f64, best: f64) -> f64 {
+    if baseline > 0.0 {
+        (1.0 - best / baseline) * 100.0
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn brute(values: &[f64], len: usize, first: usize, last: usize) -> Option<Window> {
+        let mut best: Option<Window> = None;
+        for s in first..=last {
+            if s + len > values.len() {
+                break;
+            }
+            let mean = values[s..s + len].iter().sum::<f64>() / len as f64;
+            if best.is_none_or(|b| mean < b.mean - 1e-9) {
+                best = Some(Window { start: s, mean });
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn finds_the_cleanest_window() {
+        let v = [5.0, 4.0, 1.0, 1.0, 9.0, 0.5, 0.5, 0.5];
+        assert_eq!(best_window(&v, 2, 0, 6).unwrap().start, 5);
+        assert_eq!(best_window(&v, 2, 0, 3).unwrap().start, 2);
+        let w = best_window(&v, 3, 0, 100).unwrap();
+        assert_eq!(w.start, 5);
+        assert!((w.mean - 0.5).abs() < 1e-12);
+        // Ties go to the earliest start.
+        assert_eq!(best_window(&[1.0; 10], 3, 2, 7).unwrap().start, 2);
+        assert_eq!(best_window(&v, 0, 0, 3), Err(WindowError::ZeroLength));
+        assert!(matches!(
+            best_window(&v, 9, 0, 3),
+            Err(WindowError::DoesNotFit { .. })
+        ));
+        let alts = best_windows(&v, 2, 0, 6, 3).unwrap();
+        assert_eq!(alts[0].start, 5);
+        assert_eq!(alts[1].start, 2);
+        assert!(alts.windows(2).all(|p| p[0].mean <= p[1].mean));
+        assert!((saving_pct(200.0, 50.0) - 75.0).abs() < 1e-12);
+    }
+
+    proptest! {
+        /// The sliding-sum search equals a brute-force search over every start.
+        #[test]
+        fn equals_brute_force(
+            values in proptest::collection::vec(0.0f64..1000.0, 1..400),
+            len in 1usize..48,
+            first in 0usize..400,
+            span in 0usize..400,
+        ) {
+            let last = first + span;
+            let got = best_window(&values, len, first, last).ok();
+            let want = brute(&values, len, first, last);
+            match (got, want) {
+                (Some(g), Some(w)) => {
+                    prop_assert_eq!(g.start, w.start);
+                    prop_assert!((g.mean - w.mean).abs() < 1e-6);
+                }
+                (None, None) => {}
+                (g, w) => prop_assert!(false, "sliding {g:?} vs brute {w:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Benchmark of the planner (scripts/bench-plan): 30 regions × a year of hours.
+//! 1. the search alone (sliding sums over 30 decoded series of 8 760 hours);
+//! 2. `plan()` as the CLI calls it (resolve, decode the bundled series, search, rank).
+//!
+//! Prints the median of several runs, in milliseconds.
+
+use std::time::Instant;
+
+use chrono::{TimeZone, Utc};
+use ecotrace_core::GridBasis;
+use ecotrace_estimator::plan::{plan, PlanOptions};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let mut regions: Vec<String> = ecotrace_data::hourly_series()
+        .iter()
+        .filter(|s| s.year == 2022)
+        .map(|s| s.zone.clone())
+        .collect();
+    regions.extend(["aws:eu-north-1", "aws:us-east-1"].map(String::from));
+    regions.truncate(30);
+    assert_eq!(regions.len(), 30, "{regions:?}");
+    let series: Vec<Vec<f64>> = regions
+        .iter()
+        .map(|r| {
+            let z = ecotrace_data::resolve_region(r).unwrap().grid_zone;
+            ecotrace_data::hourly(&z, 2022)
+                .unwrap()
+                .values(GridBasis::Lifecycle)
+        })
+        .collect();
+    let len = 6;
+    let mut search = Vec::new();
+    for _ in 0..21 {
+        let t = Instant::now();
+        let mut best = f64::INFINITY;
+        for v in &series {
+            let w = ecotrace_core::plan::best_window(v, len, 0, v.len() - len).unwrap();
+            best = best.min(w.mean);
+        }
+        std::hint::black_box(best);
+        search.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let opts = PlanOptions {
+        duration: Some("6h".into()),
+        regions: regions.clone(),
+        start_after: Some("2022-01-01T00:00Z".into()),
+        deadline: Some("2022-12-31T23:00Z".into()),
+        ..Default::default()
+    };
+    let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
+    let mut full = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        let p = plan(&opts, now, &[]).unwrap();
+        std::hint::black_box(&p);
+        full.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    println!(
+        "30 regions x 8760 h, 6 h window: search {:.2} ms, plan() with decoding {:.1} ms (medians)",
+        median(search),
+        median(full)
+    );
+}

@@ -1,0 +1,71 @@
+//! The user's imported hourly grid intensities (`ecotrace data import-hourly`), kept beside the
+//! ledger in `$XDG_DATA_HOME/ecotrace/hourly/ZONE.BASIS.csv` (or `$ECOTRACE_HOURLY_DIR`), for
+//! `plan` and for runs charged hour by hour. Reading them is the only I/O here.
+
+use std::path::PathBuf;
+
+use ecotrace_core::GridBasis;
+use ecotrace_data::UserSeries;
+
+use crate::TrackError;
+
+/// Where imported hourly series are kept: `$ECOTRACE_HOURLY_DIR`, else
+/// `$XDG_DATA_HOME/ecotrace/hourly` (or `~/.local/share/ecotrace/hourly`); `None` when neither
+/// a data directory nor a home is known.
+pub fn user_hourly_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("ECOTRACE_HOURLY_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    ecotrace_ledger::default_path()
+        .ok()
+        .map(|p| p.with_file_name("hourly"))
+}
+
+/// The file of one zone and basis in [`user_hourly_dir`].
+pub fn store_name(zone: &str, basis: GridBasis) -> String {
+    format!("{zone}.{}.csv", basis.as_str())
+}
+
+/// Every imported series, or those of one zone and basis. A missing folder is no series; an
+/// unreadable or damaged file is an error naming it.
+pub fn user_hourly_series(only: Option<(&str, GridBasis)>) -> Result<Vec<UserSeries>, TrackError> {
+    let Some(dir) = user_hourly_dir() else {
+        return Ok(Vec::new());
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let Some(stem) = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".csv"))
+        else {
+            continue;
+        };
+        let Some((zone, basis)) = stem.rsplit_once('.') else {
+            continue;
+        };
+        let Ok(basis) = basis.parse::<GridBasis>() else {
+            continue;
+        };
+        if only.is_some_and(|(z, b)| !(z.eq_ignore_ascii_case(zone) && b == basis)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).map_err(|e| TrackError::Config {
+            path: p.clone(),
+            detail: format!("cannot read this imported hourly series: {e}"),
+        })?;
+        let s = UserSeries::from_text(&p.display().to_string(), zone, basis, &text).map_err(
+            |detail| TrackError::Config {
+                path: p.clone(),
+                detail: format!("damaged imported hourly series ({detail}): import it again"),
+            },
+        )?;
+        out.push(s);
+    }
+    Ok(out)
+}
