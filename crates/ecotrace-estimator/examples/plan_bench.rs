@@ -27,8 +27,9 @@ fn main() {
     let series: Vec<Vec<f64>> = regions
         .iter()
         .map(|r| {
-            let z = ecotrace_data::resolve_region(r).unwrap().grid_zone;
-            ecotrace_data::hourly(&z, 2022)
+            let g = ecotrace_data::resolve_region(r).unwrap().grid_zone;
+            let (z, _) = ecotrace_data::hourly_zone(&g).unwrap();
+            ecotrace_data::hourly(z, 2022)
                 .unwrap()
                 .values(GridBasis::Lifecycle)
         })
