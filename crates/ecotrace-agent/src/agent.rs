@@ -136,6 +136,18 @@ impl GpuBackend for SharedGpu {
     fn pids(&self, i: usize) -> Vec<u32> {
         self.get().pids(i)
     }
+    fn vendor(&self) -> ecotrace_sensors::gpu::GpuVendor {
+        self.get().vendor()
+    }
+    fn uuid(&self, i: usize) -> Option<String> {
+        self.get().uuid(i)
+    }
+    fn mig(&self, i: usize) -> Option<ecotrace_sensors::gpu::MigLayout> {
+        self.get().mig(i)
+    }
+    fn process_utilization(&self, i: usize) -> Option<Vec<(u32, u32)>> {
+        self.get().process_utilization(i)
+    }
 }
 
 /// The sensors of this machine in machine scope, with what the books need to know of them.
@@ -220,11 +232,17 @@ impl Agent {
         let hierarchy = Hierarchy::detect(&cfg.roots);
         let prev_cgroups = Some(hierarchy.scan());
         let cpu_clock = procfs::CpuClock::start(&cfg.roots);
-        // The GPU sensor names its devices `gpu<index>`.
+        // The GPU sensors name their devices `gpu<number>`, NVIDIA GPUs first: the contexts are
+        // read from NVML for those; AMD GPUs (numbered after them) stay unattributed here.
+        let nvml_count = gpu.as_ref().map_or(0, |g| g.device_count());
         let gpu_index: Vec<Option<usize>> = infos
             .iter()
             .map(|d| match d.component {
-                ComponentKind::Gpu => d.device.strip_prefix("gpu").and_then(|n| n.parse().ok()),
+                ComponentKind::Gpu => d
+                    .device
+                    .strip_prefix("gpu")
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n < nvml_count),
                 _ => None,
             })
             .collect();

@@ -107,6 +107,8 @@ string_enum!(
         CpuModel => "cpu-model",
         NvmlCounter => "nvml-counter",
         NvmlPower => "nvml-power",
+        AmdSmiCounter => "amdsmi-counter",
+        AmdSmiPower => "amdsmi-power",
         RamModel => "ram-model",
         Estimate => "estimate",
         AgentRapl => "agent-rapl",

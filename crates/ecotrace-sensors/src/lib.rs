@@ -11,10 +11,13 @@ use std::time::Duration;
 
 use ecotrace_core::{ComponentKind, Energy, Method, Scope};
 
+pub mod amdsmi;
 pub mod cpu_model;
 pub mod discover;
 pub mod gpu;
+pub mod gpu_select;
 pub mod meter;
+pub mod pidns;
 pub mod procfs;
 pub mod ram;
 pub mod rapl;

@@ -55,6 +55,10 @@ fn cfg() -> SensorConfig {
         ram_power: None,
         nvml_library: Some("none".into()),
         cpu_lookup: Some(table),
+        amdsmi_library: Some("none".into()),
+        gpus: None,
+        gpu_env: Default::default(),
+        host_procfs: None,
     }
 }
 
@@ -74,7 +78,22 @@ fn kinds(d: &Discovery) -> Vec<(ComponentKind, Method, Vec<String>)> {
 
 fn one_per_sensor(d: &Discovery) {
     let names: Vec<&str> = d.diagnostics.iter().map(|x| x.sensor).collect();
-    assert_eq!(names, ["procfs", "rapl", "cpu-model", "ram-model", "nvml"]);
+    let gpus = d.gpus.is_empty();
+    let expected: &[&str] = if gpus {
+        &["procfs", "rapl", "cpu-model", "ram-model", "nvml", "amdsmi"]
+    } else {
+        &[
+            "procfs",
+            "rapl",
+            "cpu-model",
+            "ram-model",
+            "nvml",
+            "amdsmi",
+            "gpus",
+            "pid-namespace",
+        ]
+    };
+    assert_eq!(names, expected);
 }
 
 #[test]
@@ -87,6 +106,7 @@ fn rapl_readable_measures_cpu_and_ram() {
         Probes {
             sysfs: Arc::new(RealSysfs),
             gpu: Some(Box::new(fake)),
+            amd: None,
         },
     );
     one_per_sensor(&d);
@@ -141,6 +161,7 @@ fn rapl_unreadable_falls_back_to_the_cpu_model_and_says_why() {
         Probes {
             sysfs: Arc::new(fs),
             gpu: None,
+            amd: None,
         },
     );
     one_per_sensor(&d);
@@ -281,6 +302,7 @@ fn a_machine_with_gpus_in_machine_scope() {
         Probes {
             sysfs: Arc::new(RealSysfs),
             gpu: Some(Box::new(fake)),
+            amd: None,
         },
     );
     let gpu = d.sensors.last().unwrap();

@@ -7,32 +7,10 @@ use ecotrace_core::{ComponentKind, Energy, Method, Scope};
 use ecotrace_sensors::gpu::{
     FakeGpu, FakeGpuBackend, GpuBackend, GpuSensor, NvmlBackend, NvmlLibrary, NvmlLoadError,
 };
-use ecotrace_sensors::{Sensor, Tick};
+use ecotrace_sensors::Sensor;
 
-fn tick<'a>(scope: Scope, pids: &'a [u32]) -> Tick<'a> {
-    Tick {
-        dt: Duration::from_secs(2),
-        scope,
-        machine_util: 0.5,
-        cpu_share: 0.5,
-        charged_memory_bytes: 0,
-        used_memory_bytes: 0,
-        pids,
-    }
-}
-
-fn read(s: &mut GpuSensor, t: &Tick<'_>) -> Vec<f64> {
-    let mut out = vec![Energy::from_joules(-1.0); s.devices().len()];
-    s.read(t, &mut out).unwrap();
-    out.iter().map(|e| e.joules()).collect()
-}
-
-fn close(a: &[f64], b: &[f64]) {
-    assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
-    for (x, y) in a.iter().zip(b) {
-        assert!((x - y).abs() < 1e-9, "{a:?} vs {b:?}");
-    }
-}
+mod common;
+use common::{close, gpu_tick as tick, read_gpu as read};
 
 #[test]
 fn counter_where_there_is_one_else_power() {
@@ -69,16 +47,17 @@ fn process_scope_charges_only_the_gpus_the_tree_uses() {
     fake.set_pids(1, &[99]); // someone else's job
     fake.add_energy_mj(0, 1_000_000);
     fake.add_energy_mj(1, 2_000_000);
-    close(&read(&mut s, &tick(Scope::Process, &tree)), &[1000.0, 0.0]);
+    // gpu a is shared with pid 4242 (another workload): half each, as NVML gives no utilization.
+    close(&read(&mut s, &tick(Scope::Process, &tree)), &[500.0, 0.0]);
 
-    // The tree starts using gpu b during the next interval: charged.
+    // The tree starts using gpu b during the next interval: charged, shared with pid 99.
     fake.set_pids(1, &[99, 11]);
     fake.add_energy_mj(1, 500_000);
-    close(&read(&mut s, &tick(Scope::Process, &tree)), &[0.0, 500.0]);
+    close(&read(&mut s, &tick(Scope::Process, &tree)), &[0.0, 250.0]);
     // It lets go of gpu b during the next: still charged (it had a context at the start).
     fake.set_pids(1, &[99]);
     fake.add_energy_mj(1, 300_000);
-    close(&read(&mut s, &tick(Scope::Process, &tree)), &[0.0, 300.0]);
+    close(&read(&mut s, &tick(Scope::Process, &tree)), &[0.0, 150.0]);
     // Then not any more.
     fake.add_energy_mj(1, 700_000);
     close(&read(&mut s, &tick(Scope::Process, &tree)), &[0.0, 0.0]);
@@ -91,6 +70,7 @@ fn process_scope_charges_only_the_gpus_the_tree_uses() {
     let f = s.figures(1);
     assert!((f["device_energy_j"] - 3600.0).abs() < 1e-9);
     assert!((f["in_use_fraction"] - 3.0 / 5.0).abs() < 1e-9);
+    assert!(s.note(1).contains("in equal shares"), "{}", s.note(1));
 }
 
 #[test]
@@ -111,7 +91,7 @@ fn a_gpu_without_energy_or_power_is_skipped() {
             name: "mute".into(),
             energy_mj: None,
             power_mw: None,
-            pids: vec![],
+            ..FakeGpu::default()
         },
         FakeGpu::power_only("ok", 50_000),
     ]);

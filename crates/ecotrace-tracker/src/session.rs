@@ -317,8 +317,9 @@ impl Run {
         mut ledger: Box<dyn Ledger>,
         roots: Roots,
     ) -> Result<Run, TrackError> {
-        let sensor_config =
+        let mut sensor_config =
             SensorConfig::new(settings.scope, settings.cpu_power, settings.ram_power);
+        sensor_config.gpus = settings.gpus.clone();
         let mut discovery = discover(&sensor_config, &roots);
         let host = host_info(&roots, &discovery);
         let mut record = new_record(settings, &command, host);
@@ -340,6 +341,13 @@ impl Run {
                         .notes
                         .push(format!("{}: {} — {}", d.sensor, d.detail, fix));
                 }
+            }
+            // Which GPUs are charged and why; and, in a container, whether they can be found.
+            if d.sensor == "gpus" || (d.sensor == "pid-namespace" && !d.ok) {
+                record.notes.push(match &d.fix {
+                    Some(fix) => format!("{}: {} — {}", d.sensor, d.detail, fix),
+                    None => format!("{}: {}", d.sensor, d.detail),
+                });
             }
         }
         // After the RAPL note: an agent that reads the counters for us makes it moot.

@@ -263,3 +263,35 @@ impl SysfsRead for Denying {
         RealSysfs.read_string(path)
     }
 }
+
+/// A 2-second interval of the GPU tests.
+pub fn gpu_tick(scope: ecotrace_core::Scope, pids: &[u32]) -> ecotrace_sensors::Tick<'_> {
+    ecotrace_sensors::Tick {
+        dt: std::time::Duration::from_secs(2),
+        scope,
+        machine_util: 0.5,
+        cpu_share: 0.5,
+        charged_memory_bytes: 0,
+        used_memory_bytes: 0,
+        pids,
+    }
+}
+
+/// One read of a GPU sensor, in joules per device.
+pub fn read_gpu(
+    s: &mut ecotrace_sensors::gpu::GpuSensor,
+    t: &ecotrace_sensors::Tick<'_>,
+) -> Vec<f64> {
+    use ecotrace_sensors::Sensor;
+    let mut out = vec![ecotrace_core::Energy::from_joules(-1.0); s.devices().len()];
+    s.read(t, &mut out).unwrap();
+    out.iter().map(|e| e.joules()).collect()
+}
+
+/// Equal within 1e-6.
+pub fn close(a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() < 1e-6, "{a:?} vs {b:?}");
+    }
+}
