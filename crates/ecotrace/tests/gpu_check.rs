@@ -37,8 +37,8 @@ fn run(path: &str) -> (i32, String) {
         .env("PATH", path)
         .output()
         .expect("scripts/gpu-check runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -47,7 +47,10 @@ fn without_nvidia_smi_it_says_so_and_passes() {
     let dir = tempfile::tempdir().unwrap();
     let (code, text) = run(&path_with(dir.path(), None));
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("no NVIDIA GPU here (nvidia-smi not found)"), "{text}");
+    assert!(
+        text.contains("no NVIDIA GPU here (nvidia-smi not found)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -56,6 +59,9 @@ fn with_a_driver_that_finds_no_gpu_it_says_so_and_passes() {
     let fake = "#!/bin/sh\necho \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\"\nexit 9\n";
     let (code, text) = run(&path_with(dir.path(), Some(fake)));
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("no NVIDIA GPU here (nvidia-smi lists none"), "{text}");
+    assert!(
+        text.contains("no NVIDIA GPU here (nvidia-smi lists none"),
+        "{text}"
+    );
     assert!(text.contains("couldn't communicate"), "{text}");
 }
