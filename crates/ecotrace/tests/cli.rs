@@ -333,7 +333,34 @@ fn doctor_lists_sensors_and_the_zone() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("rapl"), "{text}");
     assert!(text.contains("nvml"), "{text}");
+    assert!(text.contains("amdsmi"), "{text}");
+    assert!(text.contains("ECOTRACE_AMDSMI_LIBRARY=none"), "{text}");
     assert!(text.contains("aws:eu-west-3"), "{text}");
+}
+
+#[test]
+fn a_bad_gpus_list_is_a_usage_error_from_the_flag_the_env_or_the_file() {
+    let env = Env::new();
+    let out = env.run(&["run", "--gpus", "0,,2", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--gpus 0,2"), "{}", stderr(&out));
+    let out = env
+        .cmd()
+        .env("ECOTRACE_GPUS", "first")
+        .args(["run", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("\"first\""), "{}", stderr(&out));
+    std::fs::write(env.dir.path().join("ecotrace.toml"), "gpus = \"\"\n").unwrap();
+    let out = env.run(&["run", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("gpus in"), "{}", stderr(&out));
+    assert!(env.json(&["runs", "--json"]).as_array().unwrap().is_empty());
+    // A valid list on a machine without GPUs: the run goes ahead (nothing to charge).
+    std::fs::write(env.dir.path().join("ecotrace.toml"), "gpus = [0, 1]\n").unwrap();
+    let rec = env.json(&["run", "--json", "--quiet", "--", "true"]);
+    assert_eq!(rec["exit_code"], 0);
 }
 
 #[test]

@@ -48,6 +48,7 @@ impl Env {
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env("ECOTRACE_SYSFS_ROOT", self.dir.path().join("sys"))
             .env("ECOTRACE_NVML_LIBRARY", "none")
+            .env("ECOTRACE_AMDSMI_LIBRARY", "none")
             .env("ECOTRACE_LEDGER", self.ledger())
             .stdin(Stdio::null());
         c
