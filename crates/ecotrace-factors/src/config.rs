@@ -194,11 +194,25 @@ impl FileLayers {
                     toml::Value::String(s) => s.clone(),
                     toml::Value::Integer(i) => i.to_string(),
                     toml::Value::Float(x) => x.to_string(),
+                    // A list (`gpus = [0, 2]`) is the option's comma-separated value.
+                    toml::Value::Array(items)
+                        if !items.is_empty()
+                            && items.iter().all(|i| i.is_str() || i.is_integer()) =>
+                    {
+                        items
+                            .iter()
+                            .map(|i| match i {
+                                toml::Value::String(s) => s.clone(),
+                                other => other.as_integer().unwrap_or_default().to_string(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    }
                     other => {
                         return Err(FactorError::Config {
                             path: path.clone(),
                             detail: format!(
-                                "{id} is a {}: expected a string or a number",
+                                "{id} is a {}: expected a string, a number or a list of them",
                                 other.type_str()
                             ),
                         })

@@ -91,6 +91,13 @@ pub struct MeasureArgs {
     #[arg(long, env = "ECOTRACE_RAM_POWER", value_name = "W")]
     pub ram_power: Option<f64>,
 
+    /// The GPUs given to the run: indices (0,2: gpuN as `ecotrace doctor` lists them), UUIDs
+    /// (GPU-..., MIG-...) or all; only these are measured, for the whole run [default:
+    /// CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES, HIP_VISIBLE_DEVICES,
+    /// else the GPUs the command holds a context on]
+    #[arg(long, env = "ECOTRACE_GPUS", value_name = "IDS")]
+    pub gpus: Option<String>,
+
     #[command(flatten)]
     pub factors: FactorArgs,
 
@@ -134,6 +141,7 @@ impl OptionGroup for MeasureArgs {
             ("scope", self.scope.is_some()),
             ("cpu_power", self.cpu_power.is_some()),
             ("ram_power", self.ram_power.is_some()),
+            ("gpus", self.gpus.is_some()),
         ];
         let mut ids: Vec<&'static str> = set
             .into_iter()

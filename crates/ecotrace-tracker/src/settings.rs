@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ecotrace_core::{parse_duration, IntensityUsed, Phase, Power, PueUsed, Scope};
 use ecotrace_factors::Place;
+use ecotrace_sensors::gpu_select::GpuRequest;
 
 use crate::TrackError;
 
@@ -40,6 +41,10 @@ pub struct MeasureSettings {
     pub job: Option<ecotrace_core::JobInfo>,
     /// Embodied lifetime, water factors and price (see [`crate::footprint`]).
     pub footprint: crate::footprint::FootprintSettings,
+    /// The GPUs given to the run (`--gpus`, `ECOTRACE_GPUS`, the config's `gpus`, the `gpus=`
+    /// keyword); None: the runtimes' visible-device variables, else the GPUs the run holds a
+    /// context on.
+    pub gpus: Option<GpuRequest>,
 }
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
@@ -105,10 +110,18 @@ impl MeasureSettings {
         };
         let cpu_power = watts(args.cpu_power, "cpu-power")?;
         let ram_power = watts(args.ram_power, "ram-power")?;
+        let gpus = match &args.gpus {
+            Some(g) => Some(
+                GpuRequest::parse(g, &origins.get("gpus").to_string())
+                    .map_err(TrackError::Usage)?,
+            ),
+            None => None,
+        };
         let f = &args.factors;
         let place = ecotrace_factors::resolve_place(f.region.as_deref(), f, &origins)?;
         let footprint = crate::footprint::resolve(&place, f, &origins)?;
         Ok(MeasureSettings {
+            gpus,
             footprint,
             job: crate::job::detect_from_env(None),
             project,
@@ -343,5 +356,49 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(table.place.pue.provenance, Provenance::Table(_)));
+    }
+
+    #[test]
+    fn gpus_from_the_flag_the_env_or_the_config_file() {
+        let args = MeasureOptions {
+            gpus: Some("0,2".into()),
+            ..Default::default()
+        };
+        let s = MeasureSettings::resolve(&args, &layer("gpus = [1]")).unwrap();
+        let g = s.gpus.unwrap();
+        assert_eq!(g.entries, ["0", "2"]);
+        assert_eq!(g.source, "--gpus");
+        let mut env = MeasureOptions {
+            gpus: Some("GPU-8e4c".into()),
+            ..Default::default()
+        };
+        env.origins.set("gpus", Origin::Env("ECOTRACE_GPUS".into()));
+        let g = MeasureSettings::resolve(&env, &FileLayers::default())
+            .unwrap()
+            .gpus
+            .unwrap();
+        assert_eq!(g.source, "ECOTRACE_GPUS");
+        let s = MeasureSettings::resolve(
+            &MeasureOptions::default(),
+            &layer("gpus = [1, \"GPU-8e4c\"]"),
+        )
+        .unwrap();
+        let g = s.gpus.unwrap();
+        assert_eq!(g.entries, ["1", "GPU-8e4c"]);
+        assert_eq!(g.source, "gpus in x.toml");
+        let s =
+            MeasureSettings::resolve(&MeasureOptions::default(), &layer("gpus = \"all\"")).unwrap();
+        assert_eq!(s.gpus.unwrap().entries, ["all"]);
+        let bad = MeasureOptions {
+            gpus: Some("0,,1".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            MeasureSettings::resolve(&bad, &FileLayers::default()),
+            Err(TrackError::Usage(_))
+        ));
+        assert!(
+            MeasureSettings::resolve(&MeasureOptions::default(), &layer("gpus = [true]")).is_err()
+        );
     }
 }
