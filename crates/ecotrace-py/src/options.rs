@@ -175,6 +175,7 @@ mod tests {
                 "lifetime_years" => "3",
                 "price_per_hour" => "2.5",
                 "electricity_price" => "0.2",
+                "gpus" => "0,GPU-8e4c",
                 other => panic!("no sample value for the new option {other:?}: add one here"),
             })
         };
@@ -197,6 +198,10 @@ mod tests {
                 "pue" => s.place.pue.provenance == Provenance::Given(Origin::Keyword("pue".into())),
                 "wue" => s.place.wue.provenance == Provenance::Given(Origin::Keyword("wue".into())),
                 "cpu_power" => s.cpu_power.is_some_and(|p| p.watts() == 42.0),
+                "gpus" => s
+                    .gpus
+                    .as_ref()
+                    .is_some_and(|g| g.entries == ["0", "GPU-8e4c"] && g.source == "gpus="),
                 "ram_power" => s.ram_power.is_some_and(|p| p.watts() == 42.0),
                 "lifetime_years" => s.footprint.lifetime.years() == 3.0,
                 "price_per_hour" => s
