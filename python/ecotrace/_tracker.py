@@ -50,7 +50,9 @@ def _interval(v: Union[None, str, float, int, Any]) -> Optional[str]:
 
 
 def _option_text(v: Any) -> str:
-    """An option's value as the command line writes it."""
+    """An option's value as the command line writes it (a list: comma-separated, `gpus=[0, 2]`)."""
+    if isinstance(v, (list, tuple)):
+        return ",".join(_option_text(x) for x in v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):

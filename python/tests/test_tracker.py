@@ -282,6 +282,7 @@ def test_every_cli_measure_option_is_accepted(tmp_path):
         "region": "aws:eu-west-3", "intensity": 123.0, "pue": 1.7, "wue": 0.9, "cpu_power": 42.0,
         "ram_power": 7.0, "lifetime_years": 3.0, "price_per_hour": 2.5,
         "electricity_price": 0.2, "tags": {"lr": "3e-4"}, "basis": "direct",
+        "gpus": [0, 1],
     }
     ids = _ecotrace.measure_options()
     assert set(ids) <= set(samples), f"add a sample for {set(ids) - set(samples)}"
@@ -293,6 +294,8 @@ def test_every_cli_measure_option_is_accepted(tmp_path):
         assert rec["status"] == "finished", name
     with pytest.raises(ValueError, match="did you mean region="):
         ecotrace.Tracker(regoin="FR")
+    with pytest.raises(ValueError, match="GPU indices or UUIDs"):
+        ecotrace.Tracker(gpus="0,,1")
 
 
 def test_windows_and_counted_work(cli):
