@@ -643,8 +643,7 @@ fn print_out(s: &str) {
 /// What `doctor` finds here, rendered by `ecotrace-report`.
 fn doctor(s: &MeasureSettings) -> String {
     let roots = ecotrace_sensors::Roots::from_env();
-    let mut cfg =
-        ecotrace_sensors::discover::SensorConfig::new(s.scope, s.cpu_power, s.ram_power);
+    let mut cfg = ecotrace_sensors::discover::SensorConfig::new(s.scope, s.cpu_power, s.ram_power);
     cfg.gpus = s.gpus.clone();
     let d = ecotrace_sensors::discover::discover(&cfg, &roots);
     let mut in_use = Vec::new();
