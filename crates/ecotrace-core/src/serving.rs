@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::footprint;
-use crate::units::{serde_as, CarbonIntensity, CarbonMass, Energy, Pue, Water};
+use crate::units::{serde_as, CarbonIntensity, CarbonMass, Energy, Fraction, Power, Pue, Water};
 use crate::EnergyBreakdown;
 
 /// Units of work counted: requests served, prompt tokens read, tokens generated.
@@ -67,9 +67,19 @@ pub struct Footprint {
 impl PerUnit {
     /// `footprint` divided by the requests and by thousands of generated tokens.
     pub fn derive(footprint: Footprint, work: WorkCounts) -> PerUnit {
-        let per = |x: f64, n: u64, scale: f64| (n > 0).then(|| x * scale / n as f64);
-        let req = |x: f64| per(x, work.requests, 1.0);
-        let tok = |x: f64| per(x, work.generated_tokens, 1000.0);
+        PerUnit::per(
+            footprint,
+            work.requests as f64,
+            work.generated_tokens as f64,
+        )
+    }
+
+    /// [`PerUnit::derive`] for work given as numbers (an estimate's requests per day × days,
+    /// which need not be whole); 0 or less (or not finite) gives no figure.
+    pub fn per(footprint: Footprint, requests: f64, generated_tokens: f64) -> PerUnit {
+        let per = |x: f64, n: f64, scale: f64| (n.is_finite() && n > 0.0).then(|| x * scale / n);
+        let req = |x: f64| per(x, requests, 1.0);
+        let tok = |x: f64| per(x, generated_tokens, 1000.0);
         let emb = footprint.embodied.map(|c| c.kg());
         let wat = footprint.water.map(|w| w.litres());
         PerUnit {
@@ -82,6 +92,52 @@ impl PerUnit {
             water_l_per_request: wat.and_then(req),
             water_l_per_1k_tokens: wat.and_then(tok),
         }
+    }
+}
+
+/// A provisioned deployment's power: devices draw `idle` with no request in flight and `busy`
+/// while serving, busy `busy_fraction` of the time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Provisioned {
+    pub idle: Power,
+    pub busy: Power,
+    pub busy_fraction: Fraction,
+}
+
+impl Provisioned {
+    /// Mean power of one device: `idle × (1 − F) + busy × F`.
+    pub fn mean_power(&self) -> Power {
+        let f = self.busy_fraction.value();
+        self.idle * (1.0 - f) + self.busy * f
+    }
+
+    /// Share of the energy drawn with no request in flight: `idle × (1 − F) / mean` (the same
+    /// meaning as a measured run's `serving.idle_share`).
+    pub fn idle_share(&self) -> Option<f64> {
+        let mean = self.mean_power();
+        (mean > Power::ZERO).then(|| (self.idle * (1.0 - self.busy_fraction.value())) / mean)
+    }
+
+    /// Share of the energy the deployment draws whether or not requests arrive: `idle / mean`.
+    pub fn idle_floor_share(&self) -> Option<f64> {
+        let mean = self.mean_power();
+        (mean > Power::ZERO).then(|| (self.idle / mean).min(1.0))
+    }
+
+    /// Share of the energy drawn while serving requests: `busy × F / mean`; what an estimate
+    /// from per-request energy alone would count.
+    pub fn busy_share(&self) -> Option<f64> {
+        let mean = self.mean_power();
+        (mean > Power::ZERO).then(|| (self.busy * self.busy_fraction.value()) / mean)
+    }
+}
+
+/// Energy of one generated token from a benchmark figure: power ÷ throughput.
+pub fn energy_per_token(power: Power, tokens_per_second: f64) -> Energy {
+    if tokens_per_second.is_finite() && tokens_per_second > 0.0 {
+        Energy::from_joules(power.watts() / tokens_per_second)
+    } else {
+        Energy::ZERO
     }
 }
 
@@ -426,6 +482,36 @@ mod tests {
         assert_eq!(two.work.requests, 1800);
         assert!(!two.counts_complete);
         assert!((two.energy_kwh.total.kwh() - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_provisioned_deployment_splits_idle_from_busy() {
+        // Devices idling at 100 W, 300 W when serving, busy a quarter of the time.
+        let p = Provisioned {
+            idle: Power::from_watts(100.0),
+            busy: Power::from_watts(300.0),
+            busy_fraction: Fraction::new(0.25).unwrap(),
+        };
+        assert!((p.mean_power().watts() - 150.0).abs() < 1e-12);
+        assert!((p.idle_share().unwrap() - 75.0 / 150.0).abs() < 1e-12);
+        assert!((p.idle_floor_share().unwrap() - 100.0 / 150.0).abs() < 1e-12);
+        assert!((p.busy_share().unwrap() - 75.0 / 150.0).abs() < 1e-12);
+        // 700 W at 1,400 tokens/s: 0.5 J a token.
+        assert!((energy_per_token(Power::from_watts(700.0), 1400.0).joules() - 0.5).abs() < 1e-12);
+        assert_eq!(
+            energy_per_token(Power::from_watts(700.0), 0.0),
+            Energy::ZERO
+        );
+        let u = PerUnit::per(
+            Footprint {
+                energy: Energy::from_kwh(914.0),
+                ..Default::default()
+            },
+            230_768.0,
+            0.0,
+        );
+        assert!((u.energy_wh_per_request.unwrap() - 3.9607).abs() < 1e-4);
+        assert_eq!(u.energy_wh_per_1k_tokens, None);
     }
 
     #[test]

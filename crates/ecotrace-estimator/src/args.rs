@@ -8,7 +8,8 @@
 use clap::{Args, Subcommand};
 
 use crate::options::{
-    CompareOptions, DeviceOptions, EstimateOptions, InferenceOptions, SizeOptions,
+    CompareOptions, DeviceOptions, EstimateOptions, InferenceOptions, ProvisionedOptions,
+    SizeOptions,
 };
 
 pub use ecotrace_factors::FactorArgs;
@@ -153,6 +154,9 @@ pub struct InferenceArgs {
     #[command(flatten)]
     pub factors: FactorArgs,
 
+    #[command(flatten)]
+    pub provisioned: ProvisionedArgs,
+
     /// Store the estimate in the ledger as an estimated run of this project (for `report --lifecycle`)
     #[arg(long, value_name = "PROJECT")]
     pub add_to_project: Option<String>,
@@ -249,8 +253,32 @@ impl InferenceArgs {
             device: self.device.to_options(),
             factors: self.factors.clone(),
             origins: Default::default(),
+            provisioned: ProvisionedOptions {
+                idle_power_w: self.provisioned.idle_power_w,
+                busy_power_w: self.provisioned.busy_power_w,
+                busy_fraction: self.provisioned.busy_fraction,
+                tokens_per_second: self.provisioned.tokens_per_second,
+            },
         }
     }
+}
+
+/// A provisioned deployment (`estimate inference --hardware H --devices N --days D
+/// --requests-per-day R` with `--power-w W`, or these three), or a benchmark's throughput.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ProvisionedArgs {
+    /// Power of one device with no request in flight, W (with --busy-power-w and --busy-fraction)
+    #[arg(long, value_name = "W")]
+    pub idle_power_w: Option<f64>,
+    /// Power of one device while serving requests, W
+    #[arg(long, value_name = "W")]
+    pub busy_power_w: Option<f64>,
+    /// Share of the time the devices serve requests, 0 to 1
+    #[arg(long, value_name = "F")]
+    pub busy_fraction: Option<f64>,
+    /// Tokens generated per second at --power-w (a benchmark figure: energy per token = W / S)
+    #[arg(long, value_name = "S")]
+    pub tokens_per_second: Option<f64>,
 }
 
 impl CompareArgs {

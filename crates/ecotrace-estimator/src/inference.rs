@@ -22,6 +22,9 @@ pub fn run_inference(args: &InferenceOptions) -> Result<Estimated> {
     let days = positive(args.days, "days", "number of days")?;
     let requests = rpd * days;
     let place = resolve_place(args.factors.region.as_deref(), &args.factors, &args.origins)?;
+    if crate::deployment::is_provisioned(args) {
+        return crate::deployment::run(args, rpd, days, place);
+    }
     let per_request_flops = match (args.flops_per_request, args.params, args.tokens_per_request) {
         (Some(f), None, None) => Some((
             positive(f, "flops-per-request", "number of FLOPs")?,
@@ -82,6 +85,7 @@ pub fn run_inference(args: &InferenceOptions) -> Result<Estimated> {
                 lifetime: job.lifetime.value,
                 assumptions: a,
                 notes,
+                deployment: None,
             })
         }
         (None, Some((per_req, how))) => {

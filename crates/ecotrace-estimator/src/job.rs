@@ -166,6 +166,9 @@ pub struct Estimated {
     pub lifetime: Lifetime,
     pub assumptions: Vec<Assumption>,
     pub notes: Vec<String>,
+    /// The per-unit and idle figures of a provisioned deployment (`estimate inference` with
+    /// device power); `None` for other estimates.
+    pub deployment: Option<crate::deployment::Deployment>,
 }
 
 /// Runs one job on one device type in one place.
@@ -302,5 +305,6 @@ pub fn estimate_job(job: &JobSpec, device: &Device, place: &Place) -> Result<Est
         lifetime: job.lifetime.value,
         assumptions: a,
         notes,
+        deployment: None,
     })
 }

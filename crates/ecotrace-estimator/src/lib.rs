@@ -18,6 +18,7 @@ use serde_json::Value;
 pub mod args;
 pub mod compare;
 pub mod cost;
+pub mod deployment;
 pub mod device;
 pub mod hourly_import;
 pub mod inference;
@@ -35,7 +36,7 @@ pub use inference::run_inference;
 pub use job::{estimate_job, job_from, work_from, Estimated, JobSpec, Work};
 pub use options::{
     CompareOptions, DeviceOptions, EstimateOptions, FactorOptions, InferenceOptions, Origins,
-    SizeOptions,
+    ProvisionedOptions, SizeOptions,
 };
 pub use record::estimate_record;
 pub use training::run_estimate;

@@ -82,6 +82,23 @@ pub struct InferenceOptions {
     pub factors: FactorOptions,
     /// Where each option given came from.
     pub origins: Origins,
+    /// A provisioned deployment's power (idle, busy) or a benchmark's throughput.
+    pub provisioned: ProvisionedOptions,
+}
+
+/// A deployment provisioned for `days` whether or not requests arrive (see
+/// `crate::deployment`): its devices' idle and busy power and busy fraction, or a benchmark's
+/// tokens per second.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProvisionedOptions {
+    /// Power of one device with no request in flight, W.
+    pub idle_power_w: Option<f64>,
+    /// Power of one device while serving, W.
+    pub busy_power_w: Option<f64>,
+    /// Share of the time the devices serve requests, 0 to 1.
+    pub busy_fraction: Option<f64>,
+    /// Tokens generated per second at `device.power_w` (a benchmark figure).
+    pub tokens_per_second: Option<f64>,
 }
 
 /// `ecotrace compare`: the same job on each hardware in each region. Each entry of `hardware`, and

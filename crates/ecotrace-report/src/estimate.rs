@@ -22,7 +22,7 @@ fn assumption_json(a: &Assumption) -> Value {
 /// The estimate as `ecotrace estimate --json` prints it.
 pub fn to_json(e: &Estimated) -> Value {
     let f = &e.figures;
-    json!({
+    let mut v = json!({
         "hardware": e.device.as_ref().map(|d| d.id.clone()),
         "devices": e.device.as_ref().map(|_| e.devices),
         "region": e.place.label,
@@ -47,7 +47,11 @@ pub fn to_json(e: &Estimated) -> Value {
         })),
         "assumptions": e.assumptions.iter().map(assumption_json).collect::<Vec<_>>(),
         "notes": e.notes,
-    })
+    });
+    if let Some(d) = &e.deployment {
+        crate::deployment::add_json(d, &mut v);
+    }
+    v
 }
 
 /// The estimate as `ecotrace estimate` prints it, under `title`.
@@ -117,6 +121,9 @@ pub fn to_text(e: &Estimated, title: &str) -> String {
         _ => {
             let _ = writeln!(o, "  cost          not shown (no price known)");
         }
+    }
+    if let Some(d) = &e.deployment {
+        o.push_str(&crate::deployment::text(d));
     }
     let _ = writeln!(o, "Assumptions:");
     for a in &e.assumptions {
