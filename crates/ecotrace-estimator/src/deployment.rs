@@ -11,18 +11,14 @@
 //!   only, with `--tokens-per-request T`.
 //!
 //! The formulas are `ecotrace_core::serving`'s ([`Provisioned`], [`energy_per_token`],
-//! [`PerUnit::per`]); this module picks the inputs and lays the figures out.
-
-use std::fmt::Write as _;
+//! [`PerUnit::per`]); this module picks the inputs; `ecotrace-report` lays the figures out.
 
 use ecotrace_core::serving::{energy_per_token, Footprint, PerUnit, Provisioned};
 use ecotrace_core::{Fraction, Power};
-use serde_json::{json, Value};
 
 use crate::device::resolve_device;
 use crate::job::{estimate_job, job_from, Estimated, Work};
 use crate::options::InferenceOptions;
-use crate::render::num;
 use crate::{positive, usage, Assumption, Place, Result};
 
 /// The deployment figures of an estimate.
@@ -224,99 +220,4 @@ pub fn run(a: &InferenceOptions, rpd: f64, days: f64, place: Place) -> Result<Es
         joules_per_token,
     });
     Ok(e)
-}
-
-/// The deployment lines of `estimate inference`'s text.
-pub fn text(d: &Deployment) -> String {
-    let mut o = String::new();
-    let u = &d.per_unit;
-    let unit = |e: Option<f64>, c: Option<f64>, m: Option<f64>, w: Option<f64>| match e {
-        None => "-".to_string(),
-        Some(e) => format!(
-            "{} Wh IT, {} gCO2e operational, {} gCO2e embodied, {} L water",
-            num(e),
-            num(c.unwrap_or(0.0) * 1000.0),
-            num(m.unwrap_or(0.0) * 1000.0),
-            num(w.unwrap_or(0.0))
-        ),
-    };
-    let _ = writeln!(
-        o,
-        "  requests      {}{}",
-        num(d.requests),
-        d.generated_tokens
-            .map(|t| format!(", {} generated tokens", num(t)))
-            .unwrap_or_default()
-    );
-    let _ = writeln!(
-        o,
-        "  per request   {}",
-        unit(
-            u.energy_wh_per_request,
-            u.kgco2e_per_request,
-            u.embodied_kgco2e_per_request,
-            u.water_l_per_request
-        )
-    );
-    if u.energy_wh_per_1k_tokens.is_some() {
-        let _ = writeln!(
-            o,
-            "  per 1k tokens {}",
-            unit(
-                u.energy_wh_per_1k_tokens,
-                u.kgco2e_per_1k_tokens,
-                u.embodied_kgco2e_per_1k_tokens,
-                u.water_l_per_1k_tokens
-            )
-        );
-    }
-    if let (Some(idle), Some(floor)) = (d.idle_share, d.idle_floor_share) {
-        let _ = writeln!(
-            o,
-            "  idle          {:.0}% of the energy with no request in flight; {:.0}% drawn whether or not requests arrive",
-            idle * 100.0,
-            floor * 100.0
-        );
-    }
-    if let (Some(busy), Some(all)) = (d.busy_only_wh_per_request, u.energy_wh_per_request) {
-        let _ = writeln!(
-            o,
-            "  vs per-request-only  {} Wh/request counting only the energy drawn while serving ({} Wh with idle time)",
-            num(busy),
-            num(all)
-        );
-    }
-    o
-}
-
-/// Adds the deployment figures to `estimate inference --json`: the per-unit figures and the idle
-/// share at the top level, the rest under `deployment`.
-pub fn add_json(d: &Deployment, v: &mut Value) {
-    let u = &d.per_unit;
-    if let Value::Object(m) = v {
-        m.insert(
-            "energy_wh_per_request".into(),
-            json!(u.energy_wh_per_request),
-        );
-        m.insert(
-            "energy_wh_per_1k_tokens".into(),
-            json!(u.energy_wh_per_1k_tokens),
-        );
-        m.insert("kgco2e_per_request".into(), json!(u.kgco2e_per_request));
-        m.insert("kgco2e_per_1k_tokens".into(), json!(u.kgco2e_per_1k_tokens));
-        m.insert("idle_share".into(), json!(d.idle_share));
-        m.insert(
-            "deployment".into(),
-            json!({
-                "mode": d.mode,
-                "requests": d.requests,
-                "generated_tokens": d.generated_tokens,
-                "idle_share": d.idle_share,
-                "idle_floor_share": d.idle_floor_share,
-                "busy_only_energy_wh_per_request": d.busy_only_wh_per_request,
-                "energy_j_per_token": d.joules_per_token,
-                "per_unit": u,
-            }),
-        );
-    }
 }

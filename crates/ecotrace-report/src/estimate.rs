@@ -49,7 +49,7 @@ pub fn to_json(e: &Estimated) -> Value {
         "notes": e.notes,
     });
     if let Some(d) = &e.deployment {
-        crate::deployment::add_json(d, &mut v);
+        crate::serving::deployment_json(d, &mut v);
     }
     v
 }
@@ -123,7 +123,7 @@ pub fn to_text(e: &Estimated, title: &str) -> String {
         }
     }
     if let Some(d) = &e.deployment {
-        o.push_str(&crate::deployment::text(d));
+        o.push_str(&crate::serving::deployment_text(d));
     }
     let _ = writeln!(o, "Assumptions:");
     for a in &e.assumptions {

@@ -7,11 +7,15 @@ use std::fmt::Write as _;
 
 use ecotrace_core::serving::{hour_totals, Factors, HourRow, HourTotal, PerUnit};
 use ecotrace_core::RunRecord;
+use ecotrace_estimator::deployment::Deployment;
 use serde_json::json;
 
 use crate::report::Format;
 use crate::table::{Align, Table};
-use crate::text::{csv_row, duration, inline, machine, num, plain, rfc3339, short_id, utc_second};
+use crate::text::{
+    co2, csv_row, duration, energy, inline, machine, num, plain, rfc3339, short_id, utc_second,
+    water,
+};
 
 fn opt(x: Option<f64>) -> String {
     x.map_or("-".to_string(), num)
@@ -21,7 +25,8 @@ fn pct(x: Option<f64>) -> String {
     x.map_or("-".to_string(), |s| format!("{:.0}%", s * 100.0))
 }
 
-/// `X Wh, Y gCO2e (+ Z g embodied), W L` for one unit of work.
+/// `X Wh IT energy, Y gCO2e operational, Z gCO2e embodied, W L water` for one unit of work,
+/// each scaled by the one formatter.
 fn per_unit_line(u: &PerUnit, per_request: bool) -> String {
     let (e, c, m, w) = if per_request {
         (
@@ -41,15 +46,15 @@ fn per_unit_line(u: &PerUnit, per_request: bool) -> String {
     let Some(e) = e else {
         return "-".to_string();
     };
-    let mut s = format!("{} Wh IT energy", num(e));
+    let mut s = format!("{} IT energy", energy(e / 1000.0));
     if let Some(c) = c {
-        let _ = write!(s, ", {} gCO2e operational", num(c * 1000.0));
+        let _ = write!(s, ", {} operational", co2(c));
     }
     if let Some(m) = m {
-        let _ = write!(s, ", {} gCO2e embodied", num(m * 1000.0));
+        let _ = write!(s, ", {} embodied", co2(m));
     }
     if let Some(w) = w {
-        let _ = write!(s, ", {} L water", num(w));
+        let _ = write!(s, ", {} water", water(w));
     }
     s
 }
@@ -76,9 +81,9 @@ pub fn serving_lines(r: &RunRecord) -> String {
     );
     let _ = writeln!(
         out,
-        "  idle           {} of the energy ({} kWh) with no request in flight, {} of {}",
+        "  idle           {} of the energy ({}) with no request in flight, {} of {}",
         pct(s.idle_share),
-        num(s.idle_energy_kwh.kwh()),
+        energy(s.idle_energy_kwh.kwh()),
         duration(std::time::Duration::from_secs_f64(s.idle_s.max(0.0))),
         duration(r.duration)
     );
@@ -292,4 +297,71 @@ fn hour_json(h: &HourTotal) -> serde_json::Value {
         "kgco2e_per_1k_tokens": m(h.per_unit.kgco2e_per_1k_tokens),
         "counts_complete": h.row.counts_complete,
     })
+}
+
+/// The deployment lines of `estimate inference`'s text (a provisioned deployment).
+pub(crate) fn deployment_text(d: &Deployment) -> String {
+    let mut o = String::new();
+    let u = &d.per_unit;
+    let _ = writeln!(
+        o,
+        "  requests      {}{}",
+        num(d.requests),
+        d.generated_tokens
+            .map(|t| format!(", {} generated tokens", num(t)))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(o, "  per request   {}", per_unit_line(u, true));
+    if u.energy_wh_per_1k_tokens.is_some() {
+        let _ = writeln!(o, "  per 1k tokens {}", per_unit_line(u, false));
+    }
+    if let (Some(idle), Some(floor)) = (d.idle_share, d.idle_floor_share) {
+        let _ = writeln!(
+            o,
+            "  idle          {} of the energy with no request in flight; {} drawn whether or not requests arrive",
+            pct(Some(idle)),
+            pct(Some(floor))
+        );
+    }
+    if let (Some(busy), Some(all)) = (d.busy_only_wh_per_request, u.energy_wh_per_request) {
+        let _ = writeln!(
+            o,
+            "  vs per-request-only  {} a request counting only the energy drawn while serving ({} with idle time)",
+            energy(busy / 1000.0),
+            energy(all / 1000.0)
+        );
+    }
+    o
+}
+
+/// Adds the deployment figures to `estimate inference --json`: the per-unit figures and the idle
+/// share at the top level, the rest under `deployment`.
+pub(crate) fn deployment_json(d: &Deployment, v: &mut serde_json::Value) {
+    let u = &d.per_unit;
+    if let serde_json::Value::Object(m) = v {
+        m.insert(
+            "energy_wh_per_request".into(),
+            json!(u.energy_wh_per_request),
+        );
+        m.insert(
+            "energy_wh_per_1k_tokens".into(),
+            json!(u.energy_wh_per_1k_tokens),
+        );
+        m.insert("kgco2e_per_request".into(), json!(u.kgco2e_per_request));
+        m.insert("kgco2e_per_1k_tokens".into(), json!(u.kgco2e_per_1k_tokens));
+        m.insert("idle_share".into(), json!(d.idle_share));
+        m.insert(
+            "deployment".into(),
+            json!({
+                "mode": d.mode,
+                "requests": d.requests,
+                "generated_tokens": d.generated_tokens,
+                "idle_share": d.idle_share,
+                "idle_floor_share": d.idle_floor_share,
+                "busy_only_energy_wh_per_request": d.busy_only_wh_per_request,
+                "energy_j_per_token": d.joules_per_token,
+                "per_unit": u,
+            }),
+        );
+    }
 }
