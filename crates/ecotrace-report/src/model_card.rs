@@ -36,6 +36,43 @@ pub(crate) fn yaml_str(s: &str) -> String {
     out
 }
 
+/// Grams of CO2e as the `emissions` value, so that huggingface_hub reads the right number back:
+/// six significant digits, never in exponent notation. Its emissions filter
+/// (`HfApi.list_models(emissions_thresholds=...)`) reads `str(value)` with the pattern
+/// `\d+\.\d+|\d+`, so a float that Python prints as `1e-05` would read as 1 g. A YAML number
+/// below 1e-4 always becomes such a float, so those values are written as a quoted decimal string
+/// (`"0.00001"`), which `ModelCard` keeps as written and the filter reads whole; the others are
+/// plain YAML numbers (`1234.57`, `1000000000`), whose Python `str()` has no exponent.
+pub(crate) fn emissions_yaml(grams: f64) -> String {
+    if !grams.is_finite() {
+        return "null".to_string();
+    }
+    let text = plain_decimal(grams, 6);
+    if grams != 0.0 && grams.abs() < 1e-4 {
+        format!("\"{text}\"")
+    } else {
+        text
+    }
+}
+
+/// `x` with `digits` significant digits in positional notation (no exponent), trailing zeros of
+/// the fraction dropped: 1e-5 → `0.00001`, 1234567 → `1234570`, 2.5e16 → `25000000000000000`.
+fn plain_decimal(x: f64, digits: i32) -> String {
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    let exp = x.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - exp).max(0) as usize;
+    // Round to the significant digits first, so that large values print their rounded integer.
+    let scale = 10f64.powi(digits - 1 - exp);
+    let rounded = (x * scale).round() / scale;
+    let mut s = format!("{rounded:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    s
+}
+
 /// Text safe inside a `#` comment line: control and line-break characters become spaces.
 fn comment(s: &str) -> String {
     s.chars()
@@ -131,7 +168,11 @@ pub fn model_card(rs: &[RunRecord], training_type: Option<&str>, what: Option<&s
         );
     }
     out.push_str("co2_eq_emissions:\n");
-    let _ = writeln!(out, "  emissions: {}", sig(t.operational_kg * 1000.0, 6));
+    let _ = writeln!(
+        out,
+        "  emissions: {}",
+        emissions_yaml(t.operational_kg * 1000.0)
+    );
     let mut source = String::from("ecotrace");
     let methods = figures::methods(rs);
     if !methods.is_empty() {
@@ -191,5 +232,21 @@ mod tests {
             comment("evil\nco2_eq_emissions: 0"),
             "evil co2_eq_emissions: 0"
         );
+    }
+
+    #[test]
+    fn emissions_never_use_an_exponent() {
+        for (g, want) in [
+            (1e-5, "\"0.00001\""),
+            (1.234567e-12, "\"0.00000000000123457\""),
+            (0.0001, "0.0001"),
+            (0.5, "0.5"),
+            (1234.5678, "1234.57"),
+            (1e9, "1000000000"),
+            (2.5e16, "25000000000000000"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(emissions_yaml(g), want, "{g}");
+        }
     }
 }

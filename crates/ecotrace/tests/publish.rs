@@ -114,6 +114,15 @@ fn show_in_every_published_format() {
         card.contains("geographical_location: \"France (grid zone FR)\""),
         "{card}"
     );
+    // The source names each year once (not "... 2024 yearly average ... 2024").
+    let source = card
+        .lines()
+        .find(|l| l.trim_start().starts_with("source:"))
+        .expect("a source line");
+    for year in 2015..=2030 {
+        assert!(source.matches(&year.to_string()).count() <= 1, "{source}");
+    }
+    assert!(source.contains("2024"), "{source}");
     let cc = env.ok(&["show", short, "--format", "codecarbon-csv"]);
     assert!(cc.starts_with("timestamp,project_name,run_id,experiment_id,duration,emissions,"));
     assert!(cc.contains(&id));
