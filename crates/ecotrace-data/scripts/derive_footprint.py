@@ -18,6 +18,8 @@ Companion of `derive.py` (zones, cloud regions, CPUs). See docs/data.md and docs
 choices made here.
 """
 import csv
+import math
+import re
 import sys
 from pathlib import Path
 
@@ -51,121 +53,286 @@ HUBBLO = ("ADEME/Tide/Hubblo GPU LCA via hubblo-org/gpu-calculator@2308a62b73f2 
           "src/data/gpu/gpus_impact_factors.csv: card {m!r}, sum of manufacturing GWP rows + end of life")
 HUBBLO_LIC = "CC-BY-SA-4.0 (Hubblo GPU calculator)"
 
-# Linear fit of the published per-card LCA totals (Hubblo, cradle-to-gate + end of life) on memory size.
-# Fitted here on the seven measured cards (L4, A100 PCIe 40GB, A100 SXM4 40GB, GTX 1080 Ti,
-# P100 PCIe 16GB, RTX A4500, TITAN RTX); the H100 PCIe row is itself a model output and is left out
-# of the fit. Memory (not die area) is used because every catalog row has it.
-# Memory of each fitted card in GB (the model names say it where the reference row leaves it blank;
-# the TITAN RTX retail card has 24 GB although Hubblo and Boavizta list 20).
-FIT_CARDS = {"NVIDIA L4": 24, "NVIDIA A100 PCIe": 40, "NVIDIA A100 SXM4 40 GB": 40,
-             "NVIDIA GeForce GTX 1080 Ti": 11, "NVIDIA Tesla P100 PCIe 16GB": 16, "NVIDIA RTX A4500": 20,
-             "NVIDIA TITAN RTX": 24}
+# Embodied carbon of accelerators: a component method after the Hubblo / Boavizta GPU model
+# (hubblo-org/gpu-calculator docs/doc-en.md; Boavizta "gpu" factors), calibrated on the published
+# per-card LCAs of the same study (ADEME/Tide/Hubblo, CC BY-SA 4.0), which give each card's GPU die
+# and VRAM parts:
+#
+#   embodied = die + memory + board
+#   die      = effective die area (die area / Murphy yield, defect density 0.1 per cm2, as Hubblo)
+#              x kgCO2e per effective mm2 for the process-node class
+#   memory   = memory GB x kgCO2e per GB for the memory kind (HBM or GDDR)
+#   board    = the rest of a card (board, casing, heatsink, transport, end of life) for its form
+#
+# Published totals are used where they exist (card LCA rows); a card that differs from a published
+# one only in memory size is the published total plus the memory difference. TPUs take the same
+# die and HBM terms with a module's board term and their own die areas (LLMCarbon, Epoch), not a
+# GPU card's. Every figure carries a low-high range: the spread of the calibration cards for each
+# factor (at least +-10 %), and of the die area where it is not published.
+D0_PER_MM2 = 0.1 / 100.0  # 0.1 defects per cm2
 
-# id, aliases, epoch/reference model row, overrides
+
+def murphy_yield(area_mm2):
+    ad = area_mm2 * D0_PER_MM2
+    return ((1 - math.exp(-ad)) / ad) ** 2
+
+
+def effective_area(area_mm2):
+    return area_mm2 / murphy_yield(area_mm2)
+
+
+# Calibration cards: reference embodied.csv item -> (accelerators.csv model for die area / node,
+# memory GB, memory kind, board class). TITAN RTX and RTX A4500 have no die area in the reference:
+# they calibrate memory and board only. GH200 (a CPU+GPU module) and the H100 PCIe row (a model
+# output) are left out.
+CALIBRATION = {
+    "NVIDIA GeForce GTX 1080 Ti": ("NVIDIA GeForce GTX 1080 Ti", 11, "gddr", "pcie"),
+    "NVIDIA RTX A4500": (None, 20, "gddr", "pcie"),
+    "NVIDIA TITAN RTX": (None, 24, "gddr", "pcie"),
+    "NVIDIA Tesla P100 PCIe 16GB": ("NVIDIA Tesla P100 PCIe 16GB", 16, "hbm", "pcie"),
+    "NVIDIA L4": ("NVIDIA L4", 24, "gddr", "low-profile"),
+    "NVIDIA A100 PCIe 40GB": ("NVIDIA A100 PCIe", 40, "hbm", "pcie"),
+    "NVIDIA A100 SXM4 40GB": ("NVIDIA A100 SXM4 40 GB", 40, "hbm", "module"),
+}
+NODE_CLASSES = ["16 nm and larger", "8-12 nm", "7 nm and smaller"]
+
+
+def node_class(nm):
+    return NODE_CLASSES[0] if nm >= 14 else NODE_CLASSES[1] if nm >= 8 else NODE_CLASSES[2]
+
+
+def spread(values, floor=0.10):
+    m = sum(values) / len(values)
+    return m, min(min(values), m * (1 - floor)), max(max(values), m * (1 + floor))
+
+
+def calibrate(spec_by_model):
+    comp = {}
+    for r in read_csv(REF / "hardware/embodied.csv"):
+        if r["item"] in CALIBRATION:
+            m = re.search(r"manufacturing ([\d.]+) kg \(of which GPU die ([\d.]+), VRAM ([\d.]+)\) "
+                          r"\+ end-of-life ([\d.]+) kg", r["notes"])
+            total, die, vram, eol = map(float, m.groups())
+            assert abs(total + eol - float(r["value"])) < 0.02, r["item"]
+            comp[r["item"]] = (float(r["value"]), die, vram)
+    die_k, mem_k, board = {}, {}, {}
+    for item, (spec_model, gb, kind, form) in CALIBRATION.items():
+        total, die, vram = comp[item]
+        if spec_model:
+            sr = spec_by_model[spec_model]
+            area, nm = float(sr["die_area_mm2"]), float(sr["process_nm"])
+            die_k.setdefault(node_class(nm), []).append(die / effective_area(area))
+        mem_k.setdefault(kind, []).append(vram / gb)
+        board.setdefault(form, []).append(total - die - vram)
+    all_die = [k for ks in die_k.values() for k in ks]
+    # 8-12 nm has no calibration card with a die area: Hubblo's own parametric factor (the mean of
+    # the cards it analysed), with the spread of all calibration cards.
+    die_f = {c: spread(v) for c, v in die_k.items()}
+    die_f[NODE_CLASSES[1]] = (0.0426, min(all_die), max(all_die))
+    mem_f = {k: spread(v) for k, v in mem_k.items()}
+    all_board = [b for bs in board.values() for b in bs]
+    board_f = {f: spread(v) for f, v in board.items()}
+    # Single-card classes: the range reaches to the largest board of any calibration card.
+    for f in ("low-profile", "module"):
+        m, lo, hi = board_f[f]
+        board_f[f] = (m, lo, max(all_board))
+    for name, table in (("die kg/mm2 eff.", die_f), ("memory kg/GB", mem_f), ("board kg", board_f)):
+        print("embodied factors,", name, {k: tuple(round(x, 4) for x in v) for k, v in table.items()})
+    return die_f, mem_f, board_f
+
+
+COMPONENT_SRC = ("derived: component method after the Hubblo/Boavizta GPU model, calibrated on the "
+                 "ADEME/Tide/Hubblo per-card LCAs (hubblo-org/gpu-calculator@2308a62b73f2): {dies}die {area} mm2 "
+                 "({area_src}), effective {eff:.0f} mm2 x {dk:.4f} kg/mm2 ({node}) = {die:.1f} kg; memory "
+                 "{gb:g} GB {kind} x {mk:.3f} kg/GB = {mem:.1f} kg; board ({form}) {board:.1f} kg; see docs/data.md §5")
+PUBLISHED_SRC = ("published: ADEME/Tide/Hubblo GPU LCA via hubblo-org/gpu-calculator@2308a62b73f2 "
+                 "src/data/gpu/gpus_impact_factors.csv: card {m!r}, sum of manufacturing GWP rows + end of life")
+PUBLISHED_MEM_SRC = ("derived: the published LCA of the {base} ({published} kgCO2e, ADEME/Tide/Hubblo via "
+                     "hubblo-org/gpu-calculator@2308a62b73f2) + {dgb:g} GB more HBM x {mk:.3f} kg/GB")
+GA = "Green Algorithms TDP_gpu.csv (GreenAlgorithms/green-algorithms-tool@30df2fe, CC BY 4.0)"
+LLMC = "LLMCarbon data/hardware.csv (SotaroKaneda/MLCarbon@dbd96b7, Apache-2.0)"
+
+# id, aliases, reference spec row, memory kind, board class, overrides
 CATALOG = [
-    ("P100-PCIE-16GB", "P100;Tesla P100;P100-16GB;Tesla P100-PCIE-16GB", "NVIDIA Tesla P100 PCIe 16GB",
-     {"memory_gb": "16"}),
-    ("V100-SXM2-16GB", "V100;Tesla V100;V100-SXM2;V100-16GB;Tesla V100-SXM2-16GB", "NVIDIA Tesla V100 SXM2", {}),
-    ("V100-SXM2-32GB", "V100-32GB;Tesla V100-SXM2-32GB", "NVIDIA Tesla V100 SXM2 32 GB", {}),
-    ("V100-PCIE-16GB", "Tesla V100-PCIE-16GB", "NVIDIA Tesla V100 PCIe 16 GB", {}),
-    ("V100-PCIE-32GB", "Tesla V100-PCIE-32GB", "NVIDIA Tesla V100 PCIe 32 GB", {}),
-    ("T4", "Tesla T4;NVIDIA T4", "NVIDIA Tesla T4",
-     {"fp16": "65.13", "fp16_note": "FP16 from Epoch's plain FP16 column (the T4 datasheet's tensor figure)"}),
-    ("A10", "A10-24GB;NVIDIA A10", "NVIDIA A10 PCIe", {}),
-    ("A10G", "NVIDIA A10G", "NVIDIA A10G", {}),
-    ("A100-PCIE-40GB", "A100-40GB-PCIE;A100 PCIe;A100-PCIE", "NVIDIA A100 PCIe",
-     {"tdp_w": "250", "tdp_note": "TDP 250 W as in mlco2/impact and Green Algorithms (NVIDIA datasheet for the 40GB PCIe card); Epoch gives 300 W"}),
-    ("A100-SXM4-40GB", "A100;A100-40GB;A100-SXM-40GB;A100-SXM4;NVIDIA A100-SXM4-40GB", "NVIDIA A100 SXM4 40 GB", {}),
-    ("A100-PCIE-80GB", "A100-80GB-PCIE;NVIDIA A100 80GB PCIe", "NVIDIA A100 PCIe 80GB",
-     {"flops_from": "NVIDIA A100 SXM4 80 GB"}),
-    ("A100-SXM4-80GB", "A100-80GB;A100-SXM-80GB;NVIDIA A100-SXM4-80GB", "NVIDIA A100 SXM4 80 GB", {}),
-    ("L4", "NVIDIA L4", "NVIDIA L4", {}),
-    ("L40S", "NVIDIA L40S", "NVIDIA L40S", {}),
-    ("H100-PCIE", "H100-PCIE-80GB;NVIDIA H100 PCIe", "NVIDIA H100 PCIe", {}),
-    ("H100-SXM", "H100;H100-SXM5;H100-SXM5-80GB;H100-80GB;NVIDIA H100 80GB HBM3", "NVIDIA H100 SXM5 80GB", {}),
-    ("H200", "H200-SXM;H200-141GB;NVIDIA H200", "NVIDIA H200 SXM", {}),
-    ("B200", "NVIDIA B200", "NVIDIA B200", {}),
-    ("RTX-3090", "RTX3090;GeForce RTX 3090;NVIDIA GeForce RTX 3090", "NVIDIA GeForce RTX 3090", {}),
-    ("RTX-4090", "RTX4090;GeForce RTX 4090;NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090", {}),
-    ("MI250X", "Instinct MI250X;AMD Instinct MI250X", "AMD Radeon Instinct MI250X", {}),
-    ("MI300X", "Instinct MI300X;AMD Instinct MI300X", "AMD Instinct MI300X", {}),
-    ("TPU-v2", "TPUv2;TPU v2", "Google TPU v2", {}),
-    ("TPU-v3", "TPUv3;TPU v3", "Google TPU v3", {}),
-    ("TPU-v4", "TPUv4;TPU v4", "Google TPU v4",
-     {"tdp_w": "170", "tdp_note": "170 W as in Green Algorithms TDP_gpu.csv (CC BY 4.0); Epoch derives 340 W from an efficiency ratio"}),
-    ("TPU-v5e", "TPUv5e;TPU v5e;TPU v5 lite;v5litepod", "Google TPU v5e", {}),
-    ("TPU-v5p", "TPUv5p;TPU v5p", "Google TPU v5p", {}),
+    ("P100-PCIE-16GB", "P100;Tesla P100;P100-16GB;Tesla P100-PCIE-16GB", "NVIDIA Tesla P100 PCIe 16GB", "hbm", "pcie",
+     {"memory_gb": ("16", "the card's name (16GB); Epoch's row leaves memory blank"),
+      "published": "NVIDIA Tesla P100 PCIe 16GB"}),
+    ("V100-SXM2-16GB", "V100;Tesla V100;V100-SXM2;V100-16GB;Tesla V100-SXM2-16GB", "NVIDIA Tesla V100 SXM2", "hbm", "module",
+     {"tdp_range": (250, 300, "mlco2/impact gpus.csv lists 250 W; Epoch and NVIDIA's V100 datasheet (linked in Epoch's row) 300 W for SXM2: 300 W kept")}),
+    ("V100-SXM2-32GB", "V100-32GB;Tesla V100-SXM2-32GB", "NVIDIA Tesla V100 SXM2 32 GB", "hbm", "module", {}),
+    ("V100-PCIE-16GB", "Tesla V100-PCIE-16GB", "NVIDIA Tesla V100 PCIe 16 GB", "hbm", "pcie", {}),
+    ("V100-PCIE-32GB", "Tesla V100-PCIE-32GB", "NVIDIA Tesla V100 PCIe 32 GB", "hbm", "pcie", {}),
+    ("T4", "Tesla T4;NVIDIA T4", "NVIDIA Tesla T4", "gddr", "low-profile",
+     {"fp16": ("65.13", "Epoch's plain FP16 column (the T4 datasheet's tensor figure; Epoch's tensor column is empty)")}),
+    ("A10", "A10-24GB;NVIDIA A10", "NVIDIA A10 PCIe", "gddr", "pcie", {}),
+    ("A10G", "NVIDIA A10G", "NVIDIA A10G", "gddr", "pcie", {}),
+    ("A100-PCIE-40GB", "A100-40GB-PCIE;A100 PCIe;A100-PCIE", "NVIDIA A100 PCIe", "hbm", "pcie",
+     {"tdp": ("250", GA + ", row 'A100 PCIe 40GB' (NVIDIA datasheet for the 40GB PCIe card); mlco2/impact agrees"),
+      "tdp_range": (250, 300, "Epoch's row 'NVIDIA A100 PCIe' gives 300 W, but it mixes the 40GB and 80GB datasheets (300 W is the 80GB card's): 250 W kept"),
+      "published": "NVIDIA A100 PCIe 40GB", "extra_published": (181.0, "the same calculator's parametric result for this card, 181 kg (data.hubblo.org/gpu)")}),
+    ("A100-SXM4-40GB", "A100;A100-40GB;A100-SXM-40GB;A100-SXM4;NVIDIA A100-SXM4-40GB", "NVIDIA A100 SXM4 40 GB", "hbm", "module",
+     {"published": "NVIDIA A100 SXM4 40GB"}),
+    ("A100-PCIE-80GB", "A100-80GB-PCIE;NVIDIA A100 80GB PCIe", "NVIDIA A100 PCIe 80GB", "hbm", "pcie",
+     {"flops_from": "NVIDIA A100 SXM4 80 GB", "silicon_from": "NVIDIA A100 SXM4 80 GB",
+      "base": ("A100-PCIE-40GB", "NVIDIA A100 PCIe 40GB")}),
+    ("A100-SXM4-80GB", "A100-80GB;A100-SXM-80GB;NVIDIA A100-SXM4-80GB", "NVIDIA A100 SXM4 80 GB", "hbm", "module",
+     {"base": ("A100-SXM4-40GB", "NVIDIA A100 SXM4 40GB")}),
+    ("L4", "NVIDIA L4", "NVIDIA L4", "gddr", "low-profile", {"published": "NVIDIA L4"}),
+    ("L40S", "NVIDIA L40S", "NVIDIA L40S", "gddr", "pcie",
+     {"silicon_from": "NVIDIA L40", "node": (4, "not in the spec source; AD102, the L40's die, is on the same 4/5 nm-class node as the L4's")}),
+    ("H100-PCIE", "H100-PCIE-80GB;NVIDIA H100 PCIe", "NVIDIA H100 PCIe", "hbm", "pcie",
+     {"published_model": "NVIDIA H100 PCIe 80GB"}),
+    ("H100-SXM", "H100;H100-SXM5;H100-SXM5-80GB;H100-80GB;NVIDIA H100 80GB HBM3", "NVIDIA H100 SXM5 80GB", "hbm", "module", {}),
+    ("H200", "H200-SXM;H200-141GB;NVIDIA H200", "NVIDIA H200 SXM", "hbm", "module",
+     {"silicon_from": "NVIDIA H100 SXM5 80GB"}),
+    ("B200", "NVIDIA B200", "NVIDIA B200", "hbm", "module",
+     {"area": (814, 0.75, 1.25, "not published in the sources: two dies, each taken as the size of an H100 die (814 mm2), +-25 %"), "dies": 2,
+      "node": (4, "not in the spec source; taken as the H100's 4/5 nm class")}),
+    ("RTX-3090", "RTX3090;GeForce RTX 3090;NVIDIA GeForce RTX 3090", "NVIDIA GeForce RTX 3090", "gddr", "pcie", {}),
+    ("RTX-4090", "RTX4090;GeForce RTX 4090;NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090", "gddr", "pcie",
+     {"node": (4, "not in the spec source; AD102 is on the same 4/5 nm-class node as the L4's AD104")}),
+    ("MI250X", "Instinct MI250X;AMD Instinct MI250X", "AMD Radeon Instinct MI250X", "hbm", "module", {}),
+    ("MI300X", "Instinct MI300X;AMD Instinct MI300X", "AMD Instinct MI300X", "hbm", "module", {}),
+    ("TPU-v2", "TPUv2;TPU v2", "Google TPU v2", "hbm", "tpu",
+     {"area": (512.5, 325 / 512.5, 700 / 512.5, "not published in the sources: the middle of the known TPU dies (v5e 325 to v3 700 mm2), that range kept")}),
+    ("TPU-v3", "TPUv3;TPU v3", "Google TPU v3", "hbm", "tpu",
+     {"tdp_range": (220, 450, "Green Algorithms gives 220 W and mlco2/impact a measured average of 283 W; Epoch and LLMCarbon 450 W, the chip's rating: 450 W kept (Patterson et al. measured 310 W per chip with its host share)"),
+      "area": (700, 1, 1, LLMC + ", 7 cm2"), "die_only": 7.0}),
+    ("TPU-v4", "TPUv4;TPU v4", "Google TPU v4", "tpu", "tpu",
+     {"tdp": ("170", GA + ", row 'TPU v4'"),
+      "tdp_range": (170, 340, "Epoch derives 340 W from Google's performance-per-watt ratio (not an official figure); Green Algorithms gives 170 W: 170 W kept, the range kept"),
+      "area": (400, 1, 1, LLMC + ", 4 cm2"), "die_only": 6.4}),
+    ("TPU-v5e", "TPUv5e;TPU v5e;TPU v5 lite;v5litepod", "Google TPU v5e", "hbm", "tpu",
+     {"tdp_range": (225, 300, "no official TDP: Epoch cites a NextPlatform estimate of 225 W, SemiAnalysis estimates 300 W: 225 W kept"),
+      "node": (7, "not in the spec source; taken as the TPU v4's 7 nm class")}),
+    ("TPU-v5p", "TPUv5p;TPU v5p", "Google TPU v5p", "hbm", "tpu",
+     {"area": (512.5, 325 / 512.5, 700 / 512.5, "not published in the sources: the middle of the known TPU dies (v5e 325 to v3 700 mm2), that range kept"),
+      "node": (7, "not in the spec source; taken as the TPU v4's 7 nm class")}),
 ]
-
-
-def fit_memory(rows_by_model):
-    xs, ys = [], []
-    for m, mem in FIT_CARDS.items():
-        r = rows_by_model[m]
-        xs.append(float(mem))
-        ys.append(float(r["embodied_kgco2e"]))
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-    a = my - b * mx
-    rms = (sum((a + b * x - y) ** 2 for x, y in zip(xs, ys)) / n) ** 0.5
-    return round(a, 1), round(b, 2), rms
+KIND_NAME = {"hbm": "HBM", "gddr": "GDDR"}
+FORM_NAME = {"pcie": "PCIe card", "low-profile": "low-profile PCIe card", "module": "SXM/OAM module",
+             "tpu": "TPU chip on its board (module class)"}
 
 
 def accelerators():
     rows = read_csv(REF / "hardware/accelerators.csv")
     by_model = {r["model"]: r for r in rows}
-    a, b, rms = fit_memory(by_model)
-    print(f"embodied fit: {a} kg + {b} kg/GB x memory (RMS {rms:.1f} kg on the fitted cards)")
+    published = {r["item"]: float(r["value"]) for r in read_csv(REF / "hardware/embodied.csv")
+                 if r["hardware_class"] == "gpu_card"}
+    die_f, mem_f, board_f = calibrate(by_model)
     out = []
-    for cid, aliases, model, ov in CATALOG:
+    ids = {}
+    for cid, aliases, model, kind, form, ov in CATALOG:
+        if kind == "tpu":
+            kind = "hbm"
         r = by_model[model]
         notes = []
-        mem = ov.get("memory_gb", r["memory_gb"])
-        tdp = ov.get("tdp_w", r["tdp_w"])
-        if "tdp_note" in ov:
-            notes.append(ov["tdp_note"])
-        fp32, fp16, fp8 = r["peak_tflops_fp32"], r["peak_tflops_fp16_bf16_dense"], r["peak_tflops_fp8_dense"]
+        epoch = EPOCH.format(m=model)
+        row_src = epoch if r["spec_source"].startswith("Epoch AI") else r["spec_source"].split(";")[0]
+        row_lic = EPOCH_LIC if row_src is epoch else ("MIT (mlco2/impact)" if "mlco2" in row_src else "CC-BY-4.0 (Green Algorithms)")
+        mem, mem_src = r["memory_gb"], row_src
+        if "memory_gb" in ov:
+            mem, why = ov["memory_gb"]
+            mem_src = why
+        tdp, tdp_src = r["tdp_w"], row_src
+        if "tdp" in ov:
+            tdp, tdp_src = ov["tdp"]
+        tdp_lo = tdp_hi = ""
+        if "tdp_range" in ov:
+            lo, hi, why = ov["tdp_range"]
+            tdp_lo, tdp_hi = str(lo), str(hi)
+            notes.append(f"TDP {lo}-{hi} W in the sources: {why}")
+        frow = by_model[ov["flops_from"]] if "flops_from" in ov else r
+        fp32, fp16, fp8 = frow["peak_tflops_fp32"], frow["peak_tflops_fp16_bf16_dense"], frow["peak_tflops_fp8_dense"]
+        flops_src = EPOCH.format(m=frow["model"]) if frow["spec_source"].startswith("Epoch AI") else ""
         if "flops_from" in ov:
-            f = by_model[ov["flops_from"]]
-            fp32, fp16, fp8 = f["peak_tflops_fp32"], f["peak_tflops_fp16_bf16_dense"], f["peak_tflops_fp8_dense"]
-            notes.append(f"peak FLOP/s as Epoch's {ov['flops_from']!r} row (same chip)")
+            flops_src += " (same chip)"
         if "fp16" in ov:
-            fp16 = ov["fp16"]
-            notes.append(ov["fp16_note"])
-        spec_src = r["spec_source"].split(";")[0]
-        if spec_src.startswith("Epoch AI"):
-            spec_src = EPOCH.format(m=model)
-            spec_lic = EPOCH_LIC
+            fp16, why = ov["fp16"]
+            flops_src += f"; FP16 from {why}"
+        if not (fp32 or fp16):
+            flops_src = "none: no peak FLOP/s in the sources"
+        srow = by_model[ov["silicon_from"]] if "silicon_from" in ov else r
+        area, nm = srow["die_area_mm2"], srow["process_nm"]
+        sil_src = (EPOCH.format(m=srow["model"]) if area else "") + (" (same die)" if "silicon_from" in ov and area else "")
+        a_lo = a_hi = 1.0
+        if "area" in ov:
+            a, a_lo, a_hi, why = ov["area"]
+            area, sil_src = fmt(a), why
+        if "node" in ov:
+            nm, why = ov["node"]
+            nm = str(nm)
+            sil_src += f"; process: {why}"
+        area_f, nm_f, gb = float(area), float(nm), float(mem)
+        cls = node_class(nm_f)
+        dk, dk_lo, dk_hi = die_f[cls]
+        mk, mk_lo, mk_hi = mem_f[kind]
+        bk, bk_lo, bk_hi = board_f["module" if form == "tpu" else form]
+        n = ov.get("dies", 1)
+        eff = n * effective_area(area_f)
+        die = eff * dk
+        comp = die + gb * mk + bk
+        comp_lo = n * effective_area(area_f * a_lo) * dk_lo + gb * mk_lo + (0.0 if form == "tpu" else bk_lo)
+        comp_hi = n * effective_area(area_f * a_hi) * dk_hi + gb * mk_hi + bk_hi
+        comp_src = COMPONENT_SRC.format(dies=f"{n} x " if n > 1 else "", area=fmt(area_f), area_src=sil_src.split(";")[0] or "spec source",
+                                        eff=eff, dk=dk, node=cls, die=die, gb=gb, kind=KIND_NAME[kind], mk=mk,
+                                        mem=gb * mk, form=FORM_NAME[form], board=bk)
+        if "published" in ov:
+            emb = published[ov["published"]]
+            lo, hi = min(emb, comp), max(emb, comp)
+            if "extra_published" in ov:
+                x, why = ov["extra_published"]
+                lo, hi = min(lo, x), max(hi, x)
+                notes.append(f"embodied range includes {why}")
+            estimated, basis = "false", "published"
+            emb_src = PUBLISHED_SRC.format(m=ov["published"]) + f"; range: the component method gives {comp:.1f} kg"
+        elif "published_model" in ov:
+            emb = published[ov["published_model"]]
+            lo, hi = min(emb, comp_lo), max(emb, comp_hi)
+            estimated, basis = "true", "published-model"
+            emb_src = (PUBLISHED_SRC.format(m=ov["published_model"]) +
+                       f" (the study's parametric model output, not a measured card); range: the component method gives {comp:.1f} kg ({comp_lo:.1f}-{comp_hi:.1f})")
+        elif "base" in ov:
+            base_id, base_item = ov["base"]
+            base = published[base_item]
+            dgb = gb - float(by_model[[c for c in CATALOG if c[0] == base_id][0][2]]["memory_gb"] or 0)
+            emb = base + dgb * mk
+            lo, hi = base + dgb * mk_lo, base + dgb * mk_hi
+            lo, hi = min(lo, comp), max(hi, comp)
+            estimated, basis = "true", "published+memory"
+            emb_src = PUBLISHED_MEM_SRC.format(base=base_item, published=fmt(base), dgb=dgb, mk=mk) + \
+                f"; range also spans the component method's {comp:.1f} kg"
         else:
-            spec_lic = "MIT (mlco2/impact)" if "mlco2" in spec_src else "CC-BY-4.0 (Green Algorithms)"
-        basis = r["embodied_basis"]
-        if basis.startswith("LCA study") or basis.startswith("parametric LCA"):
-            emb = r["embodied_kgco2e"]
-            estimated = "false" if basis.startswith("LCA study") else "true"
-            emb_src = HUBBLO.format(m=model) + ("" if estimated == "false" else " (parametric model output, not a measured card)")
-            if model == "NVIDIA A100 PCIe":
-                notes.append("embodied figure is the 40GB PCIe card's")
-            emb_basis = "lca" if estimated == "false" else "lca-model"
-        else:
-            emb = fmt(a + b * float(mem))
+            emb, lo, hi = comp, comp_lo, comp_hi
             estimated = "true"
-            emb_basis = "estimate-memory"
-            emb_src = (f"estimate: {a} kgCO2e + {b} kgCO2e/GB x {fmt(float(mem))} GB memory, a linear fit of "
-                       "the published per-card LCA totals (ADEME/Tide/Hubblo) on memory size; see docs/footprint.md")
-            if r["embodied_kgco2e"]:
-                notes.append(f"LLMCarbon gives {r['embodied_kgco2e']} kgCO2e for the die alone (no memory, board or package); not used")
-        lic = "; ".join(dict.fromkeys([spec_lic, HUBBLO_LIC]))
+            basis = "tpu-component" if form == "tpu" else "component"
+            emb_src = comp_src
+            if form == "tpu":
+                emb_src = emb_src.replace("derived: component method", "derived: TPU basis, the component method's die and HBM terms")
+        if "die_only" in ov:
+            lo = min(lo, ov["die_only"] + gb * mk_lo)
+            notes.append(f"LLMCarbon gives {ov['die_only']} kgCO2e for the die alone (fab emissions per area, no memory or board); "
+                         "the low end of the range uses it with the memory term")
+        elif r["embodied_basis"].startswith("estimate per die area"):
+            notes.append(f"LLMCarbon gives {r['embodied_kgco2e']} kgCO2e for the die alone (fab emissions per area, no memory, board or package); not used")
+        lic = "; ".join(dict.fromkeys([row_lic, HUBBLO_LIC] + (["Apache-2.0 (LLMCarbon)"] if "LLMCarbon" in sil_src else [])))
         vendor = r["vendor"]
-        kind = "tpu" if "TPU" in model else "gpu"
+        akind = "tpu" if "TPU" in model else "gpu"
         name = model if model != "NVIDIA A100 PCIe" else "NVIDIA A100 PCIe 40GB"
-        out.append([cid, aliases, vendor, name, kind, r["form_factor"], mem, tdp, fp32, fp16, fp8,
-                    r["release_year"], spec_src, emb, estimated, emb_basis, emb_src, lic, " | ".join(notes)])
+        out.append([cid, aliases, vendor, name, akind, r["form_factor"], mem, KIND_NAME[kind], mem_src, tdp, tdp_lo, tdp_hi,
+                    tdp_src, fp32, fp16, fp8, flops_src, fmt(area_f), nm, sil_src, r["release_year"], row_src,
+                    fmt(round(emb, 2)), fmt(round(lo, 2)), fmt(round(hi, 2)), estimated, basis, emb_src, lic,
+                    " | ".join(notes)])
+        ids[cid] = emb
     write("accelerators.csv",
-          ["id", "aliases", "vendor", "name", "kind", "form_factor", "memory_gb", "tdp_w",
-           "tflops_fp32", "tflops_fp16", "tflops_fp8", "release_year", "spec_source",
-           "embodied_kgco2e", "embodied_estimated", "embodied_basis", "embodied_source", "license", "notes"],
+          ["id", "aliases", "vendor", "name", "kind", "form_factor", "memory_gb", "memory_type", "memory_source",
+           "tdp_w", "tdp_low_w", "tdp_high_w", "tdp_source", "tflops_fp32", "tflops_fp16", "tflops_fp8",
+           "flops_source", "die_area_mm2", "process_nm", "silicon_source", "release_year", "spec_source",
+           "embodied_kgco2e", "embodied_low_kgco2e", "embodied_high_kgco2e", "embodied_estimated",
+           "embodied_basis", "embodied_source", "license", "notes"],
           out)
+    for k, v in ids.items():
+        print(f"  {k}: {v:.1f} kg")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -205,21 +372,54 @@ def embodied():
 
 # ---------------------------------------------------------------------------------------------------
 # Off-site water: consumption of thermal generation, weighted by the zone's fossil and nuclear shares
+# and, where published, by the country's cooling mix per technology
 
 REEDS = "NREL ReEDS 2.0 water consumption rates (BSD-3-Clause; after Macknick et al. 2012)"
+# Cooling-technology shares by country of MESSAGEix-Nexus (rows coal_ppl and nuc_lc of
+# iiasa/message-ix-models@745aace57e3a message_ix_models/data/water/ppl_cooling_tech/
+# cool_techs_country_share.csv, Apache-2.0, derived from the Raptis et al. 2016 global power-plant
+# cooling database), copied unchanged into scripts/message_ix_cool_techs_country_share.csv.
+# Cooling codes: cl_fresh = closed loop (cooling tower), ot_fresh / ot_saline = once-through,
+# air = dry. Gas plants keep the tower rate (their rows were not copied; gas CC rates are small).
+MESSAGE = ("MESSAGEix-Nexus cooling shares by country (iiasa/message-ix-models@745aace57e3a "
+           "cool_techs_country_share.csv, Apache-2.0; after Raptis et al. 2016)")
+COOL_CSV = Path(__file__).with_name("message_ix_cool_techs_country_share.csv")
+# OWID generation by fuel (via CodeCarbon's global_energy_mix.json, CC BY 4.0): the coal part of
+# fossil generation, and each country's total generation for the world row's weights.
+OWID = "Our World in Data energy dataset via CodeCarbon global_energy_mix.json (CC BY 4.0)"
+ISO_JSON = Path("/usr/share/iso-codes/json/iso_3166-1.json")
+WATER_LIC = ("ODbL-1.0 (Electricity Maps shares); BSD-3-Clause (ReEDS rates); Apache-2.0 (MESSAGEix "
+             "cooling shares); CC-BY-4.0 (OWID generation)")
 
 
 def water():
+    import json
     rates = {}
     for r in read_csv(REF / "water/reeds_generation_water_rates.csv"):
         if r["quantity"] == "consumption":
             rates[(r["reeds_technology"], r["cooling"])] = float(r["l_per_kwh"])
-    tower = "recirculating (cooling tower)"
-    coal, gas, nuc = rates[("CoalOldScr", tower)], rates[("Gas-CC", tower)], rates[("nuclear", tower)]
-    fossil = round((coal + gas) / 2, 4)
-    print(f"water: fossil {fossil} L/kWh (coal {coal}, gas CC {gas}), nuclear {nuc} L/kWh")
-    # Shares per zone: the 2024 Green-Algorithms copy first; zones it lacks (e.g. US, CN, IN as a
-    # whole) from the co2.js copy of the same Electricity Maps 2024 data.
+    tower, once = "recirculating (cooling tower)", "once-through"
+    coal = {"cl_fresh": rates[("CoalOldScr", tower)], "ot_fresh": rates[("CoalOldScr", once)],
+            "ot_saline": rates[("CoalOldScr", once)], "air": rates[("CoalOldScr", "dry")]}
+    nucl = {"cl_fresh": rates[("nuclear", tower)], "ot_fresh": rates[("nuclear", once)],
+            "ot_saline": rates[("nuclear", once)], "air": rates[("nuclear", "dry")]}
+    gas = rates[("Gas-CC", tower)]
+    print(f"water: coal {coal}, nuclear {nucl}, gas CC (tower) {gas} L/kWh")
+    with open(COOL_CSV, newline="") as f:
+        rows = list(csv.reader(f))
+    iso3s = rows[0][2:]
+    mix = {}
+    for r in rows[1:]:
+        mix.setdefault(r[0], {}).setdefault(r[1], dict(zip(iso3s, map(float, r[2:]))))
+    iso = {c["alpha_2"]: c["alpha_3"] for c in json.load(open(ISO_JSON))["3166-1"]}
+    owid = json.load(open(REF / "codecarbon/git-b05965e4/private_infra/global_energy_mix.json"))
+
+    def rate(tech, table, i3):
+        shares = mix[tech]
+        if i3 in iso3s and abs(sum(shares[c][i3] for c in shares) - 1) < 1e-6:
+            return sum(shares[c][i3] * table[c] for c in shares), True
+        return table["cl_fresh"], False
+
     shares = {}
     for r in read_csv(REF / "grid/electricitymaps_yearly_2024_zones.csv"):
         if r["carbon_free_pct"] != "" and r["renewable_pct"] != "":
@@ -230,31 +430,54 @@ def water():
             shares[r["zone_id"]] = (r["zone_name"], float(r["carbon_free_pct"]), float(r["renewable_pct"]),
                                     r["year"], "Electricity Maps 2024 yearly data (co2.js copy)")
     out = []
-    countries = []
+    weights = []
     for zone, (name, cfe, re_, year, src) in shares.items():
         f_share = max(0.0, 1 - cfe / 100)
         n_share = max(0.0, (cfe - re_) / 100)
-        l_kwh = f_share * fossil + n_share * nuc
-        if len(zone) == 2:
-            countries.append((f_share, n_share))
-        out.append([zone, name, fmt(round(l_kwh, 4)), fmt(round(f_share, 4)), fmt(round(n_share, 4)), year,
-                    f"estimate: fossil share x {fossil} + nuclear share x {nuc} L/kWh ({REEDS}, tower cooling); "
+        country = zone.split("-")[0]
+        i3 = iso.get(country, "")
+        g = owid.get(i3)
+        if g and g["fossil_TWh"] > 0:
+            coal_frac = g["coal_TWh"] / g["fossil_TWh"]
+            split = f"coal {coal_frac:.3f} of fossil generation ({OWID}, {g['year']})"
+        else:
+            coal_frac = 0.5
+            split = "coal and gas counted half each (no OWID figure)"
+        coal_rate, coal_mix = rate("coal_ppl", coal, i3)
+        nuc_rate, nuc_mix = rate("nuc_lc", nucl, i3)
+        fossil = coal_frac * coal_rate + (1 - coal_frac) * gas
+        l_kwh = f_share * fossil + n_share * nuc_rate
+        if coal_mix or nuc_mix:
+            basis = "cooling mix"
+            cool = f"cooling mix of {i3} ({MESSAGE}) for {' and '.join(t for t, m in [('coal', coal_mix), ('nuclear', nuc_mix)] if m)}"
+            if not (coal_mix and nuc_mix):
+                cool += "; tower cooling otherwise"
+        else:
+            basis = "tower"
+            cool = "tower cooling assumed (no published cooling mix for this country)"
+        if len(zone) == 2 and g:
+            weights.append((g["total_TWh"], l_kwh, f_share, n_share))
+        out.append([zone, name, fmt(round(l_kwh, 4)), fmt(round(f_share, 4)), fmt(round(n_share, 4)),
+                    fmt(round(fossil, 4)), fmt(round(nuc_rate, 4)), basis, year,
+                    f"estimate: fossil share x {fmt(round(fossil, 4))} + nuclear share x {fmt(round(nuc_rate, 4))} L/kWh; "
+                    f"{REEDS} by cooling type, {cool}; gas at the tower rate {gas}; {split}; "
                     f"shares from {src}, zone {zone} (1 - carbon-free %, carbon-free % - renewable %)",
-                    "ODbL-1.0 (Electricity Maps shares); BSD-3-Clause (ReEDS rates)"])
-    # World default: the mean of the country zones' shares (not weighted by generation: no
-    # generation data is bundled). A placeholder, said so wherever it is used.
-    f_w = sum(c[0] for c in countries) / len(countries)
-    n_w = sum(c[1] for c in countries) / len(countries)
-    print(f"water: world default from {len(countries)} countries: fossil {f_w:.3f}, nuclear {n_w:.3f}")
-    out.append(["WORLD", "World (default)", fmt(round(f_w * fossil + n_w * nuc, 4)), fmt(round(f_w, 4)),
-                fmt(round(n_w, 4)), "2024",
-                f"estimate: mean fossil and nuclear shares of the {len(countries)} country zones (not weighted "
-                f"by generation) x the same ReEDS rates ({fossil} and {nuc} L/kWh); a placeholder for grids "
-                "without their own row",
-                "ODbL-1.0 (Electricity Maps shares); BSD-3-Clause (ReEDS rates)"])
+                    WATER_LIC])
+    # World default: the country rows weighted by their generation (OWID total_TWh).
+    tw = sum(w[0] for w in weights)
+    l_w = sum(w[0] * w[1] for w in weights) / tw
+    f_w = sum(w[0] * w[2] for w in weights) / tw
+    n_w = sum(w[0] * w[3] for w in weights) / tw
+    print(f"water: world from {len(weights)} countries, {tw:.0f} TWh: {l_w:.4f} L/kWh")
+    out.append(["WORLD", "World (default)", fmt(round(l_w, 4)), fmt(round(f_w, 4)), fmt(round(n_w, 4)), "", "",
+                "generation-weighted", "2024",
+                f"estimate: mean of the {len(weights)} country rows weighted by their electricity generation "
+                f"({tw:.0f} TWh in all; {OWID}); a default for grids without their own row",
+                WATER_LIC])
     out.sort(key=lambda o: (o[0] != "WORLD", o[0]))
-    write("water.csv", ["zone", "name", "offsite_l_per_kwh", "fossil_share", "nuclear_share", "year",
-                        "source", "license"], out)
+    write("water.csv", ["zone", "name", "offsite_l_per_kwh", "fossil_share", "nuclear_share",
+                        "fossil_l_per_kwh", "nuclear_l_per_kwh", "cooling_basis", "year", "source",
+                        "license"], out)
 
 
 # ---------------------------------------------------------------------------------------------------

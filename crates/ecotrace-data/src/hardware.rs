@@ -3,8 +3,10 @@
 //! `data/embodied.csv`.
 //!
 //! An accelerator's embodied figure is either a published life-cycle assessment of the card
-//! (`embodied_estimated == false`) or a documented estimate (`true`); `embodied_basis` and
-//! `embodied_source` say which. See docs/footprint.md and docs/data.md.
+//! (`embodied_estimated == false`) or derived (`true`: a component method, die + memory + board,
+//! calibrated on the published cards); `embodied_basis` and `embodied_source` say which, and
+//! `embodied_range` gives its uncertainty. Each spec field names its own source. See
+//! docs/footprint.md and docs/data.md §5.
 
 use std::sync::OnceLock;
 
@@ -32,22 +34,42 @@ pub struct Accelerator {
     pub kind: String,
     pub form_factor: String,
     pub memory_gb: f64,
+    /// `HBM` or `GDDR`.
+    pub memory_type: String,
+    /// Where `memory_gb` comes from.
+    pub memory_source: String,
     /// Thermal design power (or typical board power) of one device.
     pub tdp: Power,
+    /// The range of TDPs the sources give, where they disagree (`tdp` is the one chosen; the
+    /// notes say why).
+    pub tdp_range: Option<(Power, Power)>,
+    /// Where `tdp` comes from.
+    pub tdp_source: String,
     /// Peak dense throughput in TFLOP/s, where the sources give it.
     pub tflops_fp32: Option<f64>,
     /// Peak dense tensor FP16/BF16 throughput in TFLOP/s (no sparsity).
     pub tflops_fp16: Option<f64>,
     pub tflops_fp8: Option<f64>,
+    /// Where the peak FLOP/s come from.
+    pub flops_source: String,
+    /// Die area (all dies) and process node, the inputs of the component method.
+    pub die_area_mm2: Option<f64>,
+    pub process_nm: Option<f64>,
+    /// Where die area and process come from.
+    pub silicon_source: String,
     pub release_year: Option<i32>,
-    /// Where memory, TDP and FLOP/s come from.
+    /// The spec row the device is taken from (name, release year; per-field sources above).
     pub spec_source: String,
     /// Embodied carbon of one device over its life.
     pub embodied: CarbonMass,
-    /// True when `embodied` is an estimate, not a published figure for this device.
+    /// The uncertainty range of `embodied` (low, high): the spread of the calibration cards'
+    /// factors for derived figures, published vs derived for published ones.
+    pub embodied_range: (CarbonMass, CarbonMass),
+    /// True when `embodied` is derived, not a published figure for this device.
     pub embodied_estimated: bool,
-    /// `lca` (published card LCA), `lca-model` (a published parametric LCA model's output for this
-    /// card) or `estimate-memory` (ecotrace's fit on memory size).
+    /// `published` (a published card LCA), `published-model` (a published parametric LCA
+    /// model's output for this card), `published+memory` (a published card plus a memory
+    /// difference), `component` (die + memory + board, docs/data.md §5) or `tpu-component`.
     pub embodied_basis: String,
     pub embodied_source: String,
     pub license: String,
@@ -55,6 +77,18 @@ pub struct Accelerator {
 }
 
 impl Accelerator {
+    /// The embodied figure's provenance as one text for records and outputs: published or
+    /// derived and how (`embodied_source`), then its uncertainty range.
+    pub fn embodied_provenance(&self) -> String {
+        let (lo, hi) = self.embodied_range;
+        format!(
+            "{}; uncertainty range {:.1}-{:.1} kgCO2e",
+            self.embodied_source,
+            lo.kg(),
+            hi.kg()
+        )
+    }
+
     /// The peak throughput used to turn FLOPs into device-hours: dense FP16/BF16 tensor, else FP32.
     /// Returns the figure in FLOP/s and which precision it is.
     pub fn peak_flops(&self) -> Option<(f64, &'static str)> {
@@ -119,7 +153,32 @@ fn load_accelerators() -> Result<Vec<Accelerator>, String> {
                     ))
                 }
             };
+            let low = req("embodied_low_kgco2e")?;
+            let high = req("embodied_high_kgco2e")?;
+            let kg = req("embodied_kgco2e")?;
+            if !(low <= kg && kg <= high) {
+                return Err(format!(
+                    "accelerators.csv {id}: embodied {kg} outside its range {low}-{high}"
+                ));
+            }
+            let tdp_range = match (
+                opt_f64(&id, "tdp_low_w", &r[c("tdp_low_w")])?,
+                opt_f64(&id, "tdp_high_w", &r[c("tdp_high_w")])?,
+            ) {
+                (Some(l), Some(h)) => Some((Power::from_watts(l), Power::from_watts(h))),
+                (None, None) => None,
+                _ => return Err(format!("accelerators.csv {id}: half a TDP range")),
+            };
             Ok(Accelerator {
+                memory_type: r[c("memory_type")].clone(),
+                memory_source: r[c("memory_source")].clone(),
+                tdp_range,
+                tdp_source: r[c("tdp_source")].clone(),
+                flops_source: r[c("flops_source")].clone(),
+                die_area_mm2: opt_f64(&id, "die_area_mm2", &r[c("die_area_mm2")])?,
+                process_nm: opt_f64(&id, "process_nm", &r[c("process_nm")])?,
+                silicon_source: r[c("silicon_source")].clone(),
+                embodied_range: (CarbonMass::from_kg(low), CarbonMass::from_kg(high)),
                 aliases: r[c("aliases")]
                     .split(';')
                     .map(|a| a.trim().to_string())
@@ -137,7 +196,7 @@ fn load_accelerators() -> Result<Vec<Accelerator>, String> {
                 release_year: opt_f64(&id, "release_year", &r[c("release_year")])?
                     .map(|y| y as i32),
                 spec_source: r[c("spec_source")].clone(),
-                embodied: CarbonMass::from_kg(req("embodied_kgco2e")?),
+                embodied: CarbonMass::from_kg(kg),
                 embodied_estimated: estimated,
                 embodied_basis: r[c("embodied_basis")].clone(),
                 embodied_source: r[c("embodied_source")].clone(),

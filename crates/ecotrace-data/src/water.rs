@@ -1,8 +1,10 @@
 //! Table 6: water consumed off site to generate a kWh, per grid zone, from `data/water.csv`.
 //!
 //! Each figure is an estimate: the zone's fossil and nuclear shares of electricity (Electricity
-//! Maps) × the water consumption rates of tower-cooled thermal plants (NREL ReEDS, after Macknick
-//! et al. 2012). Hydro reservoir evaporation is not counted. On-site water (a data centre's WUE) is
+//! Maps) × the water consumption rates of thermal plants (NREL ReEDS, after Macknick et al. 2012)
+//! weighted by the country's published cooling mix (MESSAGEix-Nexus, after Raptis et al. 2016),
+//! or tower cooling where none is published; `WORLD` weights the countries by their generation.
+//! Hydro reservoir evaporation is not counted. On-site water (a data centre's WUE) is
 //! in the cloud-region table. See docs/footprint.md.
 
 use std::collections::HashMap;
@@ -26,6 +28,14 @@ pub struct WaterFactor {
     pub offsite: WaterIntensity,
     pub fossil_share: f64,
     pub nuclear_share: f64,
+    /// Water consumed per kWh of the zone's fossil generation (its cooling mix where published),
+    /// L/kWh; `None` on the generation-weighted `WORLD` row.
+    pub fossil_l_per_kwh: Option<f64>,
+    /// The same for its nuclear generation.
+    pub nuclear_l_per_kwh: Option<f64>,
+    /// `cooling mix` (the country's published cooling mix by technology), `tower` (every plant
+    /// taken as tower-cooled: no mix published) or `generation-weighted` (the `WORLD` row).
+    pub cooling_basis: String,
     pub year: i32,
     pub source: String,
     pub license: String,
@@ -50,8 +60,20 @@ fn load() -> Result<Water, String> {
         };
         let offsite = WaterIntensity::from_l_per_kwh(num("offsite_l_per_kwh")?)
             .map_err(|e| format!("water.csv {zone}: {e}"))?;
+        let opt = |col: &str| -> Result<Option<f64>, String> {
+            let t = r[c(col)].trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            t.parse::<f64>()
+                .map(Some)
+                .map_err(|e| format!("water.csv {zone}: {col}: {e}"))
+        };
         list.push(WaterFactor {
             name: r[c("name")].clone(),
+            fossil_l_per_kwh: opt("fossil_l_per_kwh")?,
+            nuclear_l_per_kwh: opt("nuclear_l_per_kwh")?,
+            cooling_basis: r[c("cooling_basis")].clone(),
             offsite,
             fossil_share: num("fossil_share")?,
             nuclear_share: num("nuclear_share")?,

@@ -55,7 +55,7 @@ fn every_accelerator_has_provenance_and_plausible_figures() {
         assert!((20.0..=1000.0).contains(&kg), "{} {kg} kg", a.id);
         assert_eq!(
             a.embodied_estimated,
-            a.embodied_basis != "lca",
+            a.embodied_basis != "published",
             "{}: basis {} vs estimated flag",
             a.id,
             a.embodied_basis
@@ -63,11 +63,73 @@ fn every_accelerator_has_provenance_and_plausible_figures() {
         if let Some((f, _)) = a.peak_flops() {
             assert!((1e12..=1e16).contains(&f), "{} {f}", a.id);
         }
+        // Each field names its own source, and every embodied figure its range.
+        for (field, src) in [
+            ("memory", &a.memory_source),
+            ("tdp", &a.tdp_source),
+            ("flops", &a.flops_source),
+            ("silicon", &a.silicon_source),
+        ] {
+            assert!(!src.trim().is_empty(), "{}: no {field} source", a.id);
+        }
+        let (lo, hi) = a.embodied_range;
+        assert!(
+            lo.kg() <= kg && kg <= hi.kg() && lo.kg() > 0.0,
+            "{} {lo:?} {hi:?}",
+            a.id
+        );
+        assert!(
+            a.embodied_source.starts_with(if a.embodied_estimated {
+                "derived"
+            } else {
+                "published"
+            }) || a.embodied_basis == "published-model",
+            "{}: {}",
+            a.id,
+            a.embodied_source
+        );
+        if let Some((l, h)) = a.tdp_range {
+            assert!(l <= a.tdp && a.tdp <= h, "{}", a.id);
+        }
     }
     // Published card LCAs are kept as published.
     assert_eq!(accelerator("L4").unwrap().embodied.kg(), 57.74);
     assert!(!accelerator("A100-SXM4-40GB").unwrap().embodied_estimated);
     assert!(accelerator("B200").unwrap().embodied_estimated);
+}
+
+#[test]
+fn corrected_citations_and_embodied_bases() {
+    // TPU v4: 170 W is Green Algorithms' figure, not Epoch's (which derives 340 W); both kept.
+    let v4 = accelerator("TPU-v4").unwrap();
+    assert_eq!(v4.tdp.watts(), 170.0);
+    assert!(
+        v4.tdp_source.contains("Green Algorithms"),
+        "{}",
+        v4.tdp_source
+    );
+    assert!(!v4.tdp_source.contains("Epoch"), "{}", v4.tdp_source);
+    let (l, h) = v4.tdp_range.unwrap();
+    assert_eq!((l.watts(), h.watts()), (170.0, 340.0));
+    // A100 PCIe 40GB: 250 W from Green Algorithms; Epoch's row (300 W) mixes the 80GB card.
+    let a = accelerator("A100-PCIE-40GB").unwrap();
+    assert_eq!(a.tdp.watts(), 250.0);
+    assert!(
+        a.tdp_source.contains("Green Algorithms"),
+        "{}",
+        a.tdp_source
+    );
+    assert_eq!(a.tdp_range.unwrap().1.watts(), 300.0);
+    // TPUs have their own basis, not a GPU card's.
+    for t in accelerators().iter().filter(|a| a.kind == "tpu") {
+        assert_eq!(t.embodied_basis, "tpu-component", "{}", t.id);
+    }
+    // A100 80GB = the published 40GB card + 40 GB of HBM, not a third more.
+    let a80 = accelerator("A100-SXM4-80GB").unwrap();
+    let a40 = accelerator("A100-SXM4-40GB").unwrap();
+    assert_eq!(a80.embodied_basis, "published+memory");
+    let extra = a80.embodied.kg() - a40.embodied.kg();
+    assert!((15.0..=35.0).contains(&extra), "{extra}");
 }
 
 #[test]
@@ -135,6 +197,37 @@ fn water_factors_cover_zones_with_a_world_default() {
     assert_eq!(offsite_water("XX-YY").zone, "WORLD");
     // Nuclear-heavy France consumes more per kWh than hydro-heavy Norway.
     assert!(offsite_water("FR").offsite > offsite_water("NO").offsite);
+}
+
+#[test]
+fn water_rows_follow_their_formula_and_cooling_mix() {
+    for w in water_factors().iter().filter(|w| w.zone != "WORLD") {
+        let (f, n) = (w.fossil_l_per_kwh.unwrap(), w.nuclear_l_per_kwh.unwrap());
+        let want = w.fossil_share * f + w.nuclear_share * n;
+        assert!(
+            (w.offsite.l_per_kwh() - want).abs() < 2e-4,
+            "{} {want}",
+            w.zone
+        );
+        assert!(
+            ["cooling mix", "tower"].contains(&w.cooling_basis.as_str()),
+            "{}",
+            w.zone
+        );
+        // Once-through cooling consumes less than a tower, so no rate exceeds the tower rates.
+        assert!(n <= 2.5438 + 1e-9 && f <= 2.6006 + 1e-9, "{}", w.zone);
+    }
+    // France's nuclear fleet is half once-through cooled (published mix): below the tower rate.
+    let fr = offsite_water("FR");
+    assert_eq!(fr.cooling_basis, "cooling mix");
+    let n = fr.nuclear_l_per_kwh.unwrap();
+    assert!((1.5..2.2).contains(&n), "{n}");
+    // The world row is weighted by generation, and lies within the country rows.
+    let world = offsite_water("XX");
+    assert_eq!(world.cooling_basis, "generation-weighted");
+    assert!(world
+        .source
+        .contains("weighted by their electricity generation"));
 }
 
 #[test]

@@ -15,12 +15,12 @@ fn accelerator_row(a: &Accelerator, source: &str, note: String) -> TableRow {
         .note(note)
 }
 
-/// Published or estimated, as a row note.
+/// Published or derived (estimated), as a row note.
 fn embodied_note(estimated: bool, basis: &str) -> String {
     match (estimated, basis.is_empty()) {
         (false, _) => "published".to_string(),
-        (true, true) => "estimated".to_string(),
-        (true, false) => format!("estimated ({basis})"),
+        (true, true) => "derived".to_string(),
+        (true, false) => format!("derived ({basis})"),
     }
 }
 
@@ -28,7 +28,7 @@ fn embodied_note(estimated: bool, basis: &str) -> String {
 pub fn accelerator_power(a: &Accelerator) -> Factor<Power> {
     Factor::table(
         a.tdp,
-        accelerator_row(a, &a.spec_source, format!("TDP of {}", a.id)),
+        accelerator_row(a, &a.tdp_source, format!("TDP of {}", a.id)),
     )
 }
 
@@ -37,7 +37,7 @@ pub fn accelerator_peak(a: &Accelerator) -> Option<Factor<f64>> {
     a.peak_flops().map(|(flops, precision)| {
         Factor::table(
             flops,
-            accelerator_row(a, &a.spec_source, format!("{precision} peak")),
+            accelerator_row(a, &a.flops_source, format!("{precision} peak")),
         )
     })
 }
@@ -48,7 +48,7 @@ pub fn accelerator_embodied(a: &Accelerator) -> Factor<CarbonMass> {
         a.embodied,
         accelerator_row(
             a,
-            &a.embodied_source,
+            &a.embodied_provenance(),
             embodied_note(a.embodied_estimated, &a.embodied_basis),
         ),
     )
@@ -91,7 +91,8 @@ mod tests {
         );
         let e = accelerator_embodied(a).provenance.to_string();
         assert!(
-            e.starts_with("published; ") || e.starts_with("estimated"),
+            (e.starts_with("published; ") || e.starts_with("derived"))
+                && e.contains("uncertainty range"),
             "{e}"
         );
         assert!(accelerator_peak(a)

@@ -269,10 +269,15 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String, serde_jso
             .map(|a| {
                 json!({
                     "id": a.id, "aliases": a.aliases, "vendor": a.vendor, "name": a.name, "kind": a.kind,
-                    "memory_gb": a.memory_gb, "tdp_w": a.tdp.watts(),
+                    "memory_gb": a.memory_gb, "memory_type": a.memory_type, "memory_source": a.memory_source,
+                    "tdp_w": a.tdp.watts(), "tdp_source": a.tdp_source,
+                    "tdp_range_w": a.tdp_range.map(|(l, h)| [l.watts(), h.watts()]),
                     "tflops_fp32": a.tflops_fp32, "tflops_fp16": a.tflops_fp16, "tflops_fp8": a.tflops_fp8,
+                    "flops_source": a.flops_source, "die_area_mm2": a.die_area_mm2,
+                    "process_nm": a.process_nm, "silicon_source": a.silicon_source,
                     "release_year": a.release_year, "spec_source": a.spec_source,
                     "embodied_kgco2e": a.embodied.kg(), "embodied_estimated": a.embodied_estimated,
+                    "embodied_range_kgco2e": [a.embodied_range.0.kg(), a.embodied_range.1.kg()],
                     "embodied_basis": a.embodied_basis, "embodied_source": a.embodied_source,
                     "license": a.license, "notes": a.notes,
                 })
@@ -302,19 +307,24 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String, serde_jso
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{:<16} {:>7} {:>6} {:>10} {:>10} {:>12}  embodied basis",
-        "accelerator", "mem GB", "TDP W", "fp16 TF/s", "fp32 TF/s", "embodied kg"
+        "{:<16} {:>7} {:>6} {:>10} {:>10} {:>12} {:>13}  embodied basis",
+        "accelerator", "mem GB", "TDP W", "fp16 TF/s", "fp32 TF/s", "embodied kg", "range kg"
     );
     for a in accs {
         let _ = writeln!(
             o,
-            "{:<16} {:>7} {:>6} {:>10} {:>10} {:>12}  {}",
+            "{:<16} {:>7} {:>6} {:>10} {:>10} {:>12} {:>13}  {}",
             a.id,
             exact(a.memory_gb),
             exact(a.tdp.watts()),
             opt(a.tflops_fp16),
             opt(a.tflops_fp32),
             exact(a.embodied.kg()),
+            format!(
+                "{}-{}",
+                exact(a.embodied_range.0.kg()),
+                exact(a.embodied_range.1.kg())
+            ),
             if a.embodied_estimated {
                 format!("{} (estimated)", a.embodied_basis)
             } else {
@@ -365,8 +375,13 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String, serde_jso
     for a in accs {
         let _ = writeln!(
             o,
-            "  {}: specs: {}; embodied: {} [{}]",
-            a.id, a.spec_source, a.embodied_source, a.license
+            "  {}: memory: {}; TDP: {}; FLOP/s: {}; embodied: {} [{}]",
+            a.id,
+            a.memory_source,
+            a.tdp_source,
+            a.flops_source,
+            a.embodied_provenance(),
+            a.license
         );
     }
     for e in refs {
