@@ -230,6 +230,17 @@ PUE_AZ = ("Microsoft fleet-wide PUE 1.185 (provider-global, not region-specific)
 WUE_AWS = ("AWS fleet-wide WUE 2024, 0.15 L/kWh (provider-global, not region-specific), as "
            "published by AWS (https://sustainability.aboutamazon.com/products-services/aws-cloud)")
 WUE_AZ = "none: no openly licensed per-region or fleet-wide Microsoft WUE figure was available"
+# Year and licence of each row's own figures (PUE, WUE). CCF's constants do not state their data
+# year: they are dated by the CCF snapshot that carries them (commit of 2024-03-25), said so.
+CCF_YEAR_NOTE = " (the figure's own year is not stated; dated by the CCF snapshot of 2024-03-25)"
+ROW_TERMS = {
+    "aws": ("2024", "facts published by AWS"),
+    "gcp": ("2024", "Apache-2.0 (Cloud Carbon Footprint)"),
+    "azure": ("2024", "Apache-2.0 (Cloud Carbon Footprint)"),
+}
+# Sources marked "all rights reserved" or unclear in the reference's cloud/SOURCES.md (GSF
+# real-time-cloud data, the unchecked EK transcription) are never bundled: the per-region AWS and
+# Azure intensities, PUE and WUE of regions.csv that come from them are left out.
 WUE_GCP = "none: Google publishes no WUE"
 
 
@@ -265,20 +276,24 @@ def cloud(zone_rows):
             pue, psrc, wue, wsrc = "1.15", PUE_AWS, "0.15", WUE_AWS
         elif p == "gcp":
             if reg in ttm:
-                pue, psrc = ttm[reg], PUE_GCP_TTM
+                pue, psrc = ttm[reg], PUE_GCP_TTM + CCF_YEAR_NOTE
             else:
-                pue, psrc = "1.1", PUE_GCP_AVG
+                pue, psrc = "1.1", PUE_GCP_AVG + CCF_YEAR_NOTE
             wue, wsrc = "", WUE_GCP
         else:
-            pue, psrc, wue, wsrc = "1.185", PUE_AZ, "", WUE_AZ
+            pue, psrc, wue, wsrc = "1.185", PUE_AZ + CCF_YEAR_NOTE, "", WUE_AZ
+        year, lic = ROW_TERMS[p]
+        for banned in ("Green-Software-Foundation", "real-time-cloud", "emielkwakkel"):
+            assert banned not in psrc + wsrc + isrc, (p, reg, banned)
         # EUAP (early-access) regions publish no location; only the country is known.
         location = r["location"] or "United States (location not published)"
-        out.append([p, reg, location, zone, fmt(g) if g else "", year, isrc, pue, psrc,
-                    wue, wsrc])
+        out.append([p, reg, location, zone, fmt(g) if g else "", "", isrc, pue, psrc,
+                    wue, wsrc, year, lic])
     with open(OUT / "cloud_regions.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["provider", "region", "location", "zone", "g_per_kwh", "intensity_year",
-                    "intensity_source", "pue", "pue_source", "wue_l_per_kwh", "wue_source"])
+                    "intensity_source", "pue", "pue_source", "wue_l_per_kwh", "wue_source",
+                    "year", "license"])
         w.writerows(out)
     print("cloud regions:", len(out))
 

@@ -575,6 +575,11 @@ CPU_INSTANCES = [
 ]
 
 
+# Every price row is dated: the snapshot date where the source records one, else the word
+# "undated", which outputs print as it is.
+UNDATED = "undated"
+
+
 def prices():
     out = []
     for r in read_csv(REF / "prices/aws_gpu_instances_ondemand_usd_per_hour.csv"):
@@ -588,14 +593,14 @@ def prices():
                     r["usd_per_hour"], r["price_date"], AWS_SRC.format(date=r["price_date"]), AWS_LIC])
     for inst, acc, n, regions in AZURE:
         for region, p in regions.items():
-            out.append(["azure", inst, region, acc, str(n), "", fmt(p), "", AZURE_SRC, AZURE_LIC])
+            out.append(["azure", inst, region, acc, str(n), "", fmt(p), UNDATED, AZURE_SRC, AZURE_LIC])
     for inst, vcpus, n, vm, gpu in GCP_A2:
         for region in GCP_A2_REGIONS:
-            out.append(["gcp", inst, region, "A100-SXM4-40GB", str(n), str(vcpus), fmt(round(vm + gpu, 5)), "",
+            out.append(["gcp", inst, region, "A100-SXM4-40GB", str(n), str(vcpus), fmt(round(vm + gpu, 5)), UNDATED,
                         GCP_SRC, GCP_LIC])
     for provider, inst, vcpus, regions in CPU_INSTANCES:
         for region, p in regions.items():
-            out.append([provider, inst, region, "", "0", str(vcpus), fmt(p), "", CPU_SRC[provider], CPU_LIC])
+            out.append([provider, inst, region, "", "0", str(vcpus), fmt(p), UNDATED, CPU_SRC[provider], CPU_LIC])
     out.sort(key=lambda o: (o[0], o[1], o[2]))
     write("prices.csv", ["provider", "instance", "region", "accelerator", "accelerator_count", "vcpus",
                          "usd_per_hour", "date", "source", "license"], out)

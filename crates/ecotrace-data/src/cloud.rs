@@ -42,6 +42,11 @@ pub struct CloudRegion {
     /// Water usage effectiveness, litres per kWh of IT energy.
     pub wue_l_per_kwh: Option<f64>,
     pub wue_source: String,
+    /// Year of the row's own figures (PUE, WUE); the sources say when it is the year of the
+    /// snapshot that carried a figure whose own year is not stated.
+    pub year: i32,
+    /// Licence of the row's own figures (the intensity keeps its zone's licence).
+    pub license: String,
 }
 
 impl CloudRegion {
@@ -79,11 +84,13 @@ fn load() -> Result<Vec<CloudRegion>, String> {
         c("intensity_year"),
         c("intensity_source"),
     );
-    let (c_pue, c_psrc, c_wue, c_wsrc) = (
+    let (c_pue, c_psrc, c_wue, c_wsrc, c_year, c_lic) = (
         c("pue"),
         c("pue_source"),
         c("wue_l_per_kwh"),
         c("wue_source"),
+        c("year"),
+        c("license"),
     );
     let zones = zones::table();
     let mut out: Vec<CloudRegion> = Vec::with_capacity(t.rows.len());
@@ -141,6 +148,17 @@ fn load() -> Result<Vec<CloudRegion>, String> {
             pue_source: r[c_psrc].clone(),
             wue_l_per_kwh: opt_f64(&key, "wue_l_per_kwh", &r[c_wue])?,
             wue_source: r[c_wsrc].clone(),
+            year: r[c_year]
+                .trim()
+                .parse()
+                .map_err(|e| format!("cloud_regions.csv {key}: year: {e}"))?,
+            license: {
+                let l = r[c_lic].trim();
+                if l.is_empty() {
+                    return Err(format!("cloud_regions.csv {key}: no licence"));
+                }
+                l.to_string()
+            },
         });
     }
     Ok(out)

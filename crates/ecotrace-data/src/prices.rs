@@ -27,13 +27,22 @@ pub struct InstancePrice {
     /// vCPUs of one instance, where the source records them.
     pub vcpus: Option<f64>,
     pub usd_per_hour: f64,
-    /// Date of the price snapshot, where the source records one (`2026-01-21`).
+    /// Date of the price snapshot, where the source records one (`2026-01-21`); `None` for a row
+    /// dated `undated` in the file (see [`InstancePrice::date_text`]).
     pub date: Option<String>,
     pub source: String,
     pub license: String,
 }
 
+/// The `date` of a price row whose source records no snapshot date.
+pub const UNDATED: &str = "undated";
+
 impl InstancePrice {
+    /// The snapshot date as outputs print it: the date, or `undated`.
+    pub fn date_text(&self) -> &str {
+        self.date.as_deref().unwrap_or(UNDATED)
+    }
+
     /// Whether the instance carries accelerators (GPUs); CPU instances do not.
     pub fn has_accelerator(&self) -> bool {
         !self.accelerator.is_empty()
@@ -87,6 +96,11 @@ fn load() -> Result<Vec<InstancePrice>, String> {
                 return Err(format!("prices.csv {key}: empty source"));
             }
             let date = r[c("date")].trim();
+            if date.is_empty() {
+                return Err(format!(
+                    "prices.csv {key}: no date (write {UNDATED:?} when the source records none)"
+                ));
+            }
             Ok(InstancePrice {
                 provider: r[c("provider")].clone(),
                 instance: r[c("instance")].clone(),
@@ -95,7 +109,7 @@ fn load() -> Result<Vec<InstancePrice>, String> {
                 accelerator_count: n,
                 vcpus,
                 usd_per_hour: usd,
-                date: (!date.is_empty()).then(|| date.to_string()),
+                date: (date != UNDATED).then(|| date.to_string()),
                 source: r[c("source")].clone(),
                 license: r[c("license")].clone(),
             })

@@ -14,6 +14,20 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 #[test]
+fn every_price_row_is_dated_or_says_undated() {
+    for p in prices() {
+        let d = p.date_text();
+        assert!(
+            d == "undated" || (d.len() == 10 && d.as_bytes()[4] == b'-' && d.starts_with("20")),
+            "{} {}: {d}",
+            p.instance,
+            p.region
+        );
+    }
+    assert!(prices().iter().any(|p| p.date.is_some()));
+}
+
+#[test]
 fn gcp_rows_have_provenance_and_add_the_vm_and_gpu_parts() {
     let gcp: Vec<_> = prices()
         .iter()
@@ -24,6 +38,7 @@ fn gcp_rows_have_provenance_and_add_the_vm_and_gpu_parts() {
         assert!(p.usd_per_hour > 0.0, "{}", p.instance);
         assert!(p.source.contains("skypilot-catalog@0489582999fe"));
         assert!(p.source.contains("snapshot date not recorded"));
+        assert_eq!(p.date_text(), "undated");
         assert!(!p.license.is_empty());
         assert!(accelerator(&p.accelerator).is_ok());
     }

@@ -51,6 +51,19 @@ fn every_cloud_row_has_provenance_and_resolves_to_an_intensity() {
         if let Some(w) = r.wue_l_per_kwh {
             assert!(w.is_finite() && (0.0..=5.0).contains(&w), "{id}");
         }
+        // A licence and a year on every row; nothing from sources whose data licence is
+        // "all rights reserved" or unclear (GSF real-time-cloud, the unchecked EK transcription).
+        assert!(YEARS.contains(&r.year), "{id}");
+        assert!(!r.license.trim().is_empty(), "{id}");
+        for text in [&r.intensity_source, &r.pue_source, &r.wue_source] {
+            for banned in [
+                "Green-Software-Foundation",
+                "real-time-cloud",
+                "emielkwakkel",
+            ] {
+                assert!(!text.contains(banned), "{id}: {text}");
+            }
+        }
     }
 }
 

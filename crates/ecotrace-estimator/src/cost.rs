@@ -87,7 +87,7 @@ fn instance_row(ip: &ecotrace_data::InstancePrice, what: String) -> Provenance {
             format!("{}:{} {}", ip.provider, ip.region, ip.instance),
             ip.source.clone(),
         )
-        .year(ip.date.as_deref().unwrap_or("undated"))
+        .year(ip.date_text())
         .licence(ip.license.clone())
         .note(what),
     )

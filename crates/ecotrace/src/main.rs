@@ -713,6 +713,7 @@ fn data_zones(json: bool) -> Result<String> {
                     "year": r.intensity_year, "source": r.intensity_source,
                     "pue": r.pue.map(|p| p.value()), "pue_source": r.pue_source,
                     "wue_l_per_kwh": r.wue_l_per_kwh, "wue_source": r.wue_source,
+                    "figures_year": r.year, "license": r.license,
                 })
             })
             .collect();
@@ -756,13 +757,13 @@ fn data_zones(json: bool) -> Result<String> {
     }
     let _ = writeln!(
         o,
-        "\n{:<34} {:<12} {:>9} {:>5}  location",
-        "cloud region", "zone", "life-cycle", "PUE"
+        "\n{:<34} {:<12} {:>9} {:>5} {:>5}  {:<36} location",
+        "cloud region", "zone", "life-cycle", "PUE", "year", "licence"
     );
     for r in regions {
         let _ = writeln!(
             o,
-            "{:<34} {:<12} {:>9} {:>5}  {}",
+            "{:<34} {:<12} {:>9} {:>5} {:>5}  {:<36} {}",
             format!("{}:{}", r.provider, r.region),
             r.zone,
             r.intensity
@@ -771,10 +772,15 @@ fn data_zones(json: bool) -> Result<String> {
             r.pue
                 .map(|p| format!("{:.2}", p.value()))
                 .unwrap_or_else(|| "-".into()),
+            r.year,
+            truncate(&r.license, 36),
             r.location
         );
     }
-    let _ = writeln!(o, "\nSources and licences: docs/data.md");
+    let _ = writeln!(
+        o,
+        "\nCloud regions: year and licence of the row's PUE and WUE (intensities are their zone's). Sources and licences: docs/data.md, `ecotrace data licenses`"
+    );
     Ok(o)
 }
 

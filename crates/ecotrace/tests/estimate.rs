@@ -557,6 +557,38 @@ fn data_hardware_lists_the_catalog_with_sources() {
 }
 
 #[test]
+fn price_rows_say_their_date_or_undated() {
+    let e = Env::new();
+    let source = |region: &str, hw: &str| {
+        let v = e.json(&[
+            "estimate",
+            "--hardware",
+            hw,
+            "--hours",
+            "1",
+            "--region",
+            region,
+            "--json",
+        ]);
+        let a = v["assumptions"].as_array().unwrap();
+        let p = a
+            .iter()
+            .find(|a| a["name"] == "price_usd_per_device_hour")
+            .unwrap_or_else(|| panic!("no price in {v}"));
+        p["source"].as_str().unwrap().to_string()
+    };
+    // The SkyPilot snapshot records no date: the output says so.
+    let azure = source("azure:eastus", "T4");
+    assert!(azure.contains(", undated,"), "{azure}");
+    // The AWS rows carry their snapshot date.
+    let aws = source("aws:us-east-1", "A100-SXM4-40GB");
+    assert!(
+        aws.contains(", 2026-01-21,") && !aws.contains("undated"),
+        "{aws}"
+    );
+}
+
+#[test]
 fn data_licenses_lists_every_bundled_table() {
     let e = Env::new();
     let text = e.ok(&["data", "licenses"]);
