@@ -545,7 +545,9 @@ fn slow_idle_oversized_and_greedy_clients_are_handled() {
 
     // A request over the size limit is refused.
     let mut big = connect();
-    big.get_mut().write_all(&vec![b'x'; 5000]).unwrap();
+    // The agent may refuse and close before the whole request is written (EPIPE): its answer is
+    // already queued on our side, so a failed write is not the test's business.
+    let _ = big.get_mut().write_all(&vec![b'x'; 5000]);
     let r = next_answer(&mut big);
     assert!(r["error"].as_str().unwrap().contains("too long"), "{r}");
     drop(big);
