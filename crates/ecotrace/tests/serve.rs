@@ -333,7 +333,11 @@ fn windows_and_counts_from_a_shell_script() {
         echo "start prepare" >> "$w"
         sleep 0.3
         echo "start burn" >> "$w"
-        i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done
+        # Burn CPU for at least 0.4 s (several sampling intervals), however fast the machine.
+        t0=$(date +%s%N)
+        while [ $(( $(date +%s%N) - t0 )) -lt 400000000 ]; do
+            i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done
+        done
         echo "count requests=3 generated_tokens=120" >> "$w"
         echo "end burn" >> "$w"
         echo "end prepare" >> "$w"
