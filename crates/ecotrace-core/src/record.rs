@@ -323,6 +323,18 @@ impl std::str::FromStr for GridBasis {
     }
 }
 
+/// Whether a run was charged a yearly average or hour by hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntensityResolution {
+    /// One figure for the whole run: the zone's yearly average (or the user's number).
+    #[default]
+    YearlyAverage,
+    /// Each sample interval charged at the intensity of its hour; `g_per_kwh` is then the
+    /// energy-weighted mean over the run.
+    Hourly,
+}
+
 /// The grid carbon intensity used for a run, with its provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntensityUsed {
@@ -336,6 +348,12 @@ pub struct IntensityUsed {
     /// for records written before ecotrace recorded it.
     #[serde(default)]
     pub grid_basis: Option<GridBasis>,
+    /// `yearly-average` or `hourly` (records written before this field: `yearly-average`).
+    #[serde(default)]
+    pub resolution: IntensityResolution,
+    /// The hourly series charged, when `resolution` is `hourly`.
+    #[serde(default)]
+    pub series: Option<String>,
 }
 
 /// The PUE used for a run, with its provenance.

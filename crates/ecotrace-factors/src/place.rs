@@ -282,6 +282,8 @@ impl Place {
                 .and_then(|y| y.parse().ok()),
             basis: self.intensity_basis(),
             grid_basis: self.grid_basis(),
+            resolution: Default::default(),
+            series: None,
         }
     }
 

@@ -128,6 +128,8 @@ fn template() -> Map<String, Value> {
             year: None,
             basis: IntensityBasis::WorldDefault,
             grid_basis: None,
+            resolution: Default::default(),
+            series: None,
         },
         operational: CarbonMass::ZERO,
         embodied: None,

@@ -650,6 +650,8 @@ fn record(
         year: None,
         basis: IntensityBasis::User,
         grid_basis: None,
+        resolution: Default::default(),
+        series: None,
     };
     let mut tags = BTreeMap::new();
     tags.insert("imported_from".to_string(), "codecarbon".to_string());

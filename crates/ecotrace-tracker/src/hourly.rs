@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Datelike, Utc};
 use ecotrace_core::GridBasis;
 use ecotrace_data::UserSeries;
 
@@ -68,4 +69,76 @@ pub fn user_hourly_series(only: Option<(&str, GridBasis)>) -> Result<Vec<UserSer
         out.push(s);
     }
     Ok(out)
+}
+
+/// The hourly series a run is charged with: the user's imported ones first, then the bundled
+/// ones, of the grid zone that serves the run's region, on its basis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourlyCharge {
+    /// The zone of the series.
+    pub zone: String,
+    series: Vec<UserSeries>,
+}
+
+impl HourlyCharge {
+    /// The series for a run in `zones` (the grid zone first) on `basis` starting at `start`:
+    /// `Ok(None)` with a note when the zone has hourly data that does not cover `start`, and
+    /// `Ok(None)` without one when it has none. Bundled series are decoded only for a year that
+    /// covers `start`.
+    pub fn find(
+        zones: &[&str],
+        basis: GridBasis,
+        start: DateTime<Utc>,
+    ) -> Result<(Option<Self>, Option<String>), TrackError> {
+        let mut zone = None;
+        let mut series = Vec::new();
+        for z in zones {
+            let user = user_hourly_series(Some((z, basis)))?;
+            if !user.is_empty() {
+                zone = Some(z.to_string());
+                series = user;
+                break;
+            }
+        }
+        let bundled = zones
+            .iter()
+            .find_map(|z| ecotrace_data::hourly_zone(z))
+            .map(|(z, _)| z);
+        if let Some(b) = bundled {
+            for y in [start.year(), start.year() + 1] {
+                if let Some(s) = ecotrace_data::hourly(b, y) {
+                    series.push(UserSeries {
+                        zone: s.zone.clone(),
+                        basis,
+                        first_hour: s.first_hour,
+                        values: s.values(basis),
+                        source: s.source.clone(),
+                    });
+                }
+            }
+        }
+        let Some(zone) = zone.or(bundled.map(str::to_string)) else {
+            return Ok((None, None));
+        };
+        let charge = HourlyCharge { zone, series };
+        if charge.at(start).is_some() {
+            Ok((Some(charge), None))
+        } else {
+            Ok((
+                None,
+                Some(format!(
+                    "hourly intensity data for {} does not cover {}: the yearly average is charged",
+                    charge.zone,
+                    start.format("%Y-%m-%d %H:00 UTC")
+                )),
+            ))
+        }
+    }
+
+    /// The intensity of the hour that contains `t`, and the source of its series.
+    pub fn at(&self, t: DateTime<Utc>) -> Option<(f64, &str)> {
+        self.series
+            .iter()
+            .find_map(|s| s.at(t).map(|g| (g, s.source.as_str())))
+    }
 }

@@ -177,6 +177,18 @@ struct Recorder {
     peak: Power,
     /// The first checkpoint error, for the caller to report once.
     checkpoint_error: Option<String>,
+    /// Charging by the hour (see [`Recorder::charge_hourly`]).
+    hourly: Option<HourlyBook>,
+}
+
+/// Energy per clock hour of a run charged hour by hour, and the yearly figure to fall back on.
+struct HourlyBook {
+    charge: crate::hourly::HourlyCharge,
+    yearly: ecotrace_core::IntensityUsed,
+    /// Wh per hour (Unix hours).
+    energy: std::collections::BTreeMap<i64, f64>,
+    /// End of the last sample taken in, seconds since the start.
+    last_t: f64,
 }
 
 impl Recorder {
@@ -192,6 +204,7 @@ impl Recorder {
         self.sample_count += samples.len() as u64;
         self.record.components = components;
         self.record.duration = elapsed;
+        self.charge_hourly(samples);
         crate::footprint::update_shares(&mut self.record);
         self.record.recompute();
         self.record.samples = SamplesSummary {
@@ -199,6 +212,78 @@ impl Recorder {
             mean_power_w: self.record.mean_power,
             peak_power_w: self.peak,
         };
+    }
+}
+
+impl Recorder {
+    /// Charges each sample interval at the intensity of its hour: the record's intensity becomes
+    /// the energy-weighted mean of the hours (so operational CO2e = Σ energy × PUE × hour's
+    /// intensity), `resolution: hourly`. A run that leaves the covered hours goes back to the
+    /// yearly figure, with a note.
+    fn charge_hourly(&mut self, samples: &[PowerSample]) {
+        let Some(book) = &mut self.hourly else {
+            return;
+        };
+        let start = self.record.started_at;
+        for s in samples {
+            let dt = s.t_s - book.last_t;
+            if dt > 0.0 {
+                let mid = start
+                    + chrono::Duration::milliseconds(((book.last_t + dt / 2.0) * 1000.0) as i64);
+                *book
+                    .energy
+                    .entry(mid.timestamp().div_euclid(3600))
+                    .or_default() += s.total().watts() * dt;
+                book.last_t = s.t_s;
+            }
+        }
+        let (mut num, mut den, mut covered) = (0.0, 0.0, true);
+        let mut sources: Vec<&str> = Vec::new();
+        for (&hour, &wh) in &book.energy {
+            let t = chrono::DateTime::from_timestamp(hour * 3600, 0).unwrap_or(start);
+            match book.charge.at(t) {
+                Some((g, src)) => {
+                    num += wh * g;
+                    den += wh;
+                    if !sources.contains(&src) {
+                        sources.push(src);
+                    }
+                }
+                None => {
+                    covered = false;
+                    break;
+                }
+            }
+        }
+        let i = &mut self.record.intensity;
+        if !covered {
+            *i = book.yearly.clone();
+            let note = format!(
+                "the run left the hours covered by the hourly data of {}: the yearly average is charged",
+                book.charge.zone
+            );
+            self.record.notes.push(note);
+            self.hourly = None;
+            return;
+        }
+        let g = if den > 0.0 {
+            num / den
+        } else {
+            book.charge
+                .at(start)
+                .map_or(i.value.g_per_kwh(), |(g, _)| g)
+        };
+        if let Ok(v) = ecotrace_core::CarbonIntensity::from_g_per_kwh(g) {
+            i.value = v;
+        }
+        i.resolution = ecotrace_core::IntensityResolution::Hourly;
+        i.series = Some(format!("{}: {}", book.charge.zone, sources.join("; ")));
+        if sources.is_empty() {
+            i.series = book
+                .charge
+                .at(start)
+                .map(|(_, s)| format!("{}: {s}", book.charge.zone));
+        }
     }
 }
 
@@ -358,6 +443,12 @@ impl Run {
         })?;
         Ok(Run {
             recorder: Arc::new(Mutex::new(Recorder {
+                hourly: settings.hourly.clone().map(|charge| HourlyBook {
+                    charge,
+                    yearly: record.intensity.clone(),
+                    energy: Default::default(),
+                    last_t: 0.0,
+                }),
                 record,
                 sample_count: 0,
                 peak: Power::ZERO,

@@ -45,6 +45,9 @@ pub struct MeasureSettings {
     /// keyword); None: the runtimes' visible-device variables, else the GPUs the run holds a
     /// context on.
     pub gpus: Option<GpuRequest>,
+    /// The hourly series the run is charged with, when one covers its start
+    /// (docs/planning.md); `None`: the yearly figure.
+    pub hourly: Option<crate::hourly::HourlyCharge>,
 }
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
@@ -120,9 +123,24 @@ impl MeasureSettings {
         let f = &args.factors;
         let place = ecotrace_factors::resolve_place(f.region.as_deref(), f, &origins)?;
         let footprint = crate::footprint::resolve(&place, f, &origins)?;
+        // A region's intensity from the tables may be charged hour by hour instead.
+        let mut hour_notes = Vec::new();
+        let hourly = match (place.intensity.provenance.row(), f.region.is_some()) {
+            (Some(row), true) if !place.intensity.provenance.is_given() => {
+                let (charge, note) = crate::hourly::HourlyCharge::find(
+                    &[row.row.as_str(), place.label.as_str()],
+                    place.grid_basis().unwrap_or_default(),
+                    chrono::Utc::now(),
+                )?;
+                hour_notes.extend(note);
+                charge
+            }
+            _ => None,
+        };
         Ok(MeasureSettings {
             gpus,
             footprint,
+            hourly,
             job: crate::job::detect_from_env(None),
             project,
             phase,
@@ -133,7 +151,7 @@ impl MeasureSettings {
             pue: place.pue_used(),
             cpu_power,
             ram_power,
-            notes: place.notes.clone(),
+            notes: place.notes.iter().cloned().chain(hour_notes).collect(),
             place,
         })
     }

@@ -78,6 +78,8 @@ pub fn record(id: &str, project: &str, phase: Phase, started_at: DateTime<Utc>) 
             year: Some(2023),
             basis: IntensityBasis::Zone,
             grid_basis: None,
+            resolution: Default::default(),
+            series: None,
         },
         operational: CarbonMass::ZERO,
         embodied: None,

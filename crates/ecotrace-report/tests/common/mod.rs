@@ -70,6 +70,8 @@ fn ember(zone: &str, g: f64) -> IntensityUsed {
         year: Some(2023),
         basis: IntensityBasis::Zone,
         grid_basis: Some(GridBasis::Lifecycle),
+        resolution: Default::default(),
+        series: None,
     }
 }
 
@@ -314,6 +316,8 @@ pub fn failed() -> RunRecord {
         year: Some(2023),
         basis: IntensityBasis::WorldDefault,
         grid_basis: None,
+        resolution: Default::default(),
+        series: None,
     };
     r.notes = vec![
         "no region given: the world average (481 gCO2e/kWh) was used; pass --region (e.g. FR, US-CA, aws:eu-west-3) for the grid you run on".to_string(),
@@ -425,6 +429,8 @@ pub fn interrupted() -> RunRecord {
         year: None,
         basis: IntensityBasis::User,
         grid_basis: None,
+        resolution: Default::default(),
+        series: None,
     };
     r.metrics = BTreeMap::new();
     r.samples = SamplesSummary {

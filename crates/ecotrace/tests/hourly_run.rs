@@ -1,0 +1,81 @@
+//! A run whose zone has hourly data covering its dates is charged hour by hour, and says so.
+
+mod common;
+
+use chrono::{Duration, Timelike, Utc};
+use common::Env;
+use serde_json::Value;
+
+/// An Electricity Maps hourly CSV for `zone` from `from_h` to `to_h` hours around now.
+fn em_csv(zone: &str, from_h: i64, to_h: i64, lca: f64, direct: f64) -> String {
+    let now = Utc::now()
+        .with_minute(0)
+        .unwrap()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    let mut s = String::from("Datetime (UTC),Zone Id,Carbon Intensity gCO₂eq/kWh (direct),Carbon Intensity gCO₂eq/kWh (LCA)\n");
+    for h in from_h..=to_h {
+        let t = now + Duration::hours(h);
+        s.push_str(&format!(
+            "{},{zone},{direct},{lca}\n",
+            t.format("%Y-%m-%d %H:%M:%S")
+        ));
+    }
+    s
+}
+
+fn run_json(e: &Env, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "run",
+        "-q",
+        "--json",
+        "--interval",
+        "50ms",
+        "--cpu-power",
+        "50",
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "sleep", "0.3"]);
+    e.json(&args)
+}
+
+#[test]
+fn a_run_covered_by_hourly_data_is_charged_hourly() {
+    let e = Env::new();
+    let f = e.path("fr.csv");
+    std::fs::write(&f, em_csv("FR", -3, 3, 123.0, 100.0)).unwrap();
+    e.ok(&["data", "import-hourly", f.to_str().unwrap()]);
+    let r = run_json(&e, &["--region", "FR"]);
+    let i = &r["intensity"];
+    assert_eq!(i["resolution"], "hourly", "{r}");
+    let g = i["g_per_kwh"].as_f64().unwrap();
+    assert!((g - 123.0).abs() < 1e-9, "{i}");
+    assert!(i["series"].as_str().unwrap().contains("fr.csv"), "{i}");
+    let kwh = r["energy_kwh"]["total"].as_f64().unwrap();
+    let op = r["operational_kgco2e"].as_f64().unwrap();
+    assert!((op - kwh * r["pue"]["value"].as_f64().unwrap() * 0.123).abs() <= 1e-12 + 1e-9 * op);
+    // The direct basis takes the direct series.
+    let d = run_json(&e, &["--region", "FR", "--basis", "direct"]);
+    let g = d["intensity"]["g_per_kwh"].as_f64().unwrap();
+    assert!((g - 100.0).abs() < 1e-9, "{d}");
+    assert_eq!(d["intensity"]["grid_basis"], "direct");
+}
+
+#[test]
+fn a_run_outside_the_covered_dates_keeps_the_yearly_figure_and_says_so() {
+    let e = Env::new();
+    let f = e.path("fr-old.csv");
+    std::fs::write(&f, em_csv("FR", -100, -50, 123.0, 100.0)).unwrap();
+    e.ok(&["data", "import-hourly", f.to_str().unwrap()]);
+    let r = run_json(&e, &["--region", "FR"]);
+    assert_eq!(r["intensity"]["resolution"], "yearly-average", "{r}");
+    assert_ne!(r["intensity"]["g_per_kwh"].as_f64(), Some(123.0));
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("does not cover"), "{notes}");
+    // A zone without any hourly data says nothing about it.
+    let r = run_json(&e, &["--region", "NO-NO1"]);
+    assert_eq!(r["intensity"]["resolution"], "yearly-average");
+    assert!(!r["notes"].to_string().contains("hourly"), "{}", r["notes"]);
+}
