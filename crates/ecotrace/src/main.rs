@@ -295,14 +295,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             }
             let by = parse_opt::<GroupBy>(&args.by)?.unwrap_or(GroupBy::Project);
             let format = parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table);
-            let filter = RunFilter {
-                project: args.project.clone(),
-                phase: parse_opt::<Phase>(&args.phase)?,
-                status: None,
-                since: None,
-                limit: None,
-                offset: 0,
-            };
+            let filter = report_filter(&args)?;
             let runs = ledger.list(&filter)?;
             if runs.is_empty() {
                 if let Some(p) = &args.project {
@@ -491,6 +484,18 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
 }
 
 /// `report --by hour`: the hourly rows of the runs that counted work, summed by hour.
+/// The runs a `report` covers: its project and phase, every status, no limit.
+fn report_filter(args: &cli::ReportArgs) -> Result<RunFilter> {
+    Ok(RunFilter {
+        project: args.project.clone(),
+        phase: parse_opt::<Phase>(&args.phase)?,
+        status: None,
+        since: None,
+        limit: None,
+        offset: 0,
+    })
+}
+
 fn report_by_hour(ledger: &dyn Ledger, args: &cli::ReportArgs) -> Result<i32> {
     let format = parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table);
     if !matches!(
@@ -503,14 +508,7 @@ fn report_by_hour(ledger: &dyn Ledger, args: &cli::ReportArgs) -> Result<i32> {
         ))
         .into());
     }
-    let filter = RunFilter {
-        project: args.project.clone(),
-        phase: parse_opt::<Phase>(&args.phase)?,
-        status: None,
-        since: None,
-        limit: None,
-        offset: 0,
-    };
+    let filter = report_filter(args)?;
     let mut runs = Vec::new();
     for r in ledger.list(&filter)? {
         if r.serving.is_some() {
