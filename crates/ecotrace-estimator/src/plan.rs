@@ -679,6 +679,85 @@ pub fn plan_slurm(p: &Plan, local: chrono::FixedOffset) -> String {
     )
 }
 
+/// `1h 02m 05s`, `2m 05s`, `5s`: a wait, to the second.
+pub fn wait_text(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s:02}s"),
+        _ => format!("{h}h {m:02}m {s:02}s"),
+    }
+}
+
+/// What `ecotrace run --when-green` says before it waits or runs, one line each: the chosen
+/// start and why, or why it runs now; the plan's notes. `now` is the planner's clock;
+/// `assumed_duration` is set when the job's duration was not given.
+pub fn when_green_text(p: &Plan, now: DateTime<Utc>, assumed_duration: bool) -> Vec<String> {
+    let basis = if p.basis == "direct" {
+        "direct"
+    } else {
+        "life-cycle"
+    };
+    let g = ecotrace_core::human::num;
+    let mut o = Vec::new();
+    if assumed_duration {
+        o.push(format!(
+            "no --duration given: planned for a {} h job (give --duration for the command's length)",
+            p.duration_hours
+        ));
+    }
+    if !p.time_shifted {
+        o.push(format!(
+            "when green: {} has no hourly grid data, so no start is cleaner than another: running now ({} gCO2e/kWh, yearly average, {basis})",
+            p.region,
+            g(p.mean_g_per_kwh)
+        ));
+    } else if p.start_time <= now {
+        o.push(format!(
+            "when green: now is the cleanest start in {} before {}: {} gCO2e/kWh over the next {} h ({basis}); running now",
+            p.region,
+            p.deadline,
+            g(p.mean_g_per_kwh),
+            p.duration_hours
+        ));
+    } else {
+        let wait = (p.start_time - now).num_seconds().max(0) as u64;
+        o.push(format!(
+            "when green: starting at {} in {} (in {}): {} gCO2e/kWh over {} h ({basis}), {:.1} % less than starting now ({} gCO2e/kWh); Ctrl-C cancels and records nothing",
+            p.start,
+            p.region,
+            wait_text(wait),
+            g(p.mean_g_per_kwh),
+            p.duration_hours,
+            p.saving_pct,
+            g(p.baseline.mean_g_per_kwh)
+        ));
+    }
+    o.extend(p.notes.iter().map(|n| format!("note: {n}")));
+    o
+}
+
+/// The note a run started by `--when-green` keeps in its record.
+pub fn when_green_note(p: &Plan) -> String {
+    let g = ecotrace_core::human::num;
+    format!(
+        "started by --when-green: planned start {} in {} ({} h window, {} gCO2e/kWh {}; {} gCO2e/kWh starting at {}, {:.1} % less){}",
+        p.start,
+        p.region,
+        p.duration_hours,
+        g(p.mean_g_per_kwh),
+        p.basis,
+        g(p.baseline.mean_g_per_kwh),
+        p.baseline.start,
+        p.saving_pct,
+        match (p.profile_year, p.time_shifted) {
+            (_, false) => " (no hourly data: not time-shifted)".to_string(),
+            (Some(y), true) => format!(" on a typical profile, the same calendar hours of {y}"),
+            (None, true) => String::new(),
+        }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -702,5 +781,8 @@ mod tests {
         let leap = Utc.with_ymd_and_hms(2024, 2, 29, 5, 0, 0).unwrap();
         assert_eq!(profile_index(leap, 2022), (31 + 27) * 24 + 5);
         assert_eq!(profile_index(leap, 2024), (31 + 28) * 24 + 5);
+        assert_eq!(wait_text(5), "5s");
+        assert_eq!(wait_text(125), "2m 05s");
+        assert_eq!(wait_text(3725), "1h 02m 05s");
     }
 }

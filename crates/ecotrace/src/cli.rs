@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command and measure its energy and carbon: ecotrace run [OPTIONS] -- COMMAND [ARGS...]
-    Run(RunArgs),
+    Run(RunCmdArgs),
     /// Start a model server and measure it until it exits, per request and per 1,000 generated
     /// tokens: ecotrace serve [OPTIONS] --metrics-url URL -- COMMAND [ARGS...]
     Serve(ServeArgs),
@@ -109,6 +109,37 @@ pub struct RunArgs {
     /// The command to run, after `--`. An unknown option before it is an error, not a command
     #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// `ecotrace run`: the run's options and, with `--when-green`, when to start it.
+#[derive(Debug, Args)]
+pub struct RunCmdArgs {
+    #[command(flatten)]
+    pub green: WhenGreenArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `ecotrace run --when-green`: wait for the cleanest start before the deadline (the planner of
+/// `ecotrace plan`, in the run's own region: the command runs here, only its start moves).
+#[derive(Debug, Args, Default, Clone)]
+pub struct WhenGreenArgs {
+    /// Start the command at the hour whose window has the cleanest grid in the run's region,
+    /// finishing by --deadline (as `ecotrace plan`); Ctrl-C while waiting exits 130 and records
+    /// nothing
+    #[arg(long)]
+    pub when_green: bool,
+    /// How long the command runs: 6h, 90m, 2d (rounded up to whole hours) [default: 1h, said in
+    /// the output]
+    #[arg(long, value_name = "DURATION", requires = "when_green")]
+    pub duration: Option<String>,
+    /// Latest end: RFC 3339, or a duration from now (12h, 2d) [default: now + duration + 24h]
+    #[arg(long, value_name = "TIME|DURATION", requires = "when_green")]
+    pub deadline: Option<String>,
+    /// Year whose same calendar hours stand in for dates without data [default: the most recent
+    /// year with data for the region]
+    #[arg(long, value_name = "YEAR", requires = "when_green")]
+    pub profile_year: Option<i32>,
 }
 
 /// How the work of a server is counted (`serve`, `attach`).

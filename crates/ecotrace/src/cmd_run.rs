@@ -22,6 +22,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// The server's work counter (`ecotrace serve --metrics-url`).
     pub work: Option<Box<dyn WorkSource>>,
+    /// Notes for the record (how `--when-green` chose the start).
+    pub notes: Vec<String>,
 }
 
 fn spawn_error(cmd: &str, e: &std::io::Error) -> String {
@@ -48,6 +50,9 @@ pub fn run(mut opts: RunOptions, ledger: Box<dyn Ledger>) -> Result<i32> {
     // run is not going where they expect.
     for n in run.take_notices() {
         eprintln!("ecotrace: {n}");
+    }
+    for n in std::mem::take(&mut opts.notes) {
+        run.note(n);
     }
     if let Some(source) = opts.work.take() {
         // The server starts with the run: its counters' first values are the run's work.

@@ -4,6 +4,7 @@
 mod child;
 mod cli;
 mod cmd_agent;
+mod cmd_green;
 mod cmd_plan;
 mod cmd_run;
 mod cmd_serve;
@@ -157,14 +158,23 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let files = FileLayers::discover(&cwd)?;
     match cli.command {
-        Command::Run(args) => {
+        Command::Run(cli::RunCmdArgs { green, run: args }) => {
             let mut opts = args.measure.clone();
             opts.origins = origins;
             let mut settings = MeasureSettings::resolve(&opts, &files)?;
+            let quiet = args.quiet || files.quiet().unwrap_or(false);
+            let mut notes = Vec::new();
+            if green.when_green {
+                match cmd_green::plan_and_wait(&green, &settings, quiet)? {
+                    cmd_green::Waited::Cancelled(code) => return Ok(code),
+                    cmd_green::Waited::Start(note) => notes.push(note),
+                }
+                // Resolved again at the start: the hour charged is the one the run starts in.
+                settings = MeasureSettings::resolve(&opts, &files)?;
+            }
             if let Some(job) = &args.job {
                 settings.job = ecotrace_tracker::job::detect_from_env(Some(job));
             }
-            let quiet = args.quiet || files.quiet().unwrap_or(false);
             let ledger = open_ledger_for_run(&cli.ledger, &files)?;
             cmd_run::run(
                 cmd_run::RunOptions {
@@ -173,6 +183,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                     json: args.json,
                     quiet,
                     work: None,
+                    notes,
                 },
                 ledger,
             )
@@ -195,6 +206,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                     json: run.json,
                     quiet,
                     work,
+                    notes: Vec::new(),
                 },
                 ledger,
             )
@@ -214,6 +226,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                     json: args.json,
                     quiet,
                     work,
+                    notes: Vec::new(),
                 },
                 ledger,
             )
