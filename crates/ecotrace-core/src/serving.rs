@@ -261,10 +261,6 @@ pub fn hour_totals<'a>(rows: impl IntoIterator<Item = (&'a HourRow, Factors)>) -
     let mut by: std::collections::BTreeMap<DateTime<Utc>, HourTotal> = Default::default();
     for (row, f) in rows {
         let x = row.figures(&f);
-        let add_opt = |a: Option<CarbonMass>, b: Option<CarbonMass>| match (a, b) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
-        };
         let t = by.entry(row.hour).or_insert_with(|| HourTotal {
             row: HourRow::new(row.hour),
             operational: CarbonMass::ZERO,
@@ -277,10 +273,7 @@ pub fn hour_totals<'a>(rows: impl IntoIterator<Item = (&'a HourRow, Factors)>) -
         t.row.merge(row);
         t.operational += x.operational;
         t.embodied = add_opt(t.embodied, x.embodied);
-        t.water = match (t.water, x.water) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
-        };
+        t.water = add_opt(t.water, x.water);
         t.runs += 1;
     }
     by.into_values()
@@ -310,6 +303,14 @@ pub struct HourFigures {
     pub idle_share: Option<f64>,
     pub requests_per_s: Option<f64>,
     pub per_unit: PerUnit,
+}
+
+/// The sum of two figures that may be absent (not assessed): absent only when both are.
+fn add_opt<T: std::ops::Add<Output = T> + Default>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
+    }
 }
 
 fn share(part: Energy, whole: Energy) -> Option<f64> {
@@ -416,6 +417,151 @@ pub fn derive_windows(windows: &mut [Window], pue: Pue, intensity: CarbonIntensi
     for w in windows {
         w.operational = footprint::operational(w.energy_kwh.total, pue, intensity);
     }
+}
+
+/// Seconds in the year a projection covers (365 days).
+pub const YEAR_S: f64 = 365.0 * 86_400.0;
+
+/// What measured serving runs add up to, the input of [`project_year`]: time measured, energy
+/// with its idle part, the work counted, and the footprint of that energy.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Measured {
+    /// Seconds measured (the runs' durations, summed).
+    pub measured_s: f64,
+    /// Seconds with no request in flight.
+    pub idle_s: f64,
+    pub energy: Energy,
+    pub idle_energy: Energy,
+    pub active_energy: Energy,
+    pub work: WorkCounts,
+    pub operational: CarbonMass,
+    /// Embodied CO2e charged to the runs, if assessed (charged by time held).
+    pub embodied: Option<CarbonMass>,
+    pub water: Option<Water>,
+    /// Whether some run's counts are incomplete (its work counter could not always be read).
+    pub counts_incomplete: bool,
+}
+
+impl Measured {
+    /// Adds one serving run: its duration, energy, idle split, work and footprint.
+    pub fn add(&mut self, r: &crate::RunRecord, s: &Serving) {
+        self.measured_s += r.duration.as_secs_f64();
+        self.idle_s += s.idle_s;
+        self.energy += r.energy_kwh.total;
+        self.idle_energy += s.idle_energy_kwh;
+        self.active_energy += s.active_energy_kwh;
+        self.work += s.work;
+        self.operational += r.operational;
+        self.embodied = add_opt(self.embodied, r.embodied);
+        self.water = add_opt(self.water, r.water);
+        self.counts_incomplete |= !s.counts_complete;
+    }
+
+    /// Requests a day at the measured rate; `None` with no time measured.
+    pub fn requests_per_day(&self) -> Option<f64> {
+        (self.measured_s > 0.0).then(|| self.work.requests as f64 / self.measured_s * 86_400.0)
+    }
+}
+
+/// How a projection splits a year into serving and idle time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProjectionModel {
+    /// The measured idle power all the time no request is in flight, plus the measured energy of
+    /// the active intervals per request (busy time per request as measured).
+    IdleAndActive,
+    /// No idle/active split was measured: the measured energy per request times the requests
+    /// (or, at the measured rate, the measured mean power all year).
+    PerRequest,
+}
+
+/// A deployment's footprint over one year of serving, projected from measured runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Projection {
+    pub requests_per_day: f64,
+    pub requests: f64,
+    pub generated_tokens: f64,
+    pub model: ProjectionModel,
+    /// IT energy over the year, and the part drawn with no request in flight.
+    pub energy: Energy,
+    pub idle_energy: Energy,
+    pub operational: CarbonMass,
+    pub embodied: Option<CarbonMass>,
+    pub water: Option<Water>,
+    pub idle_share: Option<f64>,
+    /// True when the requests need more busy time than a year has at the measured busy time per
+    /// request: the deployment as measured could not serve them (busy time is capped at the year).
+    pub saturated: bool,
+    pub per_unit: PerUnit,
+}
+
+/// Projects one year of serving from `m`, at `requests_per_day` (default: the measured rate).
+/// With an idle/active split measured, the year is the measured idle power over the time no
+/// request is in flight plus the measured active energy per request; so at the measured rate
+/// it is the measured energy scaled to a year, and a lighter load still pays the idle floor.
+/// Operational CO2e and water follow the measured figures per kWh; embodied CO2e is charged by
+/// time (the hardware is held all year). `None` when nothing was measured or no request counted.
+pub fn project_year(m: &Measured, requests_per_day: Option<f64>) -> Option<Projection> {
+    let measured_rate = m.requests_per_day()?;
+    if m.work.requests == 0 || m.energy <= Energy::ZERO {
+        return None;
+    }
+    let rate = requests_per_day.unwrap_or(measured_rate).max(0.0);
+    let n = m.work.requests as f64;
+    let requests = rate * 365.0;
+    let tokens = requests * m.work.generated_tokens as f64 / n;
+    let split = m.idle_energy + m.active_energy;
+    let (energy, idle_energy, model, saturated) = if m.idle_s > 0.0 && split > Energy::ZERO {
+        let busy_s_per_request = (m.measured_s - m.idle_s).max(0.0) / n;
+        let busy = busy_s_per_request * requests;
+        let idle_power = m.idle_energy.joules() / m.idle_s;
+        let idle_s = (YEAR_S - busy).max(0.0);
+        let idle = Energy::from_joules(idle_power * idle_s);
+        // The split may not add up to the total (rounding, a sample across an hour): scale it.
+        let scale = m.energy / split;
+        (
+            (m.active_energy * (requests / n) + idle) * scale,
+            idle * scale,
+            ProjectionModel::IdleAndActive,
+            busy > YEAR_S,
+        )
+    } else {
+        let e = if requests_per_day.is_none() {
+            m.energy * (YEAR_S / m.measured_s)
+        } else {
+            m.energy * (requests / n)
+        };
+        (e, Energy::ZERO, ProjectionModel::PerRequest, false)
+    };
+    let per_kwh = |x: f64| x / m.energy.kwh() * energy.kwh();
+    let operational = CarbonMass::from_kg(per_kwh(m.operational.kg()));
+    let embodied = m.embodied.map(|c| c * (YEAR_S / m.measured_s));
+    let water = m.water.map(|w| Water::from_litres(per_kwh(w.litres())));
+    Some(Projection {
+        requests_per_day: rate,
+        requests,
+        generated_tokens: tokens,
+        model,
+        energy,
+        idle_energy,
+        operational,
+        embodied,
+        water,
+        idle_share: (model == ProjectionModel::IdleAndActive)
+            .then(|| share(idle_energy, energy))
+            .flatten(),
+        saturated,
+        per_unit: PerUnit::per(
+            Footprint {
+                energy,
+                operational,
+                embodied,
+                water,
+            },
+            requests,
+            tokens,
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -539,5 +685,63 @@ mod tests {
         ] {
             assert!(json.get(k).is_some(), "{k} missing from {json}");
         }
+    }
+
+    fn measured() -> Measured {
+        // One day measured: 12 h idle at 100 W (1.2 kWh), 12 h serving 10,000 requests with
+        // 2.4 kWh; 1,000,000 generated tokens.
+        Measured {
+            measured_s: 86_400.0,
+            idle_s: 43_200.0,
+            energy: Energy::from_kwh(3.6),
+            idle_energy: Energy::from_kwh(1.2),
+            active_energy: Energy::from_kwh(2.4),
+            work: counts(10_000, 0, 1_000_000),
+            operational: CarbonMass::from_kg(1.8),
+            embodied: Some(CarbonMass::from_kg(0.1)),
+            water: None,
+            counts_incomplete: false,
+        }
+    }
+
+    #[test]
+    fn a_year_at_the_measured_rate_scales_the_measured_day() {
+        let m = measured();
+        assert!((m.requests_per_day().unwrap() - 10_000.0).abs() < 1e-9);
+        let p = project_year(&m, None).unwrap();
+        assert_eq!(p.model, ProjectionModel::IdleAndActive);
+        assert!((p.energy.kwh() - 3.6 * 365.0).abs() < 1e-6);
+        assert!((p.idle_share.unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert!((p.operational.kg() - 1.8 * 365.0).abs() < 1e-6);
+        assert!((p.embodied.unwrap().kg() - 36.5).abs() < 1e-9);
+        assert!((p.per_unit.energy_wh_per_request.unwrap() - 0.36).abs() < 1e-9);
+        assert!((p.per_unit.energy_wh_per_1k_tokens.unwrap() - 3.6).abs() < 1e-9);
+        assert!(!p.saturated);
+    }
+
+    #[test]
+    fn a_lighter_load_still_pays_the_idle_floor() {
+        let m = measured();
+        // 1,000 requests a day: active 0.24 kWh, busy 1.2 h, idle 22.8 h at 100 W = 2.28 kWh.
+        let p = project_year(&m, Some(1000.0)).unwrap();
+        assert!((p.energy.kwh() - (0.24 + 2.28) * 365.0).abs() < 1e-6);
+        assert!((p.idle_share.unwrap() - 2.28 / 2.52).abs() < 1e-9);
+        // Per request it costs more than at the measured rate (0.36 Wh).
+        assert!((p.per_unit.energy_wh_per_request.unwrap() - 2.52).abs() < 1e-9);
+        // More than the measured deployment could serve: busy time capped, flagged.
+        let p = project_year(&m, Some(30_000.0)).unwrap();
+        assert!(p.saturated);
+        assert_eq!(p.idle_energy, Energy::ZERO);
+        // Without an idle split, energy follows the requests.
+        let mut flat = measured();
+        flat.idle_s = 0.0;
+        let p = project_year(&flat, Some(20_000.0)).unwrap();
+        assert_eq!(p.model, ProjectionModel::PerRequest);
+        assert!((p.energy.kwh() - 7.2 * 365.0).abs() < 1e-6);
+        assert_eq!(p.idle_share, None);
+        // Nothing served: no projection.
+        let mut none = measured();
+        none.work = WorkCounts::default();
+        assert_eq!(project_year(&none, None), None);
     }
 }

@@ -123,6 +123,7 @@ fn main() {
             subject: Some("project vision"),
             group_by: Some(GroupBy::Phase),
             metric: Some("val_accuracy"),
+            ..Default::default()
         },
     );
     let secs = t0.elapsed().as_secs_f64();

@@ -10,6 +10,7 @@
 
 use std::fmt::Write as _;
 
+use ecotrace_core::serving::HourTotal;
 use ecotrace_core::{ComponentKind, PowerSample, RunRecord};
 
 use crate::aggregate::{aggregate, GroupBy};
@@ -59,6 +60,9 @@ pub struct HtmlOptions<'a> {
     pub group_by: Option<GroupBy>,
     /// Metric to set against CO2e (`--metric`); default: `val_accuracy` or the most logged one.
     pub metric: Option<&'a str>,
+    /// The hourly rows of the serving runs among them, summed by hour (energy per 1,000 tokens
+    /// over time and against the request rate are drawn from them); empty: no serving section.
+    pub hours: &'a [HourTotal],
 }
 
 const CSS: &str = r#"
@@ -328,6 +332,12 @@ fn dl(out: &mut String, rows: &[(&str, String)]) {
 /// One run as a page: headline figures, equivalents, power over time by component, the energy of
 /// each device with its method, and how every figure was obtained.
 pub fn run_html(r: &RunRecord, samples: &[PowerSample]) -> String {
+    run_page(r, samples, &[])
+}
+
+/// [`run_html`] with the run's hourly rows (a serving run): energy per 1,000 generated tokens by
+/// hour and against the request rate, after the power chart.
+pub fn run_page(r: &RunRecord, samples: &[PowerSample], hours: &[HourTotal]) -> String {
     let mut b = String::new();
     let t = Totals::of(std::slice::from_ref(r));
     let _ = writeln!(
@@ -348,6 +358,7 @@ pub fn run_html(r: &RunRecord, samples: &[PowerSample]) -> String {
 
     b.push_str("<h2>Power over time</h2>\n");
     power_chart(&mut b, r, samples);
+    serving_charts(&mut b, hours);
 
     b.push_str("<h2>Energy by device</h2>\n<div class=\"scroll\"><table><thead><tr><th>device</th><th>kind</th><th class=\"n\">energy</th><th class=\"n\">mean power (W)</th><th class=\"n\">peak power (W)</th><th>method</th><th>where the figure comes from</th></tr></thead><tbody>");
     for c in &r.components {
@@ -681,6 +692,7 @@ fn metric_chart(out: &mut String, rs: &[RunRecord], metric: Option<&str>) {
         &dots,
         "operational CO2e per run (kg)",
         &metric,
+        false,
     );
     let front = pts.iter().filter(|p| p.front).count();
     let mut caption = format!(
@@ -999,6 +1011,8 @@ pub fn report_html(rs: &[RunRecord], opts: &HtmlOptions) -> String {
     trend_charts(&mut b, rs);
     b.push_str("</div>\n");
 
+    serving_charts(&mut b, opts.hours);
+
     let by = opts.group_by.unwrap_or(GroupBy::Project);
     let _ = writeln!(b, "<h2>By {}</h2>", by.as_str());
     groups_table(&mut b, rs, by);
@@ -1009,6 +1023,184 @@ pub fn report_html(rs: &[RunRecord], opts: &HtmlOptions) -> String {
     b.push_str("<h2>How the figures were obtained</h2>\n");
     provenance(&mut b, rs);
     page(&format!("ecotrace report: {subject}"), &b)
+}
+
+/// Label of an hour on the serving charts (as in the hourly table).
+pub(crate) fn hour_label(h: &HourTotal) -> String {
+    h.row.hour.format("%Y-%m-%d %H:00").to_string()
+}
+
+/// Requests per hour of an hourly row (requests over the seconds measured in it).
+pub(crate) fn requests_per_hour(h: &HourTotal) -> Option<f64> {
+    (h.row.measured_s > 0.0).then(|| h.row.work.requests as f64 / h.row.measured_s * 3600.0)
+}
+
+/// A serving section: energy per 1,000 generated tokens by hour, and each hour's figure against
+/// its request rate (batching makes busy hours cheaper per token). The last
+/// [`MAX_CHART_POINTS`] hours are drawn; nothing when no hour generated tokens.
+fn serving_charts(out: &mut String, hours: &[HourTotal]) {
+    let with_tokens = hours
+        .iter()
+        .filter(|h| h.per_unit.energy_wh_per_1k_tokens.is_some())
+        .count();
+    if with_tokens == 0 {
+        return;
+    }
+    let shown = &hours[hours.len().saturating_sub(MAX_CHART_POINTS)..];
+    out.push_str("<h2>Serving: energy per 1,000 generated tokens</h2>\n<div class=\"charts\">");
+    let cats: Vec<String> = shown.iter().map(hour_label).collect();
+    let series = [Series {
+        name: "Wh per 1k tokens",
+        colour: colour::CPU,
+        values: shown
+            .iter()
+            .map(|h| h.per_unit.energy_wh_per_1k_tokens)
+            .collect(),
+    }];
+    let svg = svg::lines(
+        "Energy per 1,000 generated tokens by hour",
+        &cats,
+        &series,
+        "hour (UTC)",
+        "Wh per 1k tokens",
+    );
+    let mut caption = "IT energy per 1,000 generated tokens in each hour (Wh), idle time included; a gap is an hour that generated no token.".to_string();
+    if shown.len() < hours.len() {
+        let _ = write!(
+            caption,
+            " The last {} of {} hours are drawn; `report --by hour` lists them all.",
+            shown.len(),
+            hours.len()
+        );
+    }
+    figure(out, &svg, &[], &caption);
+    let dots: Vec<Dot> = shown
+        .iter()
+        .filter_map(|h| {
+            let y = h.per_unit.energy_wh_per_1k_tokens?;
+            let x = requests_per_hour(h)?;
+            Some(Dot {
+                x,
+                y,
+                front: false,
+                tip: format!(
+                    "{}: {} requests/h, {} Wh per 1k tokens",
+                    hour_label(h),
+                    num(x),
+                    num(y)
+                ),
+            })
+        })
+        .collect();
+    let svg = svg::scatter(
+        "Energy per 1,000 generated tokens against request rate",
+        &dots,
+        "requests per hour",
+        "Wh per 1k tokens",
+        true,
+    );
+    figure(
+        out,
+        &svg,
+        &[],
+        "One point per hour: its request rate against its energy per 1,000 generated tokens. Busier hours are usually cheaper per token (batching, and the idle power shared by more work).",
+    );
+    out.push_str("</div>\n");
+}
+
+/// `report --lifecycle --format html`: the phases table and, for each served model, a year of
+/// serving projected beside its training (cards, a bar chart, the table and the notes).
+pub(crate) fn lifecycle_html(
+    project: &str,
+    l: &crate::Lifecycle,
+    phases: &crate::table::Table,
+) -> String {
+    let title = format!("Life cycle of project {project}");
+    let mut b = format!("<h1>{}</h1>\n<h2>By phase</h2>\n", esc(&title));
+    b.push_str(&phases.html());
+    for n in crate::lifecycle::waste_notes(l) {
+        let _ = writeln!(b, "<p class=\"muted\">{}</p>", esc(&n));
+    }
+    for s in &l.serving {
+        let name = s.model.as_deref().unwrap_or("the served model");
+        let _ = writeln!(
+            b,
+            "<h2>Serving {}: one year projected beside its training</h2>",
+            esc(name)
+        );
+        if let Some(p) = &s.projection {
+            b.push_str("<div class=\"cards\">");
+            card(
+                &mut b,
+                "energy, one year",
+                &energy(p.energy.kwh()),
+                &format!("IT energy at {} requests/day", num(p.requests_per_day)),
+            );
+            card(
+                &mut b,
+                "operational CO2e, one year",
+                &co2(p.operational.kg()),
+                "",
+            );
+            if let Some(i) = p.idle_share {
+                card(
+                    &mut b,
+                    "idle share",
+                    &format!("{:.0}%", i * 100.0),
+                    "of the energy with no request in flight",
+                );
+            }
+            if let Some(e) = p.per_unit.energy_wh_per_request {
+                card(&mut b, "per request", &energy(e / 1000.0), "IT energy");
+            }
+            if let Some(e) = p.per_unit.energy_wh_per_1k_tokens {
+                card(
+                    &mut b,
+                    "per 1,000 generated tokens",
+                    &energy(e / 1000.0),
+                    "IT energy",
+                );
+            }
+            b.push_str("</div>\n");
+            let cats = vec!["training".to_string(), "serving, one year".to_string()];
+            let mut series = vec![Series {
+                name: "operational",
+                colour: colour::OPERATIONAL,
+                values: vec![Some(s.training.operational.kg()), Some(p.operational.kg())],
+            }];
+            let mut items = vec![("operational", colour::OPERATIONAL)];
+            if s.training.embodied_runs > 0 || p.embodied.is_some() {
+                series.push(Series {
+                    name: "embodied",
+                    colour: colour::EMBODIED,
+                    values: vec![
+                        (s.training.embodied_runs > 0).then(|| s.training.embodied.kg()),
+                        p.embodied.map(|c| c.kg()),
+                    ],
+                });
+                items.push(("embodied", colour::EMBODIED));
+            }
+            let svg = svg::bars(
+                "Training and one year of serving",
+                &cats,
+                &series,
+                false,
+                "",
+                "kgCO2e",
+            );
+            figure(
+                &mut b,
+                &svg,
+                &items,
+                "CO2e of the model's training and of one year of serving it (kg), operational and embodied side by side.",
+            );
+        }
+        b.push_str(&crate::projection::side_by_side(s).html());
+        for n in crate::projection::notes(s) {
+            let _ = writeln!(b, "<p>{}</p>", esc(&n));
+        }
+    }
+    page(&title, &b)
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ mod latex;
 mod licenses;
 mod lifecycle;
 mod model_card;
+mod projection;
 mod publish;
 mod report;
 mod runs;
@@ -50,17 +51,20 @@ pub use estimate::{
     to_text as estimate_text,
 };
 pub use html::{
-    report_html, run_html, HtmlOptions, MAX_CHART_POINTS, MAX_LISTED_RUNS, MAX_SCATTER_POINTS,
+    report_html, run_html, run_page, HtmlOptions, MAX_CHART_POINTS, MAX_LISTED_RUNS,
+    MAX_SCATTER_POINTS,
 };
 pub use latex::latex;
 pub use licenses::data_licenses;
-pub use lifecycle::{lifecycle, render_lifecycle, Lifecycle, PhaseTotals};
+pub use lifecycle::{lifecycle, lifecycle_projected, render_lifecycle, Lifecycle, PhaseTotals};
 pub use model_card::model_card;
+pub use projection::{ServingLife, MODEL_TAG};
 pub use publish::{report_document, show_document, DocOptions};
 pub use report::{render_report, Format};
 pub use runs::{runs_csv, runs_json, runs_markdown, runs_table, SPOOLED_TAG};
 pub use serving::{
-    hours_report, run_hours, serving_lines, serving_runs_lines, serving_text, windows_text,
+    hours_report, run_hours, runs_hours, serving_lines, serving_runs_lines, serving_text,
+    windows_text,
 };
 pub use show::{show_json, show_run};
 pub use summary::{live_line, run_summary};

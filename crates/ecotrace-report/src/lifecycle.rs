@@ -13,6 +13,7 @@ use ecotrace_core::{CarbonMass, Energy, Phase, RecordKind, RunRecord, RunStatus,
 use serde::Serialize;
 
 use crate::aggregate::is_failed;
+use crate::projection::ServingLife;
 use crate::report::Format;
 use crate::table::{Align, Table};
 use crate::text::{co2, energy, machine, num, plain, water};
@@ -47,7 +48,7 @@ pub struct PhaseTotals {
 }
 
 impl PhaseTotals {
-    fn add(&mut self, r: &RunRecord, share: f64, waste: bool) {
+    pub(crate) fn add(&mut self, r: &RunRecord, share: f64, waste: bool) {
         self.runs += 1;
         if r.kind == RecordKind::Estimated {
             self.estimated_runs += 1;
@@ -116,6 +117,9 @@ pub struct Lifecycle {
     /// Estimated (future or planned) runs only.
     pub estimated: PhaseTotals,
     pub total: PhaseTotals,
+    /// Each served model's year of serving projected beside its training (see
+    /// [`crate::projection`]); empty when no run of phase inference counted work.
+    pub serving: Vec<ServingLife>,
 }
 
 /// The tag that numbers the tries of one configuration (a tuning trial's number), left out of
@@ -149,6 +153,12 @@ pub fn is_pruned(r: &RunRecord) -> bool {
 /// runs are never waste. Still-running runs count, with their figures so far. Machine-scope ranks
 /// of one job on one node count their share of the node, as in [`crate::aggregate`].
 pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
+    lifecycle_projected(rs, None)
+}
+
+/// [`lifecycle`] with the serving projection at `requests_per_day` (`--requests-per-day`; `None`:
+/// the measured rate).
+pub fn lifecycle_projected(rs: &[RunRecord], requests_per_day: Option<f64>) -> Lifecycle {
     // The latest finished measured run of each job.
     let mut latest: HashMap<String, (chrono::DateTime<chrono::Utc>, &str)> = HashMap::new();
     for r in rs {
@@ -196,6 +206,7 @@ pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
         measured,
         estimated,
         total,
+        serving: crate::projection::serving_lives(rs, &shares, requests_per_day),
     }
 }
 
@@ -260,15 +271,6 @@ fn pct(x: f64) -> String {
 /// phase (an estimated phase marked `(estimated)`), then measured, estimated and total rows, then
 /// what counts as waste. JSON has the same figures; CSV one row per phase and the three totals.
 pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String {
-    let label = |p: Phase, t: &PhaseTotals| -> String {
-        if t.estimated_runs == t.runs && t.runs > 0 {
-            format!("{p} (estimated)")
-        } else if t.estimated_runs > 0 {
-            format!("{p} (incl. {} estimated)", t.estimated_runs)
-        } else {
-            p.to_string()
-        }
-    };
     match format {
         Format::Json => {
             let mut phases = serde_json::Map::new();
@@ -284,6 +286,7 @@ pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String 
                 "measured": totals_json(&l.measured),
                 "estimated": totals_json(&l.estimated),
                 "total": totals_json(&l.total),
+                "serving": l.serving.iter().map(crate::projection::to_json).collect::<Vec<_>>(),
                 "waste_rule": "waste = failed, failed-to-start and interrupted runs (pruned trials among them) + finished runs repeated later with the same command, tags (but trial) and phase (all but the last)",
             });
             let mut s = serde_json::to_string_pretty(&doc).expect("plain figures");
@@ -321,43 +324,38 @@ pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String 
             line("measured", &l.measured);
             line("estimated", &l.estimated);
             line("total", &l.total);
+            for s in &l.serving {
+                if let Some(p) = &s.projection {
+                    let name = match &s.model {
+                        Some(m) => format!("serving year ({m})"),
+                        None => "serving year".to_string(),
+                    };
+                    o.push_str(&crate::text::csv_row(&[
+                        name,
+                        String::new(),
+                        String::new(),
+                        plain(machine(p.energy.kwh())),
+                        plain(machine(p.operational.kg())),
+                        p.embodied.map_or(String::new(), |c| plain(machine(c.kg()))),
+                        String::new(),
+                        p.water
+                            .map_or(String::new(), |w| plain(machine(w.litres()))),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ]));
+                    o.push('\n');
+                }
+            }
             o
         }
+        Format::Html => crate::html::lifecycle_html(project, l, &lifecycle_table(l)),
         _ => {
-            let mut t = Table::new(&[
-                ("phase", Align::Left),
-                ("runs", Align::Right),
-                ("energy", Align::Right),
-                ("operational", Align::Right),
-                ("embodied", Align::Right),
-                ("water", Align::Right),
-                ("cost USD", Align::Right),
-                ("failed", Align::Right),
-                ("repeated", Align::Right),
-                ("waste (energy)", Align::Right),
-            ]);
-            let row = |name: String, x: &PhaseTotals| -> Vec<String> {
-                vec![
-                    name,
-                    x.runs.to_string(),
-                    energy(x.energy.kwh()),
-                    co2(x.operational.kg()),
-                    covered(co2(x.embodied.kg()), x.embodied_runs, x.runs),
-                    covered(water(x.water.litres()), x.water_runs, x.runs),
-                    covered(num(x.cost.usd()), x.cost_runs, x.runs),
-                    x.failed_runs.to_string(),
-                    x.repeated_runs.to_string(),
-                    pct(x.waste_share()),
-                ]
-            };
-            for (p, x) in &l.phases {
-                t.rows.push(row(label(*p, x), x));
-            }
-            if l.estimated.runs > 0 {
-                t.rows.push(row("measured".into(), &l.measured));
-                t.rows.push(row("estimated".into(), &l.estimated));
-            }
-            t.footer = Some(row("total".into(), &l.total));
+            let t = lifecycle_table(l);
             let mut out = String::new();
             let title = format!("Life cycle of project {}", crate::text::inline(project));
             if format == Format::Markdown {
@@ -367,33 +365,97 @@ pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String 
                 let _ = writeln!(out, "{title}");
                 out.push_str(&t.text());
             }
-            let m = &l.measured;
-            let pruned = if m.pruned_runs > 0 {
-                format!(" (of which {} pruned)", m.pruned_runs)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                out,
-                "\nWaste: {} failed or interrupted{pruned} and {} repeated run(s) used {} ({} of the measured energy), {} operational and {} embodied.",
-                m.failed_runs,
-                m.repeated_runs,
-                energy(m.waste_energy.kwh()),
-                pct(m.waste_share()),
-                co2(m.waste_operational.kg()),
-                co2(m.waste_embodied.kg())
-            );
-            let _ = writeln!(
-                out,
-                "Repeated = a finished run with the same command, tags (but the trial number) and phase as a later finished run, e.g. a tuning trial that drew parameters already tried. Operational and embodied CO2e are separate columns, never summed; a figure with (n/m runs) covers only the runs that have it."
-            );
-            if l.estimated.runs > 0 {
-                let _ = writeln!(
-                    out,
-                    "Rows marked estimated are a-priori estimates (ecotrace estimate --add-to-project), not measurements."
-                );
+            out.push('\n');
+            for n in waste_notes(l) {
+                out.push_str(&n);
+                out.push_str(if format == Format::Markdown {
+                    "\n\n"
+                } else {
+                    "\n"
+                });
             }
+            out.push_str(&crate::projection::text(
+                &l.serving,
+                format == Format::Markdown,
+            ));
             out
         }
     }
+}
+
+/// The phases table of [`render_lifecycle`] (one row per phase, measured and estimated rows when
+/// there are estimates, the total as footer).
+pub(crate) fn lifecycle_table(l: &Lifecycle) -> Table {
+    let label = |p: Phase, t: &PhaseTotals| -> String {
+        if t.estimated_runs == t.runs && t.runs > 0 {
+            format!("{p} (estimated)")
+        } else if t.estimated_runs > 0 {
+            format!("{p} (incl. {} estimated)", t.estimated_runs)
+        } else {
+            p.to_string()
+        }
+    };
+    let mut t = Table::new(&[
+        ("phase", Align::Left),
+        ("runs", Align::Right),
+        ("energy", Align::Right),
+        ("operational", Align::Right),
+        ("embodied", Align::Right),
+        ("water", Align::Right),
+        ("cost USD", Align::Right),
+        ("failed", Align::Right),
+        ("repeated", Align::Right),
+        ("waste (energy)", Align::Right),
+    ]);
+    let row = |name: String, x: &PhaseTotals| -> Vec<String> {
+        vec![
+            name,
+            x.runs.to_string(),
+            energy(x.energy.kwh()),
+            co2(x.operational.kg()),
+            covered(co2(x.embodied.kg()), x.embodied_runs, x.runs),
+            covered(water(x.water.litres()), x.water_runs, x.runs),
+            covered(num(x.cost.usd()), x.cost_runs, x.runs),
+            x.failed_runs.to_string(),
+            x.repeated_runs.to_string(),
+            pct(x.waste_share()),
+        ]
+    };
+    for (p, x) in &l.phases {
+        t.rows.push(row(label(*p, x), x));
+    }
+    if l.estimated.runs > 0 {
+        t.rows.push(row("measured".into(), &l.measured));
+        t.rows.push(row("estimated".into(), &l.estimated));
+    }
+    t.footer = Some(row("total".into(), &l.total));
+    t
+}
+
+/// What counts as waste, and what the rows mean: the sentences under the phases table.
+pub(crate) fn waste_notes(l: &Lifecycle) -> Vec<String> {
+    let m = &l.measured;
+    let pruned = if m.pruned_runs > 0 {
+        format!(" (of which {} pruned)", m.pruned_runs)
+    } else {
+        String::new()
+    };
+    let mut out = vec![
+        format!(
+            "Waste: {} failed or interrupted{pruned} and {} repeated run(s) used {} ({} of the measured energy), {} operational and {} embodied.",
+            m.failed_runs,
+            m.repeated_runs,
+            energy(m.waste_energy.kwh()),
+            pct(m.waste_share()),
+            co2(m.waste_operational.kg()),
+            co2(m.waste_embodied.kg())
+        ),
+        "Repeated = a finished run with the same command, tags (but the trial number) and phase as a later finished run, e.g. a tuning trial that drew parameters already tried. Operational and embodied CO2e are separate columns, never summed; a figure with (n/m runs) covers only the runs that have it.".to_string(),
+    ];
+    if l.estimated.runs > 0 {
+        out.push(
+            "Rows marked estimated are a-priori estimates (ecotrace estimate --add-to-project), not measurements.".to_string(),
+        );
+    }
+    out
 }

@@ -2,10 +2,11 @@
 //! (`ecotrace report`), [`show_document`] for one run (`ecotrace show`). They choose the renderer;
 //! they render nothing themselves and, like the rest of the crate, do no I/O.
 
+use ecotrace_core::serving::HourTotal;
 use ecotrace_core::{PowerSample, RunRecord};
 
 use crate::aggregate::{aggregate, GroupBy};
-use crate::html::{report_html, run_html, HtmlOptions};
+use crate::html::{report_html, run_page, HtmlOptions};
 use crate::report::{render_report, Format};
 use crate::{codecarbon_csv, latex, model_card, runs_csv, runs_markdown, show_json, show_run};
 
@@ -21,6 +22,8 @@ pub struct DocOptions<'a> {
     pub metric: Option<&'a str>,
     /// `training_type` of the model card (`--training-type`).
     pub training_type: Option<&'a str>,
+    /// Hourly rows of the serving runs, summed by hour (the HTML page charts them).
+    pub hours: &'a [HourTotal],
 }
 
 impl Default for DocOptions<'_> {
@@ -30,6 +33,7 @@ impl Default for DocOptions<'_> {
             group_by: GroupBy::Project,
             metric: None,
             training_type: None,
+            hours: &[],
         }
     }
 }
@@ -49,6 +53,7 @@ pub fn report_document(rs: &[RunRecord], format: Format, opts: &DocOptions) -> S
                 subject: opts.subject,
                 group_by: Some(opts.group_by),
                 metric: opts.metric,
+                hours: opts.hours,
             },
         ),
         Format::Latex => latex(rs, opts.subject),
@@ -77,7 +82,7 @@ pub fn show_document(
             s.push_str(&crate::figures::equivalents_text(r.operational.kg(), true));
             s
         }
-        Format::Html => run_html(r, samples),
+        Format::Html => run_page(r, samples, opts.hours),
         Format::Latex => latex(one, opts.subject),
         Format::ModelCard => model_card(one, opts.training_type, opts.subject),
         Format::CodecarbonCsv => codecarbon_csv(one),

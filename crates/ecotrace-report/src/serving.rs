@@ -220,12 +220,17 @@ pub fn serving_runs_lines(rs: &[RunRecord]) -> String {
     out
 }
 
-/// `report --by hour`: the hours of the given runs' hourly rows, summed over runs.
-pub fn hours_report(runs: &[(RunRecord, Vec<HourRow>)], format: Format) -> String {
-    let totals = hour_totals(
+/// The hourly rows of several runs summed by hour, each with its run's factors.
+pub fn runs_hours(runs: &[(RunRecord, Vec<HourRow>)]) -> Vec<HourTotal> {
+    hour_totals(
         runs.iter()
             .flat_map(|(r, hs)| hs.iter().map(move |h| (h, Factors::of(r)))),
-    );
+    )
+}
+
+/// `report --by hour`: the hours of the given runs' hourly rows, summed over runs.
+pub fn hours_report(runs: &[(RunRecord, Vec<HourRow>)], format: Format) -> String {
+    let totals = runs_hours(runs);
     match format {
         Format::Json => {
             let rows: Vec<_> = totals.iter().map(hour_json).collect();

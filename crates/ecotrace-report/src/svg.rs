@@ -442,8 +442,15 @@ pub(crate) struct Dot {
 }
 
 /// A scatter of `dots`; the front points are drawn larger, in black, joined by a step line in the
-/// order given (callers pass them sorted by x).
-pub(crate) fn scatter(title: &str, dots: &[Dot], x_label: &str, y_label: &str) -> String {
+/// order given (callers pass them sorted by x). Front points carry their tip as a tooltip; the
+/// others only with `tip_all` (a page of thousands of runs stays small without).
+pub(crate) fn scatter(
+    title: &str,
+    dots: &[Dot],
+    x_label: &str,
+    y_label: &str,
+    tip_all: bool,
+) -> String {
     let xmax = max_of(dots.iter().map(|d| d.x));
     let (ymin, ymax) = dots
         .iter()
@@ -476,10 +483,15 @@ pub(crate) fn scatter(title: &str, dots: &[Dot], x_label: &str, y_label: &str) -
     for d in dots.iter().filter(|d| !d.front) {
         let _ = write!(
             out,
-            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"/>",
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"",
             p.x(d.x),
             p.y(d.y)
         );
+        if tip_all {
+            let _ = write!(out, "><title>{}</title></circle>", esc(&d.tip));
+        } else {
+            out.push_str("/>");
+        }
     }
     out.push_str("</g>");
     let front: Vec<&Dot> = dots.iter().filter(|d| d.front).collect();

@@ -120,4 +120,36 @@ impl Table {
         }
         out
     }
+
+    /// An HTML table (in a scrolling box), cells escaped, right-aligned columns numeric; the
+    /// footer in `<tfoot>`.
+    pub fn html(&self) -> String {
+        use crate::html::esc;
+        let class = |a: &Align| match a {
+            Align::Left => "",
+            Align::Right => " class=\"n\"",
+        };
+        let cells = |tag: &str, cells: &[String]| -> String {
+            let mut s = String::from("<tr>");
+            for (c, (_, a)) in cells.iter().zip(&self.headers) {
+                s.push_str(&format!("<{tag}{}>{}</{tag}>", class(a), esc(c)));
+            }
+            s.push_str("</tr>");
+            s
+        };
+        let header: Vec<String> = self.headers.iter().map(|(h, _)| h.clone()).collect();
+        let mut out = format!(
+            "<div class=\"scroll\"><table><thead>{}</thead><tbody>",
+            cells("th", &header)
+        );
+        for r in &self.rows {
+            out.push_str(&cells("td", r));
+        }
+        out.push_str("</tbody>");
+        if let Some(f) = &self.footer {
+            out.push_str(&format!("<tfoot>{}</tfoot>", cells("td", f)));
+        }
+        out.push_str("</table></div>\n");
+        out
+    }
 }

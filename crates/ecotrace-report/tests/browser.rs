@@ -334,6 +334,7 @@ fn report_page_loads_cleanly_and_draws_its_charts() {
             subject: Some("project vision"),
             metric: Some("val_accuracy"),
             group_by: Some(GroupBy::Phase),
+            ..Default::default()
         },
     );
     // Operational and embodied bars, GPU energy, and the scatter's points.
@@ -359,6 +360,7 @@ fn hostile_pages_load_without_running_anything() {
             subject: Some("<script>alert('s')</script>"),
             metric: Some("<script>alert('m')</script>"),
             group_by: Some(GroupBy::Project),
+            ..Default::default()
         },
     );
     for (name, html) in [

@@ -123,6 +123,7 @@ fn hostile_strings_are_escaped_in_html() {
             subject: Some("<script>alert('s')</script>"),
             metric: Some("<script>alert('m')</script>"),
             group_by: Some(GroupBy::Project),
+            ..Default::default()
         },
     );
     let run = run_html(&fixtures::hostile(), &common::samples());

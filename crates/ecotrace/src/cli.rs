@@ -267,6 +267,10 @@ pub struct ReportArgs {
     /// water and cost, waste (failed and repeated runs), estimated future phases
     #[arg(long, requires = "project")]
     pub lifecycle: bool,
+    /// With --lifecycle: project a year of serving at N requests a day instead of the rate the
+    /// serving runs measured
+    #[arg(long, value_name = "N", requires = "lifecycle")]
+    pub requests_per_day: Option<f64>,
 }
 
 #[derive(Debug, Args)]

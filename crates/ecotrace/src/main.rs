@@ -293,10 +293,18 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             } else {
                 parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table)
             };
-            let opts = doc_options(&args.publish, None, GroupBy::Project);
+            let hours = if matches!(format, Format::Table | Format::Html) {
+                ledger.hours(&run.id)?
+            } else {
+                Vec::new()
+            };
+            let totals = ecotrace_report::run_hours(&run, &hours);
+            let opts = ecotrace_report::DocOptions {
+                hours: &totals,
+                ..doc_options(&args.publish, None, GroupBy::Project)
+            };
             let mut out = ecotrace_report::show_document(&run, &samples, format, &opts);
             if format == Format::Table {
-                let hours = ledger.hours(&run.id)?;
                 out.push_str(&ecotrace_report::serving_text(&run, &hours));
             }
             emit(&out, &args.publish)
@@ -321,9 +329,17 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             }
             if args.lifecycle {
                 let project = args.project.as_deref().unwrap_or_default();
-                let l = ecotrace_report::lifecycle(&runs);
-                print_out(&ecotrace_report::render_lifecycle(project, &l, format));
-                return Ok(0);
+                if let Some(n) = args.requests_per_day {
+                    if !(n.is_finite() && n >= 0.0) {
+                        return Err(UsageError(format!(
+                            "--requests-per-day {n}: give a number of requests a day, 0 or more"
+                        ))
+                        .into());
+                    }
+                }
+                let l = ecotrace_report::lifecycle_projected(&runs, args.requests_per_day);
+                let out = ecotrace_report::render_lifecycle(project, &l, format);
+                return emit(&out, &args.publish);
             }
             let subject = match (&args.project, &args.phase) {
                 (Some(p), Some(ph)) => Some(format!("project {p}, phase {ph}")),
@@ -331,7 +347,17 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 (None, Some(ph)) => Some(format!("phase {ph}")),
                 (None, None) => None,
             };
-            let opts = doc_options(&args.publish, subject.as_deref(), by);
+            let mut served = Vec::new();
+            if format == Format::Html {
+                for r in runs.iter().filter(|r| r.serving.is_some()) {
+                    served.push((r.clone(), ledger.hours(&r.id)?));
+                }
+            }
+            let totals = ecotrace_report::runs_hours(&served);
+            let opts = ecotrace_report::DocOptions {
+                hours: &totals,
+                ..doc_options(&args.publish, subject.as_deref(), by)
+            };
             let out = ecotrace_report::report_document(&runs, format, &opts);
             emit(&out, &args.publish)
         }
@@ -565,6 +591,7 @@ fn doc_options<'a>(
         group_by: by,
         metric: p.metric.as_deref(),
         training_type: p.training_type.as_deref(),
+        hours: &[],
     }
 }
 

@@ -180,6 +180,147 @@ fn counts_are_exactly_what_was_sent_for_vllm_and_tgi() {
     }
 }
 
+/// `report --lifecycle` sets a year of the measured serving beside the training of the same
+/// model: at the measured rate, and at a given `--requests-per-day`; text, JSON and HTML.
+#[test]
+fn lifecycle_projects_a_year_of_serving_beside_training() {
+    let env = Env::new();
+    env.ok(&[
+        "run",
+        "--project",
+        "llm",
+        "--phase",
+        "training",
+        "--tag",
+        "model=m1",
+        "--interval",
+        "100ms",
+        "--cpu-power",
+        "100",
+        "--quiet",
+        "--",
+        "python3",
+        "-c",
+        "import time\nt=time.time()\nwhile time.time()-t<0.4: pass",
+    ]);
+    let port = free_port();
+    let server = fake(port, "vllm", "2");
+    let server: Vec<&str> = server.iter().map(String::as_str).collect();
+    let child = serve(
+        &env,
+        port,
+        &["--project", "llm", "--tag", "model=m1"],
+        &server,
+    );
+    wait_up(port);
+    load(port, 6, 20, 3);
+    settle();
+    shutdown(port);
+    let r = record_of(child);
+    let secs = f(&r["duration_s"]);
+    let kwh = f(&r["energy_kwh"]["total"]);
+    let l = env.json(&[
+        "report",
+        "--project",
+        "llm",
+        "--lifecycle",
+        "--format",
+        "json",
+    ]);
+    let s = &l["serving"][0];
+    assert_eq!(s["model"], "m1", "{l}");
+    assert_eq!(s["measured"]["requests"], 6);
+    assert_eq!(s["training"]["runs"], 1);
+    let year = &s["year"];
+    assert_eq!(year["rate"], "measured");
+    let rate = 6.0 / secs * 86_400.0;
+    assert!(
+        (f(&year["requests_per_day"]) / rate - 1.0).abs() < 1e-6,
+        "{year}"
+    );
+    // At the measured rate the year is the measured energy scaled to 365 days.
+    let scaled = kwh * 365.0 * 86_400.0 / secs;
+    assert!(
+        (f(&year["energy_kwh"]) / scaled - 1.0).abs() < 1e-6,
+        "{year} vs {scaled}"
+    );
+    let training = f(&s["training"]["operational_kgco2e"]);
+    let days = training / (f(&year["operational_kgco2e"]) / 365.0);
+    assert!((f(&s["days_to_match_training"]) / days - 1.0).abs() < 1e-6);
+
+    // A given rate: twice the requests, more energy in the year, less per request.
+    let twice = format!("{}", 2.0 * rate);
+    let g = env.json(&[
+        "report",
+        "--project",
+        "llm",
+        "--lifecycle",
+        "--format",
+        "json",
+        "--requests-per-day",
+        &twice,
+    ]);
+    let gy = &g["serving"][0]["year"];
+    assert_eq!(gy["rate"], "given");
+    assert!(f(&gy["energy_kwh"]) > f(&year["energy_kwh"]), "{gy}");
+    assert!(
+        f(&gy["energy_wh_per_request"]) < f(&year["energy_wh_per_request"]),
+        "{gy}"
+    );
+
+    let text = env.ok(&["report", "--project", "llm", "--lifecycle"]);
+    assert!(
+        text.contains("Serving model m1: one year projected beside its training"),
+        "{text}"
+    );
+    assert!(text.contains("serving, one year"), "{text}");
+    let html = env.ok(&[
+        "report",
+        "--project",
+        "llm",
+        "--lifecycle",
+        "--format",
+        "html",
+    ]);
+    assert!(
+        html.contains("<svg") && html.contains("Training and one year of serving"),
+        "{html}"
+    );
+    // The run's page draws its hours: each point is an hourly row's Wh per 1k tokens.
+    let id = r["id"].as_str().unwrap();
+    let page = env.ok(&["show", id, "--format", "html"]);
+    let hours = env.json(&["report", "--by", "hour", "--format", "json"]);
+    for h in hours.as_array().unwrap() {
+        let wh = f(&h["energy_wh_per_1k_tokens"]);
+        let label = &h["hour"].as_str().unwrap()[..13].replace('T', " ");
+        let start = page
+            .find("<title>Energy per 1,000 generated tokens against request rate</title>")
+            .unwrap_or_else(|| panic!("no chart: {page}"));
+        let chart = &page[start..start + page[start..].find("</svg>").unwrap()];
+        let point = chart
+            .split("<title>")
+            .find(|t| t.starts_with(&format!("{label}:00:")))
+            .unwrap_or_else(|| panic!("no point for {label}: {chart}"));
+        let shown: f64 = point
+            .split(", ")
+            .nth(1)
+            .and_then(|x| x.split(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((shown / wh - 1.0).abs() < 0.01, "{point} vs {wh}");
+    }
+    let bad = env.run(&[
+        "report",
+        "--project",
+        "llm",
+        "--lifecycle",
+        "--requests-per-day",
+        "-3",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
 /// Energy per generated token follows the work per token: twice the CPU time per token, twice
 /// the energy per token (±20 %).
 #[test]
