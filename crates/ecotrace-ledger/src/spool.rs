@@ -355,10 +355,14 @@ impl SpooledLedger {
                 )))
             }
         };
-        let (record, samples) = {
+        let (record, samples, hours) = {
             let spool = self.spool().map_err(SendError::Spool)?;
             match spool.stored(id) {
-                Ok(s) => (s.record, spool.samples(id).map_err(SendError::Spool)?),
+                Ok(s) => (
+                    s.record,
+                    spool.samples(id).map_err(SendError::Spool)?,
+                    spool.hours(id).map_err(SendError::Spool)?,
+                ),
                 Err(LedgerError::NotFound { .. }) => {
                     claim.done();
                     self.spooled.remove(id);
@@ -375,6 +379,14 @@ impl SpooledLedger {
         match primary.begin(&first) {
             Ok(()) | Err(LedgerError::AlreadyExists { .. }) => {}
             Err(e) => return Err(SendError::Primary(e)),
+        }
+        // The hourly rows (a serving run's) go with it, before the final write: a run the
+        // primary shows ended has its hours. Rows the primary has already (the run left for the
+        // spool mid-hour) are replaced by the spool's, which are later.
+        if !hours.is_empty() {
+            primary
+                .store_hours(id, &hours)
+                .map_err(SendError::Primary)?;
         }
         let result = if record.status == RunStatus::Running {
             primary.checkpoint(&record, &samples)
@@ -564,9 +576,9 @@ impl Ledger for SpooledLedger {
         self.primary.samples(id).map_err(|e| self.explain(e))
     }
 
-    /// Hourly rows follow their run: to the spool while the run is kept there (they stay there:
-    /// `sync` sends runs and samples, not hourly rows), else to the shared ledger, falling back to
-    /// the spool during an outage.
+    /// Hourly rows follow their run: to the spool while the run is kept there (`sync` sends them
+    /// with the run and its samples), else to the shared ledger, falling back to the spool during
+    /// an outage.
     fn store_hours(&mut self, run_id: &str, rows: &[HourRow]) -> Result<(), LedgerError> {
         if self.unrecorded.contains_key(run_id) {
             return Err(self.not_recorded(run_id));

@@ -204,3 +204,46 @@ fn without_a_spool_the_run_goes_on_unrecorded_and_says_why() {
     assert!(matches!(e, LedgerError::NotRecorded { .. }), "{e:?}");
     assert!(e.to_string().contains("was not recorded"), "{e}");
 }
+
+/// A serving run that waited in the spool reaches the ledger with its hourly rows; rows the
+/// ledger had already (the run left for the spool mid-hour) are replaced by the spool's later ones.
+#[test]
+fn sync_sends_the_hourly_rows_with_the_run() {
+    use ecotrace_core::serving::HourRow;
+    let dir = tempfile::tempdir().unwrap();
+    let spool_path = dir.path().join("spool.db");
+    let primary_path = dir.path().join("ledger.db");
+    let hour = |h: i64, requests: u64| {
+        let mut row = HourRow::new(t(h * 3600));
+        row.measured_s = 3600.0;
+        row.work.requests = requests;
+        row.work.generated_tokens = requests * 50;
+        row
+    };
+    let r = record("served1", "p", Phase::Inference, t(0));
+    // The ledger saw the run begin and the first hour's rows until then.
+    {
+        let mut primary = SqliteLedger::open(&primary_path).unwrap();
+        primary.begin(&r).unwrap();
+        primary.store_hours("served1", &[hour(0, 10)]).unwrap();
+    }
+    let rows = vec![hour(0, 40), hour(1, 75), hour(2, 3)];
+    {
+        let mut spool = SqliteLedger::open(&spool_path).unwrap();
+        spool.begin(&r).unwrap();
+        spool.store_hours("served1", &rows).unwrap();
+        spool.finish(&finished(r), &samples(0, 4)).unwrap();
+    }
+    let primary = SqliteLedger::open(&primary_path).unwrap();
+    let mut l = SpooledLedger::new(Box::new(primary), &spool_path);
+    let report = l.sync().unwrap();
+    assert_eq!(report.sent, ["served1"], "{report:?}");
+    let primary = SqliteLedger::open(&primary_path).unwrap();
+    assert_eq!(primary.hours("served1").unwrap(), rows);
+    assert_eq!(primary.get("served1").unwrap().status, RunStatus::Finished);
+    let spool = SqliteLedger::open(&spool_path).unwrap();
+    assert!(
+        matches!(spool.hours("served1"), Err(LedgerError::NotFound { .. })),
+        "the run and its rows left the spool"
+    );
+}
