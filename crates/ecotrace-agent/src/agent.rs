@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ecotrace_core::{ComponentKind, Energy, Method, Power, Scope};
+use ecotrace_sensors::amdsmi::{AmdSmiBackend, AmdSmiLibrary};
 use ecotrace_sensors::discover::{discover_with, Probes, SensorConfig};
 use ecotrace_sensors::gpu::{GpuBackend, NvmlBackend, NvmlLibrary};
+use ecotrace_sensors::gpu_select::GpuRequest;
 use ecotrace_sensors::procfs::{self, ProcessTree};
 use ecotrace_sensors::{Roots, Sensor, Tick};
 
@@ -35,8 +37,10 @@ pub struct AgentConfig {
     /// File mode of the socket: who may ask (0o666: every local user, each about their own
     /// processes only).
     pub socket_mode: u32,
-    /// What each socket client may hold (idle timeout, connections per uid).
+    /// What each socket client may hold (idle timeout, connections per uid, request size).
     pub socket_limits: crate::socket::SocketLimits,
+    /// The GPUs measured (`--gpus`, `ECOTRACE_GPUS`, the config's `gpus`); None: every GPU.
+    pub gpus: Option<GpuRequest>,
     pub roots: Roots,
     pub cpu_power: Option<Power>,
     pub ram_power: Option<Power>,
@@ -78,7 +82,7 @@ pub struct Shared {
     /// The uid that registered each run id, for as long as the id is known (see
     /// [`crate::socket`]): only that uid may register it again or read it.
     pub(crate) owners: BTreeMap<String, u32>,
-    pub page: Arc<Mutex<String>>,
+    pub page: crate::http::Page,
     pub info: AgentInfo,
     pub interval: Duration,
     pub roots: Roots,
@@ -150,17 +154,32 @@ impl GpuBackend for SharedGpu {
     }
 }
 
+/// The GPU backends the agent reads, each used twice: by the GPU sensors (energy) and by the
+/// agent (who holds a context). None: not loaded (the sensors' discovery tries the library named
+/// by the environment, as `ecotrace run` does).
+#[derive(Default)]
+pub struct GpuBackends {
+    /// NVIDIA GPUs (NVML).
+    pub nvidia: Option<Box<dyn GpuBackend>>,
+    /// AMD GPUs (AMD SMI); their processes come from AMD SMI's process list (the KFD's).
+    pub amd: Option<Box<dyn GpuBackend>>,
+}
+
 /// The sensors of this machine in machine scope, with what the books need to know of them.
-fn sensors(cfg: &AgentConfig, gpu: Option<SharedGpu>) -> (Vec<Box<dyn Sensor>>, Vec<DeviceInfo>) {
+fn sensors(
+    cfg: &AgentConfig,
+    nvidia: Option<SharedGpu>,
+    amd: Option<SharedGpu>,
+) -> (Vec<Box<dyn Sensor>>, Vec<DeviceInfo>) {
+    let boxed = |g: SharedGpu| Box::new(g) as Box<dyn GpuBackend>;
     let probes = Probes {
-        gpu: gpu.map(|g| Box::new(g) as Box<dyn GpuBackend>),
+        gpu: nvidia.map(boxed),
+        amd: amd.map(boxed),
         ..Probes::default()
     };
-    let d = discover_with(
-        &SensorConfig::new(Scope::Machine, cfg.cpu_power, cfg.ram_power),
-        &cfg.roots,
-        probes,
-    );
+    let mut sc = SensorConfig::new(Scope::Machine, cfg.cpu_power, cfg.ram_power);
+    sc.gpus = cfg.gpus.clone();
+    let d = discover_with(&sc, &cfg.roots, probes);
     let mut infos = Vec::new();
     for s in &d.sensors {
         for (i, dev) in s.devices().iter().enumerate() {
@@ -191,10 +210,11 @@ pub struct Agent {
     prev_cgroups: Option<BTreeMap<WorkloadId, CgroupUsage>>,
     cpu_clock: procfs::CpuClock,
     ticks_per_sec: f64,
-    /// Who holds a context on the GPUs (None: no GPU backend).
-    gpu: Option<SharedGpu>,
-    /// Per device of the books: its GPU index (`gpuN`), None for other devices.
-    gpu_index: Vec<Option<usize>>,
+    /// The GPU backends, to see who holds a context: NVIDIA's, AMD's.
+    gpu: [Option<SharedGpu>; 2],
+    /// Per device of the books: its backend (0 NVIDIA, 1 AMD) and index there; None for other
+    /// devices.
+    gpu_index: Vec<Option<(usize, usize)>>,
     /// Who held a context on each GPU device at the previous read.
     prev_gpu: BTreeMap<usize, GpuContexts>,
     pub shared: Arc<Mutex<Shared>>,
@@ -202,26 +222,38 @@ pub struct Agent {
 
 impl Agent {
     /// Discovers the sensors and takes the first readings. GPUs are read through NVML
-    /// (`ECOTRACE_NVML_LIBRARY`, as `ecotrace run` does).
+    /// (`ECOTRACE_NVML_LIBRARY`) and AMD SMI (`ECOTRACE_AMDSMI_LIBRARY`), as `ecotrace run` does.
     pub fn new(cfg: AgentConfig) -> Result<Agent, AgentError> {
-        let gpu = NvmlBackend::load(&NvmlLibrary::resolve(None))
+        let nvidia = NvmlBackend::load(&NvmlLibrary::resolve(None))
             .ok()
             .map(|b| Box::new(b) as Box<dyn GpuBackend>);
-        Self::build(cfg, gpu)
+        let amd = AmdSmiBackend::load(&AmdSmiLibrary::resolve(None), &cfg.roots)
+            .ok()
+            .map(|b| Box::new(b) as Box<dyn GpuBackend>);
+        Self::with_gpu_backends(cfg, GpuBackends { nvidia, amd })
     }
 
-    /// [`Agent::new`], reading the GPUs through `gpu` instead of NVML (tests pass a
+    /// [`Agent::new`], reading the NVIDIA GPUs through `gpu` instead of NVML (tests pass a
     /// `FakeGpuBackend`).
     pub fn with_gpu_backend(
         cfg: AgentConfig,
         gpu: Box<dyn GpuBackend>,
     ) -> Result<Agent, AgentError> {
-        Self::build(cfg, Some(gpu))
+        Self::with_gpu_backends(
+            cfg,
+            GpuBackends {
+                nvidia: Some(gpu),
+                amd: None,
+            },
+        )
     }
 
-    fn build(cfg: AgentConfig, gpu: Option<Box<dyn GpuBackend>>) -> Result<Agent, AgentError> {
-        let gpu = gpu.map(|b| SharedGpu(Arc::new(Mutex::new(b))));
-        let (sensors, infos) = sensors(&cfg, gpu.clone());
+    /// [`Agent::new`], reading the GPUs through `gpus` (tests pass fake NVML and AMD SMI
+    /// backends).
+    pub fn with_gpu_backends(cfg: AgentConfig, gpus: GpuBackends) -> Result<Agent, AgentError> {
+        let share = |b: Box<dyn GpuBackend>| SharedGpu(Arc::new(Mutex::new(b)));
+        let gpu = [gpus.nvidia.map(share), gpus.amd.map(share)];
+        let (sensors, infos) = sensors(&cfg, gpu[0].clone(), gpu[1].clone());
         if sensors.is_empty() {
             return Err(AgentError::NoSensor(
                 "run `ecotrace doctor` to see why, or pass --cpu-power W".into(),
@@ -232,17 +264,25 @@ impl Agent {
         let hierarchy = Hierarchy::detect(&cfg.roots);
         let prev_cgroups = Some(hierarchy.scan());
         let cpu_clock = procfs::CpuClock::start(&cfg.roots);
-        // The GPU sensors name their devices `gpu<number>`, NVIDIA GPUs first: the contexts are
-        // read from NVML for those; AMD GPUs (numbered after them) stay unattributed here.
-        let nvml_count = gpu.as_ref().map_or(0, |g| g.device_count());
-        let gpu_index: Vec<Option<usize>> = infos
+        // The GPU sensors name their devices `gpu<number>`, NVIDIA GPUs first, then AMD GPUs
+        // (as `ecotrace run` and `--gpus` number them): the contexts are read from NVML for the
+        // former, from AMD SMI's process list for the latter. GPUs left out by `--gpus` are not
+        // among the devices.
+        let counts = gpu
+            .each_ref()
+            .map(|g| g.as_ref().map_or(0, |g| g.device_count()));
+        let gpu_index: Vec<Option<(usize, usize)>> = infos
             .iter()
             .map(|d| match d.component {
                 ComponentKind::Gpu => d
                     .device
                     .strip_prefix("gpu")
-                    .and_then(|n| n.parse().ok())
-                    .filter(|n| *n < nvml_count),
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .and_then(|n| match n.checked_sub(counts[0]) {
+                        None => Some((0, n)),
+                        Some(a) if a < counts[1] => Some((1, a)),
+                        Some(_) => None,
+                    }),
                 _ => None,
             })
             .collect();
@@ -256,7 +296,7 @@ impl Agent {
             runs: Books::new(infos, cfg.intensity_g_per_kwh, cfg.pue),
             trees: BTreeMap::new(),
             owners: BTreeMap::new(),
-            page: Arc::new(Mutex::new(String::new())),
+            page: Arc::new(Mutex::new(Arc::from(""))),
             info,
             interval: cfg.interval,
             roots: cfg.roots.clone(),
@@ -286,11 +326,13 @@ impl Agent {
     /// process in none of them makes the GPU `outside`.
     fn gpu_contexts(&self, booked: impl Fn(&WorkloadId) -> bool) -> BTreeMap<usize, GpuContexts> {
         let mut out = BTreeMap::new();
-        let Some(gpu) = &self.gpu else {
-            return out;
-        };
         for (dev, index) in self.gpu_index.iter().enumerate() {
-            let Some(index) = *index else { continue };
+            let Some((backend, index)) = *index else {
+                continue;
+            };
+            let Some(gpu) = &self.gpu[backend] else {
+                continue;
+            };
             let mut c = GpuContexts::default();
             for pid in gpu.pids(index) {
                 match self.hierarchy.workload_of_pid(&self.cfg.roots, pid) {
@@ -400,7 +442,8 @@ impl Agent {
 
     fn render(&self) {
         let sh = lock(&self.shared);
-        let page = exposition::render(&sh.books, &sh.runs, &sh.info);
+        let page: Arc<str> = exposition::render(&sh.books, &sh.runs, &sh.info).into();
+        // Swapped in whole: a scrape holds this lock only to clone the `Arc`.
         *sh.page.lock().unwrap_or_else(|e| e.into_inner()) = page;
     }
 
@@ -409,13 +452,51 @@ impl Agent {
     }
 }
 
-/// Runs the agent until `stop` is set: the HTTP server on its own thread, the socket (if any) on
-/// another, the sampling loop on this one. `ready` is called once everything listens.
-pub fn run(
-    cfg: AgentConfig,
-    stop: Arc<AtomicBool>,
-    ready: impl FnOnce(SocketAddr),
-) -> Result<(), AgentError> {
+/// Tells [`run`] to stop. The sampling loop waits for its next interval on a condition variable
+/// that [`Stop::stop`] signals, so it sleeps the whole interval (no periodic wake-up to look at a
+/// flag) and still stops at once.
+#[derive(Clone, Default)]
+pub struct Stop {
+    flag: Arc<AtomicBool>,
+    wake: Arc<(Mutex<()>, Condvar)>,
+}
+
+impl Stop {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the agent to stop; safe to call from any thread (not from a signal handler: see
+    /// `ecotrace agent`, which waits for signals on a thread of its own).
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        let _held = self.wake.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.wake.1.notify_all();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Waits up to `d`, or until [`Stop::stop`]. True when stopped.
+    fn wait(&self, d: Duration) -> bool {
+        let held = self.wake.0.lock().unwrap_or_else(|e| e.into_inner());
+        if self.is_stopped() {
+            return true;
+        }
+        let _ = self
+            .wake
+            .1
+            .wait_timeout(held, d)
+            .unwrap_or_else(|e| e.into_inner());
+        self.is_stopped()
+    }
+}
+
+/// Runs the agent until `stop`: the HTTP server on its own thread, the socket (if any) on
+/// another, the sampling loop on this one. `ready` is called once everything listens. Every thread
+/// blocks (in `accept`, `read`, or waiting for the next interval) when there is nothing to do.
+pub fn run(cfg: AgentConfig, stop: Stop, ready: impl FnOnce(SocketAddr)) -> Result<(), AgentError> {
     let listener = crate::http::bind(cfg.listen).map_err(|source| AgentError::Bind {
         addr: cfg.listen,
         source,
@@ -423,7 +504,7 @@ pub fn run(
     let addr = listener.local_addr().unwrap_or(cfg.listen);
     let mut agent = Agent::new(cfg)?;
     let page = lock(&agent.shared).page.clone();
-    let http_stop = stop.clone();
+    let http_stop = stop.flag.clone();
     let http = std::thread::Builder::new()
         .name("ecotrace-http".into())
         .spawn(move || crate::http::serve(listener, page, http_stop))
@@ -432,7 +513,7 @@ pub fn run(
         Some(path) => Some(crate::socket::start(
             path,
             agent.shared.clone(),
-            stop.clone(),
+            stop.flag.clone(),
             agent.cfg.socket_mode,
             agent.cfg.socket_limits,
         )?),
@@ -442,10 +523,12 @@ pub fn run(
     let interval = agent.cfg.interval;
     let mut last = Instant::now();
     let mut next = last + interval;
-    while !stop.load(Ordering::SeqCst) {
+    while !stop.is_stopped() {
         let now = Instant::now();
         if now < next {
-            std::thread::sleep((next - now).min(Duration::from_millis(100)));
+            if stop.wait(next - now) {
+                break;
+            }
             continue;
         }
         agent.step(now - last);

@@ -1,15 +1,24 @@
 //! A minimal HTTP/1.x server for `GET /metrics`, enough for Prometheus to scrape.
 //!
-//! One thread blocked in `accept` (no polling: a scrape is answered at once), one request per
-//! connection, a 2 s read timeout, requests larger than
-//! [`MAX_REQUEST`] refused with 431: a slow or hostile client cannot hold the agent. It serves the
-//! text the agent last rendered and must not do anything else (no ingest, nothing writable).
+//! One thread blocked in `accept` (no polling: a scrape is answered at once); each connection is
+//! answered on its own short-lived thread, at most [`MAX_CONNECTIONS`] at once (more are answered
+//! 503 at once), so a slow client holds only its own connection, never the next scrape. One
+//! request per connection, a 2 s read timeout, requests larger than [`MAX_REQUEST`] refused with
+//! 431. It serves the page the agent rendered at its last interval — taking it is an `Arc` clone
+//! under a lock held for nothing else, and the answer is written in one `write` with Nagle off —
+//! and must not do anything else (no ingest, nothing writable).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The page served at `/metrics`: replaced whole by the agent at every interval.
+pub type Page = Arc<Mutex<Arc<str>>>;
+
+/// Connections answered at once; more are refused with 503 until one ends.
+pub const MAX_CONNECTIONS: usize = 16;
 
 /// Largest request (line and headers) read.
 pub const MAX_REQUEST: usize = 8 * 1024;
@@ -18,15 +27,43 @@ pub const MAX_REQUEST: usize = 8 * 1024;
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves `page` at `/metrics` on `listener` until `stop` is set (then [`wake`] it).
-pub fn serve(listener: TcpListener, page: Arc<Mutex<String>>, stop: Arc<AtomicBool>) {
+pub fn serve(listener: TcpListener, page: Page, stop: Arc<AtomicBool>) {
+    let open = Arc::new(AtomicUsize::new(0));
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        match conn {
-            Ok(stream) => handle(stream, &page),
+        let mut stream = match conn {
+            Ok(stream) => stream,
             // Out of descriptors: give the clients a moment to leave.
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+            respond(
+                &mut stream,
+                "503 Service Unavailable",
+                "text/plain",
+                b"too many connections; retry\n",
+                false,
+            );
+            continue;
+        }
+        let (page, done) = (page.clone(), open.clone());
+        let spawned = std::thread::Builder::new()
+            .name("ecotrace-http-conn".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                handle(stream, &page);
+                done.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            open.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -46,7 +83,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr)
 }
 
-fn handle(mut s: TcpStream, page: &Mutex<String>) {
+fn handle(mut s: TcpStream, page: &Mutex<Arc<str>>) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
     let mut buf = Vec::with_capacity(1024);
@@ -61,6 +98,7 @@ fn handle(mut s: TcpStream, page: &Mutex<String>) {
                 "431 Request Header Fields Too Large",
                 "text/plain",
                 b"request too large\n",
+                false,
             );
             return;
         }
@@ -77,42 +115,53 @@ fn handle(mut s: TcpStream, page: &Mutex<String>) {
     let path = target.split('?').next().unwrap_or("");
     match (method, path) {
         ("GET" | "HEAD", "/metrics") => {
-            let body = page.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let body = if method == "HEAD" {
-                String::new()
-            } else {
-                body
-            };
-            respond(&mut s, "200 OK", CONTENT_TYPE, body.as_bytes());
+            // The lock is held for an `Arc` clone: never while the agent renders.
+            let body = Arc::clone(&page.lock().unwrap_or_else(|e| e.into_inner()));
+            respond(
+                &mut s,
+                "200 OK",
+                CONTENT_TYPE,
+                body.as_bytes(),
+                method == "HEAD",
+            );
         }
         ("GET" | "HEAD", "/") => respond(
             &mut s,
             "200 OK",
             "text/plain; charset=utf-8",
             b"ecotrace agent: metrics at /metrics\n",
+            method == "HEAD",
         ),
         ("GET" | "HEAD", _) => respond(
             &mut s,
             "404 Not Found",
             "text/plain",
             b"not found; try /metrics\n",
+            method == "HEAD",
         ),
         _ => respond(
             &mut s,
             "405 Method Not Allowed",
             "text/plain",
             b"only GET\n",
+            false,
         ),
     }
 }
 
-fn respond(s: &mut TcpStream, status: &str, ctype: &str, body: &[u8]) {
+/// Writes the whole answer at once (head and body in one buffer: no small segment for Nagle and
+/// delayed ACKs to hold back). `head_only` for HEAD: the body's length, not the body.
+fn respond(s: &mut TcpStream, status: &str, ctype: &str, body: &[u8], head_only: bool) {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    let _ = s.write_all(head.as_bytes());
-    let _ = s.write_all(body);
+    let mut out = Vec::with_capacity(head.len() + if head_only { 0 } else { body.len() });
+    out.extend_from_slice(head.as_bytes());
+    if !head_only {
+        out.extend_from_slice(body);
+    }
+    let _ = s.write_all(&out);
     let _ = s.flush();
 }
 

@@ -15,5 +15,5 @@ pub mod exposition;
 pub mod http;
 pub mod socket;
 
-pub use agent::{run, Agent, AgentConfig, AgentError, DEFAULT_LISTEN};
+pub use agent::{run, Agent, AgentConfig, AgentError, GpuBackends, Stop, DEFAULT_LISTEN};
 pub use socket::{DeviceDesc, DeviceEnergy, Request, Response, DEFAULT_SOCKET};

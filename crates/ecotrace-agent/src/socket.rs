@@ -13,7 +13,9 @@
 //! Limits ([`SocketLimits`]): a connection that sends no complete request for `idle_timeout` is
 //! closed; each uid may hold `per_uid` connections at once (more are refused with a message that
 //! says so), `max_clients` in all. A request may arrive in any number of parts: the bytes are kept
-//! until its newline arrives, and a request longer than [`MAX_LINE`] bytes is refused. Accepting
+//! until its newline arrives, and a request longer than `max_request` bytes (default [`MAX_LINE`])
+//! is refused. `ecotrace agent` sets them with `--socket-idle-timeout`, `--socket-max-per-uid`,
+//! `--socket-max-clients` and `--socket-max-request` (docs/cluster.md). Accepting
 //! blocks (no polling); each client has a thread blocked in `read` until its deadline.
 //!
 //! Protocol: one JSON object per line each way ([`Request`], [`Response`]). The client may ask
@@ -54,6 +56,9 @@ pub struct SocketLimits {
     pub per_uid: usize,
     /// Connections in all.
     pub max_clients: usize,
+    /// Longest request line, in bytes (newline included); a longer one is refused and the
+    /// connection closed.
+    pub max_request: usize,
 }
 
 impl Default for SocketLimits {
@@ -62,6 +67,7 @@ impl Default for SocketLimits {
             idle_timeout: Duration::from_secs(300),
             per_uid: 64,
             max_clients: MAX_CLIENTS,
+            max_request: MAX_LINE,
         }
     }
 }
@@ -251,8 +257,8 @@ fn serve_client(
     'conn: loop {
         while let Some(end) = buf.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = buf.drain(..=end).collect();
-            if line.len() > MAX_LINE {
-                let _ = answer(&mut s, &Response::err(too_long()));
+            if line.len() > limits.max_request {
+                let _ = answer(&mut s, &Response::err(too_long(limits)));
                 break 'conn;
             }
             deadline = Instant::now() + limits.idle_timeout;
@@ -264,8 +270,8 @@ fn serve_client(
                 break 'conn;
             }
         }
-        if buf.len() > MAX_LINE {
-            let _ = answer(&mut s, &Response::err(too_long()));
+        if buf.len() > limits.max_request {
+            let _ = answer(&mut s, &Response::err(too_long(limits)));
             break;
         }
         if stop.load(Ordering::SeqCst) {
@@ -306,8 +312,11 @@ fn serve_client(
     drop(s);
 }
 
-fn too_long() -> String {
-    format!("request too long (more than {MAX_LINE} bytes without a newline)")
+fn too_long(limits: &SocketLimits) -> String {
+    format!(
+        "request too long (more than {} bytes without a newline; the agent's --socket-max-request)",
+        limits.max_request
+    )
 }
 
 fn describe(sh: &Shared) -> Vec<DeviceDesc> {

@@ -6,8 +6,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use ecotrace_agent::cgroups::{WorkloadId, WorkloadKind};
@@ -24,6 +22,7 @@ struct Machine {
 impl Machine {
     fn new() -> Machine {
         std::env::set_var("ECOTRACE_NVML_LIBRARY", "none");
+        std::env::set_var("ECOTRACE_AMDSMI_LIBRARY", "none");
         let dir = tempfile::tempdir().unwrap();
         let m = Machine {
             dir,
@@ -107,6 +106,7 @@ impl Machine {
             socket: None,
             socket_mode: 0o666,
             socket_limits: Default::default(),
+            gpus: None,
             roots: self.roots(),
             cpu_power: None,
             ram_power: None,
@@ -248,15 +248,29 @@ fn promtool_check(page: &str) {
 #[test]
 fn serves_metrics_over_http_on_loopback() {
     let m = Machine::new();
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = ecotrace_agent::Stop::new();
     let (tx, rx) = std::sync::mpsc::channel();
     let cfg = m.config();
     let st = stop.clone();
     let t = std::thread::spawn(move || ecotrace_agent::run(cfg, st, |a| tx.send(a).unwrap()));
     let addr = rx.recv_timeout(Duration::from_secs(20)).unwrap();
     assert!(addr.ip().is_loopback());
+    // A client that connects and says nothing holds its own connection only: the scrape is
+    // answered while it is still open (the server gives it 2 s before closing it).
+    let idle = std::net::TcpStream::connect(addr).unwrap();
     let (code, body) = ecotrace_agent::http::get(addr, "/metrics").unwrap();
     assert_eq!(code, 200);
+    idle.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    let still_open = matches!(
+        std::io::Read::read(&mut &idle, &mut b),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    );
+    assert!(
+        still_open,
+        "the scrape waited for the idle client to be closed"
+    );
+    drop(idle);
     assert!(body.contains("# TYPE ecotrace_energy_joules_total counter"));
     assert_eq!(ecotrace_agent::http::get(addr, "/admin").unwrap().0, 404);
     // An oversized request is refused, and the server goes on.
@@ -267,7 +281,7 @@ fn serves_metrics_over_http_on_loopback() {
     let _ = std::io::Read::read_to_string(&mut s, &mut reply);
     assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
     assert_eq!(ecotrace_agent::http::get(addr, "/metrics").unwrap().0, 200);
-    stop.store(true, Ordering::SeqCst);
+    stop.stop();
     t.join().unwrap().unwrap();
 }
 
@@ -289,7 +303,7 @@ fn the_socket_answers_only_about_the_callers_own_processes() {
     cfg.roots.procfs = PathBuf::from("/proc");
     let sock = m.path("run/agent.sock");
     cfg.socket = Some(sock.clone());
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = ecotrace_agent::Stop::new();
     let (tx, rx) = std::sync::mpsc::channel();
     let st = stop.clone();
     let t = std::thread::spawn(move || ecotrace_agent::run(cfg, st, |a| tx.send(a).unwrap()));
@@ -327,7 +341,7 @@ fn the_socket_answers_only_about_the_callers_own_processes() {
     assert_eq!(r["ok"], false);
     let r = ask(&mut s, r#"{"op":"end"}"#);
     assert_eq!(r["ok"], true);
-    stop.store(true, Ordering::SeqCst);
+    stop.stop();
     t.join().unwrap().unwrap();
     assert!(!sock.exists(), "the socket is removed on exit");
 }
@@ -490,13 +504,155 @@ fn gpu_energy_is_split_among_the_workloads_holding_a_context() {
     assert!(close(sh.books.unattributed[i].total(), 60.0));
 }
 
+/// Writes `/proc/PID/cgroup` of fake processes.
+fn processes(m: &Machine, procs: &[(u32, &str)]) {
+    for (pid, cgroup) in procs {
+        let d = m.path(&format!("proc/{pid}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("cgroup"), format!("0::{cgroup}\n")).unwrap();
+    }
+}
+
+/// Energy booked to `id` on device `gpuN` (None: the device is not booked).
+fn booked_gpu(agent: &Agent, id: &WorkloadId, device: &str) -> Option<f64> {
+    let sh = agent.shared.lock().unwrap();
+    let i = sh
+        .books
+        .devices
+        .iter()
+        .position(|d| d.info.device == device)?;
+    Some(
+        sh.books
+            .workloads
+            .get(id)
+            .map_or(0.0, |w| w.per_device[i].total()),
+    )
+}
+
+#[test]
+fn amd_gpus_are_attributed_from_the_amd_smi_process_list_numbered_after_nvidia() {
+    use ecotrace_sensors::gpu::{FakeGpu, FakeGpuBackend};
+
+    let mut m = Machine::new();
+    processes(
+        &m,
+        &[
+            (4201, "/system.slice/slurmstepd.scope/job_42/step_0"),
+            (1001, "/user.slice/user-1000.slice/session-3.scope"),
+        ],
+    );
+    let user = WorkloadId {
+        name: "uid:1000".into(),
+        kind: WorkloadKind::User,
+    };
+    // One NVIDIA GPU (gpu0, the user's) and two AMD GPUs: gpu1 with the energy accumulator (the
+    // job's), gpu2 with power only (shared by the job and the user).
+    let nvidia = FakeGpuBackend::new(vec![FakeGpu::with_counter("A100", 0, 50_000)]);
+    let amd = FakeGpuBackend::amd(vec![
+        FakeGpu::with_counter("AMD Instinct MI210", 0, 100_000),
+        FakeGpu::power_only("AMD Instinct MI210", 80_000),
+    ]);
+    nvidia.set_pids(0, &[1001]);
+    amd.set_pids(0, &[4201]);
+    amd.set_pids(1, &[4201, 1001]);
+    let mut agent = Agent::with_gpu_backends(
+        m.config(),
+        ecotrace_agent::GpuBackends {
+            nvidia: Some(Box::new(nvidia.clone())),
+            amd: Some(Box::new(amd.clone())),
+        },
+    )
+    .unwrap();
+    for _ in 0..2 {
+        nvidia.add_energy_mj(0, 50_000);
+        amd.add_energy_mj(0, 100_000);
+        m.advance(10, 1, &[500_000, 500_000]);
+        agent.step(Duration::from_secs(1));
+    }
+    let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-6);
+    // gpu0 (NVML): the user's 100 J; the job none.
+    assert!(close(booked_gpu(&agent, &user, "gpu0"), 100.0));
+    assert!(close(booked_gpu(&agent, &job(), "gpu0"), 0.0));
+    // gpu1 (AMD SMI counter): the job's 200 J, nothing to the user.
+    assert!(close(booked_gpu(&agent, &job(), "gpu1"), 200.0));
+    assert!(close(booked_gpu(&agent, &user, "gpu1"), 0.0));
+    // gpu2 (AMD SMI power, 80 W × 2 s): 80 J each.
+    assert!(close(booked_gpu(&agent, &job(), "gpu2"), 80.0));
+    assert!(close(booked_gpu(&agent, &user, "gpu2"), 80.0));
+    let sh = agent.shared.lock().unwrap();
+    let page = sh.page.lock().unwrap().clone();
+    assert!(
+        page.contains("ecotrace_energy_joules_total{component=\"gpu\",device=\"gpu1\",method=\"amdsmi-counter\"} 200\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("device=\"gpu2\",method=\"amdsmi-power\""),
+        "{page}"
+    );
+}
+
+#[test]
+fn the_agent_measures_only_the_gpus_it_is_given() {
+    use ecotrace_sensors::gpu::{FakeGpu, FakeGpuBackend};
+    use ecotrace_sensors::gpu_select::GpuRequest;
+
+    let mut m = Machine::new();
+    processes(&m, &[(4201, "/system.slice/slurmstepd.scope/job_42")]);
+    let nvidia = FakeGpuBackend::new(vec![
+        FakeGpu::with_counter("A100", 0, 50_000).uuid("GPU-aaaa-0000"),
+        FakeGpu::with_counter("A100", 0, 50_000).uuid("GPU-bbbb-1111"),
+    ]);
+    let amd = FakeGpuBackend::amd(vec![
+        FakeGpu::with_counter("AMD Instinct MI210", 0, 100_000),
+        FakeGpu::with_counter("AMD Instinct MI210", 0, 100_000),
+    ]);
+    for i in 0..2 {
+        nvidia.set_pids(i, &[4201]);
+        amd.set_pids(i, &[4201]);
+    }
+    // By UUID for the NVIDIA GPU, by ecotrace's number for the AMD one (gpu3 = AMD's second).
+    let mut cfg = m.config();
+    cfg.gpus = Some(GpuRequest::parse("GPU-bbbb,3", "--gpus").unwrap());
+    let mut agent = Agent::with_gpu_backends(
+        cfg,
+        ecotrace_agent::GpuBackends {
+            nvidia: Some(Box::new(nvidia.clone())),
+            amd: Some(Box::new(amd.clone())),
+        },
+    )
+    .unwrap();
+    for i in 0..2 {
+        nvidia.add_energy_mj(i, 10_000);
+        amd.add_energy_mj(i, 30_000);
+    }
+    m.advance(10, 1, &[500_000, 500_000]);
+    agent.step(Duration::from_secs(1));
+    let gpus: Vec<String> = {
+        let sh = agent.shared.lock().unwrap();
+        sh.books
+            .devices
+            .iter()
+            .filter(|d| d.info.component == ecotrace_core::ComponentKind::Gpu)
+            .map(|d| d.info.device.clone())
+            .collect()
+    };
+    assert_eq!(gpus, ["gpu1", "gpu3"]);
+    // Each given GPU is attributed from its own backend's process list.
+    assert!((booked_gpu(&agent, &job(), "gpu1").unwrap() - 10.0).abs() < 1e-9);
+    assert!((booked_gpu(&agent, &job(), "gpu3").unwrap() - 30.0).abs() < 1e-9);
+    assert_eq!(booked_gpu(&agent, &job(), "gpu0"), None);
+    let page = agent.shared.lock().unwrap().page.lock().unwrap().clone();
+    assert!(!page.contains("device=\"gpu0\""), "{page}");
+    assert!(!page.contains("device=\"gpu2\""), "{page}");
+}
+
 /// Starts the agent of `m` with a socket (ownership judged on the real /proc) and `limits`.
 fn agent_with_socket(
     m: &Machine,
     limits: ecotrace_agent::socket::SocketLimits,
 ) -> (
     PathBuf,
-    Arc<AtomicBool>,
+    ecotrace_agent::Stop,
     std::thread::JoinHandle<Result<(), ecotrace_agent::AgentError>>,
 ) {
     let mut cfg = m.config();
@@ -504,7 +660,7 @@ fn agent_with_socket(
     let sock = m.path("run/agent.sock");
     cfg.socket = Some(sock.clone());
     cfg.socket_limits = limits;
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = ecotrace_agent::Stop::new();
     let (tx, rx) = std::sync::mpsc::channel();
     let st = stop.clone();
     let t = std::thread::spawn(move || ecotrace_agent::run(cfg, st, |a| tx.send(a).unwrap()));
@@ -526,6 +682,7 @@ fn slow_idle_oversized_and_greedy_clients_are_handled() {
         idle_timeout: Duration::from_secs(1),
         per_uid: 3,
         max_clients: 100,
+        max_request: 2000,
     };
     let (sock, stop, t) = agent_with_socket(&m, limits);
     let connect = || {
@@ -543,14 +700,20 @@ fn slow_idle_oversized_and_greedy_clients_are_handled() {
     assert_eq!(r["ok"], true, "{r}");
     assert!(!r["devices"].as_array().unwrap().is_empty(), "{r}");
 
-    // A request over the size limit is refused.
+    // A request over the size limit (set to 2000 bytes here) is refused; one under it is read.
     let mut big = connect();
     // The agent may refuse and close before the whole request is written (EPIPE): its answer is
     // already queued on our side, so a failed write is not the test's business.
-    let _ = big.get_mut().write_all(&vec![b'x'; 5000]);
+    let _ = big.get_mut().write_all(&vec![b'x'; 2500]);
     let r = next_answer(&mut big);
-    assert!(r["error"].as_str().unwrap().contains("too long"), "{r}");
+    let e = r["error"].as_str().unwrap();
+    assert!(e.contains("too long") && e.contains("2000 bytes"), "{r}");
     drop(big);
+    let mut padded = connect();
+    let req = format!("{{\"op\":\"hello\"}}{}\n", " ".repeat(1500));
+    padded.get_mut().write_all(req.as_bytes()).unwrap();
+    assert_eq!(next_answer(&mut padded)["ok"], true);
+    drop(padded);
 
     // An idle connection is closed after the idle timeout, with a word saying why.
     let t0 = std::time::Instant::now();
@@ -607,7 +770,7 @@ fn slow_idle_oversized_and_greedy_clients_are_handled() {
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(held);
-    stop.store(true, Ordering::SeqCst);
+    stop.stop();
     t.join().unwrap().unwrap();
 }
 
@@ -705,6 +868,6 @@ fn another_uid_cannot_claim_an_ended_run_id() {
     let mut s = BufReader::new(UnixStream::connect(&sock).unwrap());
     assert_eq!(ask(&mut s, &reg)["ok"], true);
     drop(s);
-    stop.store(true, Ordering::SeqCst);
+    stop.stop();
     t.join().unwrap().unwrap();
 }

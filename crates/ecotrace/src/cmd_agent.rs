@@ -2,13 +2,14 @@
 //! (interval, grid intensity, PUE, CPU/RAM power overrides) as `ecotrace run` does, then hands
 //! over to `ecotrace_agent::run`. Holds no measurement logic.
 
+use std::io::Read;
 use std::net::SocketAddr;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use ecotrace_agent::{AgentConfig, AgentError, DEFAULT_LISTEN, DEFAULT_SOCKET};
+use ecotrace_agent::socket::SocketLimits;
+use ecotrace_agent::{AgentConfig, AgentError, Stop, DEFAULT_LISTEN, DEFAULT_SOCKET};
 use ecotrace_sensors::Roots;
 use ecotrace_tracker::{FileLayers, MeasureSettings};
 
@@ -50,12 +51,14 @@ pub fn run(
                 ))
             })?,
     };
+    let socket_limits = socket_limits(args)?;
     let mut cfg = AgentConfig {
         interval: s.interval,
         listen,
         socket,
         socket_mode,
-        socket_limits: Default::default(),
+        socket_limits,
+        gpus: s.gpus.clone(),
         roots: Roots::from_env(),
         cpu_power: s.cpu_power,
         ram_power: s.ram_power,
@@ -66,10 +69,8 @@ pub fn run(
     for n in &s.notes {
         eprintln!("ecotrace agent: note: {n}");
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone()).context("cannot install signal handlers")?;
-    }
+    let stop = Stop::new();
+    stop_on_signals(&stop)?;
     let announce = |socket: Option<PathBuf>| {
         move |addr: SocketAddr| {
             eprintln!("ecotrace agent: metrics on http://{addr}/metrics");
@@ -94,4 +95,69 @@ pub fn run(
         other => other?,
     }
     Ok(0)
+}
+
+/// The socket's limits from the flags (or their variables), the defaults for the rest.
+fn socket_limits(args: &AgentArgs) -> Result<SocketLimits> {
+    let mut l = SocketLimits::default();
+    if let Some(t) = &args.socket_idle_timeout {
+        l.idle_timeout = ecotrace_core::units::parse_duration(t).map_err(|_| {
+            UsageError(format!(
+                "--socket-idle-timeout {t:?}: a duration such as 300s, 5m or 1h"
+            ))
+        })?;
+    }
+    let positive = |v: Option<usize>, flag: &str, what: &str| -> Result<Option<usize>> {
+        match v {
+            Some(0) => Err(UsageError(format!("{flag} 0: give at least 1 {what}")).into()),
+            v => Ok(v),
+        }
+    };
+    if let Some(n) = positive(
+        args.socket_max_per_uid,
+        "--socket-max-per-uid",
+        "connection",
+    )? {
+        l.per_uid = n;
+    }
+    if let Some(n) = positive(
+        args.socket_max_clients,
+        "--socket-max-clients",
+        "connection",
+    )? {
+        l.max_clients = n;
+    }
+    if let Some(n) = args.socket_max_request {
+        // The longest request a tracker sends (a register with a 128-byte run id and a project)
+        // is a few hundred bytes; below 256 the agent would refuse its own clients.
+        if n < 256 {
+            return Err(UsageError(format!(
+                "--socket-max-request {n}: at least 256 bytes (a tracker's requests are up to a few hundred)"
+            ))
+            .into());
+        }
+        l.max_request = n;
+    }
+    Ok(l)
+}
+
+/// Stops the agent on SIGINT or SIGTERM: the handlers write to a pipe, a thread blocked reading
+/// it calls [`Stop::stop`], which wakes the agent's loop at once (no flag polled).
+fn stop_on_signals(stop: &Stop) -> Result<()> {
+    let (mut rx, tx) = UnixStream::pair().context("cannot create the signal pipe")?;
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let tx = tx.try_clone().context("cannot create the signal pipe")?;
+        signal_hook::low_level::pipe::register(sig, tx)
+            .context("cannot install signal handlers")?;
+    }
+    let stop = stop.clone();
+    std::thread::Builder::new()
+        .name("ecotrace-signals".into())
+        .spawn(move || {
+            let mut b = [0u8; 1];
+            let _ = rx.read(&mut b);
+            stop.stop();
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
 }

@@ -199,3 +199,67 @@ fn an_unprivileged_run_gets_counter_energy_from_the_agent() {
     stop.store(true, Ordering::SeqCst);
     ticker.join().unwrap();
 }
+
+#[test]
+fn the_agent_sleeps_through_long_intervals_yet_stops_at_once_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sys = d.join("sys");
+    std::fs::create_dir_all(&sys).unwrap();
+    let sock = d.join("run/agent.sock");
+    // An hour between samples: the loop waits on a condition the signal wakes, not on a clock.
+    let mut agent = base(d, &sys)
+        .args(["agent", "--interval", "1h", "--intensity", "100"])
+        .args(["--listen", "127.0.0.1:0", "--socket"])
+        .arg(&sock)
+        .args(["--socket-idle-timeout", "2m", "--socket-max-per-uid", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !sock.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: kill with a valid pid and signal number.
+    unsafe {
+        libc::kill(agent.id() as i32, libc::SIGTERM);
+    }
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = agent.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = agent.kill();
+            panic!("the agent did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(!sock.exists(), "the socket is removed on the way out");
+
+    // Limits that make no sense are usage errors that say what to give.
+    for (flag, value, says) in [
+        ("--socket-max-per-uid", "0", "at least 1"),
+        ("--socket-max-request", "10", "at least 256"),
+        ("--socket-idle-timeout", "soon", "a duration"),
+    ] {
+        let out = base(d, &sys)
+            .args([
+                "agent",
+                "--listen",
+                "127.0.0.1:0",
+                "--socket",
+                "none",
+                flag,
+                value,
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(flag) && err.contains(says), "{err}");
+    }
+}
