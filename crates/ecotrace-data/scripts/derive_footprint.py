@@ -150,6 +150,27 @@ PUBLISHED_SRC = ("published: ADEME/Tide/Hubblo GPU LCA via hubblo-org/gpu-calcul
 PUBLISHED_MEM_SRC = ("derived: the published LCA of the {base} ({published} kgCO2e, ADEME/Tide/Hubblo via "
                      "hubblo-org/gpu-calculator@2308a62b73f2) + {dgb:g} GB more HBM x {mk:.3f} kg/GB")
 GA = "Green Algorithms TDP_gpu.csv (GreenAlgorithms/green-algorithms-tool@30df2fe, CC BY 4.0)"
+
+# Cards the reference data lacks, from their maker's own data sheet (facts from a vendor data sheet,
+# cited as such): a spec row shaped like reference/hardware/accelerators.csv's. Only the figures the
+# data sheet states; the die area is not in it (see the CATALOG row's override).
+AMD_MI210 = "AMD Instinct MI210 data sheet (amd.com), 2022"
+VENDOR_LIC = "facts from a vendor data sheet (AMD)"
+VENDOR_ROWS = [
+    {"vendor": "AMD", "model": "AMD Instinct MI210", "form_factor": "PCIe", "memory_gb": "64", "tdp_w": "300",
+     "peak_tflops_fp32": "22.6", "peak_tflops_fp16_bf16_dense": "181", "peak_tflops_fp8_dense": "",
+     "die_area_mm2": "", "process_nm": "6", "release_year": "2022",
+     "spec_source": AMD_MI210, "silicon_source": AMD_MI210, "embodied_kgco2e": "", "embodied_basis": "",
+     "embodied_source": "", "notes": ""},
+]
+# The MI200 dies. The MI250X is two graphics compute dies (GCDs) in one package (AMD, Hot Chips 34:
+# 58 billion transistors in all, TSMC N6), the MI210 one of them. Epoch gives the MI250X 724 mm2:
+# taken as one GCD's area, since 29 billion transistors on 724 mm2 is already about as dense as the
+# A100 on N7 (and 58 billion on it would be far denser); the low end of the range takes 724 mm2 for
+# both dies, the high end +10 %.
+GCD_AREA = (724, 0.5, 1.1, EPOCH.format(m="AMD Radeon Instinct MI250X") +
+            ", 724 mm2, taken as the area of one CDNA2 GCD, two per MI250X and one per MI210 (range: from 362 mm2, "
+            "the 724 mm2 being both of an MI250X's dies, to +10 %)")
 LLMC = "LLMCarbon data/hardware.csv (SotaroKaneda/MLCarbon@dbd96b7, Apache-2.0)"
 
 # id, aliases, reference spec row, memory kind, board class, overrides
@@ -191,7 +212,16 @@ CATALOG = [
     ("RTX-3090", "RTX3090;GeForce RTX 3090;NVIDIA GeForce RTX 3090", "NVIDIA GeForce RTX 3090", "gddr", "pcie", {}),
     ("RTX-4090", "RTX4090;GeForce RTX 4090;NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090", "gddr", "pcie",
      {"node": (4, "not in the spec source; AD102 is on the same 4/5 nm-class node as the L4's AD104")}),
-    ("MI250X", "Instinct MI250X;AMD Instinct MI250X", "AMD Radeon Instinct MI250X", "hbm", "module", {}),
+    ("RX-7900-XTX", "RX7900XTX;Radeon RX 7900 XTX;AMD Radeon RX 7900 XTX", "AMD Radeon RX 7900 XTX", "gddr", "pcie",
+     {"node": (5, "not in the spec source; assumed: Navi 31 is a chiplet GPU whose graphics die is on a 5 nm-class "
+                  "and whose memory-cache dies on a 6 nm-class node, both in the 7 nm-and-smaller class; Epoch's "
+                  "529 mm2 is all its dies together, taken as one die (the yield of smaller chiplets is better, "
+                  "so the die term leans high)")}),
+    ("MI210", "Instinct MI210;AMD Instinct MI210", "AMD Instinct MI210", "hbm", "pcie",
+     {"area": GCD_AREA, "row_license": VENDOR_LIC, "node": (6, AMD_MI210 + ": one CDNA2 GCD on TSMC N6"),
+      "note": "data sheet figures: 300 W TBP, 64 GB HBM2e, 22.6 TFLOPS FP64/FP32 vector, 181 TFLOPS FP16/BF16 matrix (dense: CDNA2 has no sparsity)"}),
+    ("MI250X", "Instinct MI250X;AMD Instinct MI250X;AMD Instinct MI250X/MI250", "AMD Radeon Instinct MI250X", "hbm", "module",
+     {"area": GCD_AREA, "dies": 2, "devices_per_card": 2}),
     ("MI300X", "Instinct MI300X;AMD Instinct MI300X", "AMD Instinct MI300X", "hbm", "module", {}),
     ("TPU-v2", "TPUv2;TPU v2", "Google TPU v2", "hbm", "tpu",
      {"area": (512.5, 325 / 512.5, 700 / 512.5, "not published in the sources: the middle of the known TPU dies (v5e 325 to v3 700 mm2), that range kept")}),
@@ -215,7 +245,7 @@ FORM_NAME = {"pcie": "PCIe card", "low-profile": "low-profile PCIe card", "modul
 
 
 def accelerators():
-    rows = read_csv(REF / "hardware/accelerators.csv")
+    rows = read_csv(REF / "hardware/accelerators.csv") + VENDOR_ROWS
     by_model = {r["model"]: r for r in rows}
     published = {r["item"]: float(r["value"]) for r in read_csv(REF / "hardware/embodied.csv")
                  if r["hardware_class"] == "gpu_card"}
@@ -230,6 +260,8 @@ def accelerators():
         epoch = EPOCH.format(m=model)
         row_src = epoch if r["spec_source"].startswith("Epoch AI") else r["spec_source"].split(";")[0]
         row_lic = EPOCH_LIC if row_src is epoch else ("MIT (mlco2/impact)" if "mlco2" in row_src else "CC-BY-4.0 (Green Algorithms)")
+        if "row_license" in ov:
+            row_lic = ov["row_license"]
         mem, mem_src = r["memory_gb"], row_src
         if "memory_gb" in ov:
             mem, why = ov["memory_gb"]
@@ -244,7 +276,8 @@ def accelerators():
             notes.append(f"TDP {lo}-{hi} W in the sources: {why}")
         frow = by_model[ov["flops_from"]] if "flops_from" in ov else r
         fp32, fp16, fp8 = frow["peak_tflops_fp32"], frow["peak_tflops_fp16_bf16_dense"], frow["peak_tflops_fp8_dense"]
-        flops_src = EPOCH.format(m=frow["model"]) if frow["spec_source"].startswith("Epoch AI") else ""
+        flops_src = EPOCH.format(m=frow["model"]) if frow["spec_source"].startswith("Epoch AI") else (
+            row_src if frow is r and "row_license" in ov else "")
         if "flops_from" in ov:
             flops_src += " (same chip)"
         if "fp16" in ov:
@@ -315,21 +348,29 @@ def accelerators():
                          "the low end of the range uses it with the memory term")
         elif r["embodied_basis"].startswith("estimate per die area"):
             notes.append(f"LLMCarbon gives {r['embodied_kgco2e']} kgCO2e for the die alone (fab emissions per area, no memory, board or package); not used")
-        lic = "; ".join(dict.fromkeys([row_lic, HUBBLO_LIC] + (["Apache-2.0 (LLMCarbon)"] if "LLMCarbon" in sil_src else [])))
+        lic = "; ".join(dict.fromkeys([row_lic, HUBBLO_LIC] + (["Apache-2.0 (LLMCarbon)"] if "LLMCarbon" in sil_src else [])
+                                      + ([EPOCH_LIC] if "Epoch AI" in sil_src else [])))
+        if "note" in ov:
+            notes.append(ov["note"])
+        per_card = ov.get("devices_per_card", 1)
+        if per_card > 1:
+            notes.append(f"the driver (AMD SMI, ROCm) lists each of its {per_card} dies as a device of its own: a "
+                         f"device is charged 1/{per_card} of the card's embodied carbon (and of its TDP where one "
+                         "is used per device)")
         vendor = r["vendor"]
         akind = "tpu" if "TPU" in model else "gpu"
         name = model if model != "NVIDIA A100 PCIe" else "NVIDIA A100 PCIe 40GB"
         out.append([cid, aliases, vendor, name, akind, r["form_factor"], mem, KIND_NAME[kind], mem_src, tdp, tdp_lo, tdp_hi,
                     tdp_src, fp32, fp16, fp8, flops_src, fmt(area_f), nm, sil_src, r["release_year"], row_src,
                     fmt(round(emb, 2)), fmt(round(lo, 2)), fmt(round(hi, 2)), estimated, basis, emb_src, lic,
-                    " | ".join(notes)])
+                    " | ".join(notes), str(per_card)])
         ids[cid] = emb
     write("accelerators.csv",
           ["id", "aliases", "vendor", "name", "kind", "form_factor", "memory_gb", "memory_type", "memory_source",
            "tdp_w", "tdp_low_w", "tdp_high_w", "tdp_source", "tflops_fp32", "tflops_fp16", "tflops_fp8",
            "flops_source", "die_area_mm2", "process_nm", "silicon_source", "release_year", "spec_source",
            "embodied_kgco2e", "embodied_low_kgco2e", "embodied_high_kgco2e", "embodied_estimated",
-           "embodied_basis", "embodied_source", "license", "notes"],
+           "embodied_basis", "embodied_source", "license", "notes", "devices_per_card"],
           out)
     for k, v in ids.items():
         print(f"  {k}: {v:.1f} kg")

@@ -74,9 +74,18 @@ pub struct Accelerator {
     pub embodied_source: String,
     pub license: String,
     pub notes: String,
+    /// How many devices the driver lists for one card: 2 for an MI250X, whose two dies (GCDs)
+    /// AMD SMI and ROCm list as devices of their own; 1 for the rest. A device is charged
+    /// `1 / devices_per_card` of the card's embodied carbon (see [`Accelerator::per_device`]).
+    pub devices_per_card: u32,
 }
 
 impl Accelerator {
+    /// The share of one card that one driver device is: `1 / devices_per_card`.
+    pub fn per_device(&self) -> f64 {
+        1.0 / f64::from(self.devices_per_card.max(1))
+    }
+
     /// The embodied figure's provenance as one text for records and outputs: published or
     /// derived and how (`embodied_source`), then its uncertainty range.
     pub fn embodied_provenance(&self) -> String {
@@ -202,6 +211,16 @@ fn load_accelerators() -> Result<Vec<Accelerator>, String> {
                 embodied_source: r[c("embodied_source")].clone(),
                 license: r[c("license")].clone(),
                 notes: r[c("notes")].clone(),
+                devices_per_card: match r[c("devices_per_card")].trim() {
+                    "" => 1,
+                    n => n
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=8).contains(n))
+                        .ok_or_else(|| {
+                            format!("accelerators.csv {id}: devices_per_card {n:?}: 1 to 8")
+                        })?,
+                },
                 id,
             })
         })

@@ -69,8 +69,8 @@ const TABLES: [BundledTable; 13] = [
     BundledTable {
         file: "accelerators.csv",
         contents: "GPUs and TPUs: TDP, memory, peak FLOP/s, embodied carbon",
-        license: "CC-BY-SA-4.0 as a whole; spec columns CC-BY-4.0 (Epoch AI, Green Algorithms) or MIT (ML CO2 Impact); die figures Apache-2.0 (LLMCarbon)",
-        attribution: "ADEME / Tide / Hubblo GPU LCA data, hubblo-org/gpu-calculator (CC BY-SA 4.0); Epoch AI, Data on Machine Learning Hardware (CC BY 4.0); Green Algorithms (CC BY 4.0); mlco2/impact (MIT); LLMCarbon (Apache-2.0)",
+        license: "CC-BY-SA-4.0 as a whole; spec columns CC-BY-4.0 (Epoch AI, Green Algorithms) or MIT (ML CO2 Impact); die figures Apache-2.0 (LLMCarbon); facts from vendor data sheets (AMD)",
+        attribution: "ADEME / Tide / Hubblo GPU LCA data, hubblo-org/gpu-calculator (CC BY-SA 4.0); Epoch AI, Data on Machine Learning Hardware (CC BY 4.0); Green Algorithms (CC BY 4.0); mlco2/impact (MIT); LLMCarbon (Apache-2.0); AMD Instinct MI210 data sheet (amd.com, 2022)",
     },
     BundledTable {
         file: "embodied.csv",

@@ -148,6 +148,59 @@ fn names_are_matched_loosely_but_never_across_models() {
     assert_eq!(dev("NVIDIA A100-SXM4-40GB"), Some("A100-SXM4-40GB"));
     assert_eq!(dev("NVIDIA A10G"), Some("A10G"));
     assert_eq!(dev("Some Other GPU"), None);
+    // AMD devices as AMD SMI reports their market names (and ROCm's upper-case spelling).
+    assert_eq!(dev("AMD Instinct MI210"), Some("MI210"));
+    assert_eq!(dev("AMD Instinct MI250X"), Some("MI250X"));
+    assert_eq!(dev("AMD INSTINCT MI250X"), Some("MI250X"));
+    assert_eq!(dev("AMD Instinct MI250X/MI250"), Some("MI250X"));
+    assert_eq!(dev("AMD Instinct MI300X"), Some("MI300X"));
+    assert_eq!(dev("Radeon RX 7900 XTX"), Some("RX-7900-XTX"));
+    assert_eq!(dev("AMD Radeon RX 7900 XTX"), Some("RX-7900-XTX"));
+    // Never across models: an MI250 is not an MI250X, an RX 7900 XT not an XTX.
+    assert_eq!(dev("AMD Instinct MI250"), None);
+    assert_eq!(dev("AMD Radeon RX 7900 XT"), None);
+}
+
+#[test]
+fn amd_cards_carry_their_sources_and_an_mi250x_is_two_devices() {
+    let mi210 = accelerator("MI210").unwrap();
+    // From AMD's data sheet, cited as such.
+    assert!(mi210.spec_source.contains("AMD Instinct MI210 data sheet"));
+    assert!(mi210.license.contains("vendor data sheet"));
+    assert_eq!(mi210.tdp.watts(), 300.0);
+    assert_eq!(mi210.memory_gb, 64.0);
+    assert_eq!(mi210.tflops_fp32, Some(22.6));
+    assert_eq!(mi210.tflops_fp16, Some(181.0));
+    assert_eq!(mi210.process_nm, Some(6.0));
+    let rx = accelerator("RX-7900-XTX").unwrap();
+    assert_eq!(rx.release_year, Some(2022));
+    assert!(
+        rx.silicon_source.contains("assumed"),
+        "{}",
+        rx.silicon_source
+    );
+    for a in [mi210, rx] {
+        assert!(a.embodied_estimated && a.embodied_basis == "component");
+        let (lo, hi) = a.embodied_range;
+        assert!(lo < a.embodied && a.embodied < hi, "{}", a.id);
+        assert_eq!(a.devices_per_card, 1);
+    }
+    // An MI250X is two MI210-class dies in one package with twice the memory: its component
+    // estimate counts both dies, and each of its two devices is half a card.
+    let x = accelerator("MI250X").unwrap();
+    assert_eq!(x.devices_per_card, 2);
+    assert_eq!(x.per_device(), 0.5);
+    assert!(
+        x.embodied_source.contains("2 x die 724 mm2"),
+        "{}",
+        x.embodied_source
+    );
+    assert!(x.embodied.kg() > mi210.embodied.kg());
+    assert!(
+        x.notes.contains("1/2 of the card's embodied carbon"),
+        "{}",
+        x.notes
+    );
 }
 
 #[test]

@@ -79,6 +79,10 @@ pub fn resolve(
 /// The embodied-carbon items of the hardware a run found: each GPU the catalog knows, the CPU
 /// packages, and the host (the rest of the server). Shares start at 1; [`update_shares`] sets
 /// them from what the run used. Also returns notes for hardware without a figure.
+///
+/// A card the driver lists as several devices (an MI250X: AMD SMI lists each of its two dies) is
+/// charged per device: each is `1 / devices_per_card` of the card's figure, so a card is never
+/// counted twice; the host is pro-rated by cards, not devices.
 pub fn embodied_items(
     host: &Host,
     sockets: u32,
@@ -86,22 +90,36 @@ pub fn embodied_items(
 ) -> (Vec<EmbodiedItem>, Vec<String>) {
     let mut items = Vec::new();
     let mut notes = Vec::new();
-    let mut gpus_known = 0u32;
+    // Cards: a device of a multi-device card counts as its share of one.
+    let mut cards = 0.0;
     for (i, name) in host.gpus.iter().enumerate() {
-        match ecotrace_data::accelerator_for_device(name) {
+        let a = ecotrace_data::accelerator_for_device(name);
+        cards += a.map_or(1.0, |a| a.per_device());
+        match a {
             Some(a) => {
-                gpus_known += 1;
+                let provenance = ecotrace_factors::hardware::accelerator_embodied(a)
+                    .provenance
+                    .to_string();
+                let (device_embodied, source) = match a.devices_per_card {
+                    0 | 1 => (a.embodied, provenance),
+                    n => (
+                        a.embodied * a.per_device(),
+                        format!(
+                            "one of the {n} devices the driver lists for one {} (one die each): 1/{n} of the card's {}; {provenance}",
+                            a.name,
+                            ecotrace_core::human::co2(a.embodied.kg()),
+                        ),
+                    ),
+                };
                 items.push(EmbodiedItem {
                     component: EmbodiedKind::Gpu,
                     device: format!("gpu{i}"),
                     hardware: a.name.clone(),
-                    device_embodied: a.embodied,
+                    device_embodied,
                     lifetime,
                     share: Fraction::ONE,
                     estimated: a.embodied_estimated,
-                    source: ecotrace_factors::hardware::accelerator_embodied(a)
-                        .provenance
-                        .to_string(),
+                    source,
                     charged: CarbonMass::ZERO,
                 })
             }
@@ -134,12 +152,12 @@ pub fn embodied_items(
     }
     let gpus = host.gpus.len() as u32;
     let (id, units) = if gpus > 0 {
-        ("gpu-server", gpus)
+        ("gpu-server", cards)
     } else {
-        ("cpu-server", sockets)
+        ("cpu-server", f64::from(sockets))
     };
     if let Some(h) = ecotrace_data::embodied_ref(id) {
-        let fraction = f64::from(units) / f64::from(h.slots.max(1));
+        let fraction = units / f64::from(h.slots.max(1));
         items.push(EmbodiedItem {
             component: EmbodiedKind::Host,
             device: "host".into(),
@@ -152,13 +170,12 @@ pub fn embodied_items(
                 "{} for a {}-slot host, pro-rated to this machine's {units} {}: {}",
                 ecotrace_core::human::co2(h.embodied.kg()),
                 h.slots,
-                if gpus > 0 { "GPU(s)" } else { "socket(s)" },
+                if gpus > 0 { "GPU card(s)" } else { "socket(s)" },
                 ecotrace_factors::hardware::reference_embodied(h).provenance
             ),
             charged: CarbonMass::ZERO,
         });
     }
-    let _ = gpus_known;
     (items, notes)
 }
 
@@ -260,6 +277,71 @@ mod tests {
         // Three GPUs of an eight-slot host.
         assert!((items[3].device_embodied.kg() - server.embodied.kg() * 3.0 / 8.0).abs() < 1e-9);
         assert!((items[2].device_embodied.kg() - 200.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_mi250x_listed_as_two_devices_is_one_card() {
+        use ecotrace_sensors::discover::{discover_with, Probes, SensorConfig};
+        use ecotrace_sensors::gpu::{FakeGpu, FakeGpuBackend};
+        // AMD SMI lists each of an MI250X's two dies (GCDs) as a device of its own: two cards
+        // are four devices, as a node with two MI250X shows them.
+        let dir = tempfile::tempdir().unwrap();
+        let roots = ecotrace_sensors::Roots {
+            sysfs: dir.path().join("sys"),
+            procfs: dir.path().join("proc"),
+        };
+        let amd = FakeGpuBackend::amd(vec![
+            FakeGpu::with_counter("AMD Instinct MI250X", 0, 90_000);
+            4
+        ]);
+        let d = discover_with(
+            &SensorConfig::new(Scope::Machine, None, None),
+            &roots,
+            Probes {
+                gpu: Some(Box::new(FakeGpuBackend::new(Vec::new()))),
+                amd: Some(Box::new(amd)),
+                ..Probes::default()
+            },
+        );
+        assert_eq!(d.gpus.len(), 4, "{:?}", d.gpus);
+        let l = Lifetime::from_years(5.0).unwrap();
+        let mut h = host(&[]);
+        h.gpus = d.gpus.clone();
+        let (items, notes) = embodied_items(&h, 1, l);
+        assert!(notes.is_empty(), "{notes:?}");
+        let card = ecotrace_data::accelerator("MI250X").unwrap();
+        assert_eq!(card.devices_per_card, 2);
+        let gpus: Vec<&EmbodiedItem> = items
+            .iter()
+            .filter(|i| i.component == EmbodiedKind::Gpu)
+            .collect();
+        assert_eq!(gpus.len(), 4);
+        for g in &gpus {
+            assert!((g.device_embodied.kg() - card.embodied.kg() / 2.0).abs() < 1e-9);
+            assert!(g.source.contains("1/2 of the card's"), "{}", g.source);
+        }
+        // Four devices are two cards: twice the card's figure, and two slots of the host.
+        let total: f64 = gpus.iter().map(|g| g.device_embodied.kg()).sum();
+        assert!((total - 2.0 * card.embodied.kg()).abs() < 1e-9);
+        let server = ecotrace_data::embodied_ref("gpu-server").unwrap();
+        let host_item = items
+            .iter()
+            .find(|i| i.component == EmbodiedKind::Host)
+            .unwrap();
+        assert!(
+            (host_item.device_embodied.kg() - server.embodied.kg() * 2.0 / f64::from(server.slots))
+                .abs()
+                < 1e-9
+        );
+        assert!(
+            host_item.source.contains("2 GPU card(s)"),
+            "{}",
+            host_item.source
+        );
+        // A one-die card keeps its whole figure.
+        let (items, _) = embodied_items(&host(&["AMD Instinct MI210"]), 1, l);
+        let mi210 = ecotrace_data::accelerator("MI210").unwrap();
+        assert_eq!(items[0].device_embodied, mi210.embodied);
     }
 
     #[test]
