@@ -20,6 +20,7 @@ mod postgres;
 pub mod schema;
 mod spool;
 mod sqlite;
+mod sums;
 
 use chrono::{DateTime, Utc};
 use ecotrace_core::serving::HourRow;
@@ -36,6 +37,7 @@ pub use postgres::{PostgresLedger, DEFAULT_CONNECT_TIMEOUT};
 pub use schema::SCHEMA_VERSION;
 pub use spool::{SpooledLedger, SyncReport, RETRY_PRIMARY_AFTER};
 pub use sqlite::{RetryPolicy, SqliteLedger, StoredRun};
+pub use sums::{GroupedSums, RunSums, SumKey};
 
 /// Shortest id prefix [`Ledger::get`] accepts (a full id of any length is always accepted).
 pub const MIN_PREFIX_LEN: usize = 4;
@@ -61,6 +63,35 @@ pub trait Ledger: Send {
     fn get(&self, id_or_prefix: &str) -> Result<RunRecord, LedgerError>;
     /// Runs matching `filter`, newest first (by `started_at`).
     fn list(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError>;
+    /// Calls `f` with each run `filter` selects, in the order of [`Ledger::list`], reading them
+    /// one at a time rather than all at once; stops early when `f` returns `false`.
+    fn scan(
+        &self,
+        filter: &RunFilter,
+        f: &mut dyn FnMut(RunRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        for r in self.list(filter)? {
+            if !f(r) {
+                break;
+            }
+        }
+        Ok(())
+    }
+    /// The runs `filter` selects (its limit and offset aside), summed per group of `by` by the
+    /// database, and the runs it leaves to the caller (see [`GroupedSums`]). This default, for backends
+    /// without SQL sums, leaves every run to the caller.
+    fn group_sums(&self, filter: &RunFilter, by: SumKey) -> Result<GroupedSums, LedgerError> {
+        let _ = by;
+        let all = RunFilter {
+            limit: None,
+            offset: 0,
+            ..filter.clone()
+        };
+        Ok(GroupedSums {
+            groups: Vec::new(),
+            apart: self.list(&all)?,
+        })
+    }
     /// The power samples of one run (full id or unique prefix), in time order.
     fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError>;
     /// Stores hourly rows of a serving run, replacing any stored row of the same hour (the

@@ -26,6 +26,7 @@ use postgres::{Client, Config, NoTls, Transaction};
 use crate::compat::decode_record;
 use crate::liveness::{Liveness, LivenessView};
 use crate::schema::{CREATE_MIGRATIONS_TABLE_PG, MIGRATIONS};
+use crate::sums::{self, Figures, GroupedSums, SumKey};
 use crate::{ImportReport, Ledger, LedgerError, RunFilter, MIN_PREFIX_LEN};
 
 /// How long connecting may take before the server counts as unreachable, unless the URL sets
@@ -53,11 +54,13 @@ impl std::fmt::Debug for PostgresLedger {
 
 /// Inserts a run's row unless its id is there already (then 0 rows change).
 const INSERT_RUN: &str = "INSERT INTO runs (id, project, phase, status, started_at, ended_at,
-     hostname, tracker_pid, heartbeat_at, record_version, record_json)
- VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)
+     hostname, tracker_pid, heartbeat_at, record_version, record_json, duration_ns, cpu_j, gpu_j,
+     ram_j, total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, $12, $13, $14, $15, $16, $17,
+     $18, $19, $20, $21, $22)
  ON CONFLICT (id) DO NOTHING";
 
-/// The `runs` row of a record, as parameters $1..$11 in the column order of [`INSERT_RUN`] and of
+/// The `runs` row of a record, as parameters $1..$22 in the column order of [`INSERT_RUN`] and of
 /// the updates of a stored run.
 struct RunRow<'a> {
     record: &'a RunRecord,
@@ -67,6 +70,7 @@ struct RunRow<'a> {
     status: &'static str,
     pid: i64,
     version: i32,
+    figures: Figures,
 }
 
 impl<'a> RunRow<'a> {
@@ -79,11 +83,13 @@ impl<'a> RunRow<'a> {
             status: record.status.as_str(),
             pid: i64::from(record.tracker.pid),
             version: record.record_version as i32,
+            figures: Figures::of(record),
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 22] {
         let r = self.record;
+        let [f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11] = figure_params(&self.figures);
         [
             &r.id,
             &r.project,
@@ -96,8 +102,36 @@ impl<'a> RunRow<'a> {
             self.heartbeat,
             &self.version,
             &self.json,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+            f9,
+            f10,
+            f11,
         ]
     }
+}
+
+/// The report columns of a row as parameters, in the order of [`INSERT_RUN`].
+fn figure_params(f: &Figures) -> [&(dyn ToSql + Sync); 11] {
+    [
+        &f.duration_ns,
+        &f.cpu_j,
+        &f.gpu_j,
+        &f.ram_j,
+        &f.total_j,
+        &f.operational_g,
+        &f.embodied_g,
+        &f.water_l,
+        &f.cost_usd,
+        &f.job_id,
+        &f.sum_apart,
+    ]
 }
 
 /// A failure inside one operation: a database error (classified later) or a final ledger error.
@@ -292,7 +326,10 @@ impl PostgresLedger {
     fn open_client(&self) -> Result<Client, LedgerError> {
         let mut client = self.config.connect(NoTls).map_err(|e| self.pg_error(e))?;
         match migrate(&mut client) {
-            Ok(()) => Ok(client),
+            Ok(()) => {
+                fill_figures(&mut client).map_err(|e| self.pg_error(e))?;
+                Ok(client)
+            }
             Err(MigrateFail::TooNew { found, supported }) => Err(LedgerError::SchemaTooNew {
                 location: self.location.clone(),
                 found,
@@ -426,7 +463,10 @@ impl PostgresLedger {
             tx.execute(
                 "UPDATE runs SET project = $2, phase = $3, status = $4, started_at = $5,
                      ended_at = $6, hostname = $7, tracker_pid = $8, heartbeat_at = $9,
-                     record_version = $10, record_json = $11::text::jsonb
+                     record_version = $10, record_json = $11::text::jsonb, duration_ns = $12,
+                     cpu_j = $13, gpu_j = $14, ram_j = $15, total_j = $16, operational_g = $17,
+                     embodied_g = $18, water_l = $19, cost_usd = $20, job_id = $21,
+                     sum_apart = $22
                  WHERE id = $1",
                 &RunRow::new(record, &heartbeat, json.as_str()).params(),
             )?;
@@ -580,6 +620,153 @@ fn migrate(c: &mut Client) -> Result<(), MigrateFail> {
     Ok(())
 }
 
+/// The rows a report reads as records rather than summing them in SQL (see [`crate::sums`]);
+/// the partial index `runs_apart` holds exactly these.
+const APART: &str = "(status = 'running' OR sum_apart IS DISTINCT FROM 0)";
+
+/// A query's arguments.
+type Args = Vec<Box<dyn ToSql + Sync>>;
+
+/// The `AND ...` clauses and their arguments for the project, phase and start of `filter`, and
+/// for its status when `status` is set; the flag says whether the status is exact (`interrupted`
+/// and `running` select stored `running` rows too, whose effective status is judged per row).
+fn where_clauses(filter: &RunFilter, status: bool) -> (String, Args, bool) {
+    let mut sql = String::new();
+    let mut args: Args = Vec::new();
+    let mut bind = |sql: &mut String, clause: &str, v: Box<dyn ToSql + Sync>| {
+        args.push(v);
+        sql.push_str(&format!(" AND {clause} ${}", args.len()));
+    };
+    if let Some(p) = &filter.project {
+        bind(&mut sql, "project =", Box::new(p.clone()));
+    }
+    if let Some(p) = filter.phase {
+        bind(&mut sql, "phase =", Box::new(p.as_str()));
+    }
+    if let Some(since) = filter.since {
+        bind(&mut sql, "started_at >=", Box::new(since));
+    }
+    let exact = match filter.status {
+        _ if !status => true,
+        None => true,
+        Some(RunStatus::Interrupted) => {
+            sql.push_str(" AND status IN ('running', 'interrupted')");
+            false
+        }
+        Some(RunStatus::Running) => {
+            sql.push_str(" AND status = 'running'");
+            false
+        }
+        Some(s) => {
+            bind(&mut sql, "status =", Box::new(s.as_str()));
+            true
+        }
+    };
+    (sql, args, exact)
+}
+
+/// Rows fetched from the server at a time while scanning.
+const SCAN_BATCH: i32 = 1_000;
+
+/// How many rows one transaction fills with their report columns.
+const FILL_BATCH: i64 = 2_000;
+
+/// Fills the report columns of rows written before schema version 3, a batch per transaction;
+/// several nodes connecting at once share the work (`SKIP LOCKED`). A row whose record cannot be
+/// read is marked to be read as a record, so that a report names the problem as `list` does.
+fn fill_figures(c: &mut Client) -> Result<(), postgres::Error> {
+    let select = format!(
+        "SELECT id, record_json::text FROM runs WHERE {APART} AND sum_apart IS NULL
+         LIMIT $1 FOR UPDATE SKIP LOCKED"
+    );
+    loop {
+        let mut tx = c.transaction()?;
+        let rows = tx.query(select.as_str(), &[&FILL_BATCH])?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let update = tx.prepare(
+            "UPDATE runs SET duration_ns = $2, cpu_j = $3, gpu_j = $4, ram_j = $5, total_j = $6,
+                 operational_g = $7, embodied_g = $8, water_l = $9, cost_usd = $10, job_id = $11,
+                 sum_apart = $12
+             WHERE id = $1",
+        )?;
+        for row in &rows {
+            let id: String = row.get(0);
+            let f = decode_record(row.get(1))
+                .map_or_else(|_| Figures::unreadable(), |r| Figures::of(&r));
+            let mut args: Vec<&(dyn ToSql + Sync)> = vec![&id];
+            args.extend(figure_params(&f));
+            tx.execute(&update, &args)?;
+        }
+        tx.commit()?;
+    }
+}
+
+impl PostgresLedger {
+    /// Calls `f` with each run `filter` selects (and `extra`, an SQL condition, allows), newest
+    /// first, as reads show them, fetching [`SCAN_BATCH`] rows at a time; stops when `f` returns
+    /// `false`.
+    fn scan_where(
+        &self,
+        filter: &RunFilter,
+        extra: Option<&str>,
+        f: &mut dyn FnMut(RunRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        let limit = filter.limit.unwrap_or(usize::MAX);
+        if limit == 0 {
+            return Ok(());
+        }
+        let (clauses, args, exact_status) = where_clauses(filter, true);
+        let extra = extra.map(|e| format!(" AND {e}")).unwrap_or_default();
+        let mut sql = format!(
+            "SELECT id, record_json::text, heartbeat_at FROM runs WHERE TRUE{clauses}{extra}
+             ORDER BY started_at DESC, id DESC"
+        );
+        // With an exact status the page is cut in SQL; `interrupted` is judged per row below.
+        let mut skip_rows = filter.offset;
+        if exact_status {
+            if limit != usize::MAX {
+                sql.push_str(&format!(" LIMIT {limit}"));
+            }
+            if skip_rows > 0 {
+                sql.push_str(&format!(" OFFSET {skip_rows}"));
+                skip_rows = 0;
+            }
+        }
+        let view = self.liveness.view();
+        self.with_client(|c| {
+            // A portal (inside a transaction) hands the rows over a batch at a time.
+            let mut tx = c.transaction()?;
+            let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref()).collect();
+            let portal = tx.bind(sql.as_str(), &params)?;
+            let mut skip = skip_rows;
+            let mut taken = 0;
+            loop {
+                let rows = tx.query_portal(&portal, SCAN_BATCH)?;
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                for row in rows {
+                    let id: String = row.get(0);
+                    let record = self.effective(&view, &id, row.get(1), row.get(2))?;
+                    if filter.status.is_some_and(|s| s != record.status) {
+                        continue;
+                    }
+                    if skip > 0 {
+                        skip -= 1;
+                        continue;
+                    }
+                    taken += 1;
+                    if !f(record) || taken >= limit {
+                        return Ok(());
+                    }
+                }
+            }
+        })
+    }
+}
+
 impl Ledger for PostgresLedger {
     fn import(&mut self, records: &[RunRecord]) -> Result<ImportReport, LedgerError> {
         let mut encoded = Vec::with_capacity(records.len());
@@ -711,78 +898,51 @@ impl Ledger for PostgresLedger {
     }
 
     fn list(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError> {
-        let limit = filter.limit.unwrap_or(usize::MAX);
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut sql =
-            String::from("SELECT id, record_json::text, heartbeat_at FROM runs WHERE TRUE");
-        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-        let mut bind = |sql: &mut String, clause: &str, v: Box<dyn ToSql + Sync>| {
-            args.push(v);
-            sql.push_str(&format!(" AND {clause} ${}", args.len()));
-        };
-        if let Some(p) = &filter.project {
-            bind(&mut sql, "project =", Box::new(p.clone()));
-        }
-        if let Some(p) = filter.phase {
-            bind(&mut sql, "phase =", Box::new(p.as_str()));
-        }
-        if let Some(since) = filter.since {
-            bind(&mut sql, "started_at >=", Box::new(since));
-        }
-        // The status filter applies to the effective status: stored `running` rows may read as
-        // `interrupted`, so both are fetched and the final decision is made per row below.
-        let exact_status = match filter.status {
-            None => true,
-            Some(RunStatus::Interrupted) => {
-                sql.push_str(" AND status IN ('running', 'interrupted')");
-                false
-            }
-            Some(RunStatus::Running) => {
-                sql.push_str(" AND status = 'running'");
-                false
-            }
-            Some(s) => {
-                bind(&mut sql, "status =", Box::new(s.as_str()));
-                true
-            }
-        };
-        sql.push_str(" ORDER BY started_at DESC, id DESC");
-        // With an exact status the page is cut in SQL; `interrupted` is judged per row below.
-        let mut skip_rows = filter.offset;
-        if exact_status {
-            if limit != usize::MAX {
-                sql.push_str(&format!(" LIMIT {limit}"));
-            }
-            if skip_rows > 0 {
-                sql.push_str(&format!(" OFFSET {skip_rows}"));
-                skip_rows = 0;
-            }
-        }
-        let view = self.liveness.view();
-        self.with_client(|c| {
+        let mut out = Vec::new();
+        self.scan_where(filter, None, &mut |r| {
+            out.push(r);
+            true
+        })?;
+        Ok(out)
+    }
+
+    fn scan(
+        &self,
+        filter: &RunFilter,
+        f: &mut dyn FnMut(RunRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        self.scan_where(filter, None, f)
+    }
+
+    fn group_sums(&self, filter: &RunFilter, by: SumKey) -> Result<GroupedSums, LedgerError> {
+        let key = sums::key_sql(
+            by,
+            "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+            "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM')",
+        );
+        let (clauses, args, _) = where_clauses(filter, false);
+        let sql = format!(
+            "SELECT {key}, {} FROM runs
+             WHERE status <> 'running' AND sum_apart = 0{clauses} GROUP BY 1",
+            sums::sum_columns(
+                |c| format!("COALESCE(SUM({c}), 0)::float8"),
+                |c| format!("COALESCE(SUM({c}), 0)::bigint")
+            )
+        );
+        let groups = self.with_client(|c| {
             let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref()).collect();
             let rows = c.query(sql.as_str(), &params)?;
-            let mut skip = skip_rows;
-            let mut out = Vec::new();
-            for row in rows {
-                let id: String = row.get(0);
-                let record = self.effective(&view, &id, row.get(1), row.get(2))?;
-                if filter.status.is_some_and(|s| s != record.status) {
-                    continue;
-                }
-                if skip > 0 {
-                    skip -= 1;
-                    continue;
-                }
-                out.push(record);
-                if out.len() >= limit {
-                    break;
-                }
-            }
-            Ok(out)
-        })
+            Ok(rows
+                .iter()
+                .map(|r| sums::read_sums(r.get(0), |i| r.try_get(i), |i| r.try_get(i)))
+                .collect::<Result<Vec<_>, _>>()?)
+        })?;
+        let mut apart = Vec::new();
+        self.scan_where(&sums::unpaged(filter), Some(APART), &mut |r| {
+            apart.push(r);
+            true
+        })?;
+        Ok(GroupedSums { groups, apart })
     }
 
     fn compact_samples(

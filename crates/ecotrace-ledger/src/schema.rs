@@ -22,7 +22,7 @@ pub struct Migration {
 }
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Every migration, in order. Append only: never edit a released one.
 pub const MIGRATIONS: &[Migration] = &[
@@ -120,6 +120,52 @@ pub const MIGRATIONS: &[Migration] = &[
             PRIMARY KEY (run_id, hour)
         );
         CREATE INDEX run_hours_hour ON run_hours (hour);
+    "#,
+    },
+    Migration {
+        version: 3,
+        name: "report columns",
+        sqlite: r#"
+        -- Typed copies of the figures `ecotrace report` adds up, so that it sums them with GROUP BY
+        -- instead of reading every record (see sums.rs). NULL in sum_apart: not filled yet (rows
+        -- written before this version; the ledger fills them when it opens) and read as records.
+        ALTER TABLE runs ADD COLUMN duration_ns   INTEGER;  -- wall time, nanoseconds
+        ALTER TABLE runs ADD COLUMN cpu_j         REAL;     -- IT energy by component, joules
+        ALTER TABLE runs ADD COLUMN gpu_j         REAL;
+        ALTER TABLE runs ADD COLUMN ram_j         REAL;
+        ALTER TABLE runs ADD COLUMN total_j       REAL;
+        ALTER TABLE runs ADD COLUMN operational_g REAL;     -- operational CO2e, grams
+        ALTER TABLE runs ADD COLUMN embodied_g    REAL;     -- NULL: not assessed
+        ALTER TABLE runs ADD COLUMN water_l       REAL;     -- NULL: not assessed
+        ALTER TABLE runs ADD COLUMN cost_usd      REAL;     -- NULL: no price known
+        ALTER TABLE runs ADD COLUMN job_id        TEXT;     -- NULL: not part of a job
+        ALTER TABLE runs ADD COLUMN sum_apart     INTEGER;  -- 1: read as a record, not summed in SQL
+        -- One index holds every column a report reads, so that its scan never reads the records;
+        -- it starts with (project, started_at) and replaces that index.
+        CREATE INDEX runs_sums ON runs (project, started_at, phase, status, sum_apart, job_id,
+            duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g, embodied_g, water_l, cost_usd);
+        DROP INDEX runs_project_started_at;
+        -- The rows a report reads as records: stored `running` ones and those summed apart.
+        CREATE INDEX runs_apart ON runs (started_at) WHERE status = 'running' OR sum_apart IS NOT 0;
+    "#,
+        postgres: r#"
+        ALTER TABLE runs ADD COLUMN duration_ns   BIGINT;   -- wall time, nanoseconds
+        ALTER TABLE runs ADD COLUMN cpu_j         DOUBLE PRECISION; -- IT energy by component, joules
+        ALTER TABLE runs ADD COLUMN gpu_j         DOUBLE PRECISION;
+        ALTER TABLE runs ADD COLUMN ram_j         DOUBLE PRECISION;
+        ALTER TABLE runs ADD COLUMN total_j       DOUBLE PRECISION;
+        ALTER TABLE runs ADD COLUMN operational_g DOUBLE PRECISION; -- operational CO2e, grams
+        ALTER TABLE runs ADD COLUMN embodied_g    DOUBLE PRECISION; -- NULL: not assessed
+        ALTER TABLE runs ADD COLUMN water_l       DOUBLE PRECISION; -- NULL: not assessed
+        ALTER TABLE runs ADD COLUMN cost_usd      DOUBLE PRECISION; -- NULL: no price known
+        ALTER TABLE runs ADD COLUMN job_id        TEXT;     -- NULL: not part of a job
+        ALTER TABLE runs ADD COLUMN sum_apart     BIGINT;   -- 1: read as a record, not summed in SQL
+        CREATE INDEX runs_sums ON runs (project, started_at) INCLUDE (phase, status, sum_apart,
+            job_id, duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g, embodied_g, water_l,
+            cost_usd);
+        DROP INDEX runs_project_started_at;
+        CREATE INDEX runs_apart ON runs (started_at)
+            WHERE status = 'running' OR sum_apart IS DISTINCT FROM 0;
     "#,
     },
 ];

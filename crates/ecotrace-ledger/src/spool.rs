@@ -572,6 +572,24 @@ impl Ledger for SpooledLedger {
         self.primary.list(filter).map_err(|e| self.explain(e))
     }
 
+    fn scan(
+        &self,
+        filter: &RunFilter,
+        f: &mut dyn FnMut(RunRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        self.primary.scan(filter, f).map_err(|e| self.explain(e))
+    }
+
+    fn group_sums(
+        &self,
+        filter: &RunFilter,
+        by: crate::SumKey,
+    ) -> Result<crate::GroupedSums, LedgerError> {
+        self.primary
+            .group_sums(filter, by)
+            .map_err(|e| self.explain(e))
+    }
+
     fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError> {
         self.primary.samples(id).map_err(|e| self.explain(e))
     }

@@ -14,11 +14,13 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use ecotrace_core::serving::HourRow;
 use ecotrace_core::{Power, PowerSample, RunRecord, RunStatus};
+use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::compat::decode_record;
 use crate::liveness::{Liveness, LivenessView};
 use crate::schema::{self, MigrateError, MIGRATIONS};
+use crate::sums::{self, Figures, GroupedSums, SumKey};
 use crate::{ImportReport, Ledger, LedgerError, RunFilter, MIN_PREFIX_LEN};
 
 /// How long writes wait for other writers.
@@ -96,30 +98,84 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 /// Inserts a run's row unless its id is there already (then 0 rows change).
 const INSERT_RUN: &str =
     "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
-     tracker_pid, heartbeat_at, record_version, record_json)
- VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+     tracker_pid, heartbeat_at, record_version, record_json, duration_ns, cpu_j, gpu_j, ram_j,
+     total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart)
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+     ?20, ?21, ?22)
  ON CONFLICT (id) DO NOTHING";
 
-/// The `runs` row of `record` as parameters ?1..?11, in the column order of [`INSERT_RUN`] and of
-/// the update in `update_row`.
-fn run_row<'a>(
+/// The `runs` row of one record: its columns as parameters ?1..?22, in the column order of
+/// [`INSERT_RUN`] and of the update in `update_row`.
+struct RunRow<'a> {
     record: &'a RunRecord,
     json: &'a str,
     heartbeat: &'a str,
-) -> impl rusqlite::Params + 'a {
-    (
-        record.id.as_str(),
-        record.project.as_str(),
-        record.phase.as_str(),
-        record.status.as_str(),
-        ts(record.started_at),
-        record.ended_at.map(ts),
-        record.host.hostname.as_str(),
-        record.tracker.pid,
-        heartbeat,
-        record.record_version,
-        json,
-    )
+    started_at: String,
+    ended_at: Option<String>,
+    phase: &'static str,
+    status: &'static str,
+    figures: Figures,
+}
+
+impl<'a> RunRow<'a> {
+    fn new(record: &'a RunRecord, json: &'a str, heartbeat: &'a str) -> Self {
+        RunRow {
+            record,
+            json,
+            heartbeat,
+            started_at: ts(record.started_at),
+            ended_at: record.ended_at.map(ts),
+            phase: record.phase.as_str(),
+            status: record.status.as_str(),
+            figures: Figures::of(record),
+        }
+    }
+
+    fn params(&self) -> [&dyn ToSql; 22] {
+        let r = self.record;
+        let [f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11] = figure_params(&self.figures);
+        [
+            &r.id,
+            &r.project,
+            &self.phase,
+            &self.status,
+            &self.started_at,
+            &self.ended_at,
+            &r.host.hostname,
+            &r.tracker.pid,
+            &self.heartbeat,
+            &r.record_version,
+            &self.json,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+            f9,
+            f10,
+            f11,
+        ]
+    }
+}
+
+/// The report columns of a row as parameters, in the order of [`INSERT_RUN`].
+fn figure_params(f: &Figures) -> [&dyn ToSql; 11] {
+    [
+        &f.duration_ns,
+        &f.cpu_j,
+        &f.gpu_j,
+        &f.ram_j,
+        &f.total_j,
+        &f.operational_g,
+        &f.embodied_g,
+        &f.water_l,
+        &f.cost_usd,
+        &f.job_id,
+        &f.sum_apart,
+    ]
 }
 
 /// Fixed-width RFC 3339 UTC, so that text order is time order in the indexed columns.
@@ -317,6 +373,7 @@ impl SqliteLedger {
             }
             Err(MigrateError::Db(e)) => Err(Fail::Db(e)),
         })?;
+        ledger.fill_figures()?;
         Ok(ledger)
     }
 
@@ -484,10 +541,12 @@ impl SqliteLedger {
         tx.prepare_cached(
             "UPDATE runs SET project = ?2, phase = ?3, status = ?4, started_at = ?5, ended_at = ?6,
                  hostname = ?7, tracker_pid = ?8, heartbeat_at = ?9, record_version = ?10,
-                 record_json = ?11
+                 record_json = ?11, duration_ns = ?12, cpu_j = ?13, gpu_j = ?14, ram_j = ?15,
+                 total_j = ?16, operational_g = ?17, embodied_g = ?18, water_l = ?19,
+                 cost_usd = ?20, job_id = ?21, sum_apart = ?22
              WHERE id = ?1",
         )?
-        .execute(run_row(record, json, heartbeat))?;
+        .execute(&RunRow::new(record, json, heartbeat).params()[..])?;
         Ok(())
     }
 
@@ -601,7 +660,8 @@ impl Ledger for SqliteLedger {
             let mut report = ImportReport::default();
             let mut insert = tx.prepare_cached(INSERT_RUN)?;
             for (record, json) in records.iter().zip(&encoded) {
-                let inserted = insert.execute(run_row(record, json, &heartbeat))?;
+                let inserted =
+                    insert.execute(&RunRow::new(record, json, &heartbeat).params()[..])?;
                 if inserted == 0 {
                     report.skipped.push(record.id.clone());
                 } else {
@@ -629,7 +689,7 @@ impl Ledger for SqliteLedger {
         self.write(|tx| {
             let inserted = tx
                 .prepare_cached(INSERT_RUN)?
-                .execute(run_row(record, &json, &heartbeat))?;
+                .execute(&RunRow::new(record, &json, &heartbeat).params()[..])?;
             if inserted == 0 {
                 return Err(LedgerError::AlreadyExists {
                     id: record.id.clone(),
@@ -719,66 +779,47 @@ impl Ledger for SqliteLedger {
     }
 
     fn list(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError> {
-        let limit = filter.limit.unwrap_or(usize::MAX);
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut sql = format!("{SELECT_RUN} WHERE 1 = 1");
-        let mut args: Vec<String> = Vec::new();
-        let mut bind = |sql: &mut String, clause: &str, v: String| {
-            args.push(v);
-            sql.push_str(&format!(" AND {clause} ?{}", args.len()));
-        };
-        if let Some(p) = &filter.project {
-            bind(&mut sql, "project =", p.clone());
-        }
-        if let Some(p) = filter.phase {
-            bind(&mut sql, "phase =", p.as_str().to_string());
-        }
-        if let Some(since) = filter.since {
-            bind(&mut sql, "started_at >=", ts(since));
-        }
-        // The status filter applies to the effective status: stored `running` rows may read as
-        // `interrupted`, so both are fetched and the final decision is made per row below.
-        match filter.status {
-            None => {}
-            Some(RunStatus::Interrupted) => {
-                sql.push_str(" AND status IN ('running', 'interrupted')")
-            }
-            Some(s) => bind(&mut sql, "status =", s.as_str().to_string()),
-        }
-        sql.push_str(" ORDER BY started_at DESC, id DESC");
-        let view = self.liveness.view();
-        self.with_retry(|conn| {
+        let mut out = Vec::new();
+        self.scan_where(filter, None, &mut |r| {
+            out.push(r);
+            true
+        })?;
+        Ok(out)
+    }
+
+    fn scan(
+        &self,
+        filter: &RunFilter,
+        f: &mut dyn FnMut(RunRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        self.scan_where(filter, None, f)
+    }
+
+    fn group_sums(&self, filter: &RunFilter, by: SumKey) -> Result<GroupedSums, LedgerError> {
+        let key = sums::key_sql(by, "substr(started_at, 1, 10)", "substr(started_at, 1, 7)");
+        let (clauses, args) = where_clauses(filter, false);
+        let sql = format!(
+            "SELECT {key}, {} FROM runs INDEXED BY runs_sums
+             WHERE status <> 'running' AND sum_apart = 0{clauses} GROUP BY 1",
+            sums::sum_columns(|c| format!("TOTAL({c})"), |c| format!("SUM({c})"))
+        );
+        let groups = self.with_retry(|conn| {
             let mut stmt = conn.prepare(&sql)?;
-            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
-            let mut out = Vec::new();
-            let mut skip = filter.offset;
-            // Rows are stepped lazily: stops reading as soon as the limit is met.
-            while let Some(row) = rows.next()? {
-                let id: String = row.get(0)?;
-                let json: String = row.get(1)?;
-                let heartbeat: String = row.get(2)?;
-                if skip > 0 && filter.status.is_none() {
-                    // Skipped rows of an unfiltered page need no decoding.
-                    skip -= 1;
-                    continue;
-                }
-                let record = self.effective(&view, &id, &json, &heartbeat)?;
-                if filter.status.is_some_and(|s| s != record.status) {
-                    continue;
-                }
-                if skip > 0 {
-                    skip -= 1;
-                    continue;
-                }
-                out.push(record);
-                if out.len() >= limit {
-                    break;
-                }
-            }
-            Ok(out)
-        })
+            let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                sums::read_sums(
+                    r.get(0)?,
+                    |i| Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0)),
+                    |i| r.get(i),
+                )
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        let mut apart = Vec::new();
+        self.scan_where(&sums::unpaged(filter), Some(APART), &mut |r| {
+            apart.push(r);
+            true
+        })?;
+        Ok(GroupedSums { groups, apart })
     }
 
     fn compact_samples(
@@ -839,6 +880,129 @@ impl Ledger for SqliteLedger {
 
     fn location(&self) -> String {
         self.location.clone()
+    }
+}
+
+/// The rows a report reads as records rather than summing them in SQL (see [`crate::sums`]);
+/// the partial index `runs_apart` holds exactly these.
+const APART: &str = "(status = 'running' OR sum_apart IS NOT 0)";
+
+/// The `AND ...` clauses and their arguments for the project, phase and start of `filter`, and
+/// for its status when `status` is set: `interrupted` selects the stored `running` rows too, whose
+/// effective status is judged per row.
+fn where_clauses(filter: &RunFilter, status: bool) -> (String, Vec<String>) {
+    let mut sql = String::new();
+    let mut args: Vec<String> = Vec::new();
+    let mut bind = |sql: &mut String, clause: &str, v: String| {
+        args.push(v);
+        sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+    };
+    if let Some(p) = &filter.project {
+        bind(&mut sql, "project =", p.clone());
+    }
+    if let Some(p) = filter.phase {
+        bind(&mut sql, "phase =", p.as_str().to_string());
+    }
+    if let Some(since) = filter.since {
+        bind(&mut sql, "started_at >=", ts(since));
+    }
+    match filter.status {
+        _ if !status => {}
+        None => {}
+        Some(RunStatus::Interrupted) => sql.push_str(" AND status IN ('running', 'interrupted')"),
+        Some(s) => bind(&mut sql, "status =", s.as_str().to_string()),
+    }
+    (sql, args)
+}
+
+/// How many rows one transaction fills with their report columns.
+const FILL_BATCH: i64 = 2_000;
+
+impl SqliteLedger {
+    /// Calls `f` with each run `filter` selects (and `extra`, an SQL condition, allows), newest
+    /// first, as reads show them, reading them one at a time; stops when `f` returns `false`.
+    fn scan_where(
+        &self,
+        filter: &RunFilter,
+        extra: Option<&str>,
+        f: &mut dyn FnMut(RunRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        let limit = filter.limit.unwrap_or(usize::MAX);
+        if limit == 0 {
+            return Ok(());
+        }
+        let (clauses, args) = where_clauses(filter, true);
+        let extra = extra.map(|e| format!(" AND {e}")).unwrap_or_default();
+        let sql =
+            format!("{SELECT_RUN} WHERE 1 = 1{clauses}{extra} ORDER BY started_at DESC, id DESC");
+        let view = self.liveness.view();
+        self.with_retry(|conn| {
+            let mut stmt = conn.prepare(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+            let mut taken = 0;
+            let mut skip = filter.offset;
+            // Rows are stepped lazily: stops reading as soon as the limit is met.
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let json: String = row.get(1)?;
+                let heartbeat: String = row.get(2)?;
+                if skip > 0 && filter.status.is_none() {
+                    // Skipped rows of an unfiltered page need no decoding.
+                    skip -= 1;
+                    continue;
+                }
+                let record = self.effective(&view, &id, &json, &heartbeat)?;
+                if filter.status.is_some_and(|s| s != record.status) {
+                    continue;
+                }
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                taken += 1;
+                if !f(record) || taken >= limit {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Fills the report columns of rows written before schema version 3 (or by a build that did
+    /// not fill them), a batch per transaction. A row whose record cannot be read is marked to be
+    /// read as a record, so that a report names the problem as `list` does.
+    fn fill_figures(&self) -> Result<(), LedgerError> {
+        let pending = |conn: &Connection| -> rusqlite::Result<bool> {
+            conn.prepare_cached(&format!(
+                "SELECT 1 FROM runs WHERE {APART} AND sum_apart IS NULL LIMIT 1"
+            ))?
+            .exists([])
+        };
+        while self.with_retry(|conn| Ok(pending(conn)?))? {
+            self.write(|tx| {
+                let rows = tx
+                    .prepare_cached(&format!(
+                        "SELECT id, record_json FROM runs WHERE {APART} AND sum_apart IS NULL LIMIT ?1"
+                    ))?
+                    .query_map([FILL_BATCH], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let mut update = tx.prepare_cached(
+                    "UPDATE runs SET duration_ns = ?2, cpu_j = ?3, gpu_j = ?4, ram_j = ?5,
+                         total_j = ?6, operational_g = ?7, embodied_g = ?8, water_l = ?9,
+                         cost_usd = ?10, job_id = ?11, sum_apart = ?12
+                     WHERE id = ?1",
+                )?;
+                for (id, json) in &rows {
+                    let f = decode_record(json)
+                        .map_or_else(|_| Figures::unreadable(), |r| Figures::of(&r));
+                    let mut args: Vec<&dyn ToSql> = vec![id];
+                    args.extend(figure_params(&f));
+                    update.execute(&args[..])?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 }
 

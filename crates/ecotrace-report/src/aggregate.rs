@@ -1,4 +1,4 @@
-//! Aggregation of runs into groups (by phase, project, day, status or job) with totals.
+//! Aggregation of runs into groups (by phase, project, day, month, status or job) with totals.
 //!
 //! Pure sums over the figures stored in each record: nothing is recomputed from components or
 //! factors here, so a group's numbers are the sum of the runs' own numbers — with one exception,
@@ -24,6 +24,8 @@ pub enum GroupBy {
     Project,
     /// The UTC day the run started, `YYYY-MM-DD`.
     Day,
+    /// The UTC month the run started, `YYYY-MM`.
+    Month,
     /// The run's status (`finished`, `failed`, ...).
     Status,
     /// The distributed job (`slurm:123`, `torchrun:...`, `--job`), summed over all its nodes and
@@ -36,6 +38,7 @@ impl GroupBy {
         GroupBy::Phase,
         GroupBy::Project,
         GroupBy::Day,
+        GroupBy::Month,
         GroupBy::Status,
         GroupBy::Job,
     ];
@@ -45,6 +48,7 @@ impl GroupBy {
             GroupBy::Phase => "phase",
             GroupBy::Project => "project",
             GroupBy::Day => "day",
+            GroupBy::Month => "month",
             GroupBy::Status => "status",
             GroupBy::Job => "job",
         }
@@ -56,6 +60,7 @@ impl GroupBy {
             GroupBy::Phase => r.phase.as_str().to_string(),
             GroupBy::Project => r.project.clone(),
             GroupBy::Day => r.started_at.format("%Y-%m-%d").to_string(),
+            GroupBy::Month => r.started_at.format("%Y-%m").to_string(),
             GroupBy::Status => r.status.as_str().to_string(),
             GroupBy::Job => r
                 .job
@@ -126,6 +131,24 @@ impl Group {
             key,
             ..Group::default()
         }
+    }
+
+    /// Adds the sums of `o` (a part of the same group).
+    pub fn merge(&mut self, o: &Group) {
+        self.runs += o.runs;
+        self.failed_runs += o.failed_runs;
+        self.duration += o.duration;
+        self.energy.cpu += o.energy.cpu;
+        self.energy.gpu += o.energy.gpu;
+        self.energy.ram += o.energy.ram;
+        self.energy.total += o.energy.total;
+        self.operational += o.operational;
+        self.embodied += o.embodied;
+        self.embodied_runs += o.embodied_runs;
+        self.water += o.water;
+        self.water_runs += o.water_runs;
+        self.cost += o.cost;
+        self.cost_runs += o.cost_runs;
     }
 
     /// Adds `share` (0..=1) of the run's energy and CO2e; the run and its wall time count whole.
@@ -230,6 +253,23 @@ pub fn aggregate(rs: &[RunRecord], by: GroupBy) -> (Vec<Group>, Group) {
             .or_insert_with(|| Group::empty(key))
             .add(r, share);
         total.add(r, share);
+    }
+    (groups.into_values().collect(), total)
+}
+
+/// [`aggregate`] for groups summed elsewhere (by the ledger's database): `summed` are partial
+/// groups (any order, a key may come more than once), `rest` the runs not in them, which are
+/// grouped here with their [`shares`]. Returns what [`aggregate`] returns for all the runs.
+pub fn aggregate_with(summed: Vec<Group>, rest: &[RunRecord], by: GroupBy) -> (Vec<Group>, Group) {
+    let (rest_groups, _) = aggregate(rest, by);
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    let mut total = Group::empty("total".to_string());
+    for g in summed.iter().chain(&rest_groups) {
+        total.merge(g);
+        groups
+            .entry(g.key.clone())
+            .or_insert_with(|| Group::empty(g.key.clone()))
+            .merge(g);
     }
     (groups.into_values().collect(), total)
 }

@@ -40,7 +40,7 @@ mod svg;
 mod table;
 mod text;
 
-pub use aggregate::{aggregate, is_failed, Group, GroupBy};
+pub use aggregate::{aggregate, aggregate_with, is_failed, Group, GroupBy};
 pub use codecarbon::{
     codecarbon_csv, import_summary, parse_codecarbon, ImportError, ImportOptions,
     COLUMNS as CODECARBON_COLUMNS,
@@ -56,7 +56,9 @@ pub use html::{
 };
 pub use latex::latex;
 pub use licenses::data_licenses;
-pub use lifecycle::{lifecycle, lifecycle_projected, render_lifecycle, Lifecycle, PhaseTotals};
+pub use lifecycle::{
+    lifecycle, lifecycle_projected, render_lifecycle, Lifecycle, LifecycleSums, PhaseTotals,
+};
 pub use model_card::model_card;
 pub use projection::{ServingLife, MODEL_TAG};
 pub use publish::{report_document, show_document, DocOptions};

@@ -6,10 +6,12 @@
 //! embodied CO2e are kept in separate columns; a run without an embodied (or water, or cost)
 //! assessment adds nothing to that column, and the column says how many runs it covers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
-use ecotrace_core::{CarbonMass, Energy, Phase, RecordKind, RunRecord, RunStatus, Usd, Water};
+use ecotrace_core::{
+    CarbonMass, Energy, Phase, RecordKind, RunRecord, RunStatus, Scope, Usd, Water,
+};
 use serde::Serialize;
 
 use crate::aggregate::is_failed;
@@ -159,54 +161,96 @@ pub fn lifecycle(rs: &[RunRecord]) -> Lifecycle {
 /// [`lifecycle`] with the serving projection at `requests_per_day` (`--requests-per-day`; `None`:
 /// the measured rate).
 pub fn lifecycle_projected(rs: &[RunRecord], requests_per_day: Option<f64>) -> Lifecycle {
-    // The latest finished measured run of each job.
-    let mut latest: HashMap<String, (chrono::DateTime<chrono::Utc>, &str)> = HashMap::new();
-    for r in rs {
-        if r.kind == RecordKind::Measured && r.status == RunStatus::Finished {
-            let k = job_key(r);
-            let e = latest.entry(k).or_insert((r.started_at, r.id.as_str()));
-            if (r.started_at, r.id.as_str()) > *e {
-                *e = (r.started_at, r.id.as_str());
-            }
+    let mut newest_first: Vec<&RunRecord> = rs.iter().collect();
+    newest_first.sort_by(|a, b| (b.started_at, &b.id).cmp(&(a.started_at, &a.id)));
+    let mut sums = LifecycleSums::default();
+    for r in newest_first {
+        sums.push(r.clone());
+    }
+    sums.finish(requests_per_day)
+}
+
+/// [`lifecycle_projected`] for runs read one at a time, newest first (by start, then id, as the
+/// ledger lists them), without holding them: it keeps the keys of the jobs seen, the sums, and
+/// the machine-scope runs of jobs (whose shares of a node need the set of them).
+#[derive(Debug, Default)]
+pub struct LifecycleSums {
+    /// Job keys of the finished measured runs seen: a later one (already seen) makes this one
+    /// repeated.
+    seen: HashSet<String>,
+    by_phase: BTreeMap<Phase, PhaseTotals>,
+    measured: PhaseTotals,
+    estimated: PhaseTotals,
+    serving: crate::projection::ServingInputs,
+    /// Machine-scope runs of a job, and their flags, added at the end with their shares.
+    held: Vec<RunRecord>,
+    held_flags: Vec<Flags>,
+}
+
+/// What a run counts as: failed, pruned, repeated.
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    failed: bool,
+    pruned: bool,
+    repeated: bool,
+}
+
+impl LifecycleSums {
+    /// Adds one run; runs must come newest first.
+    pub fn push(&mut self, r: RunRecord) {
+        let failed = r.kind == RecordKind::Measured && is_failed(r.status);
+        let flags = Flags {
+            failed,
+            pruned: failed && is_pruned(&r),
+            repeated: r.kind == RecordKind::Measured
+                && r.status == RunStatus::Finished
+                && !self.seen.insert(job_key(&r)),
+        };
+        if r.job.is_some() && r.scope == Scope::Machine {
+            self.held.push(r);
+            self.held_flags.push(flags);
+        } else {
+            self.add(&r, 1.0, flags);
         }
     }
-    let mut by_phase: BTreeMap<Phase, PhaseTotals> = BTreeMap::new();
-    let mut measured = PhaseTotals::default();
-    let mut estimated = PhaseTotals::default();
-    // Machine-scope ranks of one job on one node split the node's figures (see `aggregate`).
-    let shares = crate::aggregate::shares(rs);
-    for (r, &share) in rs.iter().zip(&shares) {
-        let failed = r.kind == RecordKind::Measured && is_failed(r.status);
-        let pruned = failed && is_pruned(r);
-        let repeated = r.kind == RecordKind::Measured
-            && r.status == RunStatus::Finished
-            && latest
-                .get(&job_key(r))
-                .is_some_and(|(_, id)| *id != r.id.as_str());
-        let p = by_phase.entry(r.phase).or_default();
-        p.add(r, share, failed || repeated);
-        p.failed_runs += usize::from(failed);
-        p.pruned_runs += usize::from(pruned);
-        p.repeated_runs += usize::from(repeated);
+
+    fn add(&mut self, r: &RunRecord, share: f64, f: Flags) {
+        let waste = f.failed || f.repeated;
+        self.serving.push(r, share);
+        let p = self.by_phase.entry(r.phase).or_default();
         let side = if r.kind == RecordKind::Estimated {
-            &mut estimated
+            &mut self.estimated
         } else {
-            &mut measured
+            &mut self.measured
         };
-        side.add(r, share, failed || repeated);
-        side.failed_runs += usize::from(failed);
-        side.pruned_runs += usize::from(pruned);
-        side.repeated_runs += usize::from(repeated);
+        for t in [p, side] {
+            t.add(r, share, waste);
+            t.failed_runs += usize::from(f.failed);
+            t.pruned_runs += usize::from(f.pruned);
+            t.repeated_runs += usize::from(f.repeated);
+        }
     }
-    let mut total = PhaseTotals::default();
-    total.merge(&measured);
-    total.merge(&estimated);
-    Lifecycle {
-        phases: by_phase.into_iter().collect(),
-        measured,
-        estimated,
-        total,
-        serving: crate::projection::serving_lives(rs, &shares, requests_per_day),
+
+    /// The life cycle of the runs pushed, with the serving projection at `requests_per_day`
+    /// (`None`: the measured rate).
+    pub fn finish(mut self, requests_per_day: Option<f64>) -> Lifecycle {
+        // Machine-scope ranks of one job on one node split the node's figures (see `aggregate`).
+        let held = std::mem::take(&mut self.held);
+        let flags = std::mem::take(&mut self.held_flags);
+        let shares = crate::aggregate::shares(&held);
+        for ((r, share), f) in held.iter().zip(shares).zip(flags) {
+            self.add(r, share, f);
+        }
+        let mut total = PhaseTotals::default();
+        total.merge(&self.measured);
+        total.merge(&self.estimated);
+        Lifecycle {
+            phases: self.by_phase.into_iter().collect(),
+            measured: self.measured,
+            estimated: self.estimated,
+            total,
+            serving: self.serving.lives(requests_per_day),
+        }
     }
 }
 

@@ -54,40 +54,63 @@ fn model_of(r: &RunRecord) -> Option<&str> {
     r.tags.get(MODEL_TAG).map(String::as_str)
 }
 
-/// The served models of `rs` (one project's runs) with their projections; `shares` are the runs'
-/// shares of their node (see `aggregate::shares`).
-pub(crate) fn serving_lives(
-    rs: &[RunRecord],
-    shares: &[f64],
-    requests_per_day: Option<f64>,
-) -> Vec<ServingLife> {
-    let mut served: BTreeMap<Option<&str>, (usize, Measured)> = BTreeMap::new();
-    for r in rs {
+/// What the serving projections of a project need, gathered one run at a time: the work and
+/// energy of its serving runs per model, and its training per model (and in all).
+#[derive(Debug, Default)]
+pub(crate) struct ServingInputs {
+    served: BTreeMap<Option<String>, (usize, Measured)>,
+    training: BTreeMap<String, PhaseTotals>,
+    all_training: PhaseTotals,
+}
+
+impl ServingInputs {
+    /// Adds one run, counting `share` of its figures (see `aggregate::shares`).
+    pub(crate) fn push(&mut self, r: &RunRecord, share: f64) {
         if let (Some(s), Phase::Inference, RecordKind::Measured) = (&r.serving, r.phase, r.kind) {
-            let e = served.entry(model_of(r)).or_default();
+            let e = self
+                .served
+                .entry(model_of(r).map(str::to_string))
+                .or_default();
             e.0 += 1;
             e.1.add(r, s);
         }
+        if r.phase == Phase::Training {
+            self.all_training.add(r, share, false);
+            if let Some(m) = model_of(r) {
+                self.training
+                    .entry(m.to_string())
+                    .or_default()
+                    .add(r, share, false);
+            }
+        }
     }
-    served
-        .into_iter()
-        .map(|(model, (runs, measured))| {
-            let mut training = PhaseTotals::default();
-            for (r, &share) in rs.iter().zip(shares) {
-                if r.phase == Phase::Training && (model.is_none() || model_of(r) == model) {
-                    training.add(r, share, false);
+
+    /// The served models with their projections at `requests_per_day` (`None`: the measured
+    /// rate).
+    pub(crate) fn lives(self, requests_per_day: Option<f64>) -> Vec<ServingLife> {
+        let ServingInputs {
+            served,
+            mut training,
+            all_training,
+        } = self;
+        served
+            .into_iter()
+            .map(|(model, (runs, measured))| {
+                let training = match &model {
+                    None => all_training.clone(),
+                    Some(m) => training.remove(m).unwrap_or_default(),
+                };
+                ServingLife {
+                    model,
+                    runs,
+                    measured,
+                    projection: project_year(&measured, requests_per_day),
+                    rate_given: requests_per_day.is_some(),
+                    training,
                 }
-            }
-            ServingLife {
-                model: model.map(str::to_string),
-                runs,
-                measured,
-                projection: project_year(&measured, requests_per_day),
-                rate_given: requests_per_day.is_some(),
-                training,
-            }
-        })
-        .collect()
+            })
+            .collect()
+    }
 }
 
 fn name(l: &ServingLife) -> String {

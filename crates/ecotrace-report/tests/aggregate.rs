@@ -179,6 +179,7 @@ fn parse_group_by() {
     assert_eq!("phase".parse::<GroupBy>().unwrap(), GroupBy::Phase);
     assert_eq!(" Project ".parse::<GroupBy>().unwrap(), GroupBy::Project);
     assert_eq!("DAY".parse::<GroupBy>().unwrap(), GroupBy::Day);
+    assert_eq!("month".parse::<GroupBy>().unwrap(), GroupBy::Month);
     assert_eq!("status".parse::<GroupBy>().unwrap(), GroupBy::Status);
     for g in GroupBy::ALL {
         assert_eq!(g.to_string().parse::<GroupBy>().unwrap(), *g);
@@ -186,7 +187,7 @@ fn parse_group_by() {
     let e = "week".parse::<GroupBy>().unwrap_err();
     assert_eq!(
         e.to_string(),
-        "unknown group-by \"week\": expected one of phase, project, day, status, job"
+        "unknown group-by \"week\": expected one of phase, project, day, month, status, job"
     );
 }
 

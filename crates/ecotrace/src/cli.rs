@@ -275,7 +275,7 @@ pub struct ReportArgs {
     /// Only runs of this phase
     #[arg(long, value_name = "PHASE")]
     pub phase: Option<String>,
-    /// Group by: phase, project, day, status, job (all nodes of a job summed), hour (the hourly
+    /// Group by: phase, project, day, month, status, job (all nodes of a job summed), hour (the hourly
     /// rows of serving runs: requests, tokens, energy, idle share, per-unit figures) [default: project]
     #[arg(long, value_name = "KEY")]
     pub by: Option<String>,

@@ -317,17 +317,28 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             let by = parse_opt::<GroupBy>(&args.by)?.unwrap_or(GroupBy::Project);
             let format = parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table);
             let filter = report_filter(&args)?;
-            let runs = ledger.list(&filter)?;
-            if runs.is_empty() {
-                if let Some(p) = &args.project {
-                    return Err(UsageError(format!(
+            let no_runs = || -> Result<i32> {
+                match &args.project {
+                    Some(p) => Err(UsageError(format!(
                         "no runs of project {p:?} in {}; `ecotrace runs` lists what is there",
                         ledger.location()
                     ))
-                    .into());
+                    .into()),
+                    None => Ok(0),
                 }
-            }
+            };
             if args.lifecycle {
+                // Read one run at a time: only job keys and machine-scope job runs are kept.
+                let mut sums = ecotrace_report::LifecycleSums::default();
+                let mut n = 0usize;
+                ledger.scan(&filter, &mut |r| {
+                    n += 1;
+                    sums.push(r);
+                    true
+                })?;
+                if n == 0 {
+                    no_runs()?;
+                }
                 let project = args.project.as_deref().unwrap_or_default();
                 if let Some(n) = args.requests_per_day {
                     if !(n.is_finite() && n >= 0.0) {
@@ -337,9 +348,27 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                         .into());
                     }
                 }
-                let l = ecotrace_report::lifecycle_projected(&runs, args.requests_per_day);
+                let l = sums.finish(args.requests_per_day);
                 let out = ecotrace_report::render_lifecycle(project, &l, format);
                 return emit(&out, &args.publish);
+            }
+            if matches!(
+                format,
+                Format::Table | Format::Json | Format::Csv | Format::Markdown
+            ) {
+                // Summed by the database; only runs it cannot sum are read as records.
+                let sums = ledger.group_sums(&filter, sum_key(by))?;
+                if sums.groups.is_empty() && sums.apart.is_empty() {
+                    no_runs()?;
+                }
+                let summed = sums.groups.into_iter().map(group_of).collect();
+                let (groups, total) = ecotrace_report::aggregate_with(summed, &sums.apart, by);
+                let out = ecotrace_report::render_report(&groups, &total, by, format);
+                return emit(&out, &args.publish);
+            }
+            let runs = ledger.list(&filter)?;
+            if runs.is_empty() {
+                no_runs()?;
             }
             let subject = match (&args.project, &args.phase) {
                 (Some(p), Some(ph)) => Some(format!("project {p}, phase {ph}")),
@@ -522,7 +551,38 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
     }
 }
 
-/// `report --by hour`: the hourly rows of the runs that counted work, summed by hour.
+/// The ledger's grouping for a report's.
+fn sum_key(by: GroupBy) -> ecotrace_ledger::SumKey {
+    use ecotrace_ledger::SumKey;
+    match by {
+        GroupBy::Phase => SumKey::Phase,
+        GroupBy::Project => SumKey::Project,
+        GroupBy::Day => SumKey::Day,
+        GroupBy::Month => SumKey::Month,
+        GroupBy::Status => SumKey::Status,
+        GroupBy::Job => SumKey::Job,
+    }
+}
+
+/// A group the ledger summed, as a report's group.
+fn group_of(s: ecotrace_ledger::RunSums) -> ecotrace_report::Group {
+    let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    ecotrace_report::Group {
+        key: s.key,
+        runs: n(s.runs),
+        failed_runs: n(s.failed_runs),
+        duration: s.duration,
+        energy: s.energy,
+        operational: s.operational,
+        embodied: s.embodied,
+        embodied_runs: n(s.embodied_runs),
+        water: s.water,
+        water_runs: n(s.water_runs),
+        cost: s.cost,
+        cost_runs: n(s.cost_runs),
+    }
+}
+
 /// The runs a `report` covers: its project and phase, every status, no limit.
 fn report_filter(args: &cli::ReportArgs) -> Result<RunFilter> {
     Ok(RunFilter {
@@ -535,6 +595,7 @@ fn report_filter(args: &cli::ReportArgs) -> Result<RunFilter> {
     })
 }
 
+/// `report --by hour`: the hourly rows of the runs that counted work, summed by hour.
 fn report_by_hour(ledger: &dyn Ledger, args: &cli::ReportArgs) -> Result<i32> {
     let format = parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table);
     if !matches!(

@@ -1,0 +1,438 @@
+//! Report sums computed by the database (`Ledger::group_sums`) against the in-memory aggregation
+//! of every record (`ecotrace_report::aggregate`, `lifecycle`), on SQLite and on the PostgreSQL
+//! server `scripts/test` starts: every grouping, with filters, over runs of every kind the SQL
+//! leaves apart (stored `running` rows alive and dead, machine-scope ranks of jobs sharing a
+//! node) and runs with and without embodied, water and cost figures.
+
+mod pg;
+mod support;
+
+use std::time::Duration;
+
+use ecotrace_core::{
+    CarbonMass, Energy, Phase, RecordKind, RunRecord, RunStatus, Scope, Usd, Water,
+};
+use ecotrace_ledger::{Ledger, PostgresLedger, RunFilter, RunSums, SqliteLedger, SumKey};
+use ecotrace_report::{aggregate, aggregate_with, lifecycle, Group, GroupBy, LifecycleSums};
+use support::{fake_liveness, record, t};
+
+/// 90 runs over 3 projects, 4 phases, 5 months, every status, some in jobs.
+fn varied_runs() -> Vec<RunRecord> {
+    let projects = ["vision", "nlp", "audio"];
+    let phases = [
+        Phase::Training,
+        Phase::Inference,
+        Phase::Tuning,
+        Phase::Data,
+    ];
+    let statuses = [
+        RunStatus::Finished,
+        RunStatus::Failed,
+        RunStatus::Finished,
+        RunStatus::Interrupted,
+        RunStatus::FailedToStart,
+        RunStatus::Finished,
+    ];
+    (0..90)
+        .map(|i: usize| {
+            // Runs of a job start close together (overlapping ranks); others spread over months.
+            let start = if i % 5 < 2 {
+                t(i as i64 % 4 * 10)
+            } else {
+                t(i as i64 * 170_000)
+            };
+            let mut r = record(
+                &format!("run-{i:04}"),
+                projects[i % 3],
+                phases[i % 4],
+                start,
+            );
+            r.status = statuses[i % 6];
+            if i.is_multiple_of(11) {
+                // Left running: pid 4242 is alive on the fake host, 9999 is gone.
+                r.status = RunStatus::Running;
+                r.tracker.pid = if i.is_multiple_of(22) { 4242 } else { 9999 };
+            }
+            if i.is_multiple_of(13) {
+                r.error = Some("pruned at step 3".into());
+                r.status = RunStatus::Interrupted;
+            }
+            r.scope = if i.is_multiple_of(2) {
+                Scope::Machine
+            } else {
+                Scope::Process
+            };
+            r.job = (i % 5 < 2).then(|| {
+                serde_json::from_value(serde_json::json!({
+                    "id": format!("slurm:{}", i % 2),
+                    "source": "slurm",
+                    "node": format!("n{}", i % 3),
+                }))
+                .unwrap()
+            });
+            if i.is_multiple_of(4) {
+                r.command.push(format!("--seed={}", i % 3));
+            }
+            if i.is_multiple_of(9) {
+                r.kind = RecordKind::Estimated;
+            }
+            let k = 0.37 + i as f64 * 0.173;
+            r.energy_kwh.cpu = Energy::from_kwh(k * 0.3);
+            r.energy_kwh.gpu = Energy::from_kwh(k * 0.6);
+            r.energy_kwh.ram = Energy::from_kwh(k * 0.1);
+            r.energy_kwh.total = Energy::from_kwh(k);
+            r.operational = CarbonMass::from_kg(k * 0.051);
+            r.duration = Duration::from_nanos(3_600_000_000_123 + i as u64 * 987_654_321);
+            r.embodied = (i.is_multiple_of(2)).then(|| CarbonMass::from_kg(k * 0.01));
+            r.water = (i.is_multiple_of(3)).then(|| Water::from_litres(k * 1.7));
+            r.cost = (i % 4 != 1).then(|| Usd::from_usd(k * 0.2));
+            r
+        })
+        .collect()
+}
+
+fn store(l: &mut dyn Ledger, runs: &[RunRecord]) {
+    for r in runs {
+        let mut start = r.clone();
+        start.status = RunStatus::Running;
+        l.begin(&start).unwrap();
+        if r.status != RunStatus::Running {
+            l.finish(r, &[]).unwrap();
+        }
+    }
+}
+
+fn group_of(s: RunSums) -> Group {
+    Group {
+        key: s.key,
+        runs: s.runs as usize,
+        failed_runs: s.failed_runs as usize,
+        duration: s.duration,
+        energy: s.energy,
+        operational: s.operational,
+        embodied: s.embodied,
+        embodied_runs: s.embodied_runs as usize,
+        water: s.water,
+        water_runs: s.water_runs as usize,
+        cost: s.cost,
+        cost_runs: s.cost_runs as usize,
+    }
+}
+
+fn close(a: f64, b: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-300),
+        "{what}: {a} != {b}"
+    );
+}
+
+fn same_group(a: &Group, b: &Group) {
+    let w = &a.key;
+    assert_eq!(a.key, b.key);
+    assert_eq!(
+        (
+            a.runs,
+            a.failed_runs,
+            a.embodied_runs,
+            a.water_runs,
+            a.cost_runs
+        ),
+        (
+            b.runs,
+            b.failed_runs,
+            b.embodied_runs,
+            b.water_runs,
+            b.cost_runs
+        ),
+        "{w}"
+    );
+    // Durations are summed exactly in both.
+    assert_eq!(a.duration, b.duration, "{w}");
+    for (x, y, what) in [
+        (a.energy.cpu.kwh(), b.energy.cpu.kwh(), "cpu"),
+        (a.energy.gpu.kwh(), b.energy.gpu.kwh(), "gpu"),
+        (a.energy.ram.kwh(), b.energy.ram.kwh(), "ram"),
+        (a.energy.total.kwh(), b.energy.total.kwh(), "total"),
+        (a.operational.kg(), b.operational.kg(), "operational"),
+        (a.embodied.kg(), b.embodied.kg(), "embodied"),
+        (a.water.litres(), b.water.litres(), "water"),
+        (a.cost.usd(), b.cost.usd(), "cost"),
+    ] {
+        close(x, y, &format!("{w} {what}"));
+    }
+}
+
+/// For every grouping and a few filters: the database's sums plus the runs it left apart give
+/// what the in-memory aggregation of every record gives.
+fn sums_match_memory(l: &dyn Ledger) {
+    let filters = [
+        RunFilter::default(),
+        RunFilter {
+            project: Some("vision".into()),
+            ..RunFilter::default()
+        },
+        RunFilter {
+            phase: Some(Phase::Inference),
+            since: Some(t(2_000_000)),
+            ..RunFilter::default()
+        },
+    ];
+    let pairs = [
+        (GroupBy::Project, SumKey::Project),
+        (GroupBy::Phase, SumKey::Phase),
+        (GroupBy::Status, SumKey::Status),
+        (GroupBy::Day, SumKey::Day),
+        (GroupBy::Month, SumKey::Month),
+        (GroupBy::Job, SumKey::Job),
+    ];
+    let mut apart_seen = 0;
+    for filter in &filters {
+        let all = l.list(filter).unwrap();
+        assert!(!all.is_empty());
+        for (by, key) in pairs {
+            let (want, want_total) = aggregate(&all, by);
+            let sums = l.group_sums(filter, key).unwrap();
+            // The database summed most runs itself.
+            let summed: usize = sums.groups.iter().map(|g| g.runs as usize).sum();
+            assert_eq!(summed + sums.apart.len(), all.len(), "{by}");
+            assert!(summed > all.len() / 3, "{by}: {summed} of {}", all.len());
+            apart_seen = apart_seen.max(sums.apart.len());
+            let summed = sums.groups.into_iter().map(group_of).collect();
+            let (got, got_total) = aggregate_with(summed, &sums.apart, by);
+            assert_eq!(
+                got.iter().map(|g| &g.key).collect::<Vec<_>>(),
+                want.iter().map(|g| &g.key).collect::<Vec<_>>(),
+                "{by} {filter:?}"
+            );
+            for (g, w) in got.iter().zip(&want) {
+                same_group(g, w);
+            }
+            same_group(&got_total, &want_total);
+        }
+    }
+    assert!(apart_seen > 5, "the fixture has runs the SQL leaves apart");
+    // Dead trackers' runs are reported interrupted, live ones running, as `list` shows them.
+    let (by_status, _) = aggregate_with(
+        l.group_sums(&RunFilter::default(), SumKey::Status)
+            .unwrap()
+            .groups
+            .into_iter()
+            .map(group_of)
+            .collect(),
+        &l.group_sums(&RunFilter::default(), SumKey::Status)
+            .unwrap()
+            .apart,
+        GroupBy::Status,
+    );
+    let running = by_status.iter().find(|g| g.key == "running").unwrap();
+    let alive = varied_runs()
+        .iter()
+        .filter(|r| r.status == RunStatus::Running && r.tracker.pid == 4242)
+        .count();
+    assert!(alive > 0);
+    assert_eq!(running.runs, alive);
+}
+
+/// The streamed life cycle of each project is the one computed from all its records, and its
+/// repeated runs are those with a later finished twin (counted here independently).
+fn lifecycle_matches_memory(l: &dyn Ledger) {
+    let mut any_repeated = 0;
+    for project in ["vision", "nlp", "audio"] {
+        let filter = RunFilter {
+            project: Some(project.into()),
+            ..RunFilter::default()
+        };
+        let all = l.list(&filter).unwrap();
+        let mut sums = LifecycleSums::default();
+        l.scan(&filter, &mut |r| {
+            sums.push(r);
+            true
+        })
+        .unwrap();
+        let got = sums.finish(None);
+        assert_eq!(got, lifecycle(&all), "{project}");
+        let twin = |a: &RunRecord, b: &RunRecord| {
+            fn tags(r: &RunRecord) -> Vec<(&String, &String)> {
+                r.tags
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "trial")
+                    .collect()
+            }
+            a.command == b.command && tags(a) == tags(b) && a.phase == b.phase
+        };
+        let done =
+            |r: &RunRecord| r.kind == RecordKind::Measured && r.status == RunStatus::Finished;
+        let repeated = all
+            .iter()
+            .filter(|a| {
+                done(a)
+                    && all.iter().any(|b| {
+                        done(b) && twin(a, b) && (b.started_at, &b.id) > (a.started_at, &a.id)
+                    })
+            })
+            .count();
+        any_repeated += repeated;
+        assert_eq!(got.total.repeated_runs, repeated, "{project}");
+        assert_eq!(got.total.runs, all.len());
+    }
+    assert!(any_repeated > 0, "the fixture has repeated runs");
+}
+
+#[test]
+fn sqlite_sums_match_the_in_memory_aggregation() {
+    let (liveness, _clock) = fake_liveness("fixture-host", &[4242]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = SqliteLedger::open(dir.path().join("l.db"))
+        .unwrap()
+        .with_liveness(liveness);
+    store(&mut l, &varied_runs());
+    sums_match_memory(&l);
+    lifecycle_matches_memory(&l);
+    // A scan stops when asked to.
+    let mut n = 0;
+    l.scan(&RunFilter::default(), &mut |_| {
+        n += 1;
+        n < 7
+    })
+    .unwrap();
+    assert_eq!(n, 7);
+}
+
+#[test]
+fn postgres_sums_match_the_in_memory_aggregation() {
+    let Some(url) = pg::server("postgres_sums_match_the_in_memory_aggregation") else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "sums");
+    let (liveness, _clock) = fake_liveness("fixture-host", &[4242]);
+    let mut l = PostgresLedger::connect(&url)
+        .unwrap()
+        .with_liveness(liveness);
+    store(&mut l, &varied_runs());
+    sums_match_memory(&l);
+    lifecycle_matches_memory(&l);
+}
+
+/// `runs` as a ledger at schema version 2 holds them: the record JSON and the indexed columns,
+/// no report columns.
+fn old_rows(runs: &[RunRecord]) -> Vec<[String; 7]> {
+    runs.iter()
+        .map(|r| {
+            [
+                r.id.clone(),
+                r.project.clone(),
+                r.phase.as_str().to_string(),
+                r.status.as_str().to_string(),
+                r.started_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                r.host.hostname.clone(),
+                serde_json::to_string(r).unwrap(),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn a_version_2_sqlite_ledger_is_migrated_and_its_runs_summed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let runs = varied_runs();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL,
+                 name TEXT NOT NULL, applied_at TEXT NOT NULL);",
+        )
+        .unwrap();
+        for m in &ecotrace_ledger::schema::MIGRATIONS[..2] {
+            c.execute_batch(m.sqlite).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, 't')",
+                rusqlite::params![m.version, m.name],
+            )
+            .unwrap();
+        }
+        for row in old_rows(&runs) {
+            c.execute(
+                "INSERT INTO runs (id, project, phase, status, started_at, hostname, tracker_pid,
+                     heartbeat_at, record_version, record_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 4242, '2024-03-01T12:00:00.000000Z', 1, ?7)",
+                rusqlite::params_from_iter(row.iter()),
+            )
+            .unwrap();
+        }
+        // A damaged record: the migration leaves it to be read (and reported) as a record.
+        c.execute(
+            "INSERT INTO runs (id, project, phase, status, started_at, hostname, tracker_pid,
+                 heartbeat_at, record_version, record_json)
+             VALUES ('broken', 'other', 'other', 'finished', '2024-01-01T00:00:00.000000Z', 'h', 1,
+                 '2024-01-01T00:00:00.000000Z', 1, 'not json')",
+            [],
+        )
+        .unwrap();
+    }
+    let (liveness, _clock) = fake_liveness("fixture-host", &[4242]);
+    let l = SqliteLedger::open(&path).unwrap().with_liveness(liveness);
+    assert_eq!(l.schema_version().unwrap(), ecotrace_ledger::SCHEMA_VERSION);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let unfilled: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM runs WHERE sum_apart IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unfilled, 0);
+    // The damaged row is not summed silently: a report over it fails as `list` does.
+    assert!(l
+        .group_sums(&RunFilter::default(), SumKey::Project)
+        .is_err());
+    assert!(l.list(&RunFilter::default()).is_err());
+    c.execute("DELETE FROM runs WHERE id = 'broken'", [])
+        .unwrap();
+    sums_match_memory(&l);
+    lifecycle_matches_memory(&l);
+}
+
+#[test]
+fn a_version_2_postgres_ledger_is_migrated_and_its_runs_summed() {
+    let Some(url) = pg::server("a_version_2_postgres_ledger_is_migrated_and_its_runs_summed")
+    else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "sums_v2");
+    let runs = varied_runs();
+    {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL,
+                 name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL);",
+        )
+        .unwrap();
+        for m in &ecotrace_ledger::schema::MIGRATIONS[..2] {
+            c.batch_execute(m.postgres).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations VALUES ($1, $2, now())",
+                &[&(m.version as i32), &m.name],
+            )
+            .unwrap();
+        }
+        for [id, project, phase, status, started, host, json] in old_rows(&runs) {
+            c.execute(
+                "INSERT INTO runs (id, project, phase, status, started_at, hostname, tracker_pid,
+                     heartbeat_at, record_version, record_json)
+                 VALUES ($1, $2, $3, $4, $5::text::timestamptz, $6, 4242,
+                     '2024-03-01T12:00:00Z', 1, $7::text::jsonb)",
+                &[&id, &project, &phase, &status, &started, &host, &json],
+            )
+            .unwrap();
+        }
+    }
+    let (liveness, _clock) = fake_liveness("fixture-host", &[4242]);
+    let l = PostgresLedger::connect(&url)
+        .unwrap()
+        .with_liveness(liveness);
+    assert_eq!(l.schema_version().unwrap(), ecotrace_ledger::SCHEMA_VERSION);
+    sums_match_memory(&l);
+    lifecycle_matches_memory(&l);
+}
