@@ -594,6 +594,48 @@ impl PowerSample {
     }
 }
 
+/// Downsamples, in place, the samples taken before `before_s` seconds of run time to one per
+/// `bucket_s` seconds of run time (buckets counted from the start): each kept sample is the mean
+/// power of its bucket per component (unknown, NaN readings left out), at the time of the
+/// bucket's last sample — what the ledger's compaction does to stored samples. Later samples
+/// are kept as they are; a bucket already down to one sample is unchanged. `samples` are in
+/// time order.
+pub fn downsample_samples(samples: &mut Vec<PowerSample>, before_s: f64, bucket_s: f64) {
+    if bucket_s.is_nan() || bucket_s <= 0.0 {
+        return;
+    }
+    let old = samples.iter().take_while(|s| s.t_s < before_s).count();
+    let bucket = |s: &PowerSample| (s.t_s / bucket_s).floor();
+    let mean = |xs: &mut dyn Iterator<Item = Power>| {
+        let (sum, n) = xs
+            .map(Power::watts)
+            .filter(|w| w.is_finite())
+            .fold((0.0, 0u32), |(a, n), w| (a + w, n + 1));
+        Power::from_watts(if n > 0 { sum / f64::from(n) } else { f64::NAN })
+    };
+    let mut out: Vec<PowerSample> = Vec::with_capacity(samples.len());
+    let mut i = 0;
+    while i < old {
+        let b = bucket(&samples[i]);
+        let j = i + samples[i..old]
+            .iter()
+            .take_while(|s| bucket(s) == b)
+            .count();
+        let group = &samples[i..j];
+        out.push(PowerSample {
+            t_s: group[group.len() - 1].t_s,
+            cpu_w: mean(&mut group.iter().map(|s| s.cpu_w)),
+            gpu_w: mean(&mut group.iter().map(|s| s.gpu_w)),
+            ram_w: mean(&mut group.iter().map(|s| s.ram_w)),
+        });
+        i = j;
+    }
+    if out.len() < old {
+        out.extend_from_slice(&samples[old..]);
+        *samples = out;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -633,5 +675,44 @@ mod tests {
         assert_eq!(b.gpu.kwh(), 2.0);
         assert_eq!(b.ram.kwh(), 0.25);
         assert_eq!(b.total.kwh(), 3.75);
+    }
+
+    #[test]
+    fn downsampling_averages_old_buckets_and_keeps_recent_samples() {
+        let s = |t: f64, w: f64| PowerSample {
+            t_s: t,
+            cpu_w: Power::from_watts(w),
+            gpu_w: Power::ZERO,
+            ram_w: Power::from_watts(f64::NAN),
+        };
+        // 1 s samples for 3 minutes, 10 W then 20 W alternating.
+        let mut v: Vec<PowerSample> = (1..=180)
+            .map(|t| s(t as f64, if t % 2 == 0 { 20.0 } else { 10.0 }))
+            .collect();
+        let energy = |v: &[PowerSample]| {
+            let mut last = 0.0;
+            v.iter()
+                .map(|x| {
+                    let e = x.cpu_w.watts() * (x.t_s - last);
+                    last = x.t_s;
+                    e
+                })
+                .sum::<f64>()
+        };
+        let before = energy(&v);
+        downsample_samples(&mut v, 120.0, 60.0);
+        // Two old minutes (t 1..59 and 60..119) down to one sample each, the last minute whole.
+        assert_eq!(v.len(), 2 + 61);
+        assert_eq!(v[0].t_s, 59.0);
+        assert_eq!(v[1].t_s, 119.0);
+        assert!((v[1].cpu_w.watts() - 15.0).abs() < 1e-12);
+        assert!(v[1].ram_w.watts().is_nan(), "no reading stays unknown");
+        assert_eq!(v[2].t_s, 120.0);
+        // Energy over the series changes by the uneven first bucket only (59 samples).
+        assert!((energy(&v) / before - 1.0).abs() < 0.01);
+        // Again: nothing changes.
+        let again = v.clone();
+        downsample_samples(&mut v, 120.0, 60.0);
+        assert_eq!(v.len(), again.len());
     }
 }

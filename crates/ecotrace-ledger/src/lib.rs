@@ -155,6 +155,20 @@ pub trait Ledger: Send {
             reason: "this ledger cannot compact its samples".into(),
         })
     }
+    /// Downsamples the samples one run took before `before_s` seconds of run time, as
+    /// [`Ledger::compact_samples`] does for ended runs: a long-running run (a server measured for
+    /// weeks) keeps its last hours at full rate and one sample per `bucket` before. Buckets
+    /// already downsampled are left alone. This default keeps every sample (a backend that
+    /// cannot rewrite them).
+    fn downsample_samples(
+        &mut self,
+        run_id: &str,
+        before_s: f64,
+        bucket: std::time::Duration,
+    ) -> Result<(), LedgerError> {
+        let _ = (run_id, before_s, bucket);
+        Ok(())
+    }
     /// Sends runs kept locally during an outage of a shared ledger (see [`SpooledLedger`]). A
     /// ledger without a spool has nothing to send.
     fn sync(&mut self) -> Result<SyncReport, LedgerError> {

@@ -963,36 +963,11 @@ impl Ledger for PostgresLedger {
         for batch in ids.chunks(100) {
             let done = self.with_client(|c| {
                 let mut tx = c.transaction()?;
-                tx.batch_execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS compacted
-                       (seq BIGINT, t_s DOUBLE PRECISION, cpu_w DOUBLE PRECISION,
-                        gpu_w DOUBLE PRECISION, ram_w DOUBLE PRECISION);
-                     TRUNCATE compacted;",
-                )?;
                 let mut done = crate::CompactReport::default();
                 for id in batch {
-                    let row = tx.query_one(
-                        "SELECT COUNT(*), COUNT(DISTINCT floor(t_s / $2)) FROM samples WHERE run_id = $1",
-                        &[id, &width],
-                    )?;
-                    let (n, buckets): (i64, i64) = (row.get(0), row.get(1));
-                    if n <= buckets {
-                        continue;
+                    if let Some((n, buckets)) = compact_run(&mut tx, id, width, f64::MAX)? {
+                        done.count(n, buckets);
                     }
-                    tx.execute(
-                        "INSERT INTO compacted
-                         SELECT MIN(seq), MAX(t_s), AVG(cpu_w), AVG(gpu_w), AVG(ram_w)
-                         FROM samples WHERE run_id = $1 GROUP BY floor(t_s / $2)",
-                        &[id, &width],
-                    )?;
-                    tx.execute("DELETE FROM samples WHERE run_id = $1", &[id])?;
-                    tx.execute(
-                        "INSERT INTO samples (run_id, seq, t_s, cpu_w, gpu_w, ram_w)
-                         SELECT $1, seq, t_s, cpu_w, gpu_w, ram_w FROM compacted",
-                        &[id],
-                    )?;
-                    tx.batch_execute("TRUNCATE compacted")?;
-                    done.count(n, buckets);
                 }
                 tx.commit()?;
                 Ok(done)
@@ -1000,6 +975,21 @@ impl Ledger for PostgresLedger {
             report += done;
         }
         Ok(report)
+    }
+
+    fn downsample_samples(
+        &mut self,
+        run_id: &str,
+        before_s: f64,
+        bucket: Duration,
+    ) -> Result<(), LedgerError> {
+        let width = bucket.as_secs_f64().max(1e-3);
+        self.with_client(|c| {
+            let mut tx = c.transaction()?;
+            compact_run(&mut tx, run_id, width, before_s)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError> {
@@ -1058,6 +1048,48 @@ impl Ledger for PostgresLedger {
     fn location(&self) -> String {
         self.location.clone()
     }
+}
+
+/// Downsamples one run's samples taken before `before` s of run time to one per `width` s (see
+/// [`Ledger::compact_samples`]), in `tx`: the counts before and after, or `None` when they are
+/// at that resolution already.
+fn compact_run(
+    tx: &mut postgres::Transaction<'_>,
+    id: &str,
+    width: f64,
+    before: f64,
+) -> Result<Option<(i64, i64)>, postgres::Error> {
+    let row = tx.query_one(
+        "SELECT COUNT(*), COUNT(DISTINCT floor(t_s / $2)) FROM samples WHERE run_id = $1 AND t_s < $3",
+        &[&id, &width, &before],
+    )?;
+    let (n, buckets): (i64, i64) = (row.get(0), row.get(1));
+    if n <= buckets {
+        return Ok(None);
+    }
+    tx.batch_execute(
+        "CREATE TEMP TABLE IF NOT EXISTS compacted
+           (seq BIGINT, t_s DOUBLE PRECISION, cpu_w DOUBLE PRECISION,
+            gpu_w DOUBLE PRECISION, ram_w DOUBLE PRECISION);
+         TRUNCATE compacted;",
+    )?;
+    tx.execute(
+        "INSERT INTO compacted
+         SELECT MIN(seq), MAX(t_s), AVG(cpu_w), AVG(gpu_w), AVG(ram_w)
+         FROM samples WHERE run_id = $1 AND t_s < $3 GROUP BY floor(t_s / $2)",
+        &[&id, &width, &before],
+    )?;
+    tx.execute(
+        "DELETE FROM samples WHERE run_id = $1 AND t_s < $2",
+        &[&id, &before],
+    )?;
+    tx.execute(
+        "INSERT INTO samples (run_id, seq, t_s, cpu_w, gpu_w, ram_w)
+         SELECT $1, seq, t_s, cpu_w, gpu_w, ram_w FROM compacted",
+        &[&id],
+    )?;
+    tx.batch_execute("TRUNCATE compacted")?;
+    Ok(Some((n, buckets)))
 }
 
 #[cfg(test)]

@@ -627,6 +627,24 @@ impl Ledger for SpooledLedger {
         self.primary.compact_samples(ended_before, bucket)
     }
 
+    /// Where the run's samples are: the spool while the run is kept there, else the ledger.
+    fn downsample_samples(
+        &mut self,
+        run_id: &str,
+        before_s: f64,
+        bucket: Duration,
+    ) -> Result<(), LedgerError> {
+        if self.unrecorded.contains_key(run_id) {
+            return Ok(());
+        }
+        if self.spooled.contains(run_id) {
+            return self.spool()?.downsample_samples(run_id, before_s, bucket);
+        }
+        match self.try_primary(|p| p.downsample_samples(run_id, before_s, bucket))? {
+            Ok(()) | Err(_) => Ok(()),
+        }
+    }
+
     fn sync(&mut self) -> Result<SyncReport, LedgerError> {
         // An explicit sync always tries the primary, even right after a fault.
         self.down_until = None;

@@ -830,6 +830,17 @@ impl Ledger for SqliteLedger {
         self.compact(ended_before, bucket)
     }
 
+    fn downsample_samples(
+        &mut self,
+        run_id: &str,
+        before_s: f64,
+        bucket: Duration,
+    ) -> Result<(), LedgerError> {
+        let width = bucket.as_secs_f64().max(1e-3);
+        self.write(|tx| Ok(compact_run(tx, run_id, width, before_s)?))
+            .map(|_| ())
+    }
+
     fn samples(&self, id: &str) -> Result<Vec<PowerSample>, LedgerError> {
         self.with_retry(|conn| {
             let id = self.resolve(conn, id)?;
@@ -1006,6 +1017,46 @@ impl SqliteLedger {
     }
 }
 
+/// Downsamples one run's samples taken before `before` s of run time to one per `width` s (see
+/// [`Ledger::compact_samples`]), in `tx`: the counts before and after, or `None` when they are
+/// at that resolution already.
+fn compact_run(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    width: f64,
+    before: f64,
+) -> rusqlite::Result<Option<(i64, i64)>> {
+    let (n, buckets): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT COUNT(*), COUNT(DISTINCT CAST(t_s / ?2 AS INTEGER))
+             FROM samples WHERE run_id = ?1 AND t_s < ?3",
+        )?
+        .query_row(params![id, width, before], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if n <= buckets {
+        return Ok(None);
+    }
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS compacted
+           (seq INTEGER, t_s REAL, cpu_w REAL, gpu_w REAL, ram_w REAL);
+         DELETE FROM temp.compacted;",
+    )?;
+    tx.prepare_cached(
+        "INSERT INTO temp.compacted
+         SELECT MIN(seq), MAX(t_s), AVG(cpu_w), AVG(gpu_w), AVG(ram_w)
+         FROM samples WHERE run_id = ?1 AND t_s < ?3 GROUP BY CAST(t_s / ?2 AS INTEGER)",
+    )?
+    .execute(params![id, width, before])?;
+    tx.prepare_cached("DELETE FROM samples WHERE run_id = ?1 AND t_s < ?2")?
+        .execute(params![id, before])?;
+    tx.prepare_cached(
+        "INSERT INTO samples (run_id, seq, t_s, cpu_w, gpu_w, ram_w)
+         SELECT ?1, seq, t_s, cpu_w, gpu_w, ram_w FROM temp.compacted",
+    )?
+    .execute([id])?;
+    tx.execute("DELETE FROM temp.compacted", [])?;
+    Ok(Some((n, buckets)))
+}
+
 /// Hourly rows as the JSON stored in `run_hours.row_json`.
 pub(crate) fn encode_hours(run_id: &str, rows: &[HourRow]) -> Result<Vec<String>, LedgerError> {
     rows.iter()
@@ -1059,37 +1110,11 @@ impl SqliteLedger {
         let mut report = crate::CompactReport::default();
         for batch in ids.chunks(COMPACT_BATCH) {
             let done = self.write(|tx| {
-                tx.execute_batch(
-                    "CREATE TEMP TABLE IF NOT EXISTS compacted
-                       (seq INTEGER, t_s REAL, cpu_w REAL, gpu_w REAL, ram_w REAL);
-                     DELETE FROM temp.compacted;",
-                )?;
                 let mut done = crate::CompactReport::default();
                 for id in batch {
-                    let (n, buckets): (i64, i64) = tx
-                        .prepare_cached(
-                            "SELECT COUNT(*), COUNT(DISTINCT CAST(t_s / ?2 AS INTEGER))
-                             FROM samples WHERE run_id = ?1",
-                        )?
-                        .query_row(params![id, width], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                    if n <= buckets {
-                        continue;
+                    if let Some((n, buckets)) = compact_run(tx, id, width, f64::MAX)? {
+                        done.count(n, buckets);
                     }
-                    tx.prepare_cached(
-                        "INSERT INTO temp.compacted
-                         SELECT MIN(seq), MAX(t_s), AVG(cpu_w), AVG(gpu_w), AVG(ram_w)
-                         FROM samples WHERE run_id = ?1 GROUP BY CAST(t_s / ?2 AS INTEGER)",
-                    )?
-                    .execute(params![id, width])?;
-                    tx.prepare_cached("DELETE FROM samples WHERE run_id = ?1")?
-                        .execute([id])?;
-                    tx.prepare_cached(
-                        "INSERT INTO samples (run_id, seq, t_s, cpu_w, gpu_w, ram_w)
-                         SELECT ?1, seq, t_s, cpu_w, gpu_w, ram_w FROM temp.compacted",
-                    )?
-                    .execute([id])?;
-                    tx.execute("DELETE FROM temp.compacted", [])?;
-                    done.count(n, buckets);
                 }
                 Ok(done)
             })?;

@@ -314,3 +314,34 @@ fn imports_are_all_or_nothing_and_skip_runs_already_there() {
     assert!(matches!(l.get("imp-d"), Err(LedgerError::NotFound { .. })));
     assert_eq!(l.get("imp-b").unwrap(), rt(&b));
 }
+
+#[test]
+fn a_running_run_keeps_its_recent_samples_and_downsamples_the_older_ones() {
+    let Some(url) =
+        pg::server("a_running_run_keeps_its_recent_samples_and_downsamples_the_older_ones")
+    else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "downsample");
+    let mut pg = PostgresLedger::connect(&url).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut lite = SqliteLedger::open(dir.path().join("l.db")).unwrap();
+    {
+        for l in [&mut pg as &mut dyn Ledger, &mut lite] {
+            let r = record("long1", "p", Phase::Inference, t(0));
+            l.begin(&r).unwrap();
+            // Two hours of 1 s samples; the first hour downsampled to one a minute.
+            l.checkpoint(&r, &samples(0, 7200)).unwrap();
+            l.downsample_samples("long1", 3600.0, Duration::from_secs(60))
+                .unwrap();
+            let s = l.samples("long1").unwrap();
+            assert_eq!(s.len(), 60 + 3601, "{}", l.location());
+            assert!(s.windows(2).all(|w| w[0].t_s < w[1].t_s));
+            // The next write goes on after the last sample; again changes nothing.
+            l.checkpoint(&r, &samples(7200, 10)).unwrap();
+            l.downsample_samples("long1", 3600.0, Duration::from_secs(60))
+                .unwrap();
+            assert_eq!(l.samples("long1").unwrap().len(), 60 + 3611);
+        }
+    }
+}

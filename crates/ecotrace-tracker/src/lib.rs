@@ -8,6 +8,7 @@ pub mod agent_link;
 pub mod footprint;
 pub mod hourly;
 pub mod job;
+pub mod retention;
 pub mod scrape;
 pub mod session;
 pub mod settings;

@@ -298,6 +298,8 @@ struct LedgerSink {
     book: Book,
     /// Hourly rows not yet stored (kept across a failed write).
     pending_hours: Vec<HourRow>,
+    /// The last hours of samples at full rate, older ones downsampled.
+    retention: crate::retention::Retention,
 }
 
 /// The book's serving figures and windows into the record; its hourly rows to `pending_hours`.
@@ -336,13 +338,15 @@ impl Checkpoint for LedgerSink {
             r.record.clone()
         };
         self.pending.extend(samples);
-        let stored = match self.ledger.checkpoint(&record, &self.pending) {
-            Ok(()) => {
-                self.pending.clear();
-                self.store_hours(&record.id)
-            }
-            Err(e) => Err(e.to_string()),
-        };
+        let stored = self
+            .retention
+            .checkpoint(
+                self.ledger.as_mut(),
+                &record,
+                &mut self.pending,
+                meter.elapsed().as_secs_f64(),
+            )
+            .and_then(|()| self.store_hours(&record.id));
         if let Err(e) = stored {
             lock(&self.recorder).checkpoint_error.get_or_insert(e);
         }
@@ -578,6 +582,7 @@ impl Run {
             pending: Vec::new(),
             book: Arc::clone(&self.book),
             pending_hours: Vec::new(),
+            retention: Default::default(),
         };
         let thread = MeterThread::spawn(meter, self.interval, checkpoint_every, sink)
             .map_err(TrackError::Thread)?;
