@@ -47,6 +47,8 @@ pub struct AgentConfig {
     pub intensity_g_per_kwh: f64,
     pub pue: f64,
     pub zone: String,
+    /// Model servers whose work is counted, each under a workload label (`--serving`).
+    pub serving: Vec<crate::serving::ServingTarget>,
 }
 
 /// Why the agent could not start.
@@ -86,6 +88,8 @@ pub struct Shared {
     pub info: AgentInfo,
     pub interval: Duration,
     pub roots: Roots,
+    /// The work counted for each `--serving` workload label.
+    pub serving: BTreeMap<String, crate::serving::ServingBook>,
 }
 
 /// Run ids whose owner is remembered beyond those still in the books.
@@ -300,6 +304,7 @@ impl Agent {
             info,
             interval: cfg.interval,
             roots: cfg.roots.clone(),
+            serving: BTreeMap::new(),
         };
         let mut agent = Agent {
             ticks_per_sec: procfs::clock_ticks_per_sec().max(1) as f64,
@@ -442,7 +447,9 @@ impl Agent {
 
     fn render(&self) {
         let sh = lock(&self.shared);
-        let page: Arc<str> = exposition::render(&sh.books, &sh.runs, &sh.info).into();
+        let mut page = exposition::render(&sh.books, &sh.runs, &sh.info);
+        crate::serving::render(&mut page, &sh.serving, &sh.books, &sh.runs);
+        let page: Arc<str> = page.into();
         // Swapped in whole: a scrape holds this lock only to clone the `Arc`.
         *sh.page.lock().unwrap_or_else(|e| e.into_inner()) = page;
     }
@@ -479,7 +486,7 @@ impl Stop {
     }
 
     /// Waits up to `d`, or until [`Stop::stop`]. True when stopped.
-    fn wait(&self, d: Duration) -> bool {
+    pub(crate) fn wait(&self, d: Duration) -> bool {
         let held = self.wake.0.lock().unwrap_or_else(|e| e.into_inner());
         if self.is_stopped() {
             return true;
@@ -519,6 +526,19 @@ pub fn run(cfg: AgentConfig, stop: Stop, ready: impl FnOnce(SocketAddr)) -> Resu
         )?),
         None => None,
     };
+    let serving = if agent.cfg.serving.is_empty() {
+        None
+    } else {
+        Some(
+            crate::serving::spawn(
+                agent.cfg.serving.clone(),
+                agent.cfg.interval,
+                agent.shared.clone(),
+                stop.clone(),
+            )
+            .map_err(AgentError::Thread)?,
+        )
+    };
     ready(addr);
     let interval = agent.cfg.interval;
     let mut last = Instant::now();
@@ -541,6 +561,9 @@ pub fn run(cfg: AgentConfig, stop: Stop, ready: impl FnOnce(SocketAddr)) -> Resu
     // The server threads block in accept: one connection each wakes them to see `stop`.
     crate::http::wake(addr);
     let _ = http.join();
+    if let Some(s) = serving {
+        let _ = s.join();
+    }
     if let (Some(s), Some(path)) = (socket, &agent.cfg.socket) {
         crate::socket::wake(path);
         let _ = s.join();

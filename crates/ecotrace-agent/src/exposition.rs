@@ -73,7 +73,7 @@ pub fn escape(v: &str) -> String {
 }
 
 /// A float as Prometheus reads it (`+Inf`, `-Inf`, `NaN` spelled its way).
-fn num(v: f64) -> String {
+pub(crate) fn num(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v == f64::INFINITY {

@@ -13,6 +13,7 @@ pub mod agent;
 pub mod cgroups;
 pub mod exposition;
 pub mod http;
+pub mod serving;
 pub mod socket;
 
 pub use agent::{run, Agent, AgentConfig, AgentError, GpuBackends, Stop, DEFAULT_LISTEN};

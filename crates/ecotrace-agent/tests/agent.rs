@@ -113,6 +113,7 @@ impl Machine {
             intensity_g_per_kwh: 360.0,
             pue: 1.0,
             zone: "FR".into(),
+            serving: Vec::new(),
         }
     }
 }
@@ -868,6 +869,117 @@ fn another_uid_cannot_claim_an_ended_run_id() {
     let mut s = BufReader::new(UnixStream::connect(&sock).unwrap());
     assert_eq!(ask(&mut s, &reg)["ok"], true);
     drop(s);
+    stop.stop();
+    t.join().unwrap().unwrap();
+}
+
+/// A model server's metrics endpoint in the test: vLLM-style counters the test sets; `None`
+/// answers 503 (the endpoint is down).
+fn fake_vllm(counters: std::sync::Arc<std::sync::Mutex<Option<(u64, u64)>>>) -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/metrics", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            // The whole request, so that closing does not reset the connection.
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match std::io::Read::read(&mut s, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let reply = match *counters.lock().unwrap() {
+                Some((req, tok)) => {
+                    let body = format!(
+                        "# TYPE vllm:request_success_total counter\nvllm:request_success_total{{finished_reason=\"stop\"}} {req}\nvllm:prompt_tokens_total {}\nvllm:generation_tokens_total {tok}\nvllm:num_requests_running 0\n",
+                        req * 3
+                    );
+                    format!("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n{body}")
+                }
+                None => "HTTP/1.0 503 Service Unavailable\r\n\r\n".to_string(),
+            };
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+    url
+}
+
+/// Waits until the agent's page passes `ok`; the page.
+fn page_when(addr: std::net::SocketAddr, ok: impl Fn(&str) -> bool) -> String {
+    let t = std::time::Instant::now();
+    loop {
+        let (_, page) = ecotrace_agent::http::get(addr, "/metrics").unwrap();
+        if ok(&page) {
+            return page;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "never: {page}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_served_workload_gets_its_requests_tokens_and_energy_per_unit() {
+    let mut m = Machine::new();
+    let counters = std::sync::Arc::new(std::sync::Mutex::new(Some((5u64, 500u64))));
+    let url = fake_vllm(counters.clone());
+    let mut cfg = m.config();
+    cfg.serving = vec![format!("slurm:42={url}").parse().unwrap()];
+    let stop = ecotrace_agent::Stop::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let st = stop.clone();
+    let t = std::thread::spawn(move || ecotrace_agent::run(cfg, st, |a| tx.send(a).unwrap()));
+    let addr = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let requests = |p: &str| {
+        metric_sum(p, "ecotrace_serving_requests_total", |l| {
+            l.contains("workload=\"slurm:42\"")
+        })
+    };
+    // Counting starts at the first answer: the 5 requests served before are not the agent's.
+    page_when(addr, |p| {
+        p.contains("ecotrace_serving_requests_total{workload=\"slurm:42\"} 0")
+    });
+    // The job burns CPU while it serves 7 requests and 700 tokens.
+    for _ in 0..3 {
+        m.advance(50, 1, &[1_000_000, 0]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    *counters.lock().unwrap() = Some((12, 1200));
+    let page = page_when(addr, |p| requests(p) == 7.0);
+    let v = |name: &str| metric_sum(&page, name, |l| l.contains("workload=\"slurm:42\""));
+    assert_eq!(v("ecotrace_serving_generated_tokens_total"), 700.0);
+    assert_eq!(v("ecotrace_serving_prompt_tokens_total"), 21.0);
+    let e = v("ecotrace_serving_energy_joules_total");
+    assert!(e > 0.0, "{page}");
+    // The job's energy since counting began is at most what it was booked in all.
+    let booked = metric_sum(&page, "ecotrace_workload_energy_joules_total", |l| {
+        l.contains("workload=\"slurm:42\"")
+    });
+    assert!(e <= booked + 1e-9, "{e} > {booked}");
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert!(
+        close(v("ecotrace_serving_energy_joules_per_request"), e / 7.0),
+        "{page}"
+    );
+    assert!(
+        close(v("ecotrace_serving_energy_joules_per_1k_tokens"), e / 0.7),
+        "{page}"
+    );
+    assert_eq!(v("ecotrace_serving_counts_complete"), 1.0);
+    if std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        promtool_check(&page);
+    }
+    // The endpoint goes down: the counts stay and say they may be short.
+    *counters.lock().unwrap() = None;
+    let page = page_when(addr, |p| {
+        p.contains("ecotrace_serving_counts_complete{workload=\"slurm:42\"} 0")
+    });
+    assert_eq!(requests(&page), 7.0);
     stop.stop();
     t.join().unwrap().unwrap();
 }

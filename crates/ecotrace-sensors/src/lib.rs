@@ -21,6 +21,7 @@ pub mod pidns;
 pub mod procfs;
 pub mod ram;
 pub mod rapl;
+pub mod scrape;
 
 /// Where /sys and /proc live. Tests replace them with fake trees.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,8 @@ pub mod footprint;
 pub mod hourly;
 pub mod job;
 pub mod retention;
-pub mod scrape;
+/// Counting a server's work from its Prometheus endpoint (shared with the node agent).
+pub use ecotrace_sensors::scrape;
 pub mod session;
 pub mod settings;
 pub mod windows;

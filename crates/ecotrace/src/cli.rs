@@ -101,6 +101,13 @@ pub struct AgentArgs {
     #[arg(long, env = "ECOTRACE_AGENT_SOCKET_MAX_REQUEST", value_name = "BYTES")]
     pub socket_max_request: Option<usize>,
 
+    /// Count a model server's work for a workload and expose its energy per request and per
+    /// 1,000 generated tokens: WORKLOAD=URL, the workload label as the agent's metrics name it
+    /// (e.g. slurm:42) and the server's Prometheus endpoint (vLLM and TGI recognised);
+    /// repeatable
+    #[arg(long, value_name = "WORKLOAD=URL")]
+    pub serving: Vec<String>,
+
     /// Sampling interval, grid zone or intensity, PUE, CPU/RAM power, GPUs measured (--gpus): as
     /// for `ecotrace run`
     #[command(flatten)]

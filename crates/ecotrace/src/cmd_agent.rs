@@ -65,6 +65,11 @@ pub fn run(
         intensity_g_per_kwh: s.intensity.value.g_per_kwh(),
         pue: s.pue.value.value(),
         zone: s.intensity.zone.clone(),
+        serving: args
+            .serving
+            .iter()
+            .map(|t| t.parse().map_err(|e| UsageError(format!("--serving {e}"))))
+            .collect::<Result<_, _>>()?,
     };
     for n in &s.notes {
         eprintln!("ecotrace agent: note: {n}");

@@ -39,7 +39,9 @@ pub fn work_source(w: &WorkArgs, interval: Duration) -> Result<Option<Box<dyn Wo
     });
     // A read never holds up the next one for long, however slow the endpoint.
     let timeout = interval.clamp(Duration::from_millis(100), Duration::from_secs(2));
-    Ok(Some(Box::new(PrometheusSource::new(url, names, timeout)?)))
+    let source = PrometheusSource::new(url, names, timeout)
+        .map_err(|e| crate::UsageError(format!("--metrics-url: {e}")))?;
+    Ok(Some(Box::new(source)))
 }
 
 /// `ecotrace serve`: `run` with the work counted.

@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use ecotrace_core::serving::WorkCounts;
 
-use crate::TrackError;
+/// A metrics URL that cannot be scraped (a usage error: the message says how to write it).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadUrl(pub String);
 
 /// One reading of a server's counters (cumulative since it started) and in-flight gauge.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -154,10 +157,10 @@ struct HttpUrl {
     path: String,
 }
 
-fn parse_url(url: &str) -> Result<HttpUrl, TrackError> {
+fn parse_url(url: &str) -> Result<HttpUrl, BadUrl> {
     let bad = |why: &str| {
-        TrackError::Usage(format!(
-            "--metrics-url {url:?}: {why}; give it as http://HOST:PORT/metrics"
+        BadUrl(format!(
+            "metrics URL {url:?}: {why}; give it as http://HOST:PORT/metrics"
         ))
     };
     let rest = url
@@ -195,11 +198,7 @@ pub struct PrometheusSource {
 
 impl PrometheusSource {
     /// `names` None: recognise vLLM or TGI from the metrics themselves.
-    pub fn new(
-        url: &str,
-        names: Option<MetricNames>,
-        timeout: Duration,
-    ) -> Result<Self, TrackError> {
+    pub fn new(url: &str, names: Option<MetricNames>, timeout: Duration) -> Result<Self, BadUrl> {
         Ok(PrometheusSource {
             url: url.to_string(),
             target: parse_url(url)?,
