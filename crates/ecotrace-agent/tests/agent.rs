@@ -530,11 +530,10 @@ fn booked_gpu(agent: &Agent, id: &WorkloadId, device: &str) -> Option<f64> {
     )
 }
 
-#[test]
-fn amd_gpus_are_attributed_from_the_amd_smi_process_list_numbered_after_nvidia() {
-    use ecotrace_sensors::gpu::{FakeGpu, FakeGpuBackend};
-
-    let mut m = Machine::new();
+/// A machine with one process of SLURM job 42 (pid 4201) and one of user 1000's session (pid
+/// 1001), and the user's workload id.
+fn job_and_user_processes() -> (Machine, WorkloadId) {
+    let m = Machine::new();
     processes(
         &m,
         &[
@@ -546,6 +545,14 @@ fn amd_gpus_are_attributed_from_the_amd_smi_process_list_numbered_after_nvidia()
         name: "uid:1000".into(),
         kind: WorkloadKind::User,
     };
+    (m, user)
+}
+
+#[test]
+fn amd_gpus_are_attributed_from_the_amd_smi_process_list_numbered_after_nvidia() {
+    use ecotrace_sensors::gpu::{FakeGpu, FakeGpuBackend};
+
+    let (mut m, user) = job_and_user_processes();
     // One NVIDIA GPU (gpu0, the user's) and two AMD GPUs: gpu1 with the energy accumulator (the
     // job's), gpu2 with power only (shared by the job and the user).
     let nvidia = FakeGpuBackend::new(vec![FakeGpu::with_counter("A100", 0, 50_000)]);
@@ -590,6 +597,44 @@ fn amd_gpus_are_attributed_from_the_amd_smi_process_list_numbered_after_nvidia()
         page.contains("device=\"gpu2\",method=\"amdsmi-power\""),
         "{page}"
     );
+}
+
+#[test]
+fn each_die_of_an_mi250x_is_booked_half_the_card() {
+    use ecotrace_sensors::gpu::{FakeGpu, FakeGpuBackend};
+
+    let (mut m, user) = job_and_user_processes();
+    // One MI250X: the driver reports the card on its first die, 0 on the second. The job runs
+    // on the first die, the user on the second.
+    let amd = FakeGpuBackend::amd(vec![
+        FakeGpu::with_counter("AMD Instinct MI250X", 1_000, 90_000),
+        FakeGpu::with_counter("AMD Instinct MI250X", 0, 0),
+    ]);
+    amd.set_pids(0, &[4201]);
+    amd.set_pids(1, &[1001]);
+    let mut agent = Agent::with_gpu_backends(
+        m.config(),
+        ecotrace_agent::GpuBackends {
+            nvidia: None,
+            amd: Some(Box::new(amd.clone())),
+        },
+    )
+    .unwrap();
+    amd.add_energy_mj(0, 300_000);
+    m.advance(10, 1, &[500_000, 500_000]);
+    agent.step(Duration::from_secs(1));
+    let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-6);
+    assert!(close(booked_gpu(&agent, &job(), "gpu0"), 150.0));
+    assert!(close(booked_gpu(&agent, &user, "gpu1"), 150.0));
+    let sh = agent.shared.lock().unwrap();
+    let card: f64 = sh
+        .books
+        .devices
+        .iter()
+        .filter(|d| d.info.component == ecotrace_core::ComponentKind::Gpu)
+        .map(|d| d.energy.total())
+        .sum();
+    assert!((card - 300.0).abs() < 1e-6, "the card counted once: {card}");
 }
 
 #[test]

@@ -441,6 +441,12 @@ enum Rule {
 #[derive(Debug, Clone)]
 struct Dev {
     index: usize,
+    /// The driver device whose energy (or power) is read for this one: itself, or, for a die of
+    /// a card that reports on one die only (see [`shared_readings`]), that die.
+    read_index: usize,
+    /// How many devices share the reading at `read_index` (1: its own): each is charged
+    /// `1 / dies` of it.
+    dies: usize,
     global: usize,
     name: String,
     method: Method,
@@ -494,6 +500,7 @@ impl GpuSensor {
         let mut skipped = Vec::new();
         let mut excluded = Vec::new();
         let amd = backend.vendor() == GpuVendor::Amd;
+        let shared = shared_readings(backend.as_ref());
         for i in 0..backend.device_count() {
             let global = charging.base + i;
             let name = backend.name(i);
@@ -502,8 +509,9 @@ impl GpuSensor {
                 excluded.push(format!("gpu{global} {name}"));
                 continue;
             }
-            let energy = backend.total_energy_mj(i);
-            let power = backend.power_mw(i);
+            let (read_index, dies) = shared.get(i).copied().flatten().unwrap_or((i, 1));
+            let energy = backend.total_energy_mj(read_index);
+            let power = backend.power_mw(read_index);
             let method = match (energy, power, amd) {
                 (Some(_), _, false) => Method::NvmlCounter,
                 (None, Some(_), false) => Method::NvmlPower,
@@ -517,6 +525,8 @@ impl GpuSensor {
             devices.push(format!("gpu{global}"));
             devs.push(Dev {
                 index: i,
+                read_index,
+                dies,
                 global,
                 name,
                 method,
@@ -582,11 +592,21 @@ impl GpuSensor {
             .collect()
     }
 
-    /// The energy the device's driver reports for the interval just ended.
+    /// The energy the device's driver reports for the interval just ended (its share of it, for a
+    /// die of a card that reports on one die only).
     fn measure(backend: &dyn GpuBackend, d: &mut Dev, dt: std::time::Duration) -> Energy {
+        let whole = Self::measure_reading(backend, d, dt);
+        if d.dies > 1 {
+            whole * (1.0 / d.dies as f64)
+        } else {
+            whole
+        }
+    }
+
+    fn measure_reading(backend: &dyn GpuBackend, d: &mut Dev, dt: std::time::Duration) -> Energy {
         match d.method {
             Method::NvmlCounter | Method::AmdSmiCounter => {
-                match backend.total_energy_mj(d.index) {
+                match backend.total_energy_mj(d.read_index) {
                     Some(now) => {
                         let prev = d.prev_energy_mj.unwrap_or(now);
                         // The counter only resets with the driver: count what it shows since.
@@ -602,7 +622,7 @@ impl GpuSensor {
                 }
             }
             _ => {
-                let now = backend.power_mw(d.index);
+                let now = backend.power_mw(d.read_index);
                 if now.is_none() {
                     d.failed_reads += 1;
                 }
@@ -619,6 +639,54 @@ impl GpuSensor {
             }
         }
     }
+}
+
+/// Cards whose driver lists each die as a device but reports the card's power and energy on one
+/// die only: an MI250/MI250X (two CDNA2 dies, `devices_per_card` 2 in the catalog). The amdgpu
+/// driver gives the package's socket power and energy accumulator on the primary die and 0 on the
+/// other ("valid power data is available only from primary die", `aldebaran_get_gpu_metrics`).
+/// Per device: `Some((the die that reports, dies per card))` when it is such a die, else None.
+///
+/// The dies of a card are consecutive devices of the same name, in the driver's order (AMD SMI
+/// lists a card's two dies one after the other). In each group, the die that reports is the one
+/// with a non-zero energy or power reading (the first when none has one yet); when every die of
+/// the group reports, each is read on its own (a driver that reports per die).
+fn shared_readings(backend: &dyn GpuBackend) -> Vec<Option<(usize, usize)>> {
+    let n = backend.device_count();
+    let mut out = vec![None; n];
+    if backend.vendor() != GpuVendor::Amd {
+        return out;
+    }
+    let names: Vec<String> = (0..n).map(|i| backend.name(i)).collect();
+    let per_card = |name: &str| {
+        ecotrace_data::accelerator_for_device(name).map_or(1, |a| a.devices_per_card as usize)
+    };
+    let mut i = 0;
+    while i < n {
+        let k = per_card(&names[i]);
+        let run = names[i..].iter().take_while(|m| **m == names[i]).count();
+        if k > 1 {
+            for group in (i..i + run).collect::<Vec<_>>().chunks_exact(k) {
+                let reports: Vec<usize> = group
+                    .iter()
+                    .copied()
+                    .filter(|&j| {
+                        backend.total_energy_mj(j).unwrap_or(0) > 0
+                            || backend.power_mw(j).unwrap_or(0) > 0
+                    })
+                    .collect();
+                if reports.len() == k {
+                    continue;
+                }
+                let primary = reports.first().copied().unwrap_or(group[0]);
+                for &j in group {
+                    out[j] = Some((primary, k));
+                }
+            }
+        }
+        i += run.max(1);
+    }
+    out
 }
 
 /// Whether a host pid the driver reports is one of the tracked tree's.
@@ -811,6 +879,9 @@ impl Sensor for GpuSensor {
         if d.failed_reads > 0 {
             f.insert("failed_reads".to_string(), d.failed_reads as f64);
         }
+        if d.dies > 1 {
+            f.insert("card_dies".to_string(), d.dies as f64);
+        }
         f
     }
     fn note(&self, device: usize) -> String {
@@ -824,6 +895,15 @@ impl Sensor for GpuSensor {
             _ => "NVML power readings × time (no energy counter on this GPU)",
         };
         let mut parts = vec![format!("{}: {how}", d.name)];
+        if d.dies > 1 {
+            parts.push(format!(
+                "one of the {} dies of its card, whose driver reports the card's energy on one die \
+                 only (gpu{}): each die is charged 1/{} of it",
+                d.dies,
+                self.charging.base + d.read_index,
+                d.dies
+            ));
+        }
         let reasons = self.charging.selection.reasons.join(" and ");
         parts.push(match &d.decision {
             Decision::Selected { mig } if mig.is_empty() => {

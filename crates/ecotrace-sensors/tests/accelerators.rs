@@ -75,6 +75,70 @@ fn amd_gpus_by_energy_counter_or_power() {
 }
 
 #[test]
+fn an_mi250x_reports_on_its_first_die_and_each_die_is_charged_half() {
+    // Two MI250X cards: four devices. As the amdgpu driver does, the card's energy and power
+    // are reported on its primary die, 0 on the other. One MI210 after them reads on its own.
+    let f = FakeRoot::new();
+    let fake = FakeGpuBackend::amd(vec![
+        FakeGpu::with_counter("AMD Instinct MI250X", 1_000_000, 90_000),
+        FakeGpu::with_counter("AMD Instinct MI250X", 0, 0),
+        FakeGpu::with_counter("AMD Instinct MI250X", 2_000_000, 95_000),
+        FakeGpu::with_counter("AMD Instinct MI250X", 0, 0),
+        FakeGpu::with_counter("AMD Instinct MI210", 3_000_000, 50_000),
+    ]);
+    let mut s = GpuSensor::with_charging(
+        Box::new(fake.clone()),
+        charging(&f, Selection::default(), None),
+    );
+    assert_eq!(s.devices().len(), 5);
+    // 400 J on the first card, 200 J on the second, 100 J on the MI210.
+    fake.add_energy_mj(0, 400_000);
+    fake.add_energy_mj(2, 200_000);
+    fake.add_energy_mj(4, 100_000);
+    // Machine scope: the cards' energy once each, half on each die; nothing counted twice.
+    let e = read(&mut s, &tick(Scope::Machine, &[]));
+    close(&e, &[200.0, 200.0, 100.0, 100.0, 100.0]);
+    assert!(s.note(1).contains("one of the 2 dies"), "{}", s.note(1));
+    assert!(s.note(1).contains("gpu0"), "{}", s.note(1));
+    assert_eq!(s.figures(3).get("card_dies"), Some(&2.0));
+    assert_eq!(s.figures(4).get("card_dies"), None);
+    // Process scope: a run on the second die of the first card (the one that reads 0) is
+    // charged its die's half of the card, not nothing; one on the first die, not the whole card.
+    fake.set_pids(1, &[7]);
+    fake.set_pids(2, &[8]);
+    fake.add_energy_mj(0, 600_000);
+    fake.add_energy_mj(2, 600_000);
+    close(
+        &read(&mut s, &tick(Scope::Process, &[7])),
+        &[0.0, 300.0, 0.0, 0.0, 0.0],
+    );
+    // Only the second die given to the run (--gpus 1): still read through its card's first die.
+    let sel = select(
+        &(0..5)
+            .map(|g| amd(g, &format!("GPU-{g}")))
+            .collect::<Vec<_>>(),
+        Some(&GpuRequest::parse("1", "--gpus").unwrap()),
+        Scope::Process,
+        &env(&[]),
+    );
+    let mut s = GpuSensor::with_charging(Box::new(fake.clone()), charging(&f, sel, None));
+    assert_eq!(s.devices(), ["gpu1"]);
+    assert_eq!(s.method(0), Method::AmdSmiCounter);
+    fake.add_energy_mj(0, 80_000);
+    close(&read(&mut s, &tick(Scope::Process, &[7])), &[40.0]);
+    // A driver that reports on every die is read die by die.
+    let per_die = FakeGpuBackend::amd(vec![
+        FakeGpu::with_counter("AMD Instinct MI250X", 1_000, 90_000),
+        FakeGpu::with_counter("AMD Instinct MI250X", 1_000, 90_000),
+    ]);
+    let mut s = GpuSensor::new(Box::new(per_die.clone()));
+    per_die.add_energy_mj(0, 10_000);
+    per_die.add_energy_mj(1, 30_000);
+    close(&read(&mut s, &tick(Scope::Machine, &[])), &[10.0, 30.0]);
+    assert_eq!(s.figures(0).get("card_dies"), None);
+}
+
+#[test]
 fn amd_process_attribution_uses_the_process_list() {
     let f = FakeRoot::new();
     let fake = FakeGpuBackend::amd(vec![FakeGpu::with_counter("AMD Instinct MI300X", 0, 0)]);
