@@ -3,8 +3,9 @@
 
 Reads the Electricity Maps hourly tables of the reference folder and writes
 `data/hourly/series.csv` (one row per zone-year: hours, means, byte range, source, licence) and
-`data/hourly/electricitymaps.bin` (each zone-year one zlib stream of life-cycle then direct
-values, whole gCO2eq/kWh, as zigzag varints of the hour-to-hour difference). The build and the
+`data/hourly/electricitymaps.bin` (for each zone-year, the life-cycle then the direct values,
+whole gCO2eq/kWh, as zigzag varints of the hour-to-hour difference, each run starting from 0 and
+found by its own byte range, so one zone, year and basis is decoded without touching the rest; about one byte per hour, no compression to undo). The build and the
 tests never run it. Usage (from the repository root):
 
     python3 crates/ecotrace-data/scripts/derive_hourly.py ../shared/reference crates/ecotrace-data/data/hourly
@@ -15,7 +16,6 @@ import csv
 import gzip
 import io
 import sys
-import zlib
 from pathlib import Path
 
 REF = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/reference")
@@ -54,20 +54,22 @@ def main():
             assert rs[0]["datetime_utc"] == f"{y}-01-01T00:00Z", (z, y)
             lca = [round(float(r["ci_lca_gco2eq_per_kwh"])) for r in rs]
             direct = [round(float(r["ci_direct_gco2eq_per_kwh"])) for r in rs]
-            data = zlib.compress(varints(lca) + varints(direct), 9)
+            lca_bytes, direct_bytes = varints(lca), varints(direct)
             m = manifest[(str(y), z)]
             est = sum(1 for r in rs if r["is_estimated"] == "true")
-            rows.append([z, y, rs[0]["datetime_utc"], len(rs), len(blob), len(data),
+            rows.append([z, y, rs[0]["datetime_utc"], len(rs), len(blob), len(lca_bytes),
+                         len(blob) + len(lca_bytes), len(direct_bytes),
                          f"{sum(lca) / len(lca):.2f}", f"{sum(direct) / len(direct):.2f}", est,
                          f"Electricity Maps hourly carbon intensity {y}, zone {z} ({m['zone_name']}), "
                          f"data portal CSV via {m['upstream_repo']}@{m['upstream_commit'][:10]} "
                          f"{m['upstream_path']}; {m['portal_vintage']}",
                          "ODbL-1.0 (Electricity Maps)"])
-            blob += data
+            blob += lca_bytes + direct_bytes
     (OUT / "electricitymaps.bin").write_bytes(bytes(blob))
     with open(OUT / "series.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["zone", "year", "first_hour_utc", "hours", "offset", "length",
+        w.writerow(["zone", "year", "first_hour_utc", "hours", "offset_lifecycle",
+                    "length_lifecycle", "offset_direct", "length_direct",
                     "mean_lifecycle", "mean_direct", "estimated_hours", "source", "license"])
         w.writerows(rows)
     print(len(rows), "series,", len(blob), "bytes")

@@ -1,11 +1,12 @@
 //! Bundled hourly grid intensities (Electricity Maps 2021–2023, life-cycle and direct), for the
 //! planner and for charging runs hour by hour.
 //!
-//! `data/hourly/series.csv` lists each zone-year with its source; `data/hourly/electricitymaps.bin`
-//! holds the values: one zlib stream per zone-year, life-cycle then direct, whole gCO2eq/kWh as
-//! zigzag varints of the hour-to-hour difference (820 kB for 70 zone-years). Nothing is parsed
-//! until a caller asks: the manifest on first use, each series' values only when that series is
-//! read, so commands that do not plan or charge by the hour never touch them.
+//! `data/hourly/series.csv` lists each zone-year with its source and the byte range of each
+//! basis' values in `data/hourly/electricitymaps.bin`: whole gCO2eq/kWh as zigzag varints of the
+//! hour-to-hour difference, about one byte an hour (1.24 MB for 70 zone-years on both bases), no
+//! compression to undo. Nothing is parsed until a caller asks: the manifest on first use, the
+//! values of one zone, year and basis only when that series is read on that basis, so commands
+//! that do not plan or charge by the hour never touch them.
 //! `data/hourly/zone_map.csv` maps countries split into several grid zones to the zone whose
 //! series stands for them. Licence: ODbL-1.0 (docs/planning.md).
 
@@ -37,19 +38,23 @@ pub struct HourlySeries {
     pub estimated_hours: usize,
     pub source: String,
     pub license: String,
+    /// Byte ranges of the life-cycle and the direct values in `electricitymaps.bin`.
     #[serde(skip)]
-    range: (usize, usize),
+    lifecycle: (usize, usize),
+    #[serde(skip)]
+    direct: (usize, usize),
 }
 
 impl HourlySeries {
-    /// The hourly values on `basis`, gCO2eq/kWh, one per hour from `first_hour`.
+    /// The hourly values on `basis`, gCO2eq/kWh, one per hour from `first_hour`: decodes this
+    /// series' run of varints on that basis only.
     pub fn values(&self, basis: GridBasis) -> Vec<f64> {
-        let (off, len) = self.range;
-        let raw = miniz_oxide::inflate::decompress_to_vec_zlib(&VALUES[off..off + len])
-            .unwrap_or_else(|e| {
-                panic!("bundled hourly data for {} {}: {e:?}", self.zone, self.year)
-            });
-        let mut vals = Vec::with_capacity(2 * self.hours);
+        let (off, len) = match basis {
+            GridBasis::Lifecycle => self.lifecycle,
+            GridBasis::Direct => self.direct,
+        };
+        let raw = &VALUES[off..off + len];
+        let mut vals = Vec::with_capacity(self.hours);
         let (mut i, mut prev) = (0usize, 0i64);
         while i < raw.len() {
             let (mut u, mut shift) = (0u64, 0);
@@ -62,31 +67,17 @@ impl HourlySeries {
                     break;
                 }
             }
-            let d = if u & 1 == 0 {
-                (u >> 1) as i64
-            } else {
-                -(((u + 1) >> 1) as i64)
-            };
-            // Each basis' run of deltas starts from 0.
-            if vals.len() == self.hours {
-                prev = 0;
-            }
-            prev += d;
+            // Zigzag: 0, 1, 2, 3, ... stand for 0, -1, 1, -2, ...
+            prev += (u >> 1) as i64 ^ -((u & 1) as i64);
             vals.push(prev as f64);
         }
         assert_eq!(
             vals.len(),
-            2 * self.hours,
-            "bundled hourly data {} {}",
+            self.hours,
+            "bundled hourly data {} {} {basis}",
             self.zone,
             self.year
         );
-        match basis {
-            GridBasis::Lifecycle => vals.truncate(self.hours),
-            GridBasis::Direct => {
-                vals.drain(..self.hours);
-            }
-        }
         vals
     }
 
@@ -125,16 +116,19 @@ fn load() -> Result<Tables, String> {
         let first = NaiveDateTime::parse_from_str(&r[c("first_hour_utc")], "%Y-%m-%dT%H:%MZ")
             .map_err(|e| format!("hourly/series.csv {}: first_hour_utc: {e}", r[0]))?
             .and_utc();
-        let (off, len) = (
-            num(r, c("offset"), "offset")? as usize,
-            num(r, c("length"), "length")? as usize,
-        );
-        if off + len > VALUES.len() {
-            return Err(format!(
-                "hourly/series.csv {}: byte range past the data",
-                r[0]
-            ));
-        }
+        let range = |basis: &str| -> Result<(usize, usize), String> {
+            let (off, len) = (
+                num(r, t.col(&format!("offset_{basis}")), "offset")? as usize,
+                num(r, t.col(&format!("length_{basis}")), "length")? as usize,
+            );
+            if off + len > VALUES.len() {
+                return Err(format!(
+                    "hourly/series.csv {}: byte range past the data",
+                    r[0]
+                ));
+            }
+            Ok((off, len))
+        };
         series.push(HourlySeries {
             zone: r[c("zone")].clone(),
             year: num(r, c("year"), "year")? as i32,
@@ -145,7 +139,8 @@ fn load() -> Result<Tables, String> {
             estimated_hours: num(r, c("estimated_hours"), "estimated_hours")? as usize,
             source: r[c("source")].clone(),
             license: r[c("license")].clone(),
-            range: (off, len),
+            lifecycle: range("lifecycle")?,
+            direct: range("direct")?,
         });
     }
     let m = Table::parse("hourly/zone_map.csv", ZONE_MAP_CSV)?;

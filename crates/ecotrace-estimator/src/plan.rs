@@ -184,10 +184,13 @@ fn hours_in_year(year: i32) -> usize {
     }
 }
 
-/// One source of hourly values for a zone: a bundled or imported series.
+/// One source of hourly values for a zone: a bundled or imported series. A bundled series is
+/// decoded the first time one of its hours is read, so only the years a plan touches are.
 struct Source<'a> {
     first: DateTime<Utc>,
-    values: std::borrow::Cow<'a, [f64]>,
+    hours: usize,
+    values: std::cell::OnceCell<std::borrow::Cow<'a, [f64]>>,
+    bundled: Option<(&'static ecotrace_data::HourlySeries, GridBasis)>,
     year: i32,
     source: String,
     license: String,
@@ -195,11 +198,20 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    fn at(&self, t: DateTime<Utc>) -> Option<f64> {
-        let i = (t - self.first).num_hours();
-        (i >= 0)
-            .then(|| self.values.get(i as usize).copied())
-            .flatten()
+    fn values(&self) -> &[f64] {
+        self.values.get_or_init(|| {
+            let (s, basis) = self.bundled.expect("an imported series holds its values");
+            std::borrow::Cow::Owned(s.values(basis))
+        })
+    }
+
+    /// The value of hour `i` of the series, if it has one (nothing is decoded for an hour
+    /// outside it).
+    fn get(&self, i: i64) -> Option<f64> {
+        usize::try_from(i)
+            .ok()
+            .filter(|&i| i < self.hours)
+            .map(|i| self.values()[i])
             .filter(|v| v.is_finite())
     }
 }
@@ -216,7 +228,9 @@ fn sources<'a>(zone: &str, basis: GridBasis, user: &'a [UserSeries]) -> Vec<Sour
                 && u.values[..hours_in_year(y)].iter().all(|v| v.is_finite());
             Source {
                 first: u.first_hour,
-                values: std::borrow::Cow::Borrowed(&u.values[..]),
+                hours: u.values.len(),
+                values: std::borrow::Cow::Borrowed(&u.values[..]).into(),
+                bundled: None,
                 year: y,
                 source: format!("imported: {}", u.source),
                 license: "as imported by the user".into(),
@@ -230,7 +244,9 @@ fn sources<'a>(zone: &str, basis: GridBasis, user: &'a [UserSeries]) -> Vec<Sour
     {
         out.push(Source {
             first: s.first_hour,
-            values: std::borrow::Cow::Owned(s.values(basis)),
+            hours: s.hours,
+            values: std::cell::OnceCell::new(),
+            bundled: Some((s, basis)),
             year: s.year,
             source: s.source.clone(),
             license: s.license.clone(),
@@ -344,17 +360,20 @@ pub fn plan(opts: &PlanOptions, now: DateTime<Utc>, user: &[UserSeries]) -> Resu
         .iter()
         .map(|c| c.hourly.as_deref().map(|z| sources(z, basis, user)))
         .collect();
-    let hours: Vec<DateTime<Utc>> = (0..span)
-        .map(|i| start_after + Duration::hours(i as i64))
-        .collect();
     let covered = |ss: &[Source]| -> Option<(Vec<f64>, Vec<usize>)> {
         let mut used = Vec::new();
         let mut v = Vec::with_capacity(span);
-        for &t in &hours {
+        // Hour k of the span is hour k + offset of a source.
+        let offsets: Vec<i64> = ss
+            .iter()
+            .map(|s| (start_after - s.first).num_hours())
+            .collect();
+        for k in 0..span as i64 {
             let (i, x) = ss
                 .iter()
+                .zip(&offsets)
                 .enumerate()
-                .find_map(|(i, s)| s.at(t).map(|x| (i, x)))?;
+                .find_map(|(i, (s, off))| s.get(k + off).map(|x| (i, x)))?;
             if !used.contains(&i) {
                 used.push(i);
             }
@@ -459,7 +478,8 @@ pub fn plan(opts: &PlanOptions, now: DateTime<Utc>, user: &[UserSeries]) -> Resu
                     .expect("checked above");
                 let n = hours_in_year(y);
                 let base = profile_index(start_after, y);
-                values.push((0..span).map(|k| s.values[(base + k) % n]).collect());
+                let sv = s.values();
+                values.push((0..span).map(|k| sv[(base + k) % n]).collect());
                 data.push(SeriesUsed {
                     region: c.region.clone(),
                     zone: c.hourly.clone().unwrap_or_default(),
