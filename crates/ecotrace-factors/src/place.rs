@@ -176,12 +176,20 @@ pub fn resolve_place(
             None => Factor::default_because(WaterIntensity::ZERO, DEFAULT_WUE_WHY),
         },
     };
-    let w = ecotrace_data::offsite_water(&grid_zone);
+    // Off-site water is the generating grid's, as the intensity is: looked up by the zone that
+    // serves the place (`grid_map.csv`), so a state and a cloud region on the same grid
+    // (`US-VA`, `aws:us-east-1`: PJM) get the same figure.
+    let water_zone = resolved
+        .as_ref()
+        .map_or(grid_zone.as_str(), |r| r.grid_zone.as_str());
+    let w = ecotrace_data::offsite_water(water_zone);
     let mut water_row = TableRow::new("water", w.zone.clone(), w.source.clone())
         .year(w.year)
         .licence(w.license.clone());
-    if !w.zone.eq_ignore_ascii_case(&grid_zone) {
-        water_row = water_row.note(format!("no figure for {grid_zone}; {} used", w.zone));
+    if !w.zone.eq_ignore_ascii_case(water_zone) {
+        water_row = water_row.note(format!("no figure for {water_zone}; {} used", w.zone));
+    } else if !w.zone.eq_ignore_ascii_case(&label) && !w.zone.eq_ignore_ascii_case(&grid_zone) {
+        water_row = water_row.note(format!("the grid zone that serves {label}"));
     }
     let offsite_water = Factor::table(w.offsite, water_row);
     let electricity_price_given =
@@ -330,6 +338,46 @@ mod tests {
         assert_eq!(p.wue.value, WaterIntensity::ZERO);
         assert_eq!(p.intensity_basis(), IntensityBasis::WorldDefault);
         assert!(p.notes[0].contains("world average"));
+    }
+
+    /// Off-site water follows the grid that serves the place, as the intensity does: a state and
+    /// a cloud region on the same grid zone get the zone's figure, not the country's.
+    #[test]
+    fn offsite_water_is_the_serving_grid_zones() {
+        let at = |r: &str| {
+            place(
+                &FactorArgs {
+                    region: Some(r.into()),
+                    ..Default::default()
+                },
+                &Origins::default(),
+            )
+        };
+        let pjm = ecotrace_data::offsite_water("US-MIDA-PJM");
+        assert_eq!(pjm.zone, "US-MIDA-PJM");
+        // The country's figure differs, so a lookup by state (falling back to US) would fail.
+        assert_ne!(ecotrace_data::offsite_water("US").offsite, pjm.offsite);
+        for r in ["US-VA", "aws:us-east-1", "US-MIDA-PJM"] {
+            let p = at(r);
+            assert_eq!(p.offsite_water.value, pjm.offsite, "{r}");
+            assert_eq!(p.offsite_water.provenance.row().unwrap().row, "US-MIDA-PJM");
+            // ... and the intensity comes from the same zone.
+            assert_eq!(
+                p.intensity.provenance.row().unwrap().row,
+                "US-MIDA-PJM",
+                "{r}"
+            );
+        }
+        assert!(at("US-VA")
+            .offsite_water
+            .provenance
+            .to_string()
+            .contains("the grid zone that serves US-VA"));
+        let ca = at("US-CA");
+        assert_eq!(
+            ca.offsite_water.provenance.row().unwrap().row,
+            "US-CAL-CISO"
+        );
     }
 
     /// flag > env > config > region table > default, for every factor of a place.
