@@ -118,6 +118,60 @@ pub fn saving_pct(baseline: f64, best: f64) -> f64 {
     }
 }
 
+/// A job moved by whole hours, and the energy-weighted mean intensity its hours would have had.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shift {
+    /// Hours later (negative: earlier) than the job actually started.
+    pub hours: i64,
+    /// gCO2e/kWh, weighted by the job's energy in each of its hours.
+    pub mean: f64,
+}
+
+/// The same job started whole hours earlier or later: `weights[k]` is its energy in its k-th
+/// clock hour (any unit), `values` the grid's hourly intensities with the job's first hour at
+/// index `at`. Every shift in `-before..=after` whose hours all have a finite value is tried;
+/// returns the actual mean (shift 0) and the lowest (ties, within 1e-9: the smallest shift in
+/// absolute value, then the earlier). `None` when the job's own hours are not all covered or it
+/// used no energy.
+pub fn best_shift(
+    weights: &[f64],
+    values: &[f64],
+    at: usize,
+    before: usize,
+    after: usize,
+) -> Option<(f64, Shift)> {
+    let total: f64 = weights.iter().sum();
+    if weights.is_empty() || total <= 0.0 {
+        return None;
+    }
+    let mean_at = |first: usize| -> Option<f64> {
+        let hours = values.get(first..first + weights.len())?;
+        let mut sum = 0.0;
+        for (w, v) in weights.iter().zip(hours) {
+            if !v.is_finite() {
+                return None;
+            }
+            sum += w * v;
+        }
+        Some(sum / total)
+    };
+    let actual = mean_at(at)?;
+    let mut best = Shift {
+        hours: 0,
+        mean: actual,
+    };
+    for s in -(before.min(at) as i64)..=after as i64 {
+        let Some(m) = mean_at((at as i64 + s) as usize) else {
+            continue;
+        };
+        let closer = s.abs() < best.hours.abs() || (s.abs() == best.hours.abs() && s < best.hours);
+        if m < best.mean - 1e-9 || ((m - best.mean).abs() <= 1e-9 && closer) {
+            best = Shift { hours: s, mean: m };
+        }
+    }
+    Some((actual, best))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +233,79 @@ mod tests {
                 (None, None) => {}
                 (g, w) => prop_assert!(false, "sliding {g:?} vs brute {w:?}"),
             }
+        }
+    }
+
+    /// Brute force: every shift, the mean written out.
+    fn brute_shift(
+        w: &[f64],
+        v: &[f64],
+        at: usize,
+        before: usize,
+        after: usize,
+    ) -> Option<(f64, Shift)> {
+        let total: f64 = w.iter().sum();
+        let mean = |f: i64| -> Option<f64> {
+            if f < 0 || f as usize + w.len() > v.len() {
+                return None;
+            }
+            let xs = &v[f as usize..f as usize + w.len()];
+            xs.iter()
+                .all(|x| x.is_finite())
+                .then(|| w.iter().zip(xs).map(|(a, b)| a * b).sum::<f64>() / total)
+        };
+        let actual = mean(at as i64)?;
+        let mut all: Vec<Shift> = (-(before as i64)..=after as i64)
+            .filter_map(|s| mean(at as i64 + s).map(|m| Shift { hours: s, mean: m }))
+            .collect();
+        all.sort_by(|a, b| {
+            a.mean
+                .total_cmp(&b.mean)
+                .then(a.hours.abs().cmp(&b.hours.abs()))
+                .then(a.hours.cmp(&b.hours))
+        });
+        Some((actual, all[0]))
+    }
+
+    #[test]
+    fn the_best_shift_is_the_lowest_weighted_mean() {
+        // Hours 0..6; the job's 2 hours start at 3 with its energy mostly in the second.
+        let v = [50.0, 10.0, 40.0, 80.0, 100.0, 20.0, f64::NAN];
+        let w = [1.0, 3.0];
+        let (actual, best) = best_shift(&w, &v, 3, 3, 3).unwrap();
+        assert_eq!(actual, (80.0 + 300.0) / 4.0);
+        // Starting at 0: (50 + 30) / 4 = 20; at 4: (100 + 60) / 4 = 40; at 5 the NaN hour.
+        assert_eq!(
+            best,
+            Shift {
+                hours: -3,
+                mean: 20.0
+            }
+        );
+        assert_eq!(best_shift(&w, &v, 3, 3, 3), brute_shift(&w, &v, 3, 3, 3));
+        // Not covered, no energy.
+        assert_eq!(best_shift(&w, &v, 5, 1, 1), None);
+        assert_eq!(best_shift(&[0.0], &v, 1, 1, 1), None);
+        // A tie keeps the actual start.
+        let flat = [7.0; 10];
+        assert_eq!(best_shift(&w, &flat, 4, 4, 4).unwrap().1.hours, 0);
+        // Pseudo-random series against the brute force.
+        let mut x = 12345u64;
+        let mut rnd = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as f64 / (1u64 << 31) as f64
+        };
+        for _ in 0..200 {
+            let v: Vec<f64> = (0..40).map(|_| (rnd() * 20.0).round() * 10.0).collect();
+            let w: Vec<f64> = (0..1 + (rnd() * 5.0) as usize).map(|_| rnd()).collect();
+            let at = 12 + (rnd() * 10.0) as usize;
+            let got = best_shift(&w, &v, at, 12, 12);
+            let want = brute_shift(&w, &v, at, 12, 12);
+            let (got, want) = (got.unwrap(), want.unwrap());
+            assert_eq!(got.0, want.0);
+            assert!((got.1.mean - want.1.mean).abs() < 1e-9, "{v:?} {w:?} {at}");
         }
     }
 }

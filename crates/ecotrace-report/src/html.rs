@@ -153,7 +153,7 @@ fn legend(out: &mut String, items: &[(&str, &str)]) {
     out.push_str("</div>");
 }
 
-fn figure(out: &mut String, svg: &str, legend_items: &[(&str, &str)], caption: &str) {
+pub(crate) fn figure(out: &mut String, svg: &str, legend_items: &[(&str, &str)], caption: &str) {
     out.push_str("<figure>");
     out.push_str(svg);
     if !legend_items.is_empty() {
@@ -332,12 +332,18 @@ fn dl(out: &mut String, rows: &[(&str, String)]) {
 /// One run as a page: headline figures, equivalents, power over time by component, the energy of
 /// each device with its method, and how every figure was obtained.
 pub fn run_html(r: &RunRecord, samples: &[PowerSample]) -> String {
-    run_page(r, samples, &[])
+    run_page(r, samples, &[], None)
 }
 
 /// [`run_html`] with the run's hourly rows (a serving run): energy per 1,000 generated tokens by
-/// hour and against the request rate, after the power chart.
-pub fn run_page(r: &RunRecord, samples: &[PowerSample], hours: &[HourTotal]) -> String {
+/// hour and against the request rate, after the power chart; and, for a run charged hour by hour,
+/// the grid's hourly intensity around it.
+pub fn run_page(
+    r: &RunRecord,
+    samples: &[PowerSample],
+    hours: &[HourTotal],
+    grid: Option<&crate::grid::GridHours>,
+) -> String {
     let mut b = String::new();
     let t = Totals::of(std::slice::from_ref(r));
     let _ = writeln!(
@@ -359,6 +365,9 @@ pub fn run_page(r: &RunRecord, samples: &[PowerSample], hours: &[HourTotal]) -> 
     b.push_str("<h2>Power over time</h2>\n");
     power_chart(&mut b, r, samples);
     serving_charts(&mut b, hours);
+    if let Some(g) = grid {
+        crate::grid::grid_html(&mut b, r, samples, g);
+    }
 
     b.push_str("<h2>Energy by device</h2>\n<div class=\"scroll\"><table><thead><tr><th>device</th><th>kind</th><th class=\"n\">energy</th><th class=\"n\">mean power (W)</th><th class=\"n\">peak power (W)</th><th>method</th><th>where the figure comes from</th></tr></thead><tbody>");
     for c in &r.components {

@@ -24,6 +24,7 @@ mod codecarbon;
 mod doctor;
 mod estimate;
 mod figures;
+mod grid;
 mod html;
 mod latex;
 mod licenses;
@@ -50,6 +51,7 @@ pub use estimate::{
     compare_json, compare_text, data_hardware, estimate_title, to_json as estimate_json,
     to_text as estimate_text,
 };
+pub use grid::{best_start, grid_text, BestStart, GridHours, SHIFT_HOURS};
 pub use html::{
     report_html, run_html, run_page, HtmlOptions, MAX_CHART_POINTS, MAX_LISTED_RUNS,
     MAX_SCATTER_POINTS,

@@ -6,6 +6,7 @@ use ecotrace_core::serving::HourTotal;
 use ecotrace_core::{PowerSample, RunRecord};
 
 use crate::aggregate::{aggregate, GroupBy};
+use crate::grid::{grid_text, GridHours};
 use crate::html::{report_html, run_page, HtmlOptions};
 use crate::report::{render_report, Format};
 use crate::{codecarbon_csv, latex, model_card, runs_csv, runs_markdown, show_json, show_run};
@@ -24,6 +25,8 @@ pub struct DocOptions<'a> {
     pub training_type: Option<&'a str>,
     /// Hourly rows of the serving runs, summed by hour (the HTML page charts them).
     pub hours: &'a [HourTotal],
+    /// The grid's hourly intensity around a run charged hour by hour (`show` as text and HTML).
+    pub grid: Option<&'a GridHours>,
 }
 
 impl Default for DocOptions<'_> {
@@ -34,6 +37,7 @@ impl Default for DocOptions<'_> {
             metric: None,
             training_type: None,
             hours: &[],
+            grid: None,
         }
     }
 }
@@ -73,7 +77,7 @@ pub fn show_document(
 ) -> String {
     let one = std::slice::from_ref(r);
     match format {
-        Format::Table => show_run(r, samples),
+        Format::Table => show_run(r, samples) + &grid_text(r, samples, opts.grid),
         Format::Json => show_json(r, None),
         Format::Csv => runs_csv(one),
         Format::Markdown => {
@@ -82,7 +86,7 @@ pub fn show_document(
             s.push_str(&crate::figures::equivalents_text(r.operational.kg(), true));
             s
         }
-        Format::Html => run_page(r, samples, opts.hours),
+        Format::Html => run_page(r, samples, opts.hours, opts.grid),
         Format::Latex => latex(one, opts.subject),
         Format::ModelCard => model_card(one, opts.training_type, opts.subject),
         Format::CodecarbonCsv => codecarbon_csv(one),

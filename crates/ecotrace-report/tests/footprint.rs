@@ -329,7 +329,7 @@ fn serving_pages_chart_energy_per_1k_tokens_by_hour_and_against_request_rate() {
         rows.push(h);
     }
     let totals = ecotrace_report::run_hours(&r, &rows);
-    let html = ecotrace_report::run_page(&r, &[], &totals);
+    let html = ecotrace_report::run_page(&r, &[], &totals, None);
     let by_hour = point_titles(&html, "Energy per 1,000 generated tokens by hour");
     assert_eq!(
         by_hour,

@@ -71,6 +71,17 @@ pub fn user_hourly_series(only: Option<(&str, GridBasis)>) -> Result<Vec<UserSer
     Ok(out)
 }
 
+/// Hourly intensities over a span of hours ([`HourlyCharge::values`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourlyValues {
+    /// The zone of the series.
+    pub zone: String,
+    /// Each series that gave a value.
+    pub sources: Vec<String>,
+    /// gCO2e/kWh, one per hour; NaN where there is none.
+    pub values: Vec<f64>,
+}
+
 /// The hourly series a run is charged with: the user's imported ones first, then the bundled
 /// ones, of the grid zone that serves the run's region, on its basis.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +101,65 @@ impl HourlyCharge {
         basis: GridBasis,
         start: DateTime<Utc>,
     ) -> Result<(Option<Self>, Option<String>), TrackError> {
+        let Some(charge) = Self::load(zones, basis, start.year()..=start.year() + 1)? else {
+            return Ok((None, None));
+        };
+        if charge.at(start).is_some() {
+            Ok((Some(charge), None))
+        } else {
+            Ok((
+                None,
+                Some(format!(
+                    "hourly intensity data for {} does not cover {}: the yearly average is charged",
+                    charge.zone,
+                    start.format("%Y-%m-%d %H:00 UTC")
+                )),
+            ))
+        }
+    }
+
+    /// The hourly intensities of `zone` on `basis` over `hours` hours from `from` (NaN where
+    /// there is none): the imported series first, then the bundled ones of those years; the zone
+    /// of the series and each series used. `None` for a zone without hourly data. For `show`'s
+    /// view of a run charged hour by hour.
+    pub fn values(
+        zone: &str,
+        basis: GridBasis,
+        from: DateTime<Utc>,
+        hours: usize,
+    ) -> Result<Option<HourlyValues>, TrackError> {
+        let to = from + chrono::Duration::hours(hours as i64);
+        let Some(charge) = Self::load(&[zone], basis, from.year()..=to.year())? else {
+            return Ok(None);
+        };
+        let mut sources: Vec<String> = Vec::new();
+        let values = (0..hours)
+            .map(
+                |k| match charge.at(from + chrono::Duration::hours(k as i64)) {
+                    Some((g, src)) => {
+                        if !sources.iter().any(|s| s == src) {
+                            sources.push(src.to_string());
+                        }
+                        g
+                    }
+                    None => f64::NAN,
+                },
+            )
+            .collect();
+        Ok(Some(HourlyValues {
+            zone: charge.zone.clone(),
+            sources,
+            values,
+        }))
+    }
+
+    /// The series of the first of `zones` with imported data, and the bundled ones of `years`
+    /// (decoded only for those years); `None` when no zone has any.
+    fn load(
+        zones: &[&str],
+        basis: GridBasis,
+        years: std::ops::RangeInclusive<i32>,
+    ) -> Result<Option<Self>, TrackError> {
         let mut zone = None;
         let mut series = Vec::new();
         for z in zones {
@@ -105,7 +175,7 @@ impl HourlyCharge {
             .find_map(|z| ecotrace_data::hourly_zone(z))
             .map(|(z, _)| z);
         if let Some(b) = bundled {
-            for y in [start.year(), start.year() + 1] {
+            for y in years {
                 if let Some(s) = ecotrace_data::hourly(b, y) {
                     series.push(UserSeries {
                         zone: s.zone.clone(),
@@ -117,22 +187,9 @@ impl HourlyCharge {
                 }
             }
         }
-        let Some(zone) = zone.or(bundled.map(str::to_string)) else {
-            return Ok((None, None));
-        };
-        let charge = HourlyCharge { zone, series };
-        if charge.at(start).is_some() {
-            Ok((Some(charge), None))
-        } else {
-            Ok((
-                None,
-                Some(format!(
-                    "hourly intensity data for {} does not cover {}: the yearly average is charged",
-                    charge.zone,
-                    start.format("%Y-%m-%d %H:00 UTC")
-                )),
-            ))
-        }
+        Ok(zone
+            .or(bundled.map(str::to_string))
+            .map(|zone| HourlyCharge { zone, series }))
     }
 
     /// The intensity of the hour that contains `t`, and the source of its series.

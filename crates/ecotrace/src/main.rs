@@ -299,8 +299,29 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 Vec::new()
             };
             let totals = ecotrace_report::run_hours(&run, &hours);
+            // A run charged hour by hour: the grid around it, for the table and the HTML page.
+            let grid = match ecotrace_report::GridHours::span(&run) {
+                Some((from, n)) if matches!(format, Format::Table | Format::Html) => {
+                    let basis = run.intensity.grid_basis.unwrap_or_default();
+                    ecotrace_tracker::hourly::HourlyCharge::values(
+                        &run.intensity.zone,
+                        basis,
+                        from,
+                        n,
+                    )?
+                    .map(|h| ecotrace_report::GridHours {
+                        zone: h.zone,
+                        basis: run.intensity.grid_basis,
+                        source: h.sources.join("; "),
+                        first_hour: from,
+                        values: h.values,
+                    })
+                }
+                _ => None,
+            };
             let opts = ecotrace_report::DocOptions {
                 hours: &totals,
+                grid: grid.as_ref(),
                 ..doc_options(&args.publish, None, GroupBy::Project)
             };
             let mut out = ecotrace_report::show_document(&run, &samples, format, &opts);
@@ -653,6 +674,7 @@ fn doc_options<'a>(
         metric: p.metric.as_deref(),
         training_type: p.training_type.as_deref(),
         hours: &[],
+        grid: None,
     }
 }
 

@@ -79,3 +79,55 @@ fn a_run_outside_the_covered_dates_keeps_the_yearly_figure_and_says_so() {
     assert_eq!(r["intensity"]["resolution"], "yearly-average");
     assert!(!r["notes"].to_string().contains("hourly"), "{}", r["notes"]);
 }
+
+#[test]
+fn show_draws_the_grid_around_an_hourly_run_and_the_best_start() {
+    let e = Env::new();
+    // 200 g/kWh around now, 50 five hours ago: a start 5 h earlier would have been cleaner.
+    let now = Utc::now()
+        .with_minute(0)
+        .unwrap()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    let mut csv = String::from(
+        "Datetime (UTC),Zone Id,Carbon Intensity gCO₂eq/kWh (direct),Carbon Intensity gCO₂eq/kWh (LCA)\n",
+    );
+    for h in -14..=14 {
+        let g = if h == -5 { 50 } else { 200 };
+        let t = now + Duration::hours(h);
+        csv.push_str(&format!("{},FR,{g},{g}\n", t.format("%Y-%m-%d %H:%M:%S")));
+    }
+    let f = e.path("fr.csv");
+    std::fs::write(&f, csv).unwrap();
+    e.ok(&["data", "import-hourly", f.to_str().unwrap()]);
+    let r = run_json(&e, &["--region", "FR"]);
+    assert_eq!(r["intensity"]["resolution"], "hourly", "{r}");
+    let id = r["id"].as_str().unwrap();
+    let text = e.ok(&["show", id]);
+    assert!(
+        text.contains("grid intensity by hour, zone FR (life-cycle)"),
+        "{text}"
+    );
+    assert!(text.contains("(^: the run's hours)"), "{text}");
+    assert!(
+        text.contains("best start within ±12 h of the actual one"),
+        "{text}"
+    );
+    // The run may straddle an hour: the best start is then 5 or 6 h earlier, never later.
+    assert!(
+        text.contains("(5 h earlier), ") || text.contains("(6 h earlier), "),
+        "{text}"
+    );
+    assert!(text.contains("fr.csv"), "{text}");
+    let html = e.ok(&["show", id, "--format", "html"]);
+    assert!(
+        html.contains("<h2>Grid intensity over the run</h2>"),
+        "{html}"
+    );
+    // A run charged a yearly average shows none of it.
+    let y = run_json(&e, &["--region", "DE"]);
+    let text = e.ok(&["show", y["id"].as_str().unwrap()]);
+    assert!(!text.contains("grid intensity by hour"), "{text}");
+}
