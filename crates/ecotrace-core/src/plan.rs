@@ -88,23 +88,25 @@ pub fn best_windows(
     k: usize,
 ) -> Result<Vec<Window>, WindowError> {
     let means = window_means(values, len, first, last)?;
-    let mut order: Vec<usize> = (0..means.len()).collect();
-    order.sort_by(|&a, &b| means[a].total_cmp(&means[b]).then(a.cmp(&b)));
+    // k passes for the lowest (mean, start) not overlapping a window already taken: the same as
+    // taking the windows in sorted order, without sorting all of them.
     let mut out: Vec<Window> = Vec::with_capacity(k);
-    for i in order {
-        if out.len() == k {
-            break;
+    while out.len() < k {
+        let free = |start: usize| {
+            out.iter()
+                .all(|w| start + len <= w.start || w.start + len <= start)
+        };
+        let mut best: Option<usize> = None;
+        for (i, m) in means.iter().enumerate() {
+            if best.is_none_or(|b| m.total_cmp(&means[b]).is_lt()) && free(first + i) {
+                best = Some(i);
+            }
         }
-        let start = first + i;
-        if out
-            .iter()
-            .all(|w| start + len <= w.start || w.start + len <= start)
-        {
-            out.push(Window {
-                start,
-                mean: means[i],
-            });
-        }
+        let Some(i) = best else { break };
+        out.push(Window {
+            start: first + i,
+            mean: means[i],
+        });
     }
     Ok(out)
 }
@@ -306,6 +308,48 @@ mod tests {
             let (got, want) = (got.unwrap(), want.unwrap());
             assert_eq!(got.0, want.0);
             assert!((got.1.mean - want.1.mean).abs() < 1e-9, "{v:?} {w:?} {at}");
+        }
+    }
+
+    /// `best_windows` equals taking every window in (mean, start) order and keeping those that do
+    /// not overlap one already kept.
+    #[test]
+    fn best_windows_equal_the_sorted_greedy_choice() {
+        let mut x = 987654321u64;
+        let mut rnd = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as f64 / (1u64 << 31) as f64
+        };
+        for _ in 0..300 {
+            let n = 2 + (rnd() * 60.0) as usize;
+            // Few distinct values, so ties are common.
+            let v: Vec<f64> = (0..n).map(|_| (rnd() * 5.0).floor() * 10.0).collect();
+            let len = 1 + (rnd() * (n as f64 / 2.0)) as usize;
+            let k = 1 + (rnd() * 4.0) as usize;
+            let last = n - len;
+            let means = window_means(&v, len, 0, last).unwrap();
+            let mut order: Vec<usize> = (0..means.len()).collect();
+            order.sort_by(|&a, &b| means[a].total_cmp(&means[b]).then(a.cmp(&b)));
+            let mut want: Vec<Window> = Vec::new();
+            for i in order {
+                if want.len() < k
+                    && want
+                        .iter()
+                        .all(|w| i + len <= w.start || w.start + len <= i)
+                {
+                    want.push(Window {
+                        start: i,
+                        mean: means[i],
+                    });
+                }
+            }
+            assert_eq!(
+                best_windows(&v, len, 0, last, k).unwrap(),
+                want,
+                "{v:?} {len} {k}"
+            );
         }
     }
 }
