@@ -742,8 +742,12 @@ pub fn when_green_text(p: &Plan, now: DateTime<Utc>, assumed_duration: bool) -> 
         ));
     } else {
         let wait = (p.start_time - now).num_seconds().max(0) as u64;
+        let baseline = match parse_time(&p.baseline.start) {
+            Some(t) if t <= now => "starting now".to_string(),
+            _ => format!("starting at {}", p.baseline.start),
+        };
         o.push(format!(
-            "when green: starting at {} in {} (in {}): {} gCO2e/kWh over {} h ({basis}), {:.1} % less than starting now ({} gCO2e/kWh); Ctrl-C cancels and records nothing",
+            "when green: starting at {} in {} (in {}): {} gCO2e/kWh over {} h ({basis}), {:.1} % less than {baseline} ({} gCO2e/kWh); Ctrl-C cancels and records nothing",
             p.start,
             p.region,
             wait_text(wait),

@@ -163,9 +163,13 @@ pub struct WhenGreenArgs {
     /// the output]
     #[arg(long, value_name = "DURATION", requires = "when_green")]
     pub duration: Option<String>,
-    /// Latest end: RFC 3339, or a duration from now (12h, 2d) [default: now + duration + 24h]
+    /// Latest end: RFC 3339, or a duration from now (from --start-after if given) (12h, 2d)
+    /// [default: the earliest start + duration + 24h]
     #[arg(long, value_name = "TIME|DURATION", requires = "when_green")]
     pub deadline: Option<String>,
+    /// Earliest start, RFC 3339 (2026-12-05T22:00Z), rounded up to the hour [default: now]
+    #[arg(long, value_name = "TIME", requires = "when_green")]
+    pub start_after: Option<String>,
     /// Year whose same calendar hours stand in for dates without data [default: the most recent
     /// year with data for the region]
     #[arg(long, value_name = "YEAR", requires = "when_green")]

@@ -47,24 +47,34 @@ pub fn plan_and_wait(g: &WhenGreenArgs, s: &MeasureSettings, quiet: bool) -> Res
         )
         .into());
     }
-    // A relative deadline counts from now, not from the start of the current hour.
+    let start_after = match g.start_after.as_deref() {
+        Some(s) => Some(plan::parse_time(s).ok_or_else(|| {
+            UsageError(format!(
+                "--start-after {s:?} is not an RFC 3339 time: write e.g. 2026-12-05T22:00Z"
+            ))
+        })?),
+        None => None,
+    };
+    // A relative deadline counts from the start-after, else from now (not from the start of the
+    // current hour).
     let deadline = match g.deadline.as_deref() {
         Some(d) if plan::parse_time(d).is_none() => match plan::parse_span(d) {
-            Some(span) => Some((now + span).to_rfc3339()),
+            Some(span) => Some((start_after.unwrap_or(now) + span).to_rfc3339()),
             None => Some(d.to_string()),
         },
         d => d.map(str::to_string),
     };
-    // The current hour may be chosen: its window starts now.
+    // The current hour may be chosen: its window starts now. A start-after in the past is now.
     let hour = now
         .with_nanosecond(0)
         .and_then(|t| t.with_second(0))
         .and_then(|t| t.with_minute(0))
         .expect("a valid time");
+    let earliest = start_after.map_or(hour, |t| t.max(hour));
     let opts = PlanOptions {
         duration: Some(g.duration.clone().unwrap_or_else(|| "1h".into())),
         regions: vec![s.place.label.clone()],
-        start_after: Some(hour.to_rfc3339()),
+        start_after: Some(earliest.to_rfc3339()),
         deadline,
         profile_year: g.profile_year,
         basis: s.place.grid_basis().map(|b| b.as_str().to_string()),

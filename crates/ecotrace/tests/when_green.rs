@@ -41,7 +41,13 @@ fn cleaner_next_hour() -> DateTime<Utc> {
     s.first_hour + Duration::hours(i as i64)
 }
 
-fn green_cmd(e: &Env, now: DateTime<Utc>, deadline: &str, cmd: &[&str]) -> std::process::Command {
+fn green_cmd(
+    e: &Env,
+    now: DateTime<Utc>,
+    deadline: &str,
+    extra: &[&str],
+    cmd: &[&str],
+) -> std::process::Command {
     let mut c = e.cmd();
     c.env("ECOTRACE_TEST_NOW", fmt(now))
         .args([
@@ -57,8 +63,9 @@ fn green_cmd(e: &Env, now: DateTime<Utc>, deadline: &str, cmd: &[&str]) -> std::
             "50ms",
             "--cpu-power",
             "50",
-            "--",
         ])
+        .args(extra)
+        .arg("--")
         .args(cmd);
     c
 }
@@ -73,6 +80,7 @@ fn a_best_start_now_runs_at_once() {
         &e,
         now,
         &fmt(now + Duration::minutes(40)),
+        &[],
         &["sh", "-c", "exit 4"],
     )
     .output()
@@ -101,6 +109,7 @@ fn a_start_a_few_seconds_away_is_waited_for_then_run_and_recorded() {
         &e,
         now,
         &fmt(h + Duration::hours(1)),
+        &[],
         &["sh", "-c", "exit 3"],
     )
     .output()
@@ -125,6 +134,36 @@ fn a_start_a_few_seconds_away_is_waited_for_then_run_and_recorded() {
     );
 }
 
+#[test]
+fn a_start_after_in_the_future_is_waited_for() {
+    let e = Env::new();
+    // Now is 2 s before the hour; --start-after that hour leaves a single 1 h window.
+    let h = Utc.with_ymd_and_hms(2022, 6, 1, 12, 0, 0).unwrap();
+    let start_after = fmt(h);
+    let mut c = green_cmd(
+        &e,
+        h - Duration::seconds(2),
+        "1h",
+        &["--start-after", &start_after],
+        &["true"],
+    );
+    let t = Instant::now();
+    let o = c.output().unwrap();
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(t.elapsed() >= StdDuration::from_millis(1500), "{err}");
+    // The deadline of 1h counts from the start-after: the window is that hour.
+    assert!(
+        err.contains(&format!("when green: starting at {} in FR (in 2s)", fmt(h))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("less than starting at {}", fmt(h))),
+        "{err}"
+    );
+    assert_eq!(runs(&e).len(), 1);
+}
+
 /// Starts a wait of a minute, sends `sig` once the plan is printed, and checks the exit code
 /// and that nothing was recorded.
 fn cancelled_by(sig: i32, code: i32) {
@@ -135,6 +174,7 @@ fn cancelled_by(sig: i32, code: i32) {
         &e,
         h - Duration::seconds(60),
         &fmt(h + Duration::hours(1)),
+        &[],
         &["touch", marker.to_str().unwrap()],
     )
     .stderr(Stdio::piped())
@@ -204,6 +244,20 @@ fn planning_errors_are_usage_errors_before_anything_runs() {
             m,
         ],
         &["--duration \"soon\" is not a duration"],
+    );
+    e.usage_error(
+        &[
+            "run",
+            "--when-green",
+            "--region",
+            "FR",
+            "--start-after",
+            "tonight",
+            "--",
+            "touch",
+            m,
+        ],
+        &["--start-after \"tonight\" is not an RFC 3339 time"],
     );
     // Planning options without --when-green are refused by the parser.
     let o = e.run(&["run", "--deadline", "12h", "--", "touch", m]);
