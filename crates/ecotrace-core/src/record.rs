@@ -376,6 +376,23 @@ pub struct EmbodiedItem {
     /// the source includes it).
     #[serde(rename = "device_kgco2e", with = "serde_as::kg")]
     pub device_embodied: CarbonMass,
+    /// Low end of `device_embodied`'s uncertainty range, where the catalog gives one
+    /// (accelerators); absent for figures from a single source (CPU packages, hosts).
+    #[serde(
+        rename = "device_low_kgco2e",
+        with = "serde_as::opt_kg",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub device_low: Option<CarbonMass>,
+    /// High end of that range.
+    #[serde(
+        rename = "device_high_kgco2e",
+        with = "serde_as::opt_kg",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub device_high: Option<CarbonMass>,
     /// Expected service life the embodied carbon is spread over.
     #[serde(rename = "lifetime_years")]
     pub lifetime: Lifetime,
@@ -414,8 +431,15 @@ pub struct WaterUsed {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostUsed {
     pub basis: CostBasis,
-    /// Rental price of the instance, for basis `instance`.
+    /// Rental price per device-hour, for basis `instance`: per accelerator-hour (GPU, TPU) when
+    /// the work runs on accelerators, per machine-hour when it runs on none. `ecotrace run`'s and
+    /// `ecotrace estimate`'s `--price-per-hour` both mean this.
     pub usd_per_hour: Option<f64>,
+    /// How many devices the price is charged for: the accelerators the run used (all of the
+    /// machine's in machine scope), else 1 (the machine); the estimate's `--devices`. Absent in
+    /// records written before it existed, whose `usd_per_hour` was for the whole run: read as 1.
+    #[serde(default)]
+    pub devices: Option<f64>,
     /// Electricity price, for basis `electricity`.
     pub usd_per_kwh: Option<f64>,
     /// Where the price comes from (table row with its date, or `given by the user (...)`).
@@ -552,7 +576,7 @@ impl RunRecord {
         self.cost = self.cost_used.as_ref().and_then(|c| match c.basis {
             CostBasis::Instance => c
                 .usd_per_hour
-                .map(|p| footprint::cost_rental(p, 1.0, self.duration)),
+                .map(|p| footprint::cost_rental(p, c.devices.unwrap_or(1.0), self.duration)),
             CostBasis::Electricity => c
                 .usd_per_kwh
                 .map(|p| footprint::cost_electricity(self.energy_kwh.total, self.pue.value, p)),

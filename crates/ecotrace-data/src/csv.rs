@@ -1,6 +1,9 @@
 //! A small RFC 4180 CSV reader for the bundled tables (quoted fields, doubled quotes, CRLF).
 //! The tables are compiled in, so any error here is a bug in the bundled data: callers panic.
 
+use std::borrow::Cow;
+use std::sync::Mutex;
+
 /// A parsed table: header names and rows of fields.
 pub(crate) struct Table {
     header: Vec<String>,
@@ -11,26 +14,48 @@ pub(crate) struct Table {
 impl Table {
     /// Parses `text`; `name` is the file name, used in panic messages.
     pub(crate) fn parse(name: &'static str, text: &str) -> Result<Table, String> {
-        let mut records = parse_records(text).map_err(|e| format!("{name}: {e}"))?;
-        if records.is_empty() {
-            return Err(format!("{name}: empty file"));
-        }
-        let header = records.remove(0);
-        for (i, r) in records.iter().enumerate() {
-            if r.len() != header.len() {
+        Table::parse_matching(name, text, |_, _| true)
+    }
+
+    /// Parses `text` keeping only the rows for which `keep(table, row)` holds (the table gives
+    /// the columns: `table.col("id")`). A lookup of one row then costs a scan of the text, not a
+    /// copy of the whole table: the rows left out are never stored.
+    pub(crate) fn parse_matching(
+        name: &'static str,
+        text: &str,
+        keep: impl Fn(&Table, &[Cow<'_, str>]) -> bool,
+    ) -> Result<Table, String> {
+        let mut records = Records::new(text);
+        let header: Vec<String> = match records.next() {
+            None => return Err(format!("{name}: empty file")),
+            Some(r) => r
+                .map_err(|e| format!("{name}: {e}"))?
+                .into_iter()
+                .map(Cow::into_owned)
+                .collect(),
+        };
+        let mut table = Table {
+            header,
+            rows: Vec::new(),
+            name,
+        };
+        for (i, r) in records.enumerate() {
+            let r = r.map_err(|e| format!("{name}: {e}"))?;
+            if r.len() != table.header.len() {
                 return Err(format!(
                     "{name}: row {} has {} fields, header has {}",
                     i + 2,
                     r.len(),
-                    header.len()
+                    table.header.len()
                 ));
             }
+            if keep(&table, &r) {
+                table
+                    .rows
+                    .push(r.into_iter().map(Cow::into_owned).collect());
+            }
         }
-        Ok(Table {
-            header,
-            rows: records,
-            name,
-        })
+        Ok(table)
     }
 
     /// Index of a column; panics if the bundled file lacks it (a bug caught by tests).
@@ -42,83 +67,157 @@ impl Table {
     }
 }
 
-fn parse_records(text: &str) -> Result<Vec<Vec<String>>, String> {
-    // Works on bytes: every delimiter is ASCII, so slicing at them keeps UTF-8 intact, and runs of
-    // plain characters are copied at once rather than pushed one by one.
-    let b = text.as_bytes();
-    let special = |c: u8| matches!(c, b',' | b'\n' | b'\r' | b'"');
-    let mut records = Vec::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut line = 1usize;
-    // True once the current record has any content (so blank lines are skipped).
-    let mut started = false;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' if field.is_empty() => {
-                started = true;
-                i += 1;
-                loop {
-                    let run = i;
-                    while i < b.len() && b[i] != b'"' {
-                        if b[i] == b'\n' {
-                            line += 1;
-                        }
-                        i += 1;
-                    }
-                    field.push_str(&text[run..i]);
-                    if i >= b.len() {
-                        return Err(format!("line {line}: unterminated quoted field"));
-                    }
-                    // b[i] is a quote: doubled means a literal quote, single closes the field.
-                    if b.get(i + 1) == Some(&b'"') {
-                        field.push('"');
-                        i += 2;
-                    } else {
-                        i += 1;
-                        break;
-                    }
-                }
-                match b.get(i) {
-                    None | Some(b',') | Some(b'\n') | Some(b'\r') => {}
-                    Some(_) => {
-                        let other = text[i..].chars().next().unwrap_or(' ');
-                        return Err(format!("line {line}: {other:?} after a closing quote"));
-                    }
-                }
-            }
-            b',' => {
-                started = true;
-                record.push(std::mem::take(&mut field));
-                i += 1;
-            }
-            b'\r' => i += 1,
-            b'\n' => {
-                if started {
-                    record.push(std::mem::take(&mut field));
-                    records.push(std::mem::take(&mut record));
-                }
-                started = false;
-                line += 1;
-                i += 1;
-            }
-            b'"' => return Err(format!("line {line}: stray quote inside a field")),
-            _ => {
-                started = true;
-                let run = i;
-                while i < b.len() && !special(b[i]) {
-                    i += 1;
-                }
-                field.push_str(&text[run..i]);
-            }
+/// Rows of a bundled table looked up one at a time (with [`Table::parse_matching`]): each key is
+/// parsed once and its row kept for the life of the process, as the whole tables are.
+pub(crate) struct Rows<T: 'static> {
+    found: Mutex<Vec<(String, Option<&'static T>)>>,
+}
+
+impl<T> Rows<T> {
+    pub(crate) const fn new() -> Self {
+        Rows {
+            found: Mutex::new(Vec::new()),
         }
     }
-    if started {
-        record.push(field);
-        records.push(record);
+
+    /// The row of `key`, parsed by `parse(key)` the first time it is asked for.
+    pub(crate) fn get(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<&'static T> {
+        let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, row)) = found.iter().find(|(k, _)| k == key) {
+            return *row;
+        }
+        let row: Option<&'static T> = parse(key).map(|t| &*Box::leak(Box::new(t)));
+        found.push((key.to_string(), row));
+        row
     }
-    Ok(records)
+}
+
+/// The records of a CSV text one at a time, each field borrowed from the text unless it had to
+/// be unquoted. After an error it yields nothing more.
+struct Records<'a> {
+    text: &'a str,
+    i: usize,
+    line: usize,
+}
+
+impl<'a> Records<'a> {
+    fn new(text: &'a str) -> Self {
+        Records {
+            text,
+            i: 0,
+            line: 1,
+        }
+    }
+
+    fn fail(&mut self, e: String) -> Option<Result<Vec<Cow<'a, str>>, String>> {
+        self.i = self.text.len();
+        Some(Err(e))
+    }
+}
+
+/// Appends `run` to a field: borrowed while it is one run, owned once it is several.
+fn append<'a>(field: &mut Option<Cow<'a, str>>, run: &'a str) {
+    match field {
+        None => *field = Some(Cow::Borrowed(run)),
+        Some(f) => f.to_mut().push_str(run),
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Vec<Cow<'a, str>>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Works on bytes: every delimiter is ASCII, so slicing at them keeps UTF-8 intact, and runs
+        // of plain characters are taken at once rather than pushed one by one.
+        let text = self.text;
+        let b = text.as_bytes();
+        let special = |c: u8| matches!(c, b',' | b'\n' | b'\r' | b'"');
+        let mut record: Vec<Cow<'a, str>> = Vec::new();
+        let mut field: Option<Cow<'a, str>> = None;
+        let take = |f: &mut Option<Cow<'a, str>>| f.take().unwrap_or(Cow::Borrowed(""));
+        // True once the current record has any content (so blank lines are skipped).
+        let mut started = false;
+        while self.i < b.len() {
+            match b[self.i] {
+                b'"' if field.as_deref().map_or(true, str::is_empty) => {
+                    started = true;
+                    self.i += 1;
+                    // An empty quoted field is still a field.
+                    field.get_or_insert(Cow::Borrowed(""));
+                    loop {
+                        let run = self.i;
+                        while self.i < b.len() && b[self.i] != b'"' {
+                            if b[self.i] == b'\n' {
+                                self.line += 1;
+                            }
+                            self.i += 1;
+                        }
+                        if run < self.i {
+                            if field.as_deref() == Some("") {
+                                field = None;
+                            }
+                            append(&mut field, &text[run..self.i]);
+                        }
+                        if self.i >= b.len() {
+                            let e = format!("line {}: unterminated quoted field", self.line);
+                            return self.fail(e);
+                        }
+                        // A quote: doubled means a literal quote, single closes the field.
+                        if b.get(self.i + 1) == Some(&b'"') {
+                            field.get_or_insert(Cow::Borrowed("")).to_mut().push('"');
+                            self.i += 2;
+                        } else {
+                            self.i += 1;
+                            break;
+                        }
+                    }
+                    match b.get(self.i) {
+                        None | Some(b',') | Some(b'\n') | Some(b'\r') => {}
+                        Some(_) => {
+                            let other = text[self.i..].chars().next().unwrap_or(' ');
+                            let e = format!("line {}: {other:?} after a closing quote", self.line);
+                            return self.fail(e);
+                        }
+                    }
+                }
+                b',' => {
+                    started = true;
+                    record.push(take(&mut field));
+                    self.i += 1;
+                }
+                b'\r' => self.i += 1,
+                b'\n' => {
+                    self.line += 1;
+                    self.i += 1;
+                    if started {
+                        record.push(take(&mut field));
+                        return Some(Ok(record));
+                    }
+                }
+                b'"' => {
+                    let e = format!("line {}: stray quote inside a field", self.line);
+                    return self.fail(e);
+                }
+                _ => {
+                    started = true;
+                    let run = self.i;
+                    while self.i < b.len() && !special(b[self.i]) {
+                        self.i += 1;
+                    }
+                    append(&mut field, &text[run..self.i]);
+                }
+            }
+        }
+        if started {
+            record.push(take(&mut field));
+            return Some(Ok(record));
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +233,21 @@ mod tests {
         assert_eq!(t.col("c"), 2);
         let u = Table::parse("t", "a,b\n\"é, ü\",ß\n").unwrap();
         assert_eq!(u.rows[0], vec!["é, ü", "ß"]);
+    }
+
+    #[test]
+    fn keeps_only_the_matching_rows() {
+        let text = "id,v\r\nA,1\n\"B\",\"2, \"\"two\"\"\"\nC,3\n";
+        let t = Table::parse_matching("t", text, |t, r| r[t.col("id")] == "B").unwrap();
+        assert_eq!(
+            t.rows,
+            vec![vec!["B".to_string(), "2, \"two\"".to_string()]]
+        );
+        let all = Table::parse("t", text).unwrap();
+        assert_eq!(all.rows.len(), 3);
+        assert_eq!(all.rows[2], vec!["C", "3"]);
+        // A bad row is an error even when it would not be kept.
+        assert!(Table::parse_matching("t", "a,b\n1\n2,3\n", |_, _| false).is_err());
     }
 
     #[test]

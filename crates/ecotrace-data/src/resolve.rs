@@ -82,9 +82,7 @@ impl ResolvedRegion {
     }
 
     fn from_cloud(c: &CloudRegion, asked: GridBasis) -> Self {
-        let z = zones::table()
-            .get(&c.zone)
-            .expect("cloud regions are checked to name a known zone");
+        let z = zones::zone(&c.zone).expect("cloud regions are checked to name a known zone");
         let (intensity, basis) = z.on(asked);
         let provider = match c.provider.as_str() {
             "aws" => "AWS",
@@ -143,16 +141,15 @@ pub fn resolve_region_on(input: &str, basis: GridBasis) -> Result<ResolvedRegion
         }
         return Err(unknown(suggest(&s.to_ascii_lowercase())));
     }
-    let t = zones::table();
-    if let Some(z) = t.get(s) {
+    // A zone or a mapped id is found from its row alone; the rest needs the whole tables.
+    if let Some(z) = zones::zone(s) {
         return Ok(ResolvedRegion::from_zone(z, basis));
     }
-    if let Some(m) = t.mapping(s) {
-        let z = t
-            .get(&m.grid_zone)
-            .expect("grid_map.csv is checked at load");
+    if let Some(m) = zones::grid_mapping(s) {
+        let z = zones::zone(&m.grid_zone).expect("grid_map.csv is checked at load");
         return Ok(ResolvedRegion::from_mapping(m, z, basis));
     }
+    let t = zones::table();
     let lower = s.to_ascii_lowercase();
     let bare: Vec<&CloudRegion> = cloud_regions()
         .iter()

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use ecotrace_core::{UnitError, WaterIntensity};
 use serde::Serialize;
 
-use crate::csv::Table;
+use crate::csv::{Rows, Table};
 use crate::zones::WORLD_ID;
 
 const WATER_CSV: &str = include_str!("../data/water.csv");
@@ -46,42 +46,47 @@ struct Water {
     index: HashMap<String, usize>,
 }
 
+/// One row of `water.csv`.
+fn factor_from(t: &Table, r: &[String]) -> Result<WaterFactor, String> {
+    let c = |n: &str| t.col(n);
+    let zone = r[c("zone")].trim().to_ascii_uppercase();
+    let num = |col: &str| -> Result<f64, String> {
+        r[c(col)]
+            .trim()
+            .parse::<f64>()
+            .map_err(|e| format!("water.csv {zone}: {col}: {e}"))
+    };
+    let offsite = WaterIntensity::from_l_per_kwh(num("offsite_l_per_kwh")?)
+        .map_err(|e| format!("water.csv {zone}: {e}"))?;
+    let opt = |col: &str| -> Result<Option<f64>, String> {
+        let t = r[c(col)].trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        t.parse::<f64>()
+            .map(Some)
+            .map_err(|e| format!("water.csv {zone}: {col}: {e}"))
+    };
+    Ok(WaterFactor {
+        name: r[c("name")].clone(),
+        fossil_l_per_kwh: opt("fossil_l_per_kwh")?,
+        nuclear_l_per_kwh: opt("nuclear_l_per_kwh")?,
+        cooling_basis: r[c("cooling_basis")].clone(),
+        offsite,
+        fossil_share: num("fossil_share")?,
+        nuclear_share: num("nuclear_share")?,
+        year: num("year")? as i32,
+        source: r[c("source")].clone(),
+        license: r[c("license")].clone(),
+        zone,
+    })
+}
+
 fn load() -> Result<Water, String> {
     let t = Table::parse("water.csv", WATER_CSV)?;
-    let c = |n: &str| t.col(n);
     let mut list = Vec::with_capacity(t.rows.len());
     for r in &t.rows {
-        let zone = r[c("zone")].trim().to_ascii_uppercase();
-        let num = |col: &str| -> Result<f64, String> {
-            r[c(col)]
-                .trim()
-                .parse::<f64>()
-                .map_err(|e| format!("water.csv {zone}: {col}: {e}"))
-        };
-        let offsite = WaterIntensity::from_l_per_kwh(num("offsite_l_per_kwh")?)
-            .map_err(|e| format!("water.csv {zone}: {e}"))?;
-        let opt = |col: &str| -> Result<Option<f64>, String> {
-            let t = r[c(col)].trim();
-            if t.is_empty() {
-                return Ok(None);
-            }
-            t.parse::<f64>()
-                .map(Some)
-                .map_err(|e| format!("water.csv {zone}: {col}: {e}"))
-        };
-        list.push(WaterFactor {
-            name: r[c("name")].clone(),
-            fossil_l_per_kwh: opt("fossil_l_per_kwh")?,
-            nuclear_l_per_kwh: opt("nuclear_l_per_kwh")?,
-            cooling_basis: r[c("cooling_basis")].clone(),
-            offsite,
-            fossil_share: num("fossil_share")?,
-            nuclear_share: num("nuclear_share")?,
-            year: num("year")? as i32,
-            source: r[c("source")].clone(),
-            license: r[c("license")].clone(),
-            zone,
-        });
+        list.push(factor_from(&t, r)?);
     }
     let index = list
         .iter()
@@ -94,8 +99,9 @@ fn load() -> Result<Water, String> {
     Ok(Water { list, index })
 }
 
+static TABLE: OnceLock<Water> = OnceLock::new();
+
 fn table() -> &'static Water {
-    static TABLE: OnceLock<Water> = OnceLock::new();
     TABLE.get_or_init(|| load().unwrap_or_else(|e| panic!("bundled data: {e}")))
 }
 
@@ -107,16 +113,32 @@ pub fn water_factors() -> &'static [WaterFactor] {
 /// The off-site water factor for a grid zone: the zone's own row, else its country's (the part
 /// before the first `-`: `US-CA` -> `US`), else the `WORLD` default. The returned row's `zone` says
 /// which was used.
+///
+/// A command that needs one zone's factor (a run) reads those rows alone; the whole table is
+/// parsed only by those that list it.
 pub fn offsite_water(zone: &str) -> &'static WaterFactor {
-    let t = table();
+    static ROWS: Rows<WaterFactor> = Rows::new();
     let z = zone.trim().to_ascii_uppercase();
     let country = z.split('-').next().unwrap_or("");
-    t.index
-        .get(&z)
-        .or_else(|| t.index.get(country))
-        .or_else(|| t.index.get(WORLD_ID))
-        .map(|&i| &t.list[i])
-        .expect("the WORLD row is checked at load")
+    let row = |key: &str| match TABLE.get() {
+        Some(t) => t.index.get(key).map(|&i| &t.list[i]),
+        None => ROWS.get(key, water_row),
+    };
+    row(&z)
+        .or_else(|| row(country))
+        .or_else(|| row(WORLD_ID))
+        .expect("water.csv has a WORLD row (checked at load and by its tests)")
+}
+
+/// The factor of zone `key` (upper case), parsed from its row alone.
+pub(crate) fn water_row(key: &str) -> Option<WaterFactor> {
+    let t = Table::parse_matching("water.csv", WATER_CSV, |t, r| {
+        r[t.col("zone")].trim().eq_ignore_ascii_case(key)
+    })
+    .unwrap_or_else(|e| panic!("bundled data: {e}"));
+    t.rows
+        .first()
+        .map(|r| factor_from(&t, r).unwrap_or_else(|e| panic!("bundled data: {e}")))
 }
 
 /// The water factors a job is charged with, each with where it comes from.
@@ -168,4 +190,26 @@ pub fn choose_water(
         offsite: w.offsite,
         offsite_source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row read alone (what a run reads) is the row of the whole table.
+    #[test]
+    fn a_row_read_alone_is_the_row_of_the_whole_table() {
+        let t = table();
+        for w in t.list.iter().step_by(5).chain(t.list.last()) {
+            assert_eq!(water_row(&w.zone).as_ref(), Some(w));
+        }
+        assert_eq!(
+            water_row(WORLD_ID).as_ref(),
+            Some(&t.list[t.index[WORLD_ID]])
+        );
+        assert!(water_row("NOWHERE").is_none());
+        // The fallbacks: a sub-national zone without a row of its own takes its country's.
+        assert_eq!(offsite_water("fr").zone, "FR");
+        assert_eq!(offsite_water("NOWHERE").zone, WORLD_ID);
+    }
 }

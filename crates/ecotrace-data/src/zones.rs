@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use ecotrace_core::{CarbonIntensity, GridBasis};
 use serde::Serialize;
 
-use crate::csv::Table;
+use crate::csv::{Rows, Table};
 
 const ZONES_CSV: &str = include_str!("../data/zones.csv");
 const GRID_MAP_CSV: &str = include_str!("../data/grid_map.csv");
@@ -91,11 +91,10 @@ impl Zones {
     }
 }
 
-fn load() -> Result<Zones, String> {
-    let t = Table::parse("zones.csv", ZONES_CSV)?;
-    let (c_id, c_alias, c_name, c_g, c_direct, c_year, c_src, c_lic) = (
+/// One row of `zones.csv` as a zone (its aliases are read apart).
+fn zone_from(t: &Table, r: &[String]) -> Result<ZoneIntensity, String> {
+    let (c_id, c_name, c_g, c_direct, c_year, c_src, c_lic) = (
         t.col("id"),
-        t.col("aliases"),
         t.col("name"),
         t.col("g_per_kwh"),
         t.col("direct_g_per_kwh"),
@@ -103,33 +102,58 @@ fn load() -> Result<Zones, String> {
         t.col("source"),
         t.col("license"),
     );
+    let id = r[c_id].trim().to_string();
+    let g: f64 = r[c_g]
+        .parse()
+        .map_err(|e| format!("zones.csv {id}: g_per_kwh {:?}: {e}", r[c_g]))?;
+    let intensity =
+        CarbonIntensity::from_g_per_kwh(g).map_err(|e| format!("zones.csv {id}: {e}"))?;
+    let direct = match r[c_direct].trim() {
+        "" => None,
+        d => Some(
+            d.parse::<f64>()
+                .map_err(|e| format!("zones.csv {id}: direct_g_per_kwh {d:?}: {e}"))
+                .and_then(|g| {
+                    CarbonIntensity::from_g_per_kwh(g).map_err(|e| format!("zones.csv {id}: {e}"))
+                })?,
+        ),
+    };
+    let year: i32 = r[c_year]
+        .parse()
+        .map_err(|e| format!("zones.csv {id}: year {:?}: {e}", r[c_year]))?;
+    if id.is_empty() || id != id.to_ascii_uppercase() {
+        return Err(format!("zones.csv: id {id:?} must be non-empty upper case"));
+    }
+    Ok(ZoneIntensity {
+        id,
+        name: r[c_name].clone(),
+        intensity,
+        direct,
+        year,
+        source: r[c_src].clone(),
+        license: r[c_lic].clone(),
+    })
+}
+
+/// One row of `grid_map.csv`.
+fn mapping_from(m: &Table, r: &[String]) -> GridMapping {
+    GridMapping {
+        id: r[m.col("id")].trim().to_string(),
+        name: r[m.col("name")].clone(),
+        grid_zone: r[m.col("grid_zone")].trim().to_string(),
+        source: r[m.col("source")].clone(),
+    }
+}
+
+fn load() -> Result<Zones, String> {
+    let t = Table::parse("zones.csv", ZONES_CSV)?;
+    let c_alias = t.col("aliases");
     let mut list = Vec::with_capacity(t.rows.len());
     let mut index = HashMap::new();
     let mut aliases = Vec::new();
     for r in &t.rows {
-        let id = r[c_id].trim().to_string();
-        let g: f64 = r[c_g]
-            .parse()
-            .map_err(|e| format!("zones.csv {id}: g_per_kwh {:?}: {e}", r[c_g]))?;
-        let intensity =
-            CarbonIntensity::from_g_per_kwh(g).map_err(|e| format!("zones.csv {id}: {e}"))?;
-        let direct = match r[c_direct].trim() {
-            "" => None,
-            d => Some(
-                d.parse::<f64>()
-                    .map_err(|e| format!("zones.csv {id}: direct_g_per_kwh {d:?}: {e}"))
-                    .and_then(|g| {
-                        CarbonIntensity::from_g_per_kwh(g)
-                            .map_err(|e| format!("zones.csv {id}: {e}"))
-                    })?,
-            ),
-        };
-        let year: i32 = r[c_year]
-            .parse()
-            .map_err(|e| format!("zones.csv {id}: year {:?}: {e}", r[c_year]))?;
-        if id.is_empty() || id != id.to_ascii_uppercase() {
-            return Err(format!("zones.csv: id {id:?} must be non-empty upper case"));
-        }
+        let z = zone_from(&t, r)?;
+        let id = z.id.clone();
         let i = list.len();
         if index.insert(id.clone(), i).is_some() {
             return Err(format!("zones.csv: duplicate id {id}"));
@@ -141,44 +165,28 @@ fn load() -> Result<Zones, String> {
                 return Err(format!("zones.csv: alias {a} of {id} is already taken"));
             }
         }
-        list.push(ZoneIntensity {
-            id,
-            name: r[c_name].clone(),
-            intensity,
-            direct,
-            year,
-            source: r[c_src].clone(),
-            license: r[c_lic].clone(),
-        });
+        list.push(z);
     }
     let world = *index
         .get(WORLD_ID)
         .ok_or_else(|| "zones.csv: no WORLD row".to_string())?;
     let m = Table::parse("grid_map.csv", GRID_MAP_CSV)?;
-    let (m_id, m_name, m_zone, m_src) = (
-        m.col("id"),
-        m.col("name"),
-        m.col("grid_zone"),
-        m.col("source"),
-    );
     let mut mapped = Vec::with_capacity(m.rows.len());
     for r in &m.rows {
-        let id = r[m_id].trim().to_string();
-        if index.contains_key(&id) {
-            return Err(format!("grid_map.csv: {id} is also a zone of zones.csv"));
-        }
-        let grid_zone = r[m_zone].trim().to_string();
-        if !index.contains_key(&grid_zone) {
+        let g = mapping_from(&m, r);
+        if index.contains_key(&g.id) {
             return Err(format!(
-                "grid_map.csv {id}: zone {grid_zone} not in zones.csv"
+                "grid_map.csv: {} is also a zone of zones.csv",
+                g.id
             ));
         }
-        mapped.push(GridMapping {
-            id,
-            name: r[m_name].clone(),
-            grid_zone,
-            source: r[m_src].clone(),
-        });
+        if !index.contains_key(&g.grid_zone) {
+            return Err(format!(
+                "grid_map.csv {}: zone {} not in zones.csv",
+                g.id, g.grid_zone
+            ));
+        }
+        mapped.push(g);
     }
     Ok(Zones {
         list,
@@ -189,9 +197,33 @@ fn load() -> Result<Zones, String> {
     })
 }
 
+static ZONES: OnceLock<Zones> = OnceLock::new();
+
 pub(crate) fn table() -> &'static Zones {
-    static ZONES: OnceLock<Zones> = OnceLock::new();
     ZONES.get_or_init(|| load().unwrap_or_else(|e| panic!("bundled grid data is invalid: {e}")))
+}
+
+/// The zone whose id or alias is `id` (upper case), parsed from its row alone.
+pub(crate) fn zone_row(id: &str) -> Option<ZoneIntensity> {
+    let t = Table::parse_matching("zones.csv", ZONES_CSV, |t, r| {
+        r[t.col("id")].trim() == id
+            || r[t.col("aliases")]
+                .split_whitespace()
+                .any(|a| a.eq_ignore_ascii_case(id))
+    })
+    .unwrap_or_else(|e| panic!("bundled grid data is invalid: {e}"));
+    t.rows
+        .first()
+        .map(|r| zone_from(&t, r).unwrap_or_else(|e| panic!("bundled grid data is invalid: {e}")))
+}
+
+/// The mapping of `id` (upper case), parsed from its row alone.
+pub(crate) fn mapping_row(id: &str) -> Option<GridMapping> {
+    let m = Table::parse_matching("grid_map.csv", GRID_MAP_CSV, |m, r| {
+        r[m.col("id")].trim() == id
+    })
+    .unwrap_or_else(|e| panic!("bundled grid data is invalid: {e}"));
+    m.rows.first().map(|r| mapping_from(&m, r))
 }
 
 /// Every zone of the bundled grid-intensity table (countries, sub-national zones, `WORLD`),
@@ -202,14 +234,22 @@ pub fn zones() -> &'static [ZoneIntensity] {
 
 /// The world-average row (`WORLD`), used when no zone is given.
 pub fn world_average() -> &'static ZoneIntensity {
-    let t = table();
-    &t.list[t.world]
+    match ZONES.get() {
+        Some(t) => &t.list[t.world],
+        None => zone(WORLD_ID).expect("zones.csv has a WORLD row (checked by its tests)"),
+    }
 }
 
 /// The zone with this id or alias (ISO 3166-1 alpha-3, legacy Electricity Maps id such as `SE3`),
 /// case-insensitive. Cloud regions are not zones: see [`crate::resolve_region`].
+/// A command that needs a few zones (a run: its own and the world's) reads their rows alone; the
+/// whole table is parsed only by those that list or search it.
 pub fn zone(id: &str) -> Option<&'static ZoneIntensity> {
-    table().get(id.trim())
+    static ROWS: Rows<ZoneIntensity> = Rows::new();
+    match ZONES.get() {
+        Some(t) => t.get(id.trim()),
+        None => ROWS.get(&id.trim().to_ascii_uppercase(), zone_row),
+    }
 }
 
 /// Ids served by another zone (US states, Chinese provinces), sorted by id.
@@ -219,7 +259,11 @@ pub fn grid_mappings() -> &'static [GridMapping] {
 
 /// The mapping of `id` (`US-VA` -> `US-MIDA-PJM`), if it is a mapped id, case-insensitive.
 pub fn grid_mapping(id: &str) -> Option<&'static GridMapping> {
-    table().mapping(id.trim())
+    static ROWS: Rows<GridMapping> = Rows::new();
+    match ZONES.get() {
+        Some(t) => t.mapping(id.trim()),
+        None => ROWS.get(&id.trim().to_ascii_uppercase(), mapping_row),
+    }
 }
 
 /// Accepted aliases as (alias, canonical id) pairs, e.g. (`FRA`, `FR`), (`SE3`, `SE-SE3`).
@@ -228,4 +272,26 @@ pub fn zone_aliases() -> impl Iterator<Item = (&'static str, &'static str)> {
         .aliases
         .iter()
         .map(|(a, id)| (a.as_str(), id.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a run reads (one row) is what the listing commands read (the whole table): every
+    /// id, alias and mapped id.
+    #[test]
+    fn a_row_read_alone_is_the_row_of_the_whole_table() {
+        let t = table();
+        for z in &t.list {
+            assert_eq!(zone_row(&z.id).as_ref(), Some(z));
+        }
+        for (alias, id) in &t.aliases {
+            assert_eq!(zone_row(alias).map(|z| z.id), Some(id.clone()), "{alias}");
+        }
+        for m in &t.mapped {
+            assert_eq!(mapping_row(&m.id).as_ref(), Some(m));
+        }
+        assert!(zone_row("NOWHERE").is_none() && mapping_row("NOWHERE").is_none());
+    }
 }

@@ -90,6 +90,8 @@ pub fn estimate_record(
             device: format!("{} × {}", e.devices, d.id),
             hardware: d.name.clone(),
             device_embodied: d.embodied * e.devices,
+            device_low: d.accelerator.map(|a| a.embodied_range.0 * e.devices),
+            device_high: d.accelerator.map(|a| a.embodied_range.1 * e.devices),
             lifetime,
             share: Fraction::ONE,
             estimated: d.embodied_estimated,
@@ -107,6 +109,8 @@ pub fn estimate_record(
             device: "host".to_string(),
             hardware: d.host.name.clone(),
             device_embodied: d.host.embodied * hosts,
+            device_low: None,
+            device_high: None,
             lifetime,
             share: Fraction::ONE,
             estimated: d.host.estimated,
@@ -126,7 +130,8 @@ pub fn estimate_record(
         } else {
             ecotrace_core::CostBasis::Electricity
         },
-        usd_per_hour: c.usd_per_hour.map(|p| p * e.devices),
+        usd_per_hour: c.usd_per_hour,
+        devices: c.usd_per_hour.map(|_| e.devices),
         usd_per_kwh: c.usd_per_kwh,
         source: c.source.clone(),
     });

@@ -27,7 +27,7 @@ pub fn resolve_lifetime(
     }
 }
 
-/// The price per hour the user gave (USD per hour of the machine for a run, per device-hour for
+/// The price per device-hour the user gave (the same meaning for a run and for
 /// an estimate), checked.
 pub fn price_per_hour(
     f: &FactorArgs,

@@ -43,8 +43,9 @@ pub struct FactorArgs {
     #[arg(long, env = "ECOTRACE_LIFETIME_YEARS", value_name = "Y")]
     pub lifetime_years: Option<f64>,
 
-    /// Price of the hardware in USD per device-hour (estimate) or per hour of the machine (run);
-    /// the cost basis is then instance rental
+    /// Rental price in USD per device-hour: per accelerator (GPU, TPU) hour, or per machine-hour
+    /// for work on no accelerator; a run is charged it for each accelerator it uses. The cost
+    /// basis is then instance rental
     #[arg(long, env = "ECOTRACE_PRICE_PER_HOUR", value_name = "USD")]
     pub price_per_hour: Option<f64>,
 
@@ -180,6 +181,22 @@ impl Origins {
 
     pub fn contains(&self, id: &str) -> bool {
         self.0.contains_key(id)
+    }
+
+    /// The origins of the options of the innermost subcommand matched: `cli` is the whole
+    /// command, `m` its matches (`ecotrace estimate inference --pue 1.2` gives the origins of
+    /// `inference`'s options).
+    pub fn from_subcommand_matches(cli: &Command, m: &ArgMatches, via: Via) -> Self {
+        let mut cmd = cli;
+        let mut m = m;
+        while let Some((name, sub)) = m.subcommand() {
+            match cmd.find_subcommand(name) {
+                Some(c) => cmd = c,
+                None => break,
+            }
+            m = sub;
+        }
+        Origins::from_matches(cmd, m, via)
     }
 
     /// The origins of every argument of `cmd` that `m` (its matches) has a value for.

@@ -3,11 +3,15 @@
 //! the command line would be. The Python keyword arguments become the CLI's flags, clap parses
 //! them with the CLI's own definitions (`ecotrace_estimator::args`), and the estimator the CLI
 //! runs (`ecotrace-estimator`) computes and renders the result, so both give the same figures, the
-//! same assumptions and the same errors.
+//! same assumptions and the same errors. The factors are layered as the CLI layers them: keyword
+//! arguments, then `ECOTRACE_*` variables, then the config files (`ecotrace.toml` found upward
+//! from the working directory, then the user's), then the region's table rows, then defaults;
+//! provenance names a keyword argument as the keyword (`region=`), not the CLI's flag.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ecotrace_estimator as cmd_estimate;
 use ecotrace_estimator::args::{CompareArgs, EstimateArgs, EstimateMode, PlanArgs};
+use ecotrace_factors::{FactorArgs, FileLayers, Origins, Via};
 use serde_json::Value;
 
 /// The part of the CLI's command line that can be run this way: `ecotrace estimate ...` and
@@ -57,12 +61,37 @@ fn classify(e: cmd_estimate::EstimateError) -> EstimateError {
     }
 }
 
-/// Runs `ecotrace ARGS...` for `ARGS` starting with `estimate` or `compare`. Storing an estimate in
-/// the ledger (`--add-to-project`) is left to the CLI.
+/// Runs `ecotrace ARGS...` for `ARGS` starting with `estimate` or `compare`, with the config files
+/// found from the working directory. Storing an estimate in the ledger (`--add-to-project`) is
+/// left to the CLI.
 pub fn run(args: &[String]) -> Result<Output, EstimateError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| EstimateError::Other(format!("cannot read the working directory: {e}")))?;
+    let files = FileLayers::discover(&cwd).map_err(|e| EstimateError::Usage(e.to_string()))?;
+    run_with(args, &files)
+}
+
+/// The config files' factors under what the keyword arguments (and variables) gave.
+fn layer(
+    f: &mut FactorArgs,
+    origins: &mut Origins,
+    files: &FileLayers,
+) -> Result<(), EstimateError> {
+    files
+        .fill(f, origins)
+        .map_err(|e| EstimateError::Usage(e.to_string()))
+}
+
+/// [`run`] with the given config files.
+pub fn run_with(args: &[String], files: &FileLayers) -> Result<Output, EstimateError> {
     let argv = std::iter::once("ecotrace".to_string()).chain(args.iter().cloned());
-    let cli = Cli::try_parse_from(argv)
-        .map_err(|e| EstimateError::Usage(e.render().to_string().trim_end().to_string()))?;
+    let usage =
+        |e: clap::Error| EstimateError::Usage(e.render().to_string().trim_end().to_string());
+    let mut cmd = Cli::command();
+    let matches = cmd.try_get_matches_from_mut(argv).map_err(usage)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(usage)?;
+    // The flags were written from keyword arguments: provenance says `region=`, not `--region`.
+    let origins = Origins::from_subcommand_matches(&cmd, &matches, Via::Keyword);
     match cli.command {
         Command::Estimate(args) => {
             let e = match &args.mode {
@@ -70,13 +99,19 @@ pub fn run(args: &[String]) -> Result<Output, EstimateError> {
                     if i.add_to_project.is_some() {
                         return Err(add_to_project());
                     }
-                    cmd_estimate::run_inference(&i.to_options())
+                    let mut o = i.to_options();
+                    o.origins = origins;
+                    layer(&mut o.factors, &mut o.origins, files)?;
+                    cmd_estimate::run_inference(&o)
                 }
                 None => {
                     if args.add_to_project.is_some() {
                         return Err(add_to_project());
                     }
-                    cmd_estimate::run_estimate(&args.to_options())
+                    let mut o = args.to_options();
+                    o.origins = origins;
+                    layer(&mut o.factors, &mut o.origins, files)?;
+                    cmd_estimate::run_estimate(&o)
                 }
             }
             .map_err(classify)?;
@@ -89,7 +124,10 @@ pub fn run(args: &[String]) -> Result<Output, EstimateError> {
             })
         }
         Command::Compare(args) => {
-            let rows = cmd_estimate::run_compare(&args.to_options()).map_err(classify)?;
+            let mut o = args.to_options();
+            o.origins = origins;
+            layer(&mut o.factors, &mut o.origins, files)?;
+            let rows = cmd_estimate::run_compare(&o).map_err(classify)?;
             Ok(Output {
                 json: ecotrace_report::compare_json(&rows),
                 texts: rows
@@ -158,6 +196,73 @@ mod tests {
             "runs",
         ] {
             assert!(matches!(run(&args(a)), Err(EstimateError::Usage(_))), "{a}");
+        }
+    }
+
+    fn assumption<'a>(out: &'a Output, name: &str) -> &'a Value {
+        out.json["assumptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap_or_else(|| panic!("no assumption {name} in {}", out.json))
+    }
+
+    /// keyword > config file > region table > default, with provenance naming the keyword and
+    /// the config key as the CLI names its flag and key.
+    #[test]
+    fn keywords_then_config_then_table_then_default() {
+        let base = "estimate --hardware A100-80GB --hours 1";
+        let none = FileLayers::default();
+        let out = run_with(&args(&format!("{base} --region FR --pue 1.2")), &none).unwrap();
+        assert_eq!(
+            assumption(&out, "pue")["source"],
+            "given by the user (pue=)"
+        );
+        assert_eq!(out.json["region"], "FR");
+        let intensity = assumption(&out, "intensity_g_per_kwh")["source"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(intensity.contains("[zones table, row FR"), "{intensity}");
+        // Nothing given: defaults, said to be.
+        let out = run_with(&args(base), &none).unwrap();
+        let lifetime = assumption(&out, "lifetime_years")["source"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(lifetime.starts_with("default "), "{lifetime}");
+        // The config file under the keywords.
+        let files = FileLayers::from_text(
+            "/p/ecotrace.toml",
+            "region = \"FR\"\npue = 1.4\nlifetime_years = 3\nprice_per_hour = 2\n",
+        )
+        .unwrap();
+        let out = run_with(&args(base), &files).unwrap();
+        assert_eq!(out.json["region"], "FR");
+        assert_eq!(assumption(&out, "pue")["value"], 1.4);
+        assert_eq!(
+            assumption(&out, "pue")["source"],
+            "given by the user (pue in /p/ecotrace.toml)"
+        );
+        assert_eq!(assumption(&out, "lifetime_years")["value"], 3.0);
+        // The file's price is per device-hour, as the CLI reads it.
+        assert_eq!(out.json["cost_usd"].as_f64(), Some(2.0));
+        let out = run_with(
+            &args(&format!("{base} --pue 1.1 --lifetime-years 4")),
+            &files,
+        )
+        .unwrap();
+        assert_eq!(assumption(&out, "pue")["value"], 1.1);
+        assert_eq!(
+            assumption(&out, "lifetime_years")["source"],
+            "given by the user (lifetime_years=)"
+        );
+        // A bad value in the file is a usage error naming the file.
+        let bad = FileLayers::from_text("/p/ecotrace.toml", "pue = \"high\"").unwrap();
+        match run_with(&args(base), &bad) {
+            Err(EstimateError::Usage(m)) => assert!(m.contains("/p/ecotrace.toml"), "{m}"),
+            other => panic!("{other:?}"),
         }
     }
 

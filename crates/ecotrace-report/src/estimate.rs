@@ -22,6 +22,16 @@ fn assumption_json(a: &Assumption) -> Value {
 /// The estimate as `ecotrace estimate --json` prints it.
 pub fn to_json(e: &Estimated) -> Value {
     let f = &e.figures;
+    // The devices' share scales with their embodied figure: its range scales the same way.
+    let devices_range = e
+        .device
+        .as_ref()
+        .and_then(|d| d.accelerator.map(|a| (d, a)))
+        .filter(|(d, _)| d.embodied.kg() > 0.0)
+        .map(|(d, a)| {
+            let per = f.embodied_devices.kg() / d.embodied.kg();
+            (a.embodied_range.0.kg() * per, a.embodied_range.1.kg() * per)
+        });
     let mut v = json!({
         "hardware": e.device.as_ref().map(|d| d.id.clone()),
         "devices": e.device.as_ref().map(|_| e.devices),
@@ -35,6 +45,8 @@ pub fn to_json(e: &Estimated) -> Value {
         "embodied_kgco2e": e.embodied_known.then(|| f.embodied().kg()),
         "embodied": e.embodied_known.then(|| json!({
             "devices_kgco2e": f.embodied_devices.kg(),
+            "devices_low_kgco2e": devices_range.map(|r| r.0),
+            "devices_high_kgco2e": devices_range.map(|r| r.1),
             "host_kgco2e": f.embodied_host.kg(),
             "lifetime_years": e.lifetime.years(),
             "method": "SCI M: embodied × device-hours / lifetime (host: ÷ slots)",
@@ -278,6 +290,8 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String, serde_jso
                     "release_year": a.release_year, "spec_source": a.spec_source,
                     "embodied_kgco2e": a.embodied.kg(), "embodied_estimated": a.embodied_estimated,
                     "embodied_range_kgco2e": [a.embodied_range.0.kg(), a.embodied_range.1.kg()],
+                    "embodied_low_kgco2e": a.embodied_range.0.kg(),
+                    "embodied_high_kgco2e": a.embodied_range.1.kg(),
                     "embodied_basis": a.embodied_basis, "embodied_source": a.embodied_source,
                     "license": a.license, "notes": a.notes,
                 })

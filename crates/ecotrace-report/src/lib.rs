@@ -40,6 +40,7 @@ mod summary;
 mod svg;
 mod table;
 mod text;
+mod zones;
 
 pub use aggregate::{aggregate, aggregate_with, is_failed, Group, GroupBy};
 pub use codecarbon::{
@@ -72,3 +73,4 @@ pub use serving::{
 };
 pub use show::{show_json, show_run};
 pub use summary::{live_line, run_summary};
+pub use zones::data_zones;

@@ -155,7 +155,20 @@ fn footprint_lines(out: &mut String, r: &RunRecord) {
     }
     if let (Some(c), Some(u)) = (r.cost, &r.cost_used) {
         let basis = match (u.basis, u.usd_per_hour, u.usd_per_kwh) {
-            (CostBasis::Instance, Some(p), _) => format!("instance rental at {} USD/h", num(p)),
+            (CostBasis::Instance, Some(p), _) => {
+                let n = u.devices.unwrap_or(1.0);
+                // A count of devices, written as counted (`2`, not `2.00`).
+                let count = if n.fract() == 0.0 {
+                    format!("{n:.0}")
+                } else {
+                    num(n)
+                };
+                format!(
+                    "instance rental at {} USD per device-hour × {count} device{}",
+                    num(p),
+                    if n == 1.0 { "" } else { "s" }
+                )
+            }
             (CostBasis::Electricity, _, Some(p)) => {
                 format!("electricity only at {} USD/kWh", num(p))
             }

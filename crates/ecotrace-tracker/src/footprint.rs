@@ -55,12 +55,15 @@ pub fn resolve(
         (Some(p), _) => Some(CostUsed {
             basis: CostBasis::Instance,
             usd_per_hour: Some(p.value),
+            // Set from the devices the run uses ([`update_shares`]).
+            devices: Some(1.0),
             usd_per_kwh: None,
-            source: format!("{}, USD per hour of the machine", p.provenance),
+            source: format!("{}, USD per device-hour", p.provenance),
         }),
         (None, Some(p)) => Some(CostUsed {
             basis: CostBasis::Electricity,
             usd_per_hour: None,
+            devices: None,
             usd_per_kwh: Some(p.value),
             source: format!("{}; electricity only", p.provenance),
         }),
@@ -74,6 +77,18 @@ pub fn resolve(
         offsite_source: water.offsite_source,
         cost,
     })
+}
+
+/// A price per device-hour (`--price-per-hour`) is charged for each accelerator the run uses
+/// (`accelerators`), or once for the machine when it uses none.
+fn charge_devices(r: &mut RunRecord, accelerators: usize) {
+    if let Some(c) = r
+        .cost_used
+        .as_mut()
+        .filter(|c| c.basis == CostBasis::Instance)
+    {
+        c.devices = Some(accelerators.max(1) as f64);
+    }
 }
 
 /// The embodied-carbon items of the hardware a run found: each GPU the catalog knows, the CPU
@@ -116,6 +131,8 @@ pub fn embodied_items(
                     device: format!("gpu{i}"),
                     hardware: a.name.clone(),
                     device_embodied,
+                    device_low: Some(a.embodied_range.0 * a.per_device()),
+                    device_high: Some(a.embodied_range.1 * a.per_device()),
                     lifetime,
                     share: Fraction::ONE,
                     estimated: a.embodied_estimated,
@@ -139,6 +156,8 @@ pub fn embodied_items(
                 host.cpu_model.clone()
             },
             device_embodied: cpu.embodied * f64::from(sockets),
+            device_low: None,
+            device_high: None,
             lifetime,
             share: Fraction::ONE,
             estimated: cpu.estimated,
@@ -163,6 +182,8 @@ pub fn embodied_items(
             device: "host".into(),
             hardware: h.name.clone(),
             device_embodied: h.embodied * fraction,
+            device_low: None,
+            device_high: None,
             lifetime,
             share: Fraction::ONE,
             estimated: h.estimated,
@@ -188,6 +209,7 @@ pub fn update_shares(r: &mut RunRecord) {
         for i in &mut r.embodied_items {
             i.share = Fraction::ONE;
         }
+        charge_devices(r, r.host.gpus.len());
         return;
     }
     let gpu_used = |dev: &str| {
@@ -219,6 +241,14 @@ pub fn update_shares(r: &mut RunRecord) {
     for (n, u) in &gpu_items {
         r.embodied_items[*n].share = if *u { Fraction::ONE } else { Fraction::ZERO };
     }
+    let used_gpus = r
+        .components
+        .iter()
+        .filter(|c| c.component == ComponentKind::Gpu && c.energy.joules() > 0.0)
+        .map(|c| c.device.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    charge_devices(r, used_gpus);
     for i in &mut r.embodied_items {
         match i.component {
             EmbodiedKind::Cpu => i.share = Fraction::new(cpu_share).unwrap_or(Fraction::ONE),
@@ -277,6 +307,13 @@ mod tests {
         // Three GPUs of an eight-slot host.
         assert!((items[3].device_embodied.kg() - server.embodied.kg() * 3.0 / 8.0).abs() < 1e-9);
         assert!((items[2].device_embodied.kg() - 200.0).abs() < 1e-9);
+        // An accelerator carries its catalog range as numbers; the CPU and host have none.
+        let a100 = ecotrace_data::accelerator_for_device("NVIDIA A100-SXM4-80GB").unwrap();
+        assert_eq!(items[0].device_low, Some(a100.embodied_range.0));
+        assert_eq!(items[0].device_high, Some(a100.embodied_range.1));
+        assert!(items[0].device_low.unwrap() <= items[0].device_embodied);
+        assert!(items[0].device_embodied <= items[0].device_high.unwrap());
+        assert!(items[2].device_low.is_none() && items[3].device_high.is_none());
     }
 
     #[test]
@@ -398,11 +435,33 @@ mod tests {
         r.recompute();
         let e = r.embodied.unwrap();
         assert!(e.kg() > 0.0);
-        // Machine scope charges everything.
+        // A price per device-hour is charged for each GPU used (gpu0 here), for one hour.
+        let given = FactorArgs {
+            price_per_hour: Some(2.5),
+            ..Default::default()
+        };
+        let o = Origins::default();
+        let place = ecotrace_factors::resolve_place(None, &given, &o).unwrap();
+        r.cost_used = resolve(&place, &given, &o).unwrap().cost;
+        update_shares(&mut r);
+        r.recompute();
+        assert_eq!(r.cost.unwrap().usd(), 2.5);
+        r.components[2].energy = Energy::from_kwh(0.2);
+        update_shares(&mut r);
+        r.recompute();
+        assert_eq!(r.cost.unwrap().usd(), 5.0);
+        // No accelerator used: the machine is the one device.
+        r.components.retain(|c| c.component != ComponentKind::Gpu);
+        update_shares(&mut r);
+        r.recompute();
+        assert_eq!(r.cost.unwrap().usd(), 2.5);
+        // Machine scope charges everything: the four GPUs.
         r.scope = Scope::Machine;
         update_shares(&mut r);
         assert_eq!(share(&r, "gpu1"), 1.0);
         assert_eq!(share(&r, "host"), 1.0);
+        r.recompute();
+        assert_eq!(r.cost.unwrap().usd(), 10.0);
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod cmd_run;
 mod cmd_serve;
 
 use anyhow::{Context, Result};
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use clap::{CommandFactory, FromArgMatches};
 use ecotrace_core::{Phase, RunStatus};
 use ecotrace_ledger::{Ledger, RunFilter};
 use ecotrace_report::{Format, GroupBy};
@@ -37,7 +37,7 @@ fn main() {
     let mut cmd = Cli::command();
     let matches = cmd.get_matches_mut();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let origins = subcommand_origins(&cmd, &matches);
+    let origins = Origins::from_subcommand_matches(&cmd, &matches, Via::Flag);
     let code = match dispatch(cli, origins) {
         Ok(code) => code,
         Err(e) => {
@@ -52,32 +52,13 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Where each option of the (innermost) subcommand came from: a flag or a variable.
-fn subcommand_origins(cli: &clap::Command, m: &ArgMatches) -> Origins {
-    let mut cmd = cli;
-    let mut m = m;
-    while let Some((name, sub)) = m.subcommand() {
-        match cmd.find_subcommand(name) {
-            Some(c) => cmd = c,
-            None => break,
-        }
-        m = sub;
-    }
-    Origins::from_matches(cmd, m, Via::Flag)
-}
-
-/// The estimator's factor options with the config files' under them. A config file's
-/// `price_per_hour` is per hour of the machine (`run`), not per device-hour: it is not taken.
+/// The estimator's factor options with the config files' under them.
 fn estimate_factors(
     f: &mut ecotrace_factors::FactorArgs,
     origins: &mut Origins,
     files: &FileLayers,
 ) -> Result<()> {
-    let had_price = f.price_per_hour.is_some();
     files.fill(f, origins).map_err(TrackError::from)?;
-    if !had_price {
-        f.price_per_hour = None;
-    }
     Ok(())
 }
 
@@ -549,7 +530,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
         }
         Command::Data(args) => match args.what {
             DataWhat::Zones { json } => {
-                print_out(&data_zones(json)?);
+                print_out(&ecotrace_report::data_zones(json));
                 Ok(0)
             }
             DataWhat::Hardware { json, cpus } => {
@@ -799,118 +780,4 @@ fn doctor(s: &MeasureSettings) -> String {
         place: &s.place,
         notes: &s.notes,
     })
-}
-
-fn data_zones(json: bool) -> Result<String> {
-    use std::fmt::Write;
-    let zones = ecotrace_data::zones();
-    let regions = ecotrace_data::cloud_regions();
-    if json {
-        let z: Vec<_> = zones
-            .iter()
-            .map(|z| {
-                serde_json::json!({
-                    "id": z.id, "name": z.name, "g_per_kwh": z.intensity.g_per_kwh(),
-                    "basis": "lifecycle",
-                    "direct_g_per_kwh": z.direct.map(|d| d.g_per_kwh()),
-                    "year": z.year, "source": z.source, "license": z.license,
-                })
-            })
-            .collect();
-        let m: Vec<_> = ecotrace_data::grid_mappings()
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "id": m.id, "name": m.name, "grid_zone": m.grid_zone, "source": m.source,
-                })
-            })
-            .collect();
-        let c: Vec<_> = regions
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "id": format!("{}:{}", r.provider, r.region), "location": r.location,
-                    "zone": r.zone, "g_per_kwh": r.intensity.map(|i| i.g_per_kwh()),
-                    "year": r.intensity_year, "source": r.intensity_source,
-                    "pue": r.pue.map(|p| p.value()), "pue_source": r.pue_source,
-                    "wue_l_per_kwh": r.wue_l_per_kwh, "wue_source": r.wue_source,
-                    "figures_year": r.year, "license": r.license,
-                })
-            })
-            .collect();
-        return Ok(serde_json::to_string_pretty(
-            &serde_json::json!({ "zones": z, "served_by": m, "cloud_regions": c }),
-        )?);
-    }
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "{:<16} {:>10} {:>7}  {:<5} {:<32} source",
-        "zone", "life-cycle", "direct", "year", "name"
-    );
-    for z in zones {
-        let _ = writeln!(
-            o,
-            "{:<16} {:>10.1} {:>7}  {:<5} {:<32} {}",
-            z.id,
-            z.intensity.g_per_kwh(),
-            z.direct
-                .map_or_else(|| "-".to_string(), |d| format!("{:.1}", d.g_per_kwh())),
-            z.year,
-            truncate(&z.name, 32),
-            z.source
-        );
-    }
-    let _ = writeln!(
-        o,
-        "\nIntensities in gCO2e/kWh; `-`: the source publishes a life-cycle figure only.\n\n{:<10} {:<16} {:<24} why",
-        "id", "grid zone", "name"
-    );
-    for m in ecotrace_data::grid_mappings() {
-        let _ = writeln!(
-            o,
-            "{:<10} {:<16} {:<24} {}",
-            m.id,
-            m.grid_zone,
-            truncate(&m.name, 24),
-            m.source
-        );
-    }
-    let _ = writeln!(
-        o,
-        "\n{:<34} {:<12} {:>9} {:>5} {:>5}  {:<36} location",
-        "cloud region", "zone", "life-cycle", "PUE", "year", "licence"
-    );
-    for r in regions {
-        let _ = writeln!(
-            o,
-            "{:<34} {:<12} {:>9} {:>5} {:>5}  {:<36} {}",
-            format!("{}:{}", r.provider, r.region),
-            r.zone,
-            r.intensity
-                .map(|i| format!("{:.1}", i.g_per_kwh()))
-                .unwrap_or_else(|| "-".into()),
-            r.pue
-                .map(|p| format!("{:.2}", p.value()))
-                .unwrap_or_else(|| "-".into()),
-            r.year,
-            truncate(&r.license, 36),
-            r.location
-        );
-    }
-    let _ = writeln!(
-        o,
-        "\nCloud regions: year and licence of the row's PUE and WUE (intensities are their zone's). Sources and licences: docs/data.md, `ecotrace data licenses`"
-    );
-    Ok(o)
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n - 1).collect();
-        t.push('…');
-        t
-    }
 }

@@ -68,6 +68,18 @@ fn estimate_from_hardware_and_time_as_json() {
         f(emb, "devices_kgco2e") + f(emb, "host_kgco2e")
     ));
     assert!(f(&v, "embodied_kgco2e") > 0.0);
+    // The devices' uncertainty range, as numbers: the catalog row's range, scaled as the figure.
+    let a100 = ecotrace_data::accelerator("A100-80GB").unwrap();
+    let scale = f(emb, "devices_kgco2e") / a100.embodied.kg();
+    assert!(close(
+        f(emb, "devices_low_kgco2e"),
+        a100.embodied_range.0.kg() * scale
+    ));
+    assert!(close(
+        f(emb, "devices_high_kgco2e"),
+        a100.embodied_range.1.kg() * scale
+    ));
+    assert!(f(emb, "devices_low_kgco2e") < f(emb, "devices_high_kgco2e"));
     // Water: both parts; no WUE for a country (no facility named), so all off site.
     assert_eq!(v["water"]["onsite_l"].as_f64(), Some(0.0));
     assert!(close(f(&v, "water_l"), f(&v["water"], "offsite_l")));

@@ -206,6 +206,64 @@ fn factor_layering_flag_env_config_table_default() {
     assert_eq!(assumption(&est, "lifetime_years")["value"], 3.0);
 }
 
+/// `price_per_hour` means USD per device-hour in `run` and in `estimate`, from a flag or from the
+/// config file: a run on no accelerator is charged it once (the machine), an estimate once per
+/// device.
+#[test]
+fn price_per_hour_is_per_device_hour_in_run_and_estimate() {
+    let env = Env::new();
+    let file = env.dir.path().join("ecotrace.toml");
+    std::fs::write(&file, "price_per_hour = 3.6\n").unwrap();
+    let out = env
+        .cmd()
+        .args(["run", "--json", "--quiet", "--", "sleep", "0.5"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["cost"]["basis"], "instance");
+    assert_eq!(r["cost"]["usd_per_hour"], 3.6);
+    assert_eq!(r["cost"]["devices"], 1.0);
+    let dur = r["duration_s"].as_f64().unwrap();
+    let cost = r["cost_usd"].as_f64().unwrap();
+    assert!(
+        (cost - 3.6 * dur / 3600.0).abs() < 1e-12,
+        "{cost} for {dur} s"
+    );
+    assert!(
+        r["cost"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("price_per_hour in"),
+        "{}",
+        r["cost"]["source"]
+    );
+    // The same file's price in an estimate: per device-hour, for each of the 2 devices.
+    let est = env.json(&[
+        "estimate",
+        "--hardware",
+        "T4",
+        "--devices",
+        "2",
+        "--hours",
+        "10",
+        "--json",
+    ]);
+    assert_eq!(est["cost"]["basis"], "instance");
+    assert!(
+        (est["cost_usd"].as_f64().unwrap() - 3.6 * 2.0 * 10.0).abs() < 1e-9,
+        "{est}"
+    );
+    assert!(
+        est["cost"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("USD per device-hour"),
+        "{}",
+        est["cost"]["source"]
+    );
+}
+
 #[test]
 fn a_misspelled_option_is_a_usage_error_and_nothing_is_recorded() {
     let env = Env::new();

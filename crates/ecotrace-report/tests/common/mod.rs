@@ -96,6 +96,8 @@ pub fn embodied_item(
         device: device.to_string(),
         hardware: hardware.to_string(),
         device_embodied: CarbonMass::from_kg(kg),
+        device_low: None,
+        device_high: None,
         lifetime: Lifetime::from_years(5.0).unwrap(),
         share: Fraction::new(share).unwrap(),
         estimated,
@@ -234,6 +236,7 @@ pub fn finished() -> RunRecord {
         cost_used: Some(CostUsed {
             basis: CostBasis::Electricity,
             usd_per_hour: None,
+            devices: None,
             usd_per_kwh: Some(0.25),
             source: "given by the user (--electricity-price)".to_string(),
         }),
@@ -392,6 +395,7 @@ pub fn interrupted() -> RunRecord {
     r.cost_used = Some(CostUsed {
         basis: CostBasis::Instance,
         usd_per_hour: Some(0.526),
+        devices: Some(1.0),
         usd_per_kwh: None,
         source: "AWS g4dn.xlarge on-demand, us-east-1, 2026-01-21".to_string(),
     });
