@@ -73,6 +73,7 @@ def test_factors_layer_as_in_the_cli(cli, monkeypatch, tmp_path):
     e = ecotrace.estimate(**args, pue=1.2, region="DE")
     assert (_value(e, "pue"), _source(e, "pue")) == (1.2, "given by the user (pue=)")
     assert e.region == "DE"
+    monkeypatch.delenv("ECOTRACE_PUE")
     toml.write_text("pue = 'high'\n")
     with pytest.raises(ValueError, match="ecotrace.toml"):
         ecotrace.estimate(**args)

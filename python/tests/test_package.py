@@ -38,3 +38,19 @@ def test_the_native_core_is_built_for_the_stable_abi():
     from ecotrace import _ecotrace
 
     assert _ecotrace.__file__.endswith(".abi3.so"), _ecotrace.__file__
+
+
+def test_the_wheel_carries_the_licence_and_the_third_party_notices():
+    """The installed distribution ships LICENSE and THIRD_PARTY_NOTICES.md (PEP 639
+    `.dist-info/licenses/`), the same files as the repository's, and states the licences."""
+    from importlib import metadata
+
+    dist = metadata.distribution("ecotrace")
+    repo = Path(__file__).resolve().parents[2]
+    for name in ("LICENSE", "THIRD_PARTY_NOTICES.md"):
+        shipped = dist.read_text(f"licenses/{name}")
+        assert shipped, f"{name} is not in the installed wheel"
+        assert shipped == (repo / name).read_text(), name
+    assert "THIRD_PARTY_NOTICES.md" in dist.metadata.get_all("License-File")
+    expression = dist.metadata["License-Expression"]
+    assert "Apache-2.0" in expression and "ODbL-1.0" in expression

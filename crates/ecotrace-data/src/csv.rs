@@ -143,7 +143,7 @@ impl<'a> Iterator for Records<'a> {
         let mut started = false;
         while self.i < b.len() {
             match b[self.i] {
-                b'"' if field.as_deref().map_or(true, str::is_empty) => {
+                b'"' if matches!(field.as_deref(), None | Some("")) => {
                     started = true;
                     self.i += 1;
                     // An empty quoted field is still a field.
