@@ -90,8 +90,15 @@ pub fn estimate_record(
             device: format!("{} × {}", e.devices, d.id),
             hardware: d.name.clone(),
             device_embodied: d.embodied * e.devices,
-            device_low: d.accelerator.map(|a| a.embodied_range.0 * e.devices),
-            device_high: d.accelerator.map(|a| a.embodied_range.1 * e.devices),
+            // The catalog row's range, scaled as the device's figure is.
+            device_low: d
+                .accelerator
+                .filter(|a| a.embodied.kg() > 0.0)
+                .map(|a| a.embodied_range.0 * (e.devices * d.embodied.kg() / a.embodied.kg())),
+            device_high: d
+                .accelerator
+                .filter(|a| a.embodied.kg() > 0.0)
+                .map(|a| a.embodied_range.1 * (e.devices * d.embodied.kg() / a.embodied.kg())),
             lifetime,
             share: Fraction::ONE,
             estimated: d.embodied_estimated,
