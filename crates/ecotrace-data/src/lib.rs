@@ -15,8 +15,11 @@
 //!
 //! Every row carries its upstream source, year and licence; docs/data.md says where each table
 //! comes from and which source was picked where they disagree. The crate is pure: the CSV files
-//! under `data/` are compiled in with `include_str!` and parsed once, on first use. A parse error
-//! in bundled data is a bug (the tests parse every file) and panics.
+//! under `data/` are compiled in with `include_str!` and parsed once, on first use. A lookup of
+//! one zone or one off-site water factor before anything needed the whole table (what `ecotrace
+//! run` does) reads that row alone: the text is scanned and only the matching rows are kept, so a
+//! run does not hold the whole tables in memory. A parse error in bundled data is a bug (the
+//! tests parse every file, and check each row read alone against the whole table) and panics.
 
 mod cloud;
 mod cpu;
