@@ -284,12 +284,17 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             let grid = match ecotrace_report::GridHours::span(&run) {
                 Some((from, n)) if matches!(format, Format::Table | Format::Html) => {
                     let basis = run.intensity.grid_basis.unwrap_or_default();
+                    // An unreadable imported series costs the view, not the run's page.
                     ecotrace_tracker::hourly::HourlyCharge::values(
                         &run.intensity.zone,
                         basis,
                         from,
                         n,
-                    )?
+                    )
+                    .unwrap_or_else(|e| {
+                        eprintln!("ecotrace: warning: the grid around the run is not shown: {e}");
+                        None
+                    })
                     .map(|h| ecotrace_report::GridHours {
                         zone: h.zone,
                         basis: run.intensity.grid_basis,

@@ -101,7 +101,7 @@ fn show_draws_the_grid_around_an_hourly_run_and_the_best_start() {
     }
     let f = e.path("fr.csv");
     std::fs::write(&f, csv).unwrap();
-    e.ok(&["data", "import-hourly", f.to_str().unwrap()]);
+    let imported = e.ok(&["data", "import-hourly", f.to_str().unwrap()]);
     let r = run_json(&e, &["--region", "FR"]);
     assert_eq!(r["intensity"]["resolution"], "hourly", "{r}");
     let id = r["id"].as_str().unwrap();
@@ -130,4 +130,19 @@ fn show_draws_the_grid_around_an_hourly_run_and_the_best_start() {
     let y = run_json(&e, &["--region", "DE"]);
     let text = e.ok(&["show", y["id"].as_str().unwrap()]);
     assert!(!text.contains("grid intensity by hour"), "{text}");
+    // A damaged imported series costs the view, with a warning, not the run's page.
+    let lca = imported
+        .lines()
+        .find(|l| l.contains("(life-cycle)"))
+        .and_then(|l| l.split("stored in ").nth(1))
+        .unwrap_or_else(|| panic!("{imported}"));
+    std::fs::write(lca.trim(), "datetime_utc,g_per_kwh\nnot a time,1\n").unwrap();
+    let o = e.run(&["show", id]);
+    let err = common::stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("the grid around the run is not shown"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("grid intensity by hour"));
 }
