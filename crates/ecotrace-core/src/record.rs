@@ -323,6 +323,48 @@ impl std::str::FromStr for GridBasis {
     }
 }
 
+/// Which emissions an intensity stands for: the **average** of all the electricity in the grid
+/// (every bundled figure, Electricity Maps, the UK Carbon Intensity API) or the **marginal**
+/// plant that answers a change in demand (WattTime's MOER). The two are not comparable: a plan
+/// or a record says which it uses and never mixes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EmissionSignal {
+    #[default]
+    Average,
+    Marginal,
+}
+
+impl EmissionSignal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmissionSignal::Average => "average",
+            EmissionSignal::Marginal => "marginal",
+        }
+    }
+}
+
+/// What a live grid-intensity provider gave a run: the figure charged, or why the bundled one
+/// was charged instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveIntensity {
+    /// `electricitymaps`, `ukci` or `watttime`.
+    pub provider: String,
+    /// The provider's zone or region asked.
+    pub zone: String,
+    /// `used`, or `fallback` when the bundled figure was charged.
+    pub status: String,
+    /// Why the bundled figure was charged (a `fallback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The start of the provider's period (a `used` figure), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// Whether the answer came from the on-disk cache.
+    #[serde(default)]
+    pub cached: bool,
+}
+
 /// Whether a run was charged a yearly average or hour by hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -354,6 +396,13 @@ pub struct IntensityUsed {
     /// The hourly series charged, when `resolution` is `hourly`.
     #[serde(default)]
     pub series: Option<String>,
+    /// `average` (every bundled figure) or `marginal` (WattTime); records before this field:
+    /// `average`.
+    #[serde(default)]
+    pub signal: EmissionSignal,
+    /// The live provider configured for the run, if any: what it gave, or why it was not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveIntensity>,
 }
 
 /// The PUE used for a run, with its provenance.

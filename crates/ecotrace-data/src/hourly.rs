@@ -316,3 +316,16 @@ mod tests {
         assert_eq!(hourly_zone("US-NW-BPAT"), None);
     }
 }
+
+/// What a live grid-intensity provider gave a plan (fetched by the caller, see
+/// `ecotrace_tracker::live::plan_series`): one series per region it answered for, on the
+/// plan's basis, and what a reader should know (failures, the signal).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveSeries {
+    pub series: Vec<UserSeries>,
+    pub notes: Vec<String>,
+    /// `Marginal` only when every region has a marginal series (WattTime); never a mix.
+    pub signal: ecotrace_core::EmissionSignal,
+    /// The earliest end of the series (a deadline left to the forecast's horizon).
+    pub end: Option<DateTime<Utc>>,
+}

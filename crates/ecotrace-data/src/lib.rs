@@ -45,7 +45,9 @@ pub use hardware::{
     accelerator, accelerator_for_device, accelerators, embodied_ref, embodied_refs, Accelerator,
     EmbodiedRef,
 };
-pub use hourly::{hourly, hourly_series, hourly_zone, HourlySeries, HourlyZoneMapping, UserSeries};
+pub use hourly::{
+    hourly, hourly_series, hourly_zone, HourlySeries, HourlyZoneMapping, LiveSeries, UserSeries,
+};
 pub use licenses::{bundled_tables, BundledTable};
 pub use prices::{
     closest_instances, instance_by_type, instance_price, instances_in, prices, InstancePrice,

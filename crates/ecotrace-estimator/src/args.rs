@@ -342,6 +342,10 @@ pub struct PlanArgs {
     /// Energy of the job in kWh, to state the saving in kgCO2e
     #[arg(long, value_name = "E", conflicts_with = "hardware")]
     pub energy_kwh: Option<f64>,
+
+    // A live provider's history and forecast instead of the bundled profile.
+    #[command(flatten)]
+    pub provider: ecotrace_factors::ProviderArgs,
 }
 
 impl PlanArgs {

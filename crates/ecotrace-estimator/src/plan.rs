@@ -89,6 +89,9 @@ pub struct Plan {
     pub time_shifted: bool,
     /// `lifecycle` or `direct`.
     pub basis: &'static str,
+    /// `average` (every bundled series, Electricity Maps, UK Carbon Intensity) or `marginal`
+    /// (WattTime's MOER, when every region was planned on it): never a mix.
+    pub signal: &'static str,
     pub duration_hours: usize,
     pub start_after: String,
     pub deadline: String,
@@ -226,14 +229,23 @@ fn sources<'a>(zone: &str, basis: GridBasis, user: &'a [UserSeries]) -> Vec<Sour
             let full_year = u.first_hour == Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).unwrap()
                 && u.values.len() >= hours_in_year(y)
                 && u.values[..hours_in_year(y)].iter().all(|v| v.is_finite());
+            // A live provider's series (`live: ...`, see `ecotrace_tracker::live`) says so.
+            let (source, license) = if u.source.starts_with("live:") {
+                (u.source.clone(), "the provider's terms of use".into())
+            } else {
+                (
+                    format!("imported: {}", u.source),
+                    "as imported by the user".into(),
+                )
+            };
             Source {
                 first: u.first_hour,
                 hours: u.values.len(),
                 values: std::borrow::Cow::Borrowed(&u.values[..]).into(),
                 bundled: None,
                 year: y,
-                source: format!("imported: {}", u.source),
-                license: "as imported by the user".into(),
+                source,
+                license,
                 full_year,
             }
         })
@@ -582,6 +594,7 @@ pub fn plan(opts: &PlanOptions, now: DateTime<Utc>, user: &[UserSeries]) -> Resu
         mean_g_per_kwh: best.mean_g_per_kwh,
         time_shifted: best.time_shifted,
         basis: basis.as_str(),
+        signal: "average",
         duration_hours: len,
         start_after: rfc3339(start_after),
         deadline: rfc3339(deadline),
@@ -599,6 +612,61 @@ pub fn plan(opts: &PlanOptions, now: DateTime<Utc>, user: &[UserSeries]) -> Resu
     })
 }
 
+/// The plan with a live provider's series: `live(from, to, basis)` fetches them (the caller's
+/// network code, e.g. `ecotrace_tracker::live::plan_series`) for the window the options ask for.
+/// They come before the imported and bundled series; without a `--deadline`, the end of the live
+/// data is the deadline. A plan that could not use them says why; one planned on marginal series
+/// has `signal: marginal`.
+pub fn plan_with_live(
+    opts: &PlanOptions,
+    now: DateTime<Utc>,
+    user: &[UserSeries],
+    live: impl FnOnce(DateTime<Utc>, DateTime<Utc>, GridBasis) -> ecotrace_data::LiveSeries,
+) -> Result<Plan> {
+    // The window the planner searches, from the same options.
+    let base = plan(opts, now, user)?;
+    let (from, to) = (base.start_time_after(), base.deadline_time());
+    let basis = parse_basis(opts.basis.as_deref())?;
+    let live = live(from, to, basis);
+    let mut opts = opts.clone();
+    let mut notes = live.notes.clone();
+    let len = Duration::hours(base.duration_hours as i64);
+    if let Some(end) = live.end.filter(|e| *e < to && *e >= from + len) {
+        if opts.deadline.is_none() {
+            opts.deadline = Some(rfc3339(end));
+            notes.push(format!(
+                "no --deadline given: the end of the live data ({}) is the deadline",
+                rfc3339(end)
+            ));
+        }
+    }
+    let series: Vec<UserSeries> = live.series.iter().chain(user).cloned().collect();
+    let mut p = plan(&opts, now, &series)?;
+    let planned_live = p.profile_year.is_none() && !live.series.is_empty();
+    if !live.series.is_empty() && !planned_live {
+        notes.push(format!(
+            "the live data ends at {}, before the deadline: planned on the typical profile (give a \
+             deadline within the live data to plan on it)",
+            live.end.map(rfc3339).unwrap_or_default()
+        ));
+    }
+    if planned_live && live.signal == ecotrace_core::EmissionSignal::Marginal {
+        p.signal = "marginal";
+    }
+    p.notes.extend(notes);
+    Ok(p)
+}
+
+impl Plan {
+    fn start_time_after(&self) -> DateTime<Utc> {
+        parse_time(&self.start_after).expect("a plan's own time")
+    }
+
+    fn deadline_time(&self) -> DateTime<Utc> {
+        parse_time(&self.deadline).expect("a plan's own time")
+    }
+}
+
 /// The plan as JSON.
 pub fn plan_json(p: &Plan) -> Value {
     serde_json::to_value(p).expect("a plan serialises")
@@ -611,6 +679,11 @@ pub fn plan_text(p: &Plan) -> String {
         "direct"
     } else {
         "life-cycle"
+    };
+    let basis = if p.signal == "marginal" {
+        "marginal emissions (MOER), not comparable with average intensities"
+    } else {
+        basis
     };
     let _ = writeln!(
         o,

@@ -54,6 +54,37 @@ pub struct FactorArgs {
     pub electricity_price: Option<f64>,
 }
 
+/// A live grid-intensity provider, opt-in (`run`, `doctor`, `plan`, the Python `Tracker`; config
+/// keys `grid_provider`, `grid_provider_url`, `grid_provider_zone`). Credentials come from the
+/// provider's own variables (`ELECTRICITYMAPS_API_KEY`, `WATTTIME_USERNAME`/`WATTTIME_PASSWORD`);
+/// whatever fails, the bundled figures are used and the output says why (docs/planning.md).
+#[derive(Debug, Args, Default, Clone, PartialEq)]
+pub struct ProviderArgs {
+    /// Live grid intensity from electricitymaps (ELECTRICITYMAPS_API_KEY), ukci (UK Carbon
+    /// Intensity, direct basis, no key) or watttime (marginal MOER, WATTTIME_USERNAME and
+    /// WATTTIME_PASSWORD); asked for at most 2 s, answers cached [default: none: the bundled data]
+    #[arg(
+        long,
+        env = "ECOTRACE_GRID_PROVIDER",
+        value_name = "electricitymaps|ukci|watttime|none"
+    )]
+    pub grid_provider: Option<String>,
+
+    /// The provider's base URL, instead of its public one (a proxy or a mirror)
+    #[arg(long, env = "ECOTRACE_GRID_PROVIDER_URL", value_name = "URL")]
+    pub grid_provider_url: Option<String>,
+
+    /// The provider's zone for the region, when its name differs from ecotrace's (WattTime
+    /// regions such as CAISO_NORTH, a UK Carbon Intensity region id 1-17); REGION=ZONE pairs,
+    /// comma-separated, for several regions
+    #[arg(
+        long,
+        env = "ECOTRACE_GRID_PROVIDER_ZONE",
+        value_name = "ZONE|REGION=ZONE,..."
+    )]
+    pub grid_provider_zone: Option<String>,
+}
+
 /// Options that decide what is measured and how it is turned into carbon (`run`, `doctor`,
 /// `agent`, the Python `Tracker`). Each can also be set in `ecotrace.toml` (its id: the name with
 /// `_` for `-`, `tags` as a table) or through its `ECOTRACE_*` variable; flags win.
@@ -102,6 +133,9 @@ pub struct MeasureArgs {
     #[command(flatten)]
     pub factors: FactorArgs,
 
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+
     /// Where each option given came from (filled by whoever parsed them).
     #[arg(skip)]
     pub origins: Origins,
@@ -132,6 +166,20 @@ impl OptionGroup for FactorArgs {
     }
 }
 
+impl OptionGroup for ProviderArgs {
+    fn given_ids(&self) -> Vec<&'static str> {
+        let set = [
+            ("grid_provider", self.grid_provider.is_some()),
+            ("grid_provider_url", self.grid_provider_url.is_some()),
+            ("grid_provider_zone", self.grid_provider_zone.is_some()),
+        ];
+        set.into_iter()
+            .filter(|(_, s)| *s)
+            .map(|(id, _)| id)
+            .collect()
+    }
+}
+
 impl OptionGroup for MeasureArgs {
     fn given_ids(&self) -> Vec<&'static str> {
         let set = [
@@ -150,6 +198,7 @@ impl OptionGroup for MeasureArgs {
             .map(|(id, _)| id)
             .collect();
         ids.extend(self.factors.given_ids());
+        ids.extend(self.provider.given_ids());
         ids
     }
 }

@@ -260,7 +260,7 @@ impl Place {
     pub fn intensity_basis(&self) -> IntensityBasis {
         match self.intensity.provenance {
             Provenance::Given(_) => IntensityBasis::User,
-            Provenance::Table(_) => IntensityBasis::Zone,
+            Provenance::Table(_) | Provenance::Live(_) => IntensityBasis::Zone,
             Provenance::Default { .. } => IntensityBasis::WorldDefault,
         }
     }
@@ -292,6 +292,8 @@ impl Place {
             grid_basis: self.grid_basis(),
             resolution: Default::default(),
             series: None,
+            signal: Default::default(),
+            live: None,
         }
     }
 

@@ -110,6 +110,9 @@ pub enum Provenance {
     Table(TableRow),
     /// Chosen for the user: why, and the table row it is, if it is one (the world average).
     Default { why: String, row: Option<TableRow> },
+    /// Asked of a live provider the user configured: what was asked and answered
+    /// (`live: Electricity Maps API v3 carbon-intensity/latest, zone FR, ...`).
+    Live(String),
 }
 
 impl Provenance {
@@ -133,7 +136,7 @@ impl Provenance {
         match self {
             Provenance::Table(r) => Some(r),
             Provenance::Default { row, .. } => row.as_ref(),
-            Provenance::Given(_) => None,
+            Provenance::Given(_) | Provenance::Live(_) => None,
         }
     }
 }
@@ -145,6 +148,7 @@ impl fmt::Display for Provenance {
             Provenance::Table(r) => r.fmt(f),
             Provenance::Default { why, row: None } => write!(f, "default {why}"),
             Provenance::Default { why, row: Some(r) } => write!(f, "default {why}: {r}"),
+            Provenance::Live(what) => f.write_str(what),
         }
     }
 }

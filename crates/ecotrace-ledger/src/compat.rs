@@ -130,6 +130,8 @@ fn template() -> Map<String, Value> {
             grid_basis: None,
             resolution: Default::default(),
             series: None,
+            signal: Default::default(),
+            live: None,
         },
         operational: CarbonMass::ZERO,
         embodied: None,

@@ -652,6 +652,8 @@ fn record(
         grid_basis: None,
         resolution: Default::default(),
         series: None,
+        signal: Default::default(),
+        live: None,
     };
     let mut tags = BTreeMap::new();
     tags.insert("imported_from".to_string(), "codecarbon".to_string());

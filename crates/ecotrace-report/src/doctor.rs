@@ -40,6 +40,19 @@ pub struct Doctor<'a> {
     pub in_use: Vec<DoctorDevice>,
     pub place: &'a Place,
     pub notes: &'a [String],
+    /// The live grid-intensity provider configured, if any, and whether it answered.
+    pub live: Option<DoctorLive>,
+}
+
+/// A live provider as `doctor` found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoctorLive {
+    /// The provider's name (`Electricity Maps API v3`).
+    pub provider: String,
+    /// Its zone asked, when one could be named.
+    pub zone: Option<String>,
+    /// What it answered (`88 gCO2e/kWh for ...`), or why it gave nothing.
+    pub answer: Result<String, String>,
 }
 
 /// Every factor of a place, one per line: `  NAME  VALUE UNIT — PROVENANCE`.
@@ -122,6 +135,26 @@ pub fn doctor(d: &Doctor<'_>) -> String {
             "  {:<4} {:<12} {:<13} {}",
             u.component, u.device, u.method, u.note
         );
+    }
+    if let Some(l) = &d.live {
+        let _ = writeln!(o, "\nLive grid intensity (--grid-provider):");
+        let zone = l
+            .zone
+            .as_deref()
+            .map(|z| format!(", zone {z}"))
+            .unwrap_or_default();
+        match &l.answer {
+            Ok(a) => {
+                let _ = writeln!(o, "  [ ok ] {}{zone}: answers: {a}", l.provider);
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    o,
+                    "  [FAIL] {}{zone}: no usable answer: {e}\n         runs and plans use the bundled data",
+                    l.provider
+                );
+            }
+        }
     }
     let _ = writeln!(o, "\nFactors for {} ({}):", d.place.label, d.place.name);
     o.push_str(&factor_lines(d.place));

@@ -47,7 +47,7 @@ pub use codecarbon::{
     codecarbon_csv, import_summary, parse_codecarbon, ImportError, ImportOptions,
     COLUMNS as CODECARBON_COLUMNS,
 };
-pub use doctor::{doctor, factor_lines, Doctor, DoctorCheck, DoctorDevice};
+pub use doctor::{doctor, factor_lines, Doctor, DoctorCheck, DoctorDevice, DoctorLive};
 pub use estimate::{
     compare_json, compare_text, data_hardware, estimate_title, to_json as estimate_json,
     to_text as estimate_text,

@@ -63,9 +63,12 @@ fn labelled(out: &mut String, label: &str, text: &str) {
 
 fn intensity_text(r: &RunRecord) -> String {
     let i = &r.intensity;
-    let mut parts = vec![match i.grid_basis {
-        Some(b) => format!("{} gCO2e/kWh ({b})", num(i.value.g_per_kwh())),
-        None => format!("{} gCO2e/kWh", num(i.value.g_per_kwh())),
+    let mut parts = vec![match (i.grid_basis, i.signal) {
+        (_, ecotrace_core::EmissionSignal::Marginal) => {
+            format!("{} gCO2e/kWh (marginal)", num(i.value.g_per_kwh()))
+        }
+        (Some(b), _) => format!("{} gCO2e/kWh ({b})", num(i.value.g_per_kwh())),
+        (None, _) => format!("{} gCO2e/kWh", num(i.value.g_per_kwh())),
     }];
     // Sources written by the factor resolver already name their year.
     let year = i

@@ -8,6 +8,7 @@ pub mod agent_link;
 pub mod footprint;
 pub mod hourly;
 pub mod job;
+pub mod live;
 pub mod retention;
 /// Counting a server's work from its Prometheus endpoint (shared with the node agent).
 pub use ecotrace_sensors::scrape;

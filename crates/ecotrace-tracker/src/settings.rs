@@ -48,6 +48,8 @@ pub struct MeasureSettings {
     /// The hourly series the run is charged with, when one covers its start
     /// (docs/planning.md); `None`: the yearly figure.
     pub hourly: Option<crate::hourly::HourlyCharge>,
+    /// The live provider configured (`--grid-provider`): what it gave, or why not.
+    pub live: Option<crate::live::LiveOutcome>,
 }
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
@@ -121,11 +123,33 @@ impl MeasureSettings {
             None => None,
         };
         let f = &args.factors;
-        let place = ecotrace_factors::resolve_place(f.region.as_deref(), f, &origins)?;
+        let mut place = ecotrace_factors::resolve_place(f.region.as_deref(), f, &origins)?;
         let footprint = crate::footprint::resolve(&place, f, &origins)?;
-        // A region's intensity from the tables may be charged hour by hour instead.
+        // A live provider, when one is configured, replaces the tables' figure (not the user's).
         let mut hour_notes = Vec::new();
+        let provider = crate::live::provider_config(&args.provider, &origins)?;
+        let mut live_used = false;
+        let live = match provider {
+            Some(_) if place.intensity.provenance.is_given() => {
+                hour_notes.push(format!(
+                    "the intensity was given ({}): the live provider was not asked",
+                    origins.get("intensity")
+                ));
+                None
+            }
+            Some(cfg) => {
+                let basis = place.grid_basis().unwrap_or_default();
+                let outcome = crate::live::ask(cfg, &place, basis);
+                let (notes, used) = crate::live::apply(&outcome, &mut place);
+                hour_notes.extend(notes);
+                live_used = used;
+                Some(outcome)
+            }
+            None => None,
+        };
+        // A region's intensity from the tables may be charged hour by hour instead.
         let hourly = match (place.intensity.provenance.row(), f.region.is_some()) {
+            _ if live_used => None,
             (Some(row), true) if !place.intensity.provenance.is_given() => {
                 let (charge, note) = crate::hourly::HourlyCharge::find(
                     &[row.row.as_str(), place.label.as_str()],
@@ -137,17 +161,22 @@ impl MeasureSettings {
             }
             _ => None,
         };
+        let mut intensity = place.intensity_used();
+        if let Some(o) = &live {
+            crate::live::record_intensity(&mut intensity, o);
+        }
         Ok(MeasureSettings {
             gpus,
             footprint,
             hourly,
+            live,
             job: crate::job::detect_from_env(None),
             project,
             phase,
             tags,
             interval,
             scope,
-            intensity: place.intensity_used(),
+            intensity,
             pue: place.pue_used(),
             cpu_power,
             ram_power,

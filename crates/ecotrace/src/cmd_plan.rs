@@ -60,10 +60,23 @@ pub fn import(file: &std::path::Path) -> Result<String> {
     Ok(o)
 }
 
-/// `ecotrace plan`.
-pub fn run(args: &crate::cli::PlanCliArgs) -> Result<String> {
+/// `ecotrace plan`: with a live provider configured (`--grid-provider`, its variable or config
+/// key), the provider's history and forecast of each region come first, the bundled and imported
+/// series after them; whatever the provider does not give is planned on those, and the plan says
+/// so.
+pub fn run(args: &crate::cli::PlanCliArgs, files: &ecotrace_factors::FileLayers) -> Result<String> {
     let user = user_hourly_series(None)?;
-    let p = plan::plan(&args.plan.to_options(), chrono::Utc::now(), &user)?;
+    let now = chrono::Utc::now();
+    let opts = args.plan.to_options();
+    let mut provider = args.plan.provider.clone();
+    let mut origins = ecotrace_factors::Origins::default();
+    files.fill(&mut provider, &mut origins)?;
+    let p = match ecotrace_tracker::live::provider_config(&provider, &origins)? {
+        None => plan::plan(&opts, now, &user)?,
+        Some(cfg) => plan::plan_with_live(&opts, now, &user, |from, to, basis| {
+            ecotrace_tracker::live::plan_series(cfg, &opts.regions, basis, from, to, now)
+        })?,
+    };
     let format = match (args.json, args.format.as_deref()) {
         (true, _) => "json",
         (false, None) => "text",

@@ -552,7 +552,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             }
         },
         Command::Plan(args) => {
-            print_out(&cmd_plan::run(&args)?);
+            print_out(&cmd_plan::run(&args, &files)?);
             Ok(0)
         }
     }
@@ -784,5 +784,29 @@ fn doctor(s: &MeasureSettings) -> String {
         in_use,
         place: &s.place,
         notes: &s.notes,
+        live: s.live.as_ref().map(|l| ecotrace_report::DoctorLive {
+            provider: l.provider.name().to_string(),
+            zone: l.zone.clone(),
+            answer: match &l.result {
+                Ok(r) => Ok(format!(
+                    "{} gCO2e/kWh for {} ({}{}){}",
+                    ecotrace_core::human::num(r.g_per_kwh),
+                    r.at.format("%Y-%m-%d %H:%M UTC"),
+                    r.signal.as_str(),
+                    r.basis
+                        .map(|b| format!(", {}", b.label()))
+                        .unwrap_or_default(),
+                    if r.cached {
+                        format!(
+                            "; cached answer from {} (not asked again until it expires)",
+                            r.fetched_at.format("%H:%M:%S UTC")
+                        )
+                    } else {
+                        String::new()
+                    }
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        }),
     })
 }

@@ -80,6 +80,8 @@ pub fn record(id: &str, project: &str, phase: Phase, started_at: DateTime<Utc>) 
             grid_basis: None,
             resolution: Default::default(),
             series: None,
+            signal: Default::default(),
+            live: None,
         },
         operational: CarbonMass::ZERO,
         embodied: None,

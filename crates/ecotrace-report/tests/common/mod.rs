@@ -72,6 +72,8 @@ fn ember(zone: &str, g: f64) -> IntensityUsed {
         grid_basis: Some(GridBasis::Lifecycle),
         resolution: Default::default(),
         series: None,
+        signal: Default::default(),
+        live: None,
     }
 }
 
@@ -321,6 +323,8 @@ pub fn failed() -> RunRecord {
         grid_basis: None,
         resolution: Default::default(),
         series: None,
+        signal: Default::default(),
+        live: None,
     };
     r.notes = vec![
         "no region given: the world average (481 gCO2e/kWh) was used; pass --region (e.g. FR, US-CA, aws:eu-west-3) for the grid you run on".to_string(),
@@ -435,6 +439,8 @@ pub fn interrupted() -> RunRecord {
         grid_basis: None,
         resolution: Default::default(),
         series: None,
+        signal: Default::default(),
+        live: None,
     };
     r.metrics = BTreeMap::new();
     r.samples = SamplesSummary {
