@@ -843,14 +843,23 @@ pub fn when_green_note(p: &Plan) -> String {
         p.region,
         p.duration_hours,
         g(p.mean_g_per_kwh),
-        p.basis,
+        if p.signal == "marginal" {
+            "marginal"
+        } else {
+            p.basis
+        },
         g(p.baseline.mean_g_per_kwh),
         p.baseline.start,
         p.saving_pct,
         match (p.profile_year, p.time_shifted) {
             (_, false) => " (no hourly data: not time-shifted)".to_string(),
             (Some(y), true) => format!(" on a typical profile, the same calendar hours of {y}"),
-            (None, true) => String::new(),
+            (None, true) => p
+                .data
+                .iter()
+                .find(|d| d.source.starts_with("live:"))
+                .map(|d| format!(" on {}", d.source))
+                .unwrap_or_default(),
         }
     )
 }

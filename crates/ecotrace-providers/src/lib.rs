@@ -534,10 +534,12 @@ impl Client {
         let mut asks: Vec<(String, String, Duration)> = Vec::new();
         let b = &self.cfg.base_url;
         let zq = http::encode(zone);
-        if from < now {
-            let end = to.min(now);
+        // Hours begun before this one are history; this hour on is the forecast's.
+        let this_hour = now.duration_trunc(Span::hours(1)).unwrap_or(now);
+        if from < this_hour {
+            let end = to.min(this_hour);
             match kind {
-                ProviderKind::ElectricityMaps if now - from <= Span::hours(24) => asks.push((
+                ProviderKind::ElectricityMaps if this_hour - from <= Span::hours(24) => asks.push((
                     "carbon-intensity/history".into(),
                     format!(
                         "{b}/v3/carbon-intensity/history?zone={zq}&emissionFactorType={}",
@@ -578,8 +580,8 @@ impl Client {
                 )),
             }
         }
-        if to > now {
-            let hour = now.duration_trunc(Span::minutes(30)).unwrap_or(now);
+        if to > this_hour {
+            let hour = this_hour;
             match kind {
                 ProviderKind::ElectricityMaps => asks.push((
                     "carbon-intensity/forecast".into(),

@@ -50,6 +50,8 @@ pub struct MeasureSettings {
     pub hourly: Option<crate::hourly::HourlyCharge>,
     /// The live provider configured (`--grid-provider`): what it gave, or why not.
     pub live: Option<crate::live::LiveOutcome>,
+    /// The live provider configured, for the plan of `run --when-green`.
+    pub provider: Option<ecotrace_providers::ProviderConfig>,
 }
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
@@ -129,7 +131,7 @@ impl MeasureSettings {
         let mut hour_notes = Vec::new();
         let provider = crate::live::provider_config(&args.provider, &origins)?;
         let mut live_used = false;
-        let live = match provider {
+        let live = match provider.clone() {
             Some(_) if place.intensity.provenance.is_given() => {
                 hour_notes.push(format!(
                     "the intensity was given ({}): the live provider was not asked",
@@ -170,6 +172,7 @@ impl MeasureSettings {
             footprint,
             hourly,
             live,
+            provider,
             job: crate::job::detect_from_env(None),
             project,
             phase,

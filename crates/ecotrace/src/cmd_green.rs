@@ -81,7 +81,12 @@ pub fn plan_and_wait(g: &WhenGreenArgs, s: &MeasureSettings, quiet: bool) -> Res
         ..Default::default()
     };
     let user = ecotrace_tracker::hourly::user_hourly_series(None)?;
-    let p = plan::plan(&opts, now, &user)?;
+    let p = match s.provider.clone() {
+        None => plan::plan(&opts, now, &user)?,
+        Some(cfg) => plan::plan_with_live(&opts, now, &user, |from, to, basis| {
+            ecotrace_tracker::live::plan_series(cfg, &opts.regions, basis, from, to, now)
+        })?,
+    };
     // Blocked before the plan is said: a signal sent once the user sees it cancels cleanly.
     let blocked = Blocked::new();
     let note = plan::when_green_note(&p);

@@ -758,3 +758,49 @@ fn plan_falls_back_to_the_bundled_profile_and_says_why() {
     assert!(String::from_utf8_lossy(&o.stdout)
         .contains("note: FR: live data from Electricity Maps API v3 unavailable"));
 }
+
+#[test]
+fn run_when_green_plans_on_the_live_forecast() {
+    let e = Env::new();
+    let forecast = fixture_from(
+        "carbon-intensity_forecast_FR_2022-07-01T12Z.json",
+        this_hour(),
+    );
+    let (latest, g) = em_latest();
+    let f2 = forecast.to_string();
+    let s = serve(move |r| match r.path.as_str() {
+        "/v3/carbon-intensity/forecast" => json(f2.clone()),
+        "/v3/carbon-intensity/latest" => json(latest.clone()),
+        _ => Reply::Status(404, "{}".into(), vec![]),
+    });
+    // A one-hour window by a deadline one hour away: the current hour, so no wait.
+    let r = run(
+        &e,
+        "electricitymaps",
+        &s.url,
+        "FR",
+        &["--when-green", "--duration", "1h", "--deadline", "1h"],
+    );
+    let notes = r["notes"].to_string();
+    assert!(
+        notes.contains("started by --when-green")
+            && notes
+                .contains("on live: Electricity Maps API v3 carbon-intensity/forecast, zone FR"),
+        "{notes}"
+    );
+    let first = points(&forecast)[0].1;
+    assert!(
+        notes.contains(&format!(
+            "{} gCO2e/kWh lifecycle",
+            ecotrace_core::human::num(first)
+        )),
+        "{notes}"
+    );
+    // The run itself is charged the latest figure, asked at its start.
+    assert_eq!(r["intensity"]["g_per_kwh"].as_f64(), Some(g));
+    let paths: Vec<String> = s.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(
+        paths.contains(&"/v3/carbon-intensity/forecast".to_string()),
+        "{paths:?}"
+    );
+}
