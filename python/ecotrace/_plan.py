@@ -43,6 +43,12 @@ class Plan:
         return self._data["basis"]  # type: ignore[no-any-return]
 
     @property
+    def signal(self) -> str:
+        """``average`` or ``marginal`` (WattTime's MOER, with ``grid_provider="watttime"``): never
+        a mix."""
+        return self._data.get("signal", "average")  # type: ignore[no-any-return]
+
+    @property
     def baseline(self) -> Dict[str, Any]:
         """The first region at the earliest start: ``region``, ``start``, ``mean_g_per_kwh``."""
         return dict(self._data["baseline"])

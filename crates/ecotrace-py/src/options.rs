@@ -176,6 +176,9 @@ mod tests {
                 "price_per_hour" => "2.5",
                 "electricity_price" => "0.2",
                 "gpus" => "0,GPU-8e4c",
+                "grid_provider" => "ukci",
+                "grid_provider_url" => "http://127.0.0.1:9",
+                "grid_provider_zone" => "13",
                 other => panic!("no sample value for the new option {other:?}: add one here"),
             })
         };
@@ -203,6 +206,17 @@ mod tests {
                     .as_ref()
                     .is_some_and(|g| g.entries == ["0", "GPU-8e4c"] && g.source == "gpus="),
                 "ram_power" => s.ram_power.is_some_and(|p| p.watts() == 42.0),
+                // No region: the provider is configured, and not asked.
+                "grid_provider" => s.live.as_ref().is_some_and(|l| {
+                    l.provider.id() == "ukci"
+                        && l.result
+                            .as_ref()
+                            .is_err_and(|e| e.to_string().contains("--region"))
+                }),
+                "grid_provider_url" | "grid_provider_zone" => s
+                    .notes
+                    .iter()
+                    .any(|n| n.starts_with(&format!("{id}= given without a grid provider"))),
                 "lifetime_years" => s.footprint.lifetime.years() == 3.0,
                 "price_per_hour" => s
                     .footprint

@@ -147,7 +147,22 @@ impl MeasureSettings {
                 live_used = used;
                 Some(outcome)
             }
-            None => None,
+            None => {
+                let p = &args.provider;
+                for (id, given) in [
+                    ("grid_provider_url", p.grid_provider_url.is_some()),
+                    ("grid_provider_zone", p.grid_provider_zone.is_some()),
+                ] {
+                    if given {
+                        hour_notes.push(format!(
+                            "{} given without a grid provider: no live provider is asked (set \
+                             --grid-provider)",
+                            origins.get(id)
+                        ));
+                    }
+                }
+                None
+            }
         };
         // A region's intensity from the tables may be charged hour by hour instead.
         let hourly = match (place.intensity.provenance.row(), f.region.is_some()) {
