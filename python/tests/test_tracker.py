@@ -283,6 +283,9 @@ def test_every_cli_measure_option_is_accepted(tmp_path):
         "ram_power": 7.0, "lifetime_years": 3.0, "price_per_hour": 2.5,
         "electricity_price": 0.2, "tags": {"lr": "3e-4"}, "basis": "direct",
         "gpus": [0, 1],
+        # No region: the provider is configured and not asked (nothing leaves the machine).
+        "grid_provider": "ukci", "grid_provider_url": "http://127.0.0.1:9",
+        "grid_provider_zone": "13",
     }
     ids = _ecotrace.measure_options()
     assert set(ids) <= set(samples), f"add a sample for {set(ids) - set(samples)}"
