@@ -804,3 +804,105 @@ fn run_when_green_plans_on_the_live_forecast() {
         "{paths:?}"
     );
 }
+
+#[test]
+fn plan_takes_the_uk_forecast_and_older_electricity_maps_hours() {
+    let e = Env::new();
+    // UK Carbon Intensity: the 48 h forecast in half-hours, averaged per hour.
+    let first = this_hour() + Duration::hours(1);
+    let fw = fixture_from("intensity_fw48h_national_2023-03-14T1201Z.json", first);
+    let body = fw.to_string();
+    let s = serve(move |r| {
+        if r.path.starts_with("/intensity/") && r.path.ends_with("/fw48h") {
+            json(body.clone())
+        } else {
+            Reply::Status(
+                400,
+                r#"{"error":{"code":"400 Bad Request"}}"#.into(),
+                vec![],
+            )
+        }
+    });
+    let p = ok_json(
+        &e,
+        &[
+            "plan",
+            "--json",
+            "--duration",
+            "4h",
+            "--region",
+            "GB",
+            "--basis",
+            "direct",
+            "--start-after",
+            &rfc(first),
+            "--grid-provider",
+            "ukci",
+            "--grid-provider-url",
+            &s.url,
+        ],
+    );
+    let half: Vec<f64> = points(&fw).iter().map(|p| p.1).collect();
+    let hourly: Vec<f64> = half
+        .chunks(2)
+        .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+        .collect();
+    // The default deadline: start-after + duration + 24 h, within the forecast's 48 h.
+    assert_eq!(p["deadline"], rfc(first + Duration::hours(28)), "{p}");
+    let (best, mean) = brute_best(&hourly[..28], 4);
+    assert_eq!(p["start"], rfc(first + Duration::hours(best as i64)), "{p}");
+    assert!(
+        (p["mean_g_per_kwh"].as_f64().unwrap() - mean).abs() < 1e-9,
+        "{p}"
+    );
+    assert_eq!(p["basis"], "direct");
+    assert!(
+        p["data"][0]["source"]
+            .as_str()
+            .unwrap()
+            .contains("UK Carbon Intensity API"),
+        "{p}"
+    );
+    // Electricity Maps, hours older than a day: the past range.
+    let from = this_hour() - Duration::hours(72);
+    let past = fixture_from(
+        "carbon-intensity_past-range_FR_2022-07-01T00Z_06Z.json",
+        from,
+    );
+    let body = past.to_string();
+    let s = serve(move |r| match r.path.as_str() {
+        "/v3/carbon-intensity/past-range" => json(body.clone()),
+        _ => Reply::Status(404, "{}".into(), vec![]),
+    });
+    let p = ok_json(
+        &e,
+        &[
+            "plan",
+            "--json",
+            "--duration",
+            "2h",
+            "--region",
+            "FR",
+            "--start-after",
+            &rfc(from),
+            "--deadline",
+            "6h",
+            "--grid-provider",
+            "electricitymaps",
+            "--grid-provider-url",
+            &s.url,
+        ],
+    );
+    let values: Vec<f64> = points(&past).iter().map(|p| p.1).collect();
+    let (best, mean) = brute_best(&values, 2);
+    assert_eq!(p["start"], rfc(from + Duration::hours(best as i64)), "{p}");
+    assert!(
+        (p["mean_g_per_kwh"].as_f64().unwrap() - mean).abs() < 1e-9,
+        "{p}"
+    );
+    let q = &s.requests()[0];
+    assert_eq!(
+        q.param("start").as_deref(),
+        Some(from.format("%Y-%m-%dT%H:%MZ").to_string().as_str())
+    );
+}
