@@ -18,7 +18,7 @@ trackers ``ecotrace.integrations.mlflow``, ``.wandb`` and ``.tensorboard``
 (``%load_ext ecotrace``).
 """
 
-from typing import Any
+from __future__ import annotations
 
 from ecotrace._ecotrace import __version__
 from ecotrace._errors import BudgetExceeded, BudgetWarning
@@ -42,6 +42,10 @@ __all__ = [
     "plan",
     "track",
 ]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 _LAZY = {
     "HuggingFaceCallback": ("ecotrace.integrations.huggingface", "EcotraceCallback"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
-
+# `typing` is imported by type checkers only: importing it costs more than the rest of
+# `import ecotrace` (scripts/bench-python).
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Optional
+
     from ecotrace._footprint import Footprint
 
 

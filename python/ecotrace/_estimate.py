@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Dict, List, Optional, Union
+# `typing` is imported by type checkers only: importing it costs more than the rest of
+# `import ecotrace` (scripts/bench-python).
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, List, Optional, Union
 
 from ecotrace import _ecotrace
 
@@ -92,6 +95,8 @@ class Estimate:
 
     def to_dict(self) -> Dict[str, Any]:
         """The estimate as ``ecotrace estimate --json`` prints it (a copy)."""
+        import json
+
         return json.loads(json.dumps(self._data))  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
@@ -109,6 +114,8 @@ class Estimate:
 
 def _run(args: List[str]) -> Any:
     text, texts = _ecotrace.estimate(args)
+    import json
+
     return json.loads(text), texts
 
 

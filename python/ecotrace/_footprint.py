@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Dict, List, Optional
+# `typing` is imported by type checkers only: importing it costs more than the rest of
+# `import ecotrace` (scripts/bench-python).
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, List, Optional
 
 
 class Footprint:
@@ -22,6 +25,8 @@ class Footprint:
 
     @classmethod
     def _from_json(cls, text: str, predicted: bool = False) -> "Footprint":
+        import json
+
         return cls(json.loads(text), predicted=predicted)
 
     # -- identity and state -------------------------------------------------------------------
@@ -133,6 +138,8 @@ class Footprint:
 
     def to_dict(self) -> Dict[str, Any]:
         """The whole run record as a plain dict (a copy), in the shape of ``ecotrace show --json``."""
+        import json
+
         return json.loads(json.dumps(self._record))
 
     def __repr__(self) -> str:

@@ -3,8 +3,11 @@ CLI's ``ecotrace plan``, computed by the same Rust code in-process (docs/plannin
 
 from __future__ import annotations
 
-import json
-from typing import Any, Dict, List, Optional, Union
+# `typing` is imported by type checkers only: importing it costs more than the rest of
+# `import ecotrace` (scripts/bench-python).
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, List, Optional, Union
 
 from ecotrace import _ecotrace
 from ecotrace._estimate import _flags
@@ -82,6 +85,8 @@ class Plan:
 
     def to_dict(self) -> Dict[str, Any]:
         """The plan as ``ecotrace plan --json`` prints it (a copy)."""
+        import json
+
         return json.loads(json.dumps(self._data))  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
@@ -123,4 +128,6 @@ def plan(
             )
         )
     )
+    import json
+
     return Plan(json.loads(text), texts[0])

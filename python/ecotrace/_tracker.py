@@ -7,21 +7,26 @@ takes the GIL; this module adds the context manager, the decorator, budgets and 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import functools
 import os
 import sys
-import threading
 import warnings
-from typing import Any, Callable, Iterator, List, Mapping, Optional, TypeVar, Union, overload
+from _thread import allocate_lock
 
 from ecotrace import _ecotrace
 from ecotrace._errors import BudgetExceeded, BudgetWarning
 from ecotrace._footprint import Footprint
 
-F = TypeVar("F", bound=Callable[..., Any])
+# `typing` is imported by type checkers only: importing it costs more than the rest of
+# `import ecotrace` (scripts/bench-python).
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Iterator, List, Mapping, Optional, TypeVar, Union, overload
 
-_lock = threading.Lock()
+    F = TypeVar("F", bound=Callable[..., Any])
+
+# A plain lock from `_thread`: `threading` (and `contextlib`, `functools`) are not imported just
+# for it, which keeps `import ecotrace` fast.
+_lock = allocate_lock()
 # Trackers started and not yet stopped, innermost last (for current_tracker() and atexit).
 _running: List["Tracker"] = []
 
@@ -329,15 +334,10 @@ class Tracker:
         """Closes the innermost open window called ``name``. ``ValueError`` if none is open."""
         self._core.end_window(str(name))
 
-    @contextlib.contextmanager
-    def window(self, name: str) -> Iterator[None]:
+    def window(self, name: str) -> _Window:
         """``with tracker.window("eval"): ...``: a named window around the block (closed even if
         the block raises)."""
-        self.start_window(name)
-        try:
-            yield
-        finally:
-            self.end_window(name)
+        return _Window(self, name)
 
     # -- figures ------------------------------------------------------------------------------------
     def snapshot(self) -> Footprint:
@@ -380,12 +380,14 @@ class Tracker:
         return f"<ecotrace.Tracker {state}{' ' + self._run_id[:8] if self._run_id else ''}>"
 
 
-@overload
-def track(func: F) -> F: ...
-@overload
-def track(
-    func: None = None, **options: Any
-) -> Callable[[F], F]: ...
+if TYPE_CHECKING:  # pragma: no cover
+
+    @overload
+    def track(func: F) -> F: ...
+    @overload
+    def track(func: None = None, **options: Any) -> Callable[[F], F]: ...
+
+
 def track(func: Optional[F] = None, **options: Any) -> Any:
     """Decorator: each call of the function is measured as one run, with the options of
     ``Tracker``. The last call's footprint is kept as ``func.footprint``; inside the function,
@@ -397,6 +399,8 @@ def track(func: Optional[F] = None, **options: Any) -> Any:
     Tracker(**options)  # check the options now, at decoration time, not at the first call
 
     def decorate(fn: F) -> F:
+        import functools
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             t = Tracker(**options)
@@ -412,11 +416,27 @@ def track(func: Optional[F] = None, **options: Any) -> Any:
     return decorate(func) if func is not None else decorate
 
 
+class _Window:
+    """The context manager of ``Tracker.window``: opens the window on entry, closes it on exit."""
+
+    __slots__ = ("_tracker", "_name")
+
+    def __init__(self, tracker: Tracker, name: str) -> None:
+        self._tracker = tracker
+        self._name = name
+
+    def __enter__(self) -> None:
+        self._tracker.start_window(self._name)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._tracker.end_window(self._name)
+
+
 def _forget_in_child() -> None:
     # A forked child (a DataLoader worker, say) is measured as part of its parent's run; it must not
     # stop the parent's trackers when it exits.
     global _lock
-    _lock = threading.Lock()
+    _lock = allocate_lock()
     _running.clear()
 
 
