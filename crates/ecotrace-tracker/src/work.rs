@@ -21,6 +21,19 @@ use crate::windows::{parse_line, Line, WindowFile, Windows};
 /// Failed reads in a row that make an outage, rather than a server shutting down at the end.
 pub const OUTAGE_READS: u32 = 3;
 
+/// What one read of the work counter gave.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SourceRead {
+    /// The counters were read; `reset` when they went down since the last good read (the
+    /// server restarted). After a streak of failed reads, what the server did between the last
+    /// good read and the restart is lost.
+    Ok {
+        in_flight: Option<f64>,
+        reset: bool,
+    },
+    Failed,
+}
+
 /// The work book; shared between the meter thread, the scraper and the caller.
 #[derive(Default)]
 pub struct WorkBook {
@@ -37,6 +50,9 @@ pub struct WorkBook {
     missed: bool,
     /// Hours in which the current streak of failed reads fell, not yet marked incomplete.
     suspect: Vec<DateTime<Utc>>,
+    /// Hours of a streak that ended without a reset: the counters are cumulative, so its work
+    /// is counted at the next step, in that step's hour; the other hours undercount.
+    late: Vec<DateTime<Utc>>,
     /// A work source is read (`serve`/`attach` with a metrics URL), and whether it ever answered.
     source_read: Option<bool>,
     idle_energy: Energy,
@@ -75,37 +91,51 @@ impl WorkBook {
         self.pending += w;
     }
 
-    /// What the last read of the counters said (or that it failed).
-    pub fn source_state(&mut self, ok: bool, in_flight: Option<f64>, seen_ok: bool) {
+    /// What the last read of the counters said (or that it failed). `seen_ok`: some read of
+    /// this source has succeeded (failures before the first success are a server starting up).
+    pub fn source_state(&mut self, read: SourceRead, seen_ok: bool) {
         let ever = self.source_read.unwrap_or(false);
-        self.source_read = Some(ever || ok);
-        if ok {
-            self.in_flight = in_flight;
-            if std::mem::take(&mut self.fail_streak) > 0 {
-                // Back after an outage: the work of those hours was counted late, or lost to a
-                // restart in between.
-                self.confirm_missed();
+        match read {
+            SourceRead::Ok { in_flight, reset } => {
+                self.source_read = Some(true);
+                self.in_flight = in_flight;
+                if std::mem::take(&mut self.fail_streak) > 0 {
+                    let hours = std::mem::take(&mut self.suspect);
+                    if reset {
+                        // Back after a restart: the work between the last good read and the
+                        // restart is lost.
+                        self.complete = false;
+                        self.mark_incomplete(&hours);
+                    } else {
+                        // Back after slow or failed reads: nothing is lost, the gap's work is
+                        // counted now; only the hours it is counted after undercount.
+                        self.late.extend(hours);
+                    }
+                }
             }
-        } else if seen_ok {
-            self.missed = true;
-            self.fail_streak += 1;
-        }
-    }
-
-    /// The current streak of failed reads was an outage, not the server shutting down: the
-    /// hours it touched are incomplete.
-    fn confirm_missed(&mut self) {
-        if self.suspect.is_empty() {
-            return;
-        }
-        self.complete = false;
-        for h in std::mem::take(&mut self.suspect) {
-            for row in self.closed.iter_mut().chain(self.current.as_mut()) {
-                if row.hour == h {
-                    row.counts_complete = false;
+            SourceRead::Failed => {
+                self.source_read = Some(ever);
+                if seen_ok {
+                    self.missed = true;
+                    self.fail_streak += 1;
                 }
             }
         }
+    }
+
+    /// Marks the rows of `hours` as having incomplete counts.
+    fn mark_incomplete(&mut self, hours: &[DateTime<Utc>]) {
+        for row in self.closed.iter_mut().chain(self.current.as_mut()) {
+            if hours.contains(&row.hour) {
+                row.counts_complete = false;
+            }
+        }
+    }
+
+    /// Whether the counter is down now for long enough to be an outage rather than a server
+    /// shutting down at the end of the run.
+    fn in_outage(&self) -> bool {
+        self.fail_streak >= OUTAGE_READS
     }
 
     pub fn attach_file(&mut self, f: WindowFile) {
@@ -138,6 +168,14 @@ impl WorkBook {
         if self.current.as_ref().is_some_and(|h| h.hour != hour) {
             self.closed.extend(self.current.take());
         }
+        if !self.late.is_empty() {
+            // The late work lands in this hour; earlier hours of the gap miss it.
+            let earlier: Vec<_> = std::mem::take(&mut self.late)
+                .into_iter()
+                .filter(|h| *h != hour)
+                .collect();
+            self.mark_incomplete(&earlier);
+        }
         let row = self.current.get_or_insert_with(|| {
             self.hours += 1;
             HourRow::new(hour)
@@ -164,9 +202,10 @@ impl WorkBook {
                 self.suspect.push(hour);
             }
             // A few failed reads at the very end are the server shutting down (its endpoint
-            // goes with it); more are an outage.
-            if self.fail_streak >= OUTAGE_READS {
-                self.confirm_missed();
+            // goes with it); more are an outage, whose hours are short until it ends.
+            if self.in_outage() {
+                let hours = self.suspect.clone();
+                self.mark_incomplete(&hours);
             }
         }
     }
@@ -218,8 +257,10 @@ impl WorkBook {
                 .get_or_insert_with(|| Serving::new(source.clone()));
             s.source = source.clone();
             s.work = self.totals;
-            // A counter that never answered counted nothing: not complete.
-            s.counts_complete = self.complete && self.source_read != Some(false);
+            // A counter that never answered counted nothing, and one down at the end left
+            // its last work uncounted: not complete.
+            s.counts_complete =
+                self.complete && !self.in_outage() && self.source_read != Some(false);
             s.idle_energy_kwh = self.idle_energy;
             s.active_energy_kwh = self.active_energy;
             s.idle_s = self.idle_s;
@@ -277,13 +318,18 @@ impl Scraper {
                         let mut b = lock(&book);
                         match &reading {
                             Ok(r) => {
+                                let resets = follower.resets;
                                 let w = follower.follow(r);
                                 seen_ok = true;
                                 b.count_from(source.describe());
                                 b.add(w);
-                                b.source_state(true, r.in_flight, seen_ok);
+                                let read = SourceRead::Ok {
+                                    in_flight: r.in_flight,
+                                    reset: follower.resets > resets,
+                                };
+                                b.source_state(read, seen_ok);
                             }
-                            Err(_) => b.source_state(false, None, seen_ok),
+                            Err(_) => b.source_state(SourceRead::Failed, seen_ok),
                         }
                     }
                     next += interval;
@@ -354,7 +400,7 @@ mod tests {
         b.step(t(10, 59), &live(120, 1800.0));
         b.step(t(11, 0), &live(180, 2400.0));
         for _ in 0..OUTAGE_READS {
-            b.source_state(false, None, true);
+            b.source_state(SourceRead::Failed, true);
         }
         b.step(t(11, 1), &live(240, 3000.0));
         let rows = b.rows_to_store();
@@ -377,22 +423,91 @@ mod tests {
         assert!((s.idle_share.unwrap() - 1800.0 / 3000.0).abs() < 1e-12);
     }
 
-    #[test]
-    fn a_short_trailing_outage_is_a_shutdown_a_recovered_one_is_not() {
-        let mut b = WorkBook::new();
-        b.count_from("test".into());
-        b.source_state(true, None, true);
-        b.step(Utc::now(), &live(1, 1.0));
-        b.source_state(false, None, true);
-        b.step(Utc::now(), &live(2, 2.0));
+    const OK: SourceRead = SourceRead::Ok {
+        in_flight: None,
+        reset: false,
+    };
+
+    fn complete(b: &WorkBook) -> bool {
         let mut r = crate::session::tests::record();
         b.fill(&mut r);
-        assert!(r.serving.as_ref().unwrap().counts_complete);
-        // The endpoint answers again: the failed read was an outage.
-        b.source_state(true, None, true);
+        r.serving.unwrap().counts_complete
+    }
+
+    #[test]
+    fn a_short_trailing_outage_is_a_shutdown_a_long_one_is_not() {
+        let mut b = WorkBook::new();
+        b.count_from("test".into());
+        b.source_state(OK, true);
+        b.step(Utc::now(), &live(1, 1.0));
+        b.source_state(SourceRead::Failed, true);
+        b.step(Utc::now(), &live(2, 2.0));
+        assert!(complete(&b));
+        for _ in 1..OUTAGE_READS {
+            b.source_state(SourceRead::Failed, true);
+        }
         b.step(Utc::now(), &live(3, 3.0));
-        b.fill(&mut r);
-        assert!(!r.serving.unwrap().counts_complete);
+        assert!(!complete(&b));
+        assert!(!b.rows_to_store()[0].counts_complete);
+    }
+
+    /// Slow or failed reads that end without a restart lose nothing (the counters are
+    /// cumulative): the run's counts stay complete, and only an hour the late work was not
+    /// counted in says so.
+    #[test]
+    fn reads_that_recover_without_a_reset_lose_nothing() {
+        let t = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 1, 1, h, m, 0).unwrap();
+        let mut b = WorkBook::new();
+        b.count_from("test".into());
+        b.source_state(OK, true);
+        b.step(t(10, 58), &live(60, 600.0));
+        // A missed read in the same hour as the recovery: nothing is short.
+        b.source_state(SourceRead::Failed, true);
+        b.step(t(10, 58), &live(61, 610.0));
+        b.source_state(OK, true);
+        b.step(t(10, 59), &live(62, 620.0));
+        assert!(complete(&b));
+        assert!(b.rows_to_store()[0].counts_complete);
+        // An outage across the hour: its work is counted at 11:00, so 10:00 is short.
+        for _ in 0..OUTAGE_READS {
+            b.source_state(SourceRead::Failed, true);
+        }
+        b.step(t(10, 59), &live(63, 630.0));
+        b.source_state(OK, true);
+        b.add(WorkCounts {
+            requests: 2,
+            prompt_tokens: 20,
+            generated_tokens: 200,
+        });
+        b.step(t(11, 0), &live(64, 640.0));
+        b.step(t(11, 1), &live(65, 650.0));
+        assert!(complete(&b));
+        let rows = b.rows_to_store();
+        assert_eq!(rows.len(), 2);
+        assert!(!rows[0].counts_complete);
+        assert!(rows[1].counts_complete);
+        assert_eq!(rows[1].work.requests, 2);
+    }
+
+    /// A restart during an outage loses the work done between the last good read and the
+    /// restart: the run and the outage's hours are incomplete.
+    #[test]
+    fn a_restart_during_an_outage_makes_the_counts_incomplete() {
+        let mut b = WorkBook::new();
+        b.count_from("test".into());
+        b.source_state(OK, true);
+        b.step(Utc::now(), &live(1, 1.0));
+        b.source_state(SourceRead::Failed, true);
+        b.step(Utc::now(), &live(2, 2.0));
+        b.source_state(
+            SourceRead::Ok {
+                in_flight: None,
+                reset: true,
+            },
+            true,
+        );
+        b.step(Utc::now(), &live(3, 3.0));
+        assert!(!complete(&b));
         assert!(!b.rows_to_store()[0].counts_complete);
     }
 
