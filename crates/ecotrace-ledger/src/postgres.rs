@@ -767,6 +767,110 @@ impl PostgresLedger {
     }
 }
 
+/// Inserts many runs in one statement from one array per column ([`ImportColumns`]); returns the
+/// ids stored (those not there already).
+const IMPORT_RUNS: &str = "INSERT INTO runs (id, project, phase, status, started_at, ended_at,
+     hostname, tracker_pid, heartbeat_at, record_version, record_json, duration_ns, cpu_j, gpu_j,
+     ram_j, total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart)
+ SELECT u.id, u.project, u.phase, u.status, u.started_at, u.ended_at, u.hostname, u.pid, $9,
+     u.version, u.json::jsonb, u.duration_ns, u.cpu_j, u.gpu_j, u.ram_j, u.total_j,
+     u.operational_g, u.embodied_g, u.water_l, u.cost_usd, u.job_id, u.sum_apart
+ FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+     $6::timestamptz[], $7::text[], $8::bigint[], $10::integer[], $11::text[], $12::bigint[],
+     $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[],
+     $19::float8[], $20::float8[], $21::text[], $22::bigint[])
+   AS u(id, project, phase, status, started_at, ended_at, hostname, pid, version, json,
+     duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g, embodied_g, water_l, cost_usd,
+     job_id, sum_apart)
+ ON CONFLICT (id) DO NOTHING
+ RETURNING id";
+
+/// The rows of an import, one vector per column of [`IMPORT_RUNS`].
+#[derive(Default)]
+struct ImportColumns {
+    id: Vec<String>,
+    project: Vec<String>,
+    phase: Vec<&'static str>,
+    status: Vec<&'static str>,
+    started_at: Vec<DateTime<Utc>>,
+    ended_at: Vec<Option<DateTime<Utc>>>,
+    hostname: Vec<String>,
+    pid: Vec<i64>,
+    version: Vec<i32>,
+    json: Vec<String>,
+    duration_ns: Vec<i64>,
+    cpu_j: Vec<f64>,
+    gpu_j: Vec<f64>,
+    ram_j: Vec<f64>,
+    total_j: Vec<f64>,
+    operational_g: Vec<f64>,
+    embodied_g: Vec<Option<f64>>,
+    water_l: Vec<Option<f64>>,
+    cost_usd: Vec<Option<f64>>,
+    job_id: Vec<Option<String>>,
+    sum_apart: Vec<i64>,
+}
+
+impl ImportColumns {
+    fn new(records: &[RunRecord], json: Vec<String>) -> Self {
+        let mut c = ImportColumns {
+            json,
+            ..ImportColumns::default()
+        };
+        for r in records {
+            let f = Figures::of(r);
+            c.id.push(r.id.clone());
+            c.project.push(r.project.clone());
+            c.phase.push(r.phase.as_str());
+            c.status.push(r.status.as_str());
+            c.started_at.push(r.started_at);
+            c.ended_at.push(r.ended_at);
+            c.hostname.push(r.host.hostname.clone());
+            c.pid.push(i64::from(r.tracker.pid));
+            c.version.push(r.record_version as i32);
+            c.duration_ns.push(f.duration_ns);
+            c.cpu_j.push(f.cpu_j);
+            c.gpu_j.push(f.gpu_j);
+            c.ram_j.push(f.ram_j);
+            c.total_j.push(f.total_j);
+            c.operational_g.push(f.operational_g);
+            c.embodied_g.push(f.embodied_g);
+            c.water_l.push(f.water_l);
+            c.cost_usd.push(f.cost_usd);
+            c.job_id.push(f.job_id);
+            c.sum_apart.push(f.sum_apart);
+        }
+        c
+    }
+
+    fn params<'a>(&'a self, heartbeat: &'a DateTime<Utc>) -> [&'a (dyn ToSql + Sync); 22] {
+        [
+            &self.id,
+            &self.project,
+            &self.phase,
+            &self.status,
+            &self.started_at,
+            &self.ended_at,
+            &self.hostname,
+            &self.pid,
+            heartbeat,
+            &self.version,
+            &self.json,
+            &self.duration_ns,
+            &self.cpu_j,
+            &self.gpu_j,
+            &self.ram_j,
+            &self.total_j,
+            &self.operational_g,
+            &self.embodied_g,
+            &self.water_l,
+            &self.cost_usd,
+            &self.job_id,
+            &self.sum_apart,
+        ]
+    }
+}
+
 impl Ledger for PostgresLedger {
     fn import(&mut self, records: &[RunRecord]) -> Result<ImportReport, LedgerError> {
         let mut encoded = Vec::with_capacity(records.len());
@@ -781,23 +885,23 @@ impl Ledger for PostgresLedger {
             encoded.push(encode(r)?);
         }
         let heartbeat = self.liveness.now();
-        // One transaction: every new run is stored, or none is.
+        let rows = ImportColumns::new(records, encoded);
+        // One statement, so one transaction: every new run is stored, or none is.
         self.with_client(|c| {
-            let mut tx = c.transaction()?;
-            let insert = tx.prepare(INSERT_RUN)?;
+            let mut stored: std::collections::HashSet<String> = c
+                .query(IMPORT_RUNS, &rows.params(&heartbeat))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
             let mut report = ImportReport::default();
-            for (record, json) in records.iter().zip(&encoded) {
-                let n = tx.execute(
-                    &insert,
-                    &RunRow::new(record, &heartbeat, json.as_str()).params(),
-                )?;
-                if n == 0 {
-                    report.skipped.push(record.id.clone());
+            for r in records {
+                // A second row of one id in the batch was not stored: it counts as skipped.
+                if stored.remove(&r.id) {
+                    report.imported.push(r.id.clone());
                 } else {
-                    report.imported.push(record.id.clone());
+                    report.skipped.push(r.id.clone());
                 }
             }
-            tx.commit()?;
             Ok(report)
         })
     }

@@ -461,54 +461,162 @@ fn gpus(model: &str, count: Option<f64>) -> Vec<String> {
 /// CodeCarbon assessed it; the other CodeCarbon columns as `codecarbon.*` tags; notes saying it was
 /// imported and what that means. Any malformed row fails the whole file.
 pub fn parse_codecarbon(text: &str, opts: &ImportOptions) -> Result<Vec<RunRecord>, ImportError> {
-    let mut records = csv_records(text)?;
-    if records.is_empty() {
-        return Err(err(
-            None,
-            "the file is empty (expected CodeCarbon's emissions.csv header)",
-        ));
+    let mut reader = CodecarbonRows::new(text.as_bytes())?;
+    let mut rows = Vec::new();
+    while let Some(row) = reader.next_row() {
+        rows.push(row?);
     }
-    let (_, header) = records.remove(0);
-    let header: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|c| !header.iter().any(|h| h == c))
-        .collect();
-    if !missing.is_empty() {
-        return Err(err(
-            Some(1),
-            format!(
-                "not a CodeCarbon emissions.csv: no column {} (CodeCarbon's header starts timestamp,project_name,run_id,experiment_id,duration,emissions,...)",
-                missing.join(", ")
-            ),
-        ));
-    }
-    if records.is_empty() {
+    if rows.is_empty() {
         return Err(err(None, "the file has a header but no rows"));
     }
-    let mut rows = Vec::with_capacity(records.len());
-    for (line, fields) in &records {
-        if fields.len() != header.len() {
+    // Group the rows of each run, keeping file order of first appearance.
+    let mut order: Vec<&str> = Vec::new();
+    let mut by_run: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        let idx = by_run.entry(row.id.as_str()).or_default();
+        if idx.is_empty() {
+            order.push(row.id.as_str());
+        }
+        idx.push(i);
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for id in order {
+        let idx = &by_run[id];
+        // Keep the cumulative last row: the longest.
+        let mut best = idx[0];
+        for &i in idx {
+            if rows[i].duration_s >= rows[best].duration_s {
+                best = i;
+            }
+        }
+        out.push(reader.record(&rows[best], idx.len(), opts)?);
+    }
+    Ok(out)
+}
+
+/// One data row of a CodeCarbon file, checked: as many fields as the header, the duration,
+/// emissions and energy there and not negative.
+#[derive(Debug, Clone)]
+pub struct CodecarbonRow {
+    /// The line the row starts on.
+    pub line: usize,
+    /// The run it belongs to: CodeCarbon's `run_id`, or an id derived from the row's content
+    /// when it has none (so importing twice gives the same id).
+    pub id: String,
+    /// CodeCarbon's `duration`: of several rows of one run, the longest is the run.
+    pub duration_s: f64,
+    fields: Vec<String>,
+}
+
+/// A CodeCarbon `emissions.csv` read one row at a time from `R` (a file, or bytes in memory), so
+/// that a file of millions of runs is never held whole. [`parse_codecarbon`] is the in-memory
+/// form.
+pub struct CodecarbonRows<R> {
+    reader: R,
+    header: Vec<String>,
+    /// The number of the next physical line.
+    line: usize,
+    buf: String,
+}
+
+impl<R: std::io::BufRead> CodecarbonRows<R> {
+    /// Reads and checks the header.
+    pub fn new(reader: R) -> Result<Self, ImportError> {
+        let mut rows = CodecarbonRows {
+            reader,
+            header: Vec::new(),
+            line: 1,
+            buf: String::new(),
+        };
+        let Some((_, header)) = rows.next_record()? else {
             return Err(err(
-                Some(*line),
+                None,
+                "the file is empty (expected CodeCarbon's emissions.csv header)",
+            ));
+        };
+        let header: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .copied()
+            .filter(|c| !header.iter().any(|h| h == c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(err(
+                Some(1),
                 format!(
-                    "{} fields, but the header has {}",
-                    fields.len(),
-                    header.len()
+                    "not a CodeCarbon emissions.csv: no column {} (CodeCarbon's header starts timestamp,project_name,run_id,experiment_id,duration,emissions,...)",
+                    missing.join(", ")
                 ),
             ));
         }
-        rows.push(Row {
-            line: *line,
-            header: &header,
-            fields,
-        });
+        rows.header = header;
+        Ok(rows)
     }
-    // Group the rows of each run, keeping file order of first appearance.
-    let mut order: Vec<String> = Vec::new();
-    let mut by_run: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, row) in rows.iter().enumerate() {
+
+    /// The next CSV record (physical lines joined while a quoted field is open), with the line it
+    /// starts on; `None` at the end.
+    fn next_record(&mut self) -> Result<Option<(usize, Vec<String>)>, ImportError> {
+        loop {
+            self.buf.clear();
+            let start = self.line;
+            loop {
+                let n = self
+                    .reader
+                    .read_line(&mut self.buf)
+                    .map_err(|e| err(Some(self.line), format!("cannot read it: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                self.line += 1;
+                // Quotes inside a quoted field are doubled: an odd count means it is still open.
+                if self.buf.bytes().filter(|&b| b == b'"').count() % 2 == 0 {
+                    break;
+                }
+            }
+            if self.buf.is_empty() {
+                return Ok(None);
+            }
+            let shift = |l: usize| l + start - 1;
+            let mut records = csv_records(&self.buf).map_err(|e| ImportError {
+                line: e.line.map(shift),
+                message: e.message,
+            })?;
+            // A blank line holds no record.
+            if let Some((l, fields)) = records.pop() {
+                return Ok(Some((shift(l), fields)));
+            }
+        }
+    }
+
+    /// The next data row, checked; `None` at the end of the file.
+    pub fn next_row(&mut self) -> Option<Result<CodecarbonRow, ImportError>> {
+        let (line, fields) = match self.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.check(line, fields))
+    }
+
+    fn check(&self, line: usize, fields: Vec<String>) -> Result<CodecarbonRow, ImportError> {
+        if fields.len() != self.header.len() {
+            return Err(err(
+                Some(line),
+                format!(
+                    "{} fields, but the header has {}",
+                    fields.len(),
+                    self.header.len()
+                ),
+            ));
+        }
+        let row = Row {
+            line,
+            header: &self.header,
+            fields: &fields,
+        };
+        let duration_s = row.amount("duration")?;
+        row.amount("emissions")?;
+        row.amount("energy_consumed")?;
         let run_id = row.get("run_id");
         let id = if run_id.is_empty() {
             format!(
@@ -524,28 +632,28 @@ pub fn parse_codecarbon(text: &str, opts: &ImportOptions) -> Result<Vec<RunRecor
         } else {
             run_id.to_string()
         };
-        if !by_run.contains_key(&id) {
-            order.push(id.clone());
-        }
-        by_run.entry(id).or_default().push(i);
+        Ok(CodecarbonRow {
+            line,
+            id,
+            duration_s,
+            fields,
+        })
     }
-    let mut out = Vec::with_capacity(order.len());
-    for id in order {
-        let idx = &by_run[&id];
-        // Validate every row, then keep the cumulative last one.
-        let mut best: Option<(usize, f64)> = None;
-        for &i in idx {
-            let d = rows[i].amount("duration")?;
-            rows[i].amount("emissions")?;
-            rows[i].amount("energy_consumed")?;
-            if best.is_none_or(|(_, bd)| d >= bd) {
-                best = Some((i, d));
-            }
-        }
-        let (i, _) = best.expect("a run has a row");
-        out.push(record(&rows[i], id, idx.len(), opts)?);
+
+    /// The run record of `row`, the last (longest) of the `rows_of_run` rows of its run.
+    pub fn record(
+        &self,
+        row: &CodecarbonRow,
+        rows_of_run: usize,
+        opts: &ImportOptions,
+    ) -> Result<RunRecord, ImportError> {
+        let r = Row {
+            line: row.line,
+            header: &self.header,
+            fields: &row.fields,
+        };
+        record(&r, row.id.clone(), rows_of_run, opts)
     }
-    Ok(out)
 }
 
 fn record(
@@ -781,14 +889,20 @@ fn record(
 /// A one-line account of an import for the terminal: `3 runs read from emissions.csv (CodeCarbon
 /// 3.3.0): 12.3 gCO2e, 45.6 Wh`.
 pub fn import_summary(rs: &[RunRecord]) -> String {
-    let mut s = String::new();
     let kg: f64 = rs.iter().map(|r| r.operational.kg()).sum();
     let kwh: f64 = rs.iter().map(|r| r.energy_kwh.total.kwh()).sum();
+    import_totals(rs.len(), kwh, kg)
+}
+
+/// [`import_summary`] from the count and sums of the runs imported (kWh of IT energy, kg of
+/// operational CO2e).
+pub fn import_totals(runs: usize, kwh: f64, kg: f64) -> String {
+    let mut s = String::new();
     let _ = write!(
         s,
         "{} {} ({} IT energy, {} operational)",
-        rs.len(),
-        if rs.len() == 1 { "run" } else { "runs" },
+        runs,
+        if runs == 1 { "run" } else { "runs" },
         crate::text::energy(kwh),
         crate::text::co2(kg)
     );

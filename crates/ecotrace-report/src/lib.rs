@@ -44,8 +44,8 @@ mod zones;
 
 pub use aggregate::{aggregate, aggregate_with, is_failed, Group, GroupBy};
 pub use codecarbon::{
-    codecarbon_csv, import_summary, parse_codecarbon, ImportError, ImportOptions,
-    COLUMNS as CODECARBON_COLUMNS,
+    codecarbon_csv, import_summary, import_totals, parse_codecarbon, CodecarbonRow, CodecarbonRows,
+    ImportError, ImportOptions, COLUMNS as CODECARBON_COLUMNS,
 };
 pub use doctor::{doctor, factor_lines, Doctor, DoctorCheck, DoctorDevice, DoctorLive};
 pub use estimate::{

@@ -699,43 +699,126 @@ fn import_codecarbon(
     phase: Option<String>,
 ) -> Result<i32> {
     let phase = parse_opt::<Phase>(&phase)?;
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let name = file.display().to_string();
-    let records = ecotrace_report::parse_codecarbon(
-        &text,
-        &ecotrace_report::ImportOptions {
-            source_name: &name,
-            project: project.as_deref(),
-            phase,
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("{name}: {e}; nothing was imported"))?;
+    let opts = ecotrace_report::ImportOptions {
+        source_name: &name,
+        project: project.as_deref(),
+        phase,
+    };
+    let open = || -> Result<_> {
+        let f = std::fs::File::open(file).with_context(|| format!("cannot read {name}"))?;
+        ecotrace_report::CodecarbonRows::new(std::io::BufReader::with_capacity(1 << 16, f))
+            .map_err(|e| anyhow::anyhow!("{name}: {e}; nothing was imported"))
+    };
+    // First pass: every row is read and checked, so that a bad row stops the import before
+    // anything is stored; of the rows of one run (CodeCarbon appends cumulative rows), the
+    // longest is the run. Only a 16-byte hash of each run id is kept, never the records.
+    let mut rows = open()?;
+    let mut best: std::collections::HashMap<u128, (u64, f64, u32)> =
+        std::collections::HashMap::new();
+    let mut n = 0u64;
+    while let Some(row) = rows.next_row() {
+        let row = row
+            .and_then(|row| rows.record(&row, 1, &opts).map(|_| row))
+            .map_err(|e| anyhow::anyhow!("{name}: {e}; nothing was imported"))?;
+        let e = best
+            .entry(id_hash(&row.id))
+            .or_insert((n, row.duration_s, 0));
+        e.2 += 1;
+        if row.duration_s >= e.1 {
+            (e.0, e.1) = (n, row.duration_s);
+        }
+        n += 1;
+    }
+    if n == 0 {
+        anyhow::bail!("{name}: the file has a header but no rows; nothing was imported");
+    }
+    // Second pass: the runs, stored a batch (one transaction) at a time.
     let mut ledger = open_ledger(cli_ledger, files)?;
-    let report = ledger
-        .import(&records)
-        .with_context(|| format!("cannot import {name} into {}", ledger.location()))?;
-    // A set: looking each id up in the list was quadratic in the file's size.
-    let new_ids: std::collections::HashSet<&str> =
-        report.imported.iter().map(String::as_str).collect();
-    let imported: Vec<_> = records
-        .iter()
-        .filter(|r| new_ids.contains(r.id.as_str()))
-        .cloned()
-        .collect();
+    let mut rows = open()?;
+    let (mut imported, mut kwh, mut kg) = (0usize, 0.0, 0.0);
+    let mut skipped: Vec<String> = Vec::new();
+    let mut skipped_count = 0usize;
+    // Runs per transaction; ECOTRACE_IMPORT_BATCH tunes it (and lets tests use small files).
+    let batch_size = std::env::var("ECOTRACE_IMPORT_BATCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(IMPORT_BATCH);
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut flush = |batch: &mut Vec<ecotrace_core::RunRecord>, ledger: &mut Box<dyn Ledger>| {
+        let report = ledger.import(batch).with_context(|| {
+            format!(
+                "cannot import {name} into {}; the {imported} run(s) before this batch are stored, and importing the file again adds the rest",
+                ledger.location()
+            )
+        })?;
+        let new_ids: std::collections::HashSet<&str> =
+            report.imported.iter().map(String::as_str).collect();
+        for r in batch.iter().filter(|r| new_ids.contains(r.id.as_str())) {
+            kwh += r.energy_kwh.total.kwh();
+            kg += r.operational.kg();
+        }
+        imported += report.imported.len();
+        skipped_count += report.skipped.len();
+        let room = SKIPPED_LISTED.saturating_sub(skipped.len());
+        skipped.extend(report.skipped.into_iter().take(room));
+        batch.clear();
+        anyhow::Ok(())
+    };
+    let mut i = 0u64;
+    while let Some(row) = rows.next_row() {
+        let row = row.map_err(|e| anyhow::anyhow!("{name} changed while importing: {e}"))?;
+        if let Some(&(keep, _, count)) = best.get(&id_hash(&row.id)) {
+            if keep == i {
+                let record = rows
+                    .record(&row, count as usize, &opts)
+                    .map_err(|e| anyhow::anyhow!("{name} changed while importing: {e}"))?;
+                batch.push(record);
+                if batch.len() >= batch_size {
+                    flush(&mut batch, &mut ledger)?;
+                }
+            }
+        }
+        i += 1;
+    }
+    flush(&mut batch, &mut ledger)?;
     println!(
         "imported {} from {name} into {}",
-        ecotrace_report::import_summary(&imported),
+        ecotrace_report::import_totals(imported, kwh, kg),
         ledger.location()
     );
-    if !report.skipped.is_empty() {
+    if skipped_count > 0 {
+        let more = skipped_count - skipped.len();
         println!(
-            "skipped {} already in the ledger: {}",
-            report.skipped.len(),
-            report.skipped.join(", ")
+            "skipped {skipped_count} already in the ledger: {}{}",
+            skipped.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         );
     }
     Ok(0)
+}
+
+/// Runs stored per transaction by `import codecarbon`, unless `ECOTRACE_IMPORT_BATCH` says.
+const IMPORT_BATCH: usize = 10_000;
+
+/// Skipped run ids `import codecarbon` names (it counts the others).
+const SKIPPED_LISTED: usize = 20;
+
+/// A 128-bit hash of a run id: two SipHash values, which never collide in practice.
+fn id_hash(id: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let h = |salt: u8| {
+        let mut s = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut s);
+        id.hash(&mut s);
+        s.finish()
+    };
+    (u128::from(h(1)) << 64) | u128::from(h(2))
 }
 
 fn print_out(s: &str) {

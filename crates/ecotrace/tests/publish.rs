@@ -149,6 +149,60 @@ fn cc_row(id: &str, duration: &str, emissions: &str) -> String {
     format!("2026-08-12T19:37:35,bert,{id},5b0fa12a-3dd7-45bb-9766-cc326314d9f1,{duration},{emissions},1.1e-06,9.2,0.0,6.0,3.1e-05,0.0,2.0e-05,5.1e-05,0.0,Spain,ESP,madrid,,,Linux,3.13.13,3.3.0,10,Intel Xeon,0,,-3.7,40.4,24.0,machine,8.3,0,64.6,9.25,N,1.0,0.0")
 }
 
+/// A file of several import batches (100 runs each here, `ECOTRACE_IMPORT_BATCH`): read twice
+/// (checked, then stored a batch at a time), a bad last row still stops everything, and the
+/// longest row of a run wins even when its rows lie in different batches.
+#[test]
+fn import_codecarbon_streams_a_file_of_several_batches() {
+    let env = Env::new();
+    let n = 250;
+    let id = |i: usize| format!("00000000-0000-4000-8000-{i:012x}");
+    let mut csv = format!("{CC_HEADER}\n");
+    // Run 0 first with a short row; its cumulative, longer row comes last (another batch).
+    for i in 0..n {
+        let secs = if i == 0 { 5 } else { 60 + i % 100 };
+        csv.push_str(&cc_row(&id(i), &secs.to_string(), "1e-05"));
+        csv.push('\n');
+    }
+    csv.push_str(&cc_row(&id(0), "9999", "2e-05"));
+    csv.push('\n');
+    let bad = env.path("bad.csv");
+    std::fs::write(&bad, format!("{csv}{}\n", cc_row(&id(n), "-1", "1e-05"))).unwrap();
+    let import = |f: &std::path::Path| {
+        let mut c = env.cmd();
+        c.args(["import", "codecarbon", f.to_str().unwrap()]);
+        c.env("ECOTRACE_IMPORT_BATCH", "100");
+        c.output().unwrap()
+    };
+    let out = import(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    let e = stderr(&out);
+    assert!(
+        e.contains(&format!("line {}: column duration", n + 3)),
+        "{e}"
+    );
+    assert!(e.contains("nothing was imported"), "{e}");
+    assert_eq!(env.run_count(), 0);
+
+    let file = env.path("emissions.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let out = String::from_utf8(import(&file).stdout).unwrap();
+    assert!(out.starts_with(&format!("imported {n} runs")), "{out}");
+    assert_eq!(env.run_count(), n);
+    let rec: Value = serde_json::from_str(&env.ok(&["show", &id(0), "--json"])).unwrap();
+    assert_eq!(rec["duration_s"], 9999.0);
+    assert_eq!(rec["operational_kgco2e"], 2e-05);
+    // Again: everything skipped, the first few named.
+    let out = String::from_utf8(import(&file).stdout).unwrap();
+    assert!(out.contains("imported 0 runs"), "{out}");
+    assert!(
+        out.contains(&format!("skipped {n} already in the ledger"))
+            && out.contains(" and 230 more"),
+        "{out}"
+    );
+    assert_eq!(env.run_count(), n);
+}
+
 #[test]
 fn import_codecarbon_keeps_history_all_or_nothing() {
     let env = Env::new();
