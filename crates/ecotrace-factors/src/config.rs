@@ -1,6 +1,7 @@
 //! The config-file layer: `$ECOTRACE_CONFIG`, else `ecotrace.toml` found upward from the working
 //! directory, then the user's `~/.config/ecotrace/config.toml`. Its keys are the ids of the
-//! option definitions ([`crate::options`]) plus `ledger` and `quiet`; an unknown key is an error
+//! option definitions ([`crate::options`]) plus `ledger`, `quiet` and `sample_retention`; an
+//! unknown key is an error
 //! that names the closest one. Values are parsed by the same definitions as the flags.
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use crate::FactorError;
 type Result<T> = std::result::Result<T, FactorError>;
 
 /// Config keys that are not measure options.
-const OTHER_KEYS: [&str; 2] = ["ledger", "quiet"];
+const OTHER_KEYS: [&str; 3] = ["ledger", "quiet", "sample_retention"];
 
 /// One config file's contents, its keys checked against the option definitions.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -138,6 +139,13 @@ impl FileLayers {
         self.layers
             .iter()
             .find_map(|(_, l)| l.get("ledger")?.as_str().map(str::to_string))
+    }
+
+    /// `sample_retention` of the first layer that sets it (`90d`, `off`).
+    pub fn sample_retention(&self) -> Option<String> {
+        self.layers
+            .iter()
+            .find_map(|(_, l)| l.get("sample_retention")?.as_str().map(str::to_string))
     }
 
     /// `quiet` of the first layer that sets it.

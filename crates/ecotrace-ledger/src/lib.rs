@@ -15,6 +15,7 @@
 mod compat;
 mod error;
 pub mod liveness;
+mod packed;
 mod path;
 mod postgres;
 pub mod schema;
@@ -143,13 +144,23 @@ pub trait Ledger: Send {
     /// `bucket` of run time: each kept sample is the mean power of its bucket (per component;
     /// unknown readings left out), at the time of the bucket's last sample. Records, and so every
     /// energy and CO2e figure, are unchanged; runs already at that resolution are left alone, so
-    /// compacting again changes nothing. This default is for backends that cannot.
+    /// compacting again changes nothing.
     fn compact_samples(
         &mut self,
         ended_before: DateTime<Utc>,
         bucket: std::time::Duration,
     ) -> Result<CompactReport, LedgerError> {
-        let _ = (ended_before, bucket);
+        self.compact_samples_between(None, ended_before, bucket)
+    }
+    /// [`Ledger::compact_samples`] for the runs that ended in `[ended_after, ended_before)`
+    /// (`None`: since the beginning). This default is for backends that cannot.
+    fn compact_samples_between(
+        &mut self,
+        ended_after: Option<DateTime<Utc>>,
+        ended_before: DateTime<Utc>,
+        bucket: std::time::Duration,
+    ) -> Result<CompactReport, LedgerError> {
+        let _ = (ended_after, ended_before, bucket);
         Err(LedgerError::Unsupported {
             spec: self.location(),
             reason: "this ledger cannot compact its samples".into(),
@@ -169,6 +180,48 @@ pub trait Ledger: Send {
         let _ = (run_id, before_s, bucket);
         Ok(())
     }
+    /// Keeps samples downsampled past `retention`: after this ledger's final writes, the samples
+    /// of runs that ended longer ago than its age are compacted (at most once per
+    /// [`AUTO_COMPACT_EVERY`], from where the last compaction stopped). `None` (the default):
+    /// never automatically.
+    fn set_sample_retention(&mut self, retention: Option<SampleRetention>) {
+        let _ = retention;
+    }
+    /// A value the ledger keeps about itself (`ledger_meta`), e.g. where automatic compaction
+    /// stopped. This default keeps none.
+    fn marker(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        let _ = key;
+        Ok(None)
+    }
+    /// Sets a [`Ledger::marker`]. This default keeps none.
+    fn set_marker(&mut self, key: &str, value: &str) -> Result<(), LedgerError> {
+        let _ = (key, value);
+        Ok(())
+    }
+    /// The automatic compaction of [`Ledger::set_sample_retention`], if due at `now`: compacts the
+    /// runs that ended between the last cutoff and `now - retention.older_than`, and records the
+    /// new cutoff. `None` when it is not due (done less than [`AUTO_COMPACT_EVERY`] ago).
+    fn compact_due(
+        &mut self,
+        retention: SampleRetention,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CompactReport>, LedgerError> {
+        let Ok(age) = chrono::Duration::from_std(retention.older_than) else {
+            return Ok(None);
+        };
+        let cutoff = now - age;
+        let from = self
+            .marker(COMPACTED_BEFORE)?
+            .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let every = chrono::Duration::from_std(AUTO_COMPACT_EVERY).unwrap_or_default();
+        if from.is_some_and(|f| cutoff < f + every) {
+            return Ok(None);
+        }
+        let report = self.compact_samples_between(from, cutoff, retention.bucket)?;
+        self.set_marker(COMPACTED_BEFORE, &cutoff.to_rfc3339())?;
+        Ok(Some(report))
+    }
     /// Sends runs kept locally during an outage of a shared ledger (see [`SpooledLedger`]). A
     /// ledger without a spool has nothing to send.
     fn sync(&mut self) -> Result<SyncReport, LedgerError> {
@@ -180,6 +233,28 @@ pub trait Ledger: Send {
         Vec::new()
     }
 }
+
+/// How long power samples are kept at full resolution, and the resolution after (see
+/// [`Ledger::set_sample_retention`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleRetention {
+    /// Runs that ended longer ago than this are compacted.
+    pub older_than: std::time::Duration,
+    /// To one sample per this much run time.
+    pub bucket: std::time::Duration,
+}
+
+/// 90 days, then one sample a minute (as `ecotrace ledger compact` by default).
+pub const DEFAULT_SAMPLE_RETENTION: SampleRetention = SampleRetention {
+    older_than: std::time::Duration::from_secs(90 * 86_400),
+    bucket: std::time::Duration::from_secs(60),
+};
+
+/// The automatic compaction of samples runs at most this often.
+pub const AUTO_COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// The [`Ledger::marker`] of the automatic compaction: the cutoff it last compacted to.
+const COMPACTED_BEFORE: &str = "samples_compacted_before";
 
 /// What [`Ledger::compact_samples`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

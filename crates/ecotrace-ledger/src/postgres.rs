@@ -42,6 +42,7 @@ pub struct PostgresLedger {
     client: RefCell<Option<Client>>,
     location: String,
     liveness: Liveness,
+    retention: Option<crate::SampleRetention>,
 }
 
 impl std::fmt::Debug for PostgresLedger {
@@ -257,6 +258,7 @@ impl PostgresLedger {
             client: RefCell::new(None),
             location,
             liveness: Liveness::system(),
+            retention: None,
         })
     }
 
@@ -975,7 +977,7 @@ impl Ledger for PostgresLedger {
                 reason: "finish needs a final status (finished, failed, failed-to-start, interrupted); use checkpoint while it runs".into(),
             });
         }
-        self.write_update(record, new_samples, |stored| {
+        let stored = self.write_update(record, new_samples, |stored| {
             // A retried finish (same final status) may overwrite; nothing else may.
             if stored != RunStatus::Running && stored != record.status {
                 return Err(LedgerError::AlreadyEnded {
@@ -986,7 +988,15 @@ impl Ledger for PostgresLedger {
                 });
             }
             Ok(())
-        })
+        });
+        if stored.is_ok() {
+            // The run is stored; compacting old samples may fail and is tried again next time.
+            if let Some(r) = self.retention {
+                let now = self.liveness.now();
+                let _ = self.compact_due(r, now);
+            }
+        }
+        stored
     }
 
     fn get(&self, id_or_prefix: &str) -> Result<RunRecord, LedgerError> {
@@ -1049,16 +1059,43 @@ impl Ledger for PostgresLedger {
         Ok(GroupedSums { groups, apart })
     }
 
-    fn compact_samples(
+    fn set_sample_retention(&mut self, retention: Option<crate::SampleRetention>) {
+        self.retention = retention;
+    }
+
+    fn marker(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        self.with_client(|c| {
+            Ok(
+                c.query_opt("SELECT value FROM ledger_meta WHERE key = $1", &[&key])?
+                    .map(|r| r.get(0)),
+            )
+        })
+    }
+
+    fn set_marker(&mut self, key: &str, value: &str) -> Result<(), LedgerError> {
+        self.with_client(|c| {
+            c.execute(
+                "INSERT INTO ledger_meta (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&key, &value],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn compact_samples_between(
         &mut self,
+        ended_after: Option<DateTime<Utc>>,
         ended_before: DateTime<Utc>,
         bucket: Duration,
     ) -> Result<crate::CompactReport, LedgerError> {
         let width = bucket.as_secs_f64().max(1e-3);
         let ids: Vec<String> = self.with_client(|c| {
             let rows = c.query(
-                "SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < $1 ORDER BY ended_at",
-                &[&ended_before],
+                "SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < $1
+                     AND ($2::timestamptz IS NULL OR ended_at >= $2)
+                 ORDER BY ended_at",
+                &[&ended_before, &ended_after],
             )?;
             Ok(rows.iter().map(|r| r.get(0)).collect())
         })?;

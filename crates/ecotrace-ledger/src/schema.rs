@@ -22,7 +22,11 @@ pub struct Migration {
 }
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
+
+/// The first version whose SQLite ledgers store records packed (see `packed.rs`): opening an older
+/// one packs its records.
+pub const PACKED_SINCE: u32 = 4;
 
 /// Every migration, in order. Append only: never edit a released one.
 pub const MIGRATIONS: &[Migration] = &[
@@ -166,6 +170,30 @@ pub const MIGRATIONS: &[Migration] = &[
         DROP INDEX runs_project_started_at;
         CREATE INDEX runs_apart ON runs (started_at)
             WHERE status = 'running' OR sum_apart IS DISTINCT FROM 0;
+    "#,
+    },
+    Migration {
+        version: 4,
+        name: "packed records, ledger meta",
+        sqlite: r#"
+        -- record_json holds the record packed (zstd against a fixed dictionary, a blob whose first
+        -- byte names the dictionary; see packed.rs) instead of JSON text. No table changes: the
+        -- ledger packs the text records of older versions when it opens, and reads both.
+        -- What the ledger keeps about itself, e.g. where automatic compaction of samples stopped.
+        CREATE TABLE ledger_meta (
+            key   TEXT PRIMARY KEY NOT NULL,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+    "#,
+        postgres: r#"
+        -- PostgreSQL keeps the record as jsonb (SQL reaches into it; the server compresses it). It
+        -- is moved out of the row (to TOAST) from 128 bytes on, so that the rows a report scans
+        -- stay narrow.
+        ALTER TABLE runs SET (toast_tuple_target = 128);
+        CREATE TABLE ledger_meta (
+            key   TEXT PRIMARY KEY NOT NULL,
+            value TEXT NOT NULL
+        );
     "#,
     },
 ];

@@ -619,12 +619,18 @@ impl Ledger for SpooledLedger {
         self.primary.location()
     }
 
-    fn compact_samples(
+    fn compact_samples_between(
         &mut self,
+        ended_after: Option<chrono::DateTime<chrono::Utc>>,
         ended_before: chrono::DateTime<chrono::Utc>,
         bucket: Duration,
     ) -> Result<crate::CompactReport, LedgerError> {
-        self.primary.compact_samples(ended_before, bucket)
+        self.primary
+            .compact_samples_between(ended_after, ended_before, bucket)
+    }
+
+    fn set_sample_retention(&mut self, retention: Option<crate::SampleRetention>) {
+        self.primary.set_sample_retention(retention);
     }
 
     /// Where the run's samples are: the spool while the run is kept there, else the ledger.

@@ -19,6 +19,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 
 use crate::compat::decode_record;
 use crate::liveness::{Liveness, LivenessView};
+use crate::packed::{self, StoredJson};
 use crate::schema::{self, MigrateError, MIGRATIONS};
 use crate::sums::{self, Figures, GroupedSums, SumKey};
 use crate::{ImportReport, Ledger, LedgerError, RunFilter, MIN_PREFIX_LEN};
@@ -58,6 +59,7 @@ pub struct SqliteLedger {
     location: String,
     liveness: Liveness,
     retry: RetryPolicy,
+    retention: Option<crate::SampleRetention>,
 }
 
 impl std::fmt::Debug for SqliteLedger {
@@ -108,7 +110,8 @@ const INSERT_RUN: &str =
 /// [`INSERT_RUN`] and of the update in `update_row`.
 struct RunRow<'a> {
     record: &'a RunRecord,
-    json: &'a str,
+    /// The record as stored: packed (see [`crate::packed`]).
+    stored: rusqlite::types::Value,
     heartbeat: &'a str,
     started_at: String,
     ended_at: Option<String>,
@@ -121,7 +124,7 @@ impl<'a> RunRow<'a> {
     fn new(record: &'a RunRecord, json: &'a str, heartbeat: &'a str) -> Self {
         RunRow {
             record,
-            json,
+            stored: packed::stored_value(json),
             heartbeat,
             started_at: ts(record.started_at),
             ended_at: record.ended_at.map(ts),
@@ -145,7 +148,7 @@ impl<'a> RunRow<'a> {
             &r.tracker.pid,
             &self.heartbeat,
             &r.record_version,
-            &self.json,
+            &self.stored,
             f1,
             f2,
             f3,
@@ -336,6 +339,7 @@ impl SqliteLedger {
             location,
             liveness: Liveness::system(),
             retry,
+            retention: None,
         };
         let retry = ledger.retry;
         ledger
@@ -362,6 +366,7 @@ impl SqliteLedger {
             Ok(())
         })?;
         let now = ts(ledger.liveness.now());
+        let before = ledger.with_retry(|conn| Ok(schema::current_version(conn)?))?;
         ledger.with_retry(|conn| match schema::migrate(conn, MIGRATIONS, &now) {
             Ok(_) => Ok(()),
             Err(MigrateError::TooNew { found, supported }) => {
@@ -374,6 +379,9 @@ impl SqliteLedger {
             Err(MigrateError::Db(e)) => Err(Fail::Db(e)),
         })?;
         ledger.fill_figures()?;
+        if (1..schema::PACKED_SINCE).contains(&before) {
+            ledger.repack()?;
+        }
         Ok(ledger)
     }
 
@@ -409,14 +417,14 @@ impl SqliteLedger {
     /// One run exactly as stored (full id only), with its heartbeat: no `interrupted` mapping.
     pub fn stored(&self, id: &str) -> Result<StoredRun, LedgerError> {
         self.with_retry(|conn| {
-            let row: Option<(String, String)> = conn
+            let row: Option<(StoredJson, String)> = conn
                 .prepare_cached("SELECT record_json, heartbeat_at FROM runs WHERE id = ?1")?
                 .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let Some((json, heartbeat)) = row else {
                 return Err(self.not_found(id).into());
             };
-            let record = self.decode(id, &json)?;
+            let record = self.decode(id, &json.0)?;
             let heartbeat_at = parse_ts(&heartbeat).unwrap_or(record.started_at);
             let sample_count: i64 = conn
                 .prepare_cached("SELECT COUNT(*) FROM samples WHERE run_id = ?1")?
@@ -764,17 +772,23 @@ impl Ledger for SqliteLedger {
             Self::update_row(tx, record, &json, &heartbeat)?;
             Self::append_samples(tx, &record.id, new_samples)?;
             Ok(())
-        })
+        })?;
+        // The run is stored; compacting old samples may fail and is tried again next time.
+        if let Some(r) = self.retention {
+            let now = self.liveness.now();
+            let _ = self.compact_due(r, now);
+        }
+        Ok(())
     }
 
     fn get(&self, id_or_prefix: &str) -> Result<RunRecord, LedgerError> {
         let view = self.liveness.view();
         self.with_retry(|conn| {
             let id = self.resolve(conn, id_or_prefix)?;
-            let (json, heartbeat): (String, String) = conn
+            let (json, heartbeat): (StoredJson, String) = conn
                 .prepare_cached("SELECT record_json, heartbeat_at FROM runs WHERE id = ?1")?
                 .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(self.effective(&view, &id, &json, &heartbeat)?)
+            Ok(self.effective(&view, &id, &json.0, &heartbeat)?)
         })
     }
 
@@ -822,12 +836,34 @@ impl Ledger for SqliteLedger {
         Ok(GroupedSums { groups, apart })
     }
 
-    fn compact_samples(
+    fn compact_samples_between(
         &mut self,
+        ended_after: Option<DateTime<Utc>>,
         ended_before: DateTime<Utc>,
         bucket: Duration,
     ) -> Result<crate::CompactReport, LedgerError> {
-        self.compact(ended_before, bucket)
+        self.compact(ended_after, ended_before, bucket)
+    }
+
+    fn set_sample_retention(&mut self, retention: Option<crate::SampleRetention>) {
+        self.retention = retention;
+    }
+
+    fn marker(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        self.with_retry(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM ledger_meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn set_marker(&mut self, key: &str, value: &str) -> Result<(), LedgerError> {
+        self.write(|tx| {
+            tx.prepare_cached("INSERT OR REPLACE INTO ledger_meta (key, value) VALUES (?1, ?2)")?
+                .execute([key, value])?;
+            Ok(())
+        })
     }
 
     fn downsample_samples(
@@ -955,14 +991,14 @@ impl SqliteLedger {
             // Rows are stepped lazily: stops reading as soon as the limit is met.
             while let Some(row) = rows.next()? {
                 let id: String = row.get(0)?;
-                let json: String = row.get(1)?;
-                let heartbeat: String = row.get(2)?;
                 if skip > 0 && filter.status.is_none() {
                     // Skipped rows of an unfiltered page need no decoding.
                     skip -= 1;
                     continue;
                 }
-                let record = self.effective(&view, &id, &json, &heartbeat)?;
+                let json: StoredJson = row.get(1)?;
+                let heartbeat: String = row.get(2)?;
+                let record = self.effective(&view, &id, &json.0, &heartbeat)?;
                 if filter.status.is_some_and(|s| s != record.status) {
                     continue;
                 }
@@ -995,7 +1031,9 @@ impl SqliteLedger {
                     .prepare_cached(&format!(
                         "SELECT id, record_json FROM runs WHERE {APART} AND sum_apart IS NULL LIMIT ?1"
                     ))?
-                    .query_map([FILL_BATCH], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                    .query_map([FILL_BATCH], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, StoredJson>(1)?.0))
+                    })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 let mut update = tx.prepare_cached(
                     "UPDATE runs SET duration_ns = ?2, cpu_j = ?3, gpu_j = ?4, ram_j = ?5,
@@ -1057,6 +1095,45 @@ fn compact_run(
     Ok(Some((n, buckets)))
 }
 
+impl SqliteLedger {
+    /// Packs the records an older version stored as text (see [`crate::packed`]), a batch of rows
+    /// per transaction, in rowid order. Space they free is reused by later rows (`VACUUM` gives it
+    /// back to the file system).
+    fn repack(&self) -> Result<(), LedgerError> {
+        let mut last = 0i64;
+        loop {
+            let next = self.write(|tx| {
+                let rows = tx
+                    .prepare_cached(
+                        "SELECT rowid, record_json FROM runs WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+                    )?
+                    .query_map(params![last, FILL_BATCH], |r| {
+                        let text = match r.get_ref(1)? {
+                            rusqlite::types::ValueRef::Text(t) => {
+                                Some(String::from_utf8_lossy(t).into_owned())
+                            }
+                            _ => None,
+                        };
+                        Ok((r.get::<_, i64>(0)?, text))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let mut update =
+                    tx.prepare_cached("UPDATE runs SET record_json = ?2 WHERE rowid = ?1")?;
+                for (rowid, text) in &rows {
+                    if let Some(json) = text {
+                        update.execute(params![rowid, packed::stored_value(json)])?;
+                    }
+                }
+                Ok(rows.last().map(|(rowid, _)| *rowid))
+            })?;
+            match next {
+                Some(rowid) => last = rowid,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
 /// Hourly rows as the JSON stored in `run_hours.row_json`.
 pub(crate) fn encode_hours(run_id: &str, rows: &[HourRow]) -> Result<Vec<String>, LedgerError> {
     rows.iter()
@@ -1093,17 +1170,21 @@ impl SqliteLedger {
     /// [`Ledger::compact_samples`] for SQLite: one transaction per [`COMPACT_BATCH`] runs.
     fn compact(
         &mut self,
+        ended_after: Option<DateTime<Utc>>,
         ended_before: DateTime<Utc>,
         bucket: Duration,
     ) -> Result<crate::CompactReport, LedgerError> {
         let width = bucket.as_secs_f64().max(1e-3);
         let cutoff = ts(ended_before);
+        let from = ended_after.map(ts);
         let ids: Vec<String> = self.with_retry(|conn| {
             let mut q = conn.prepare(
-                "SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?1 ORDER BY ended_at",
+                "SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?1
+                     AND (?2 IS NULL OR ended_at >= ?2)
+                 ORDER BY ended_at",
             )?;
             let ids = q
-                .query_map([&cutoff], |r| r.get(0))?
+                .query_map(params![&cutoff, &from], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
             Ok(ids)
         })?;

@@ -103,3 +103,90 @@ fn postgres_compacts_old_runs_only() {
     let mut l = PostgresLedger::new(&url).unwrap();
     compacts_old_runs_only(&mut l);
 }
+
+/// With a retention set, a final write compacts the samples of runs that ended longer ago than
+/// its age, at most once a day, starting where the last compaction stopped.
+fn compacts_automatically_past_the_retention(
+    l: &mut dyn Ledger,
+    clock: &ecotrace_ledger::ManualClock,
+) {
+    let retention = ecotrace_ledger::SampleRetention {
+        older_than: Duration::from_secs(90 * 86_400),
+        bucket: Duration::from_secs(60),
+    };
+    l.set_sample_retention(Some(retention));
+    let ten_minutes = samples(0, 600);
+    let day = chrono::Duration::days(1);
+    // The clock is 100 days after t(0): `old` ended 100 days ago, `recent` 10 days ago.
+    clock.set(t(0) + day * 100);
+    let old = ended(record("old-run", "p", Phase::Training, t(0)), t(700));
+    let recent = ended(
+        record("recent-run", "p", Phase::Training, t(1)),
+        t(0) + day * 90,
+    );
+    for r in [&old, &recent] {
+        let mut first = r.clone();
+        first.status = RunStatus::Running;
+        l.begin(&first).unwrap();
+        l.checkpoint(&first, &ten_minutes).unwrap();
+    }
+    // Finishing `old` compacts itself (it ended 100 days ago): the final write comes first.
+    l.finish(&old, &[]).unwrap();
+    assert_eq!(l.samples("old-run").unwrap().len(), 11);
+    l.finish(&recent, &[]).unwrap();
+    assert_eq!(l.samples("recent-run").unwrap().len(), 600);
+    assert_eq!(l.get("old-run").unwrap(), rt(&old));
+    // 20 days later `recent` is 30 days old: still kept whole.
+    clock.set(t(0) + day * 120);
+    let mut other = ended(
+        record("other-run", "p", Phase::Training, t(3)),
+        t(0) + day * 119,
+    );
+    let mut first = other.clone();
+    first.status = RunStatus::Running;
+    l.begin(&first).unwrap();
+    l.finish(&other, &ten_minutes).unwrap();
+    assert_eq!(l.samples("recent-run").unwrap().len(), 600);
+    // 60 more days: `recent` is past the age; the next final write compacts it, not `other`.
+    clock.set(t(0) + day * 181);
+    other.id = "last-run".into();
+    let mut first = other.clone();
+    first.status = RunStatus::Running;
+    l.begin(&first).unwrap();
+    l.finish(&other, &[]).unwrap();
+    assert_eq!(l.samples("recent-run").unwrap().len(), 11);
+    assert_eq!(l.samples("other-run").unwrap().len(), 600);
+    assert!(l.marker("samples_compacted_before").unwrap().is_some());
+    // Without a retention nothing is compacted.
+    l.set_sample_retention(None);
+    clock.set(t(0) + day * 400);
+    other.id = "no-retention".into();
+    let mut first = other.clone();
+    first.status = RunStatus::Running;
+    l.begin(&first).unwrap();
+    l.finish(&other, &[]).unwrap();
+    assert_eq!(l.samples("other-run").unwrap().len(), 600);
+}
+
+#[test]
+fn sqlite_compacts_automatically_past_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let (liveness, clock) = support::fake_liveness("fixture-host", &[4242]);
+    let mut l = SqliteLedger::open(dir.path().join("l.db"))
+        .unwrap()
+        .with_liveness(liveness);
+    compacts_automatically_past_the_retention(&mut l, &clock);
+}
+
+#[test]
+fn postgres_compacts_automatically_past_the_retention() {
+    let Some(url) = pg::server("postgres_compacts_automatically_past_the_retention") else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "auto_compact");
+    let (liveness, clock) = support::fake_liveness("fixture-host", &[4242]);
+    let mut l = PostgresLedger::connect(&url)
+        .unwrap()
+        .with_liveness(liveness);
+    compacts_automatically_past_the_retention(&mut l, &clock);
+}

@@ -383,6 +383,21 @@ fn a_version_2_sqlite_ledger_is_migrated_and_its_runs_summed() {
         )
         .unwrap();
     assert_eq!(unfilled, 0);
+    // Version 4: the records are packed (blobs, much smaller than their JSON) and read back whole.
+    let (text, blobs, packed_bytes): (i64, i64, i64) = c
+        .query_row(
+            "SELECT SUM(typeof(record_json) = 'text'), SUM(typeof(record_json) = 'blob'),
+                    SUM(length(record_json)) FROM runs WHERE id <> 'broken'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((text, blobs), (0, runs.len() as i64));
+    let json_bytes: usize = old_rows(&runs).iter().map(|r| r[6].len()).sum();
+    assert!(
+        (packed_bytes as usize) * 3 < json_bytes,
+        "{packed_bytes} bytes packed for {json_bytes} of JSON"
+    );
     // The damaged row is not summed silently: a report over it fails as `list` does.
     assert!(l
         .group_sums(&RunFilter::default(), SumKey::Project)

@@ -94,8 +94,27 @@ fn open_ledger_for_run(cli_ledger: &Option<String>, files: &FileLayers) -> Resul
     let spec = cli_ledger.clone().or_else(|| files.ledger());
     let mut ledger = ecotrace_ledger::open_for_run(spec.as_deref())
         .map_err(|e| UsageError(format!("--ledger: {e}")))?;
+    ledger.set_sample_retention(sample_retention(files)?);
     print_notices(ledger.as_mut());
     Ok(ledger)
+}
+
+/// How long a run's samples are kept whole: `ECOTRACE_SAMPLE_RETENTION`, else the config's
+/// `sample_retention`, else 90 days; `off` keeps them all. Past it, the samples of ended runs are
+/// downsampled to one a minute after a run's final write (at most once a day).
+fn sample_retention(files: &FileLayers) -> Result<Option<ecotrace_ledger::SampleRetention>> {
+    let v = std::env::var("ECOTRACE_SAMPLE_RETENTION")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| files.sample_retention());
+    match v.as_deref().map(str::trim) {
+        None => Ok(Some(ecotrace_ledger::DEFAULT_SAMPLE_RETENTION)),
+        Some("off") => Ok(None),
+        Some(age) => Ok(Some(ecotrace_ledger::SampleRetention {
+            older_than: parse_age(age, "sample_retention")?,
+            ..ecotrace_ledger::DEFAULT_SAMPLE_RETENTION
+        })),
+    }
 }
 
 /// `ecotrace runs` when the ledger cannot be read: the runs waiting in its spool, marked as such,
@@ -804,7 +823,7 @@ fn import_codecarbon(
 }
 
 /// Runs stored per transaction by `import codecarbon`, unless `ECOTRACE_IMPORT_BATCH` says.
-const IMPORT_BATCH: usize = 10_000;
+const IMPORT_BATCH: usize = 2_000;
 
 /// Skipped run ids `import codecarbon` names (it counts the others).
 const SKIPPED_LISTED: usize = 20;
