@@ -15,7 +15,7 @@ use ecotrace_ledger::{Ledger, SqliteLedger};
 use ecotrace_sensors::meter::Live;
 use ecotrace_sensors::Roots;
 use ecotrace_tracker::retention::Retention;
-use ecotrace_tracker::work::WorkBook;
+use ecotrace_tracker::work::{SourceRead, WorkBook};
 use ecotrace_tracker::{FileLayers, MeasureOptions, MeasureSettings, Run};
 
 fn status_kb(key: &str) -> u64 {
@@ -78,7 +78,11 @@ fn main() {
                 generated_tokens: 400,
             });
         }
-        book.source_state(true, Some(if busy { 2.0 } else { 0.0 }), true);
+        let read = SourceRead::Ok {
+            in_flight: Some(if busy { 2.0 } else { 0.0 }),
+            reset: false,
+        };
+        book.source_state(read, true);
         let e = Energy::from_joules(energy);
         let live = Live {
             elapsed: Duration::from_secs(s),
