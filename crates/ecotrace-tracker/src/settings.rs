@@ -52,6 +52,10 @@ pub struct MeasureSettings {
     pub live: Option<crate::live::LiveOutcome>,
     /// The live provider configured, for the plan of `run --when-green`.
     pub provider: Option<ecotrace_providers::ProviderConfig>,
+    /// What went wrong on ecotrace's side while resolving, and cost the run only a finer figure
+    /// (a damaged imported hourly series): the CLI says them on stderr before the command
+    /// starts; each is also in [`notes`](Self::notes) for the record.
+    pub warnings: Vec<String>,
 }
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
@@ -165,16 +169,36 @@ impl MeasureSettings {
             }
         };
         // A region's intensity from the tables may be charged hour by hour instead.
+        let mut warnings = Vec::new();
         let hourly = match (place.intensity.provenance.row(), f.region.is_some()) {
             _ if live_used => None,
             (Some(row), true) if !place.intensity.provenance.is_given() => {
-                let (charge, note) = crate::hourly::HourlyCharge::find(
+                match crate::hourly::HourlyCharge::find(
                     &[row.row.as_str(), place.label.as_str()],
                     place.grid_basis().unwrap_or_default(),
                     chrono::Utc::now(),
-                )?;
-                hour_notes.extend(note);
-                charge
+                ) {
+                    Ok((charge, note)) => {
+                        hour_notes.extend(note);
+                        charge
+                    }
+                    // A damaged imported series costs the hourly charge, never the job.
+                    Err(e) => {
+                        let why = match e {
+                            TrackError::Config { path, detail } => {
+                                format!("{}: {detail}", path.display())
+                            }
+                            e => e.to_string(),
+                        };
+                        let w = format!(
+                            "the imported hourly intensities could not be used, the yearly \
+                             average is charged: {why} (`ecotrace data import-hourly FILE`)"
+                        );
+                        hour_notes.push(w.clone());
+                        warnings.push(w);
+                        None
+                    }
+                }
             }
             _ => None,
         };
@@ -200,6 +224,7 @@ impl MeasureSettings {
             ram_power,
             notes: place.notes.iter().cloned().chain(hour_notes).collect(),
             place,
+            warnings,
         })
     }
 }

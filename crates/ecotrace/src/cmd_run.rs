@@ -51,6 +51,9 @@ pub fn run(mut opts: RunOptions, ledger: Box<dyn Ledger>) -> Result<i32> {
     for n in run.take_notices() {
         eprintln!("ecotrace: {n}");
     }
+    for w in &opts.settings.warnings {
+        eprintln!("ecotrace: warning: {w}");
+    }
     for n in std::mem::take(&mut opts.notes) {
         run.note(n);
     }

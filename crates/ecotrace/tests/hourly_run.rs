@@ -146,3 +146,35 @@ fn show_draws_the_grid_around_an_hourly_run_and_the_best_start() {
     );
     assert!(!String::from_utf8_lossy(&o.stdout).contains("grid intensity by hour"));
 }
+
+#[test]
+fn a_damaged_imported_series_costs_the_hourly_charge_not_the_job() {
+    let e = Env::new();
+    let f = e.path("fr.csv");
+    std::fs::write(&f, em_csv("FR", -3, 3, 123.0, 100.0)).unwrap();
+    let imported = e.ok(&["data", "import-hourly", f.to_str().unwrap()]);
+    let stored = imported
+        .lines()
+        .find(|l| l.contains("(life-cycle)"))
+        .and_then(|l| l.split("stored in ").nth(1))
+        .unwrap_or_else(|| panic!("{imported}"))
+        .trim()
+        .to_string();
+    std::fs::write(&stored, "datetime_utc,g_per_kwh\nnot a time,1\n").unwrap();
+    let o = e.run(&["run", "--region", "FR", "--", "sh", "-c", "exit 3"]);
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("warning"), "{err}");
+    assert!(err.contains(&stored), "the damaged file is named: {err}");
+    assert!(err.contains("import"), "says to import it again: {err}");
+    let runs = e.json(&["runs", "--json"]);
+    let r = &runs[0];
+    assert_eq!(r["exit_code"], 3, "{r}");
+    assert_eq!(r["intensity"]["resolution"], "yearly-average", "{r}");
+    assert_ne!(r["intensity"]["g_per_kwh"].as_f64(), Some(123.0));
+    let notes = r["notes"].to_string();
+    assert!(
+        notes.contains(&stored) && notes.contains("yearly"),
+        "{notes}"
+    );
+}
