@@ -564,25 +564,62 @@ mod tests {
             roots(dir.path()),
             vec![constant(ComponentKind::Cpu, 50.0, false)],
         );
-        let seen = Arc::new(Mutex::new(Vec::<usize>::new()));
+        // Each checkpoint: when the thread made it, and the samples it handed over.
+        type Seen = Vec<(Instant, Vec<PowerSample>)>;
+        let seen = Arc::new(Mutex::new(Seen::new()));
         let seen2 = Arc::clone(&seen);
+        let spawned_at = Instant::now();
         let t = MeterThread::spawn(
             m,
             Duration::from_millis(20),
             Duration::from_millis(50),
-            move |_m: &Meter, s: Vec<PowerSample>| seen2.lock().unwrap().push(s.len()),
+            move |_m: &Meter, s: Vec<PowerSample>| seen2.lock().unwrap().push((Instant::now(), s)),
         )
         .unwrap();
-        std::thread::sleep(Duration::from_millis(180));
+        // Wait for what the thread guarantees (checkpoints, samples) instead of a fixed sleep:
+        // a loaded machine may run it late, never wrongly.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (n, stored) = {
+                let s = seen.lock().unwrap();
+                (s.len(), s.iter().map(|(_, v)| v.len()).sum::<usize>())
+            };
+            if n >= 2 && stored >= 5 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "after 60 s: {n} checkpoints, {stored} samples"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stop_asked = Instant::now();
         let (mut m, _cp) = t.stop();
-        let checkpoints = seen.lock().unwrap().clone();
-        assert!(checkpoints.len() >= 2, "checkpoints: {checkpoints:?}");
-        let stored: usize = checkpoints.iter().sum::<usize>() + m.drain_samples().len();
-        assert!(stored >= 5, "samples: {stored}");
-        // Energy integrates over wall time, final partial interval included.
-        let e = m.components()[0].energy.joules();
+        let stopped = Instant::now();
+        let seen = std::mem::take(&mut *seen.lock().unwrap());
+        let first_checkpoint = seen[0].0;
+        let mut samples: Vec<PowerSample> = seen.into_iter().flat_map(|(_, v)| v).collect();
+        let tail = m.drain_samples();
+        assert!(!tail.is_empty(), "stop takes a final step");
+        samples.extend(tail);
+        assert!(
+            samples.windows(2).all(|w| w[0].t_s <= w[1].t_s),
+            "samples in order: {:?}",
+            samples.iter().map(|s| s.t_s).collect::<Vec<_>>()
+        );
+        // The meter's clock: it started in the thread (after the spawn, before its first
+        // checkpoint) and its last step came after the stop was asked, ending at the last sample.
         let wall = m.elapsed().as_secs_f64();
-        assert!(wall >= 0.17, "{wall}");
+        let last = samples.last().unwrap().t_s;
+        assert!((last - wall).abs() < 1e-9, "last sample {last} vs {wall}");
+        let lower = (stop_asked - first_checkpoint).as_secs_f64();
+        let upper = (stopped - spawned_at).as_secs_f64();
+        assert!(
+            lower <= wall && wall <= upper,
+            "wall {wall} outside [{lower}, {upper}]"
+        );
+        // Energy integrates over the meter's time, final partial interval included.
+        let e = m.components()[0].energy.joules();
         assert!((e - 50.0 * wall).abs() < 1e-6);
     }
 }
