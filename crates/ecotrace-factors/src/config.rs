@@ -1,7 +1,7 @@
 //! The config-file layer: `$ECOTRACE_CONFIG`, else `ecotrace.toml` found upward from the working
 //! directory, then the user's `~/.config/ecotrace/config.toml`. Its keys are the ids of the
-//! option definitions ([`crate::options`]) plus `ledger`, `quiet` and `sample_retention`; an
-//! unknown key is an error
+//! option definitions ([`crate::options`]: the measure options and the agent's socket limits)
+//! plus `ledger`, `quiet` and `sample_retention`; an unknown key is an error
 //! that names the closest one. Values are parsed by the same definitions as the flags.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Command;
 
-use crate::options::{measure_option_ids, OptionGroup, Origins};
+use crate::options::{agent_option_ids, measure_option_ids, OptionGroup, Origins};
 use crate::provenance::Origin;
 use crate::FactorError;
 
@@ -30,7 +30,8 @@ impl FileLayer {
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| format!("not valid: {}", e.to_string().trim()))?;
-        let ids = measure_option_ids();
+        let mut ids = measure_option_ids();
+        ids.extend(agent_option_ids());
         for key in table.keys() {
             if !ids.iter().any(|i| i == key) && !OTHER_KEYS.contains(&key.as_str()) {
                 let known = ids.iter().map(String::as_str).chain(OTHER_KEYS);

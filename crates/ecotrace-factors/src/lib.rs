@@ -24,8 +24,8 @@ pub mod provenance;
 pub use config::{FileLayer, FileLayers};
 pub use footprint::{price_per_hour, resolve_lifetime};
 pub use options::{
-    measure_option_ids, parse_keywords, FactorArgs, MeasureArgs, OptionGroup, Origins,
-    ProviderArgs, Via,
+    agent_option_ids, measure_option_ids, parse_keywords, AgentSocketArgs, FactorArgs, MeasureArgs,
+    OptionGroup, Origins, ProviderArgs, Via,
 };
 pub use place::{parse_basis, resolve_place, Place};
 pub use provenance::{Accounting, Factor, Origin, Provenance, TableRow};

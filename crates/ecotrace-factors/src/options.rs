@@ -141,6 +141,57 @@ pub struct MeasureArgs {
     pub origins: Origins,
 }
 
+/// The node agent's limits on its socket for unprivileged runs (`ecotrace agent`). Each can also
+/// be set in the config file (its id, e.g. `socket_max_per_uid = 16`) or through its
+/// `ECOTRACE_AGENT_SOCKET_*` variable; flags win, then variables, then the file.
+#[derive(Debug, Args, Default, Clone, PartialEq)]
+pub struct AgentSocketArgs {
+    /// Close a socket connection that sends no complete request for this long (e.g. 300s, 5m)
+    /// [default: 300s]
+    #[arg(
+        long,
+        env = "ECOTRACE_AGENT_SOCKET_IDLE_TIMEOUT",
+        value_name = "DURATION"
+    )]
+    pub socket_idle_timeout: Option<String>,
+
+    /// Socket connections one user (uid) may hold at once; more are refused [default: 64]
+    #[arg(long, env = "ECOTRACE_AGENT_SOCKET_MAX_PER_UID", value_name = "N")]
+    pub socket_max_per_uid: Option<usize>,
+
+    /// Socket connections of all users at once [default: 1024]
+    #[arg(long, env = "ECOTRACE_AGENT_SOCKET_MAX_CLIENTS", value_name = "N")]
+    pub socket_max_clients: Option<usize>,
+
+    /// Longest socket request, in bytes; a longer one is refused and its connection closed
+    /// [default: 4096]
+    #[arg(long, env = "ECOTRACE_AGENT_SOCKET_MAX_REQUEST", value_name = "BYTES")]
+    pub socket_max_request: Option<usize>,
+}
+
+impl OptionGroup for AgentSocketArgs {
+    fn given_ids(&self) -> Vec<&'static str> {
+        let set = [
+            ("socket_idle_timeout", self.socket_idle_timeout.is_some()),
+            ("socket_max_per_uid", self.socket_max_per_uid.is_some()),
+            ("socket_max_clients", self.socket_max_clients.is_some()),
+            ("socket_max_request", self.socket_max_request.is_some()),
+        ];
+        set.into_iter()
+            .filter(|(_, s)| *s)
+            .map(|(id, _)| id)
+            .collect()
+    }
+}
+
+/// The ids of the agent's own options that the config file may set ([`AgentSocketArgs`]).
+pub fn agent_option_ids() -> Vec<String> {
+    AgentSocketArgs::augment_args(Command::new("agent"))
+        .get_arguments()
+        .map(|a| a.get_id().as_str().to_string())
+        .collect()
+}
+
 /// A group of option definitions that the config layer can fill.
 pub trait OptionGroup: Args + FromArgMatches {
     /// The ids of the options that hold a value, however they got it.

@@ -79,27 +79,10 @@ pub struct AgentArgs {
     #[arg(long, value_name = "MODE")]
     pub socket_mode: Option<String>,
 
-    /// Close a socket connection that sends no complete request for this long (e.g. 300s, 5m)
-    /// [default: 300s]
-    #[arg(
-        long,
-        env = "ECOTRACE_AGENT_SOCKET_IDLE_TIMEOUT",
-        value_name = "DURATION"
-    )]
-    pub socket_idle_timeout: Option<String>,
-
-    /// Socket connections one user (uid) may hold at once; more are refused [default: 64]
-    #[arg(long, env = "ECOTRACE_AGENT_SOCKET_MAX_PER_UID", value_name = "N")]
-    pub socket_max_per_uid: Option<usize>,
-
-    /// Socket connections of all users at once [default: 1024]
-    #[arg(long, env = "ECOTRACE_AGENT_SOCKET_MAX_CLIENTS", value_name = "N")]
-    pub socket_max_clients: Option<usize>,
-
-    /// Longest socket request, in bytes; a longer one is refused and its connection closed
-    /// [default: 4096]
-    #[arg(long, env = "ECOTRACE_AGENT_SOCKET_MAX_REQUEST", value_name = "BYTES")]
-    pub socket_max_request: Option<usize>,
+    /// Limits of the socket: --socket-idle-timeout, --socket-max-per-uid, --socket-max-clients,
+    /// --socket-max-request (also config-file keys, e.g. socket_max_per_uid = 16)
+    #[command(flatten)]
+    pub socket_limits: ecotrace_factors::AgentSocketArgs,
 
     /// Count a model server's work for a workload and expose its energy per request and per
     /// 1,000 generated tokens: WORKLOAD=URL, the workload label as the agent's metrics name it

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use ecotrace_agent::socket::SocketLimits;
 use ecotrace_agent::{AgentConfig, AgentError, Stop, DEFAULT_LISTEN, DEFAULT_SOCKET};
+use ecotrace_factors::AgentSocketArgs;
 use ecotrace_sensors::Roots;
 use ecotrace_tracker::{FileLayers, MeasureSettings};
 
@@ -51,7 +52,7 @@ pub fn run(
                 ))
             })?,
     };
-    let socket_limits = socket_limits(args)?;
+    let socket_limits = socket_limits(&args.socket_limits, files)?;
     let mut cfg = AgentConfig {
         interval: s.interval,
         listen,
@@ -102,8 +103,11 @@ pub fn run(
     Ok(0)
 }
 
-/// The socket's limits from the flags (or their variables), the defaults for the rest.
-fn socket_limits(args: &AgentArgs) -> Result<SocketLimits> {
+/// The socket's limits: each from its flag, else its variable (both in `given`), else the config
+/// files, else the default.
+fn socket_limits(given: &AgentSocketArgs, files: &FileLayers) -> Result<SocketLimits> {
+    let mut args = given.clone();
+    files.fill(&mut args, &mut ecotrace_factors::Origins::default())?;
     let mut l = SocketLimits::default();
     if let Some(t) = &args.socket_idle_timeout {
         l.idle_timeout = ecotrace_core::units::parse_duration(t).map_err(|_| {
@@ -165,4 +169,41 @@ fn stop_on_signals(stop: &Stop) -> Result<()> {
         })
         .context("cannot start the signal thread")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_limits_layer_flags_over_config_over_defaults() {
+        let files = FileLayers::from_text(
+            "/p/ecotrace.toml",
+            "socket_idle_timeout = \"10s\"\nsocket_max_per_uid = 16\nsocket_max_request = 1000\n",
+        )
+        .unwrap();
+        let given = AgentSocketArgs {
+            socket_max_request: Some(2000),
+            ..Default::default()
+        };
+        let l = socket_limits(&given, &files).unwrap();
+        let d = SocketLimits::default();
+        assert_eq!(l.idle_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(l.per_uid, 16);
+        assert_eq!(l.max_request, 2000, "the flag wins over the file");
+        assert_eq!(l.max_clients, d.max_clients);
+        assert_ne!(d.per_uid, 16);
+        // Without a file, the defaults.
+        assert_eq!(
+            socket_limits(&AgentSocketArgs::default(), &FileLayers::default()).unwrap(),
+            d
+        );
+        // A bad value in the file is refused like the flag's.
+        let bad = FileLayers::from_text("/p/ecotrace.toml", "socket_max_per_uid = 0").unwrap();
+        let e = socket_limits(&AgentSocketArgs::default(), &bad).unwrap_err();
+        assert!(e.to_string().contains("at least 1"), "{e}");
+        // A typo in a key names the closest one.
+        let e = FileLayers::from_text("/p/ecotrace.toml", "socket_max_per_ui = 2").unwrap_err();
+        assert!(e.to_string().contains("socket_max_per_uid"), "{e}");
+    }
 }

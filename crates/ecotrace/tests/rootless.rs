@@ -262,4 +262,28 @@ fn the_agent_sleeps_through_long_intervals_yet_stops_at_once_on_sigterm() {
         assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
         assert!(err.contains(flag) && err.contains(says), "{err}");
     }
+    // The config file sets them too, under the variables.
+    let cfg = d.join("agent.toml");
+    std::fs::write(&cfg, "socket_max_per_uid = 0\n").unwrap();
+    let agent = |env: &[(&str, &str)]| {
+        let mut c = base(d, &sys);
+        c.args(["agent", "--listen", "127.0.0.1:0", "--socket", "none"])
+            .env("ECOTRACE_CONFIG", &cfg);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = agent(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("at least 1"),
+        "the file's value is read: {err}"
+    );
+    std::fs::write(&cfg, "socket_max_request = 100000\n").unwrap();
+    let out = agent(&[("ECOTRACE_AGENT_SOCKET_MAX_REQUEST", "10")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("at least 256"), "the variable wins: {err}");
 }
