@@ -80,7 +80,16 @@ pub fn plan_and_wait(g: &WhenGreenArgs, s: &MeasureSettings, quiet: bool) -> Res
         basis: s.place.grid_basis().map(|b| b.as_str().to_string()),
         ..Default::default()
     };
-    let user = ecotrace_tracker::hourly::user_hourly_series(None)?;
+    // A damaged imported series costs the plan its hours, not the job (the run warns again).
+    let user = match ecotrace_tracker::hourly::user_hourly_series(None) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!(
+                "ecotrace: warning: planning on the bundled hourly data only, the imported hourly intensities could not be used: {e}"
+            );
+            Vec::new()
+        }
+    };
     let p = match s.provider.clone() {
         None => plan::plan(&opts, now, &user)?,
         Some(cfg) => plan::plan_with_live(&opts, now, &user, |from, to, basis| {

@@ -150,17 +150,7 @@ fn show_draws_the_grid_around_an_hourly_run_and_the_best_start() {
 #[test]
 fn a_damaged_imported_series_costs_the_hourly_charge_not_the_job() {
     let e = Env::new();
-    let f = e.path("fr.csv");
-    std::fs::write(&f, em_csv("FR", -3, 3, 123.0, 100.0)).unwrap();
-    let imported = e.ok(&["data", "import-hourly", f.to_str().unwrap()]);
-    let stored = imported
-        .lines()
-        .find(|l| l.contains("(life-cycle)"))
-        .and_then(|l| l.split("stored in ").nth(1))
-        .unwrap_or_else(|| panic!("{imported}"))
-        .trim()
-        .to_string();
-    std::fs::write(&stored, "datetime_utc,g_per_kwh\nnot a time,1\n").unwrap();
+    let stored = damaged_import(&e);
     let o = e.run(&["run", "--region", "FR", "--", "sh", "-c", "exit 3"]);
     let err = common::stderr(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
@@ -177,4 +167,48 @@ fn a_damaged_imported_series_costs_the_hourly_charge_not_the_job() {
         notes.contains(&stored) && notes.contains("yearly"),
         "{notes}"
     );
+}
+
+/// `run --when-green` with a damaged imported series plans on the bundled data and still runs the
+/// command (a deadline one hour out leaves only the current hour, so it starts at once).
+#[test]
+fn a_damaged_imported_series_does_not_stop_when_green() {
+    let e = Env::new();
+    let stored = damaged_import(&e);
+    let o = e.run(&[
+        "run",
+        "--when-green",
+        "--region",
+        "FR",
+        "--duration",
+        "1h",
+        "--deadline",
+        "1h",
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("planning on the bundled"), "{err}");
+    assert!(err.contains(&stored), "the damaged file is named: {err}");
+    let runs = e.json(&["runs", "--json"]);
+    assert_eq!(runs[0]["exit_code"], 3, "{runs}");
+}
+
+/// Imports an hourly series for FR, then damages the stored life-cycle file; returns its path.
+fn damaged_import(e: &Env) -> String {
+    let f = e.path("fr.csv");
+    std::fs::write(&f, em_csv("FR", -3, 3, 123.0, 100.0)).unwrap();
+    let imported = e.ok(&["data", "import-hourly", f.to_str().unwrap()]);
+    let stored = imported
+        .lines()
+        .find(|l| l.contains("(life-cycle)"))
+        .and_then(|l| l.split("stored in ").nth(1))
+        .unwrap_or_else(|| panic!("{imported}"))
+        .trim()
+        .to_string();
+    std::fs::write(&stored, "datetime_utc,g_per_kwh\nnot a time,1\n").unwrap();
+    stored
 }
