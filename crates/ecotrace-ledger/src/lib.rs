@@ -43,6 +43,18 @@ pub use sums::{GroupedSums, RunSums, SumKey};
 /// Shortest id prefix [`Ledger::get`] accepts (a full id of any length is always accepted).
 pub const MIN_PREFIX_LEN: usize = 4;
 
+/// Every run a scan gives, collected: [`Ledger::list`] for backends that read by scanning.
+pub(crate) fn collect_scan(
+    scan: impl FnOnce(&mut dyn FnMut(RunRecord) -> bool) -> Result<(), LedgerError>,
+) -> Result<Vec<RunRecord>, LedgerError> {
+    let mut out = Vec::new();
+    scan(&mut |r| {
+        out.push(r);
+        true
+    })?;
+    Ok(out)
+}
+
 /// The run store. One implementation per backend (SQLite, PostgreSQL); callers hold a
 /// `Box<dyn Ledger>` from [`open`].
 pub trait Ledger: Send {

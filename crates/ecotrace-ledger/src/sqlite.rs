@@ -793,12 +793,7 @@ impl Ledger for SqliteLedger {
     }
 
     fn list(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError> {
-        let mut out = Vec::new();
-        self.scan_where(filter, None, &mut |r| {
-            out.push(r);
-            true
-        })?;
-        Ok(out)
+        crate::collect_scan(|f| self.scan_where(filter, None, f))
     }
 
     fn scan(
