@@ -72,32 +72,35 @@ impl MeasureSettings {
             .clone()
             .unwrap_or_else(|| "default".to_string());
         if project.trim().is_empty() {
-            return usage("--project must not be empty");
+            return usage(format!("{} must not be empty", origins.get("project")));
         }
         let phase = match &args.phase {
             Some(p) => p
                 .parse::<Phase>()
-                .map_err(|e| TrackError::Usage(e.to_string()))?,
+                .map_err(|e| TrackError::Usage(format!("{}: {e}", origins.get("phase"))))?,
             None => Phase::Other,
         };
         // Tags: the user file, then the project file, then env/flags, later ones winning.
         let mut tags = files.tags();
+        let tag_origin = origins.get("tags");
         for t in &args.tags {
             let (k, v) = t.split_once('=').ok_or_else(|| {
-                TrackError::Usage(format!("--tag {t:?} is not KEY=VALUE (e.g. --tag lr=3e-4)"))
+                TrackError::Usage(format!(
+                    "{tag_origin}: {t:?} is not KEY=VALUE (e.g. --tag lr=3e-4)"
+                ))
             })?;
             if k.trim().is_empty() {
-                return usage(format!("--tag {t:?} has an empty key"));
+                return usage(format!("{tag_origin}: {t:?} has an empty key"));
             }
             tags.insert(k.trim().to_string(), v.to_string());
         }
         let interval = match &args.interval {
             Some(s) => {
-                let d =
-                    parse_duration(s).map_err(|e| TrackError::Usage(format!("--interval: {e}")))?;
+                let from = origins.get("interval");
+                let d = parse_duration(s).map_err(|e| TrackError::Usage(format!("{from}: {e}")))?;
                 if d < Duration::from_millis(10) {
                     return usage(format!(
-                        "--interval {s} is too short: use at least 10ms (1s is the default)"
+                        "{from}: {s} is too short: use at least 10ms (1s is the default)"
                     ));
                 }
                 d
@@ -107,20 +110,21 @@ impl MeasureSettings {
         let scope = match &args.scope {
             Some(s) => s
                 .parse::<Scope>()
-                .map_err(|e| TrackError::Usage(e.to_string()))?,
+                .map_err(|e| TrackError::Usage(format!("{}: {e}", origins.get("scope"))))?,
             None => Scope::Process,
         };
-        let watts = |v: Option<f64>, name: &str| -> Result<Option<Power>> {
+        let watts = |v: Option<f64>, id: &str| -> Result<Option<Power>> {
             match v {
                 Some(w) if !(w.is_finite() && w > 0.0 && w < 100_000.0) => usage(format!(
-                    "--{name} must be a positive number of watts, got {w}"
+                    "{} must be a positive number of watts, got {w}",
+                    origins.get(id)
                 )),
                 Some(w) => Ok(Some(Power::from_watts(w))),
                 None => Ok(None),
             }
         };
-        let cpu_power = watts(args.cpu_power, "cpu-power")?;
-        let ram_power = watts(args.ram_power, "ram-power")?;
+        let cpu_power = watts(args.cpu_power, "cpu_power")?;
+        let ram_power = watts(args.ram_power, "ram_power")?;
         let gpus = match &args.gpus {
             Some(g) => Some(
                 GpuRequest::parse(g, &origins.get("gpus").to_string())

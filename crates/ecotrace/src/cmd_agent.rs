@@ -10,20 +10,16 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use ecotrace_agent::socket::SocketLimits;
 use ecotrace_agent::{AgentConfig, AgentError, Stop, DEFAULT_LISTEN, DEFAULT_SOCKET};
-use ecotrace_factors::AgentSocketArgs;
+use ecotrace_factors::{AgentSocketArgs, Origins};
 use ecotrace_sensors::Roots;
 use ecotrace_tracker::{FileLayers, MeasureSettings};
 
 use crate::cli::AgentArgs;
 use crate::UsageError;
 
-pub fn run(
-    args: &AgentArgs,
-    origins: ecotrace_factors::Origins,
-    files: &FileLayers,
-) -> Result<i32> {
+pub fn run(args: &AgentArgs, origins: Origins, files: &FileLayers) -> Result<i32> {
     let mut opts = args.measure.clone();
-    opts.origins = origins;
+    opts.origins = origins.clone();
     let s = MeasureSettings::resolve(&opts, files)?;
     let listen: SocketAddr = args
         .listen
@@ -32,7 +28,8 @@ pub fn run(
         .parse()
         .map_err(|e| {
             UsageError(format!(
-                "--listen: {e}; write it as IP:PORT, e.g. 127.0.0.1:9464"
+                "{}: {e}; write it as IP:PORT, e.g. 127.0.0.1:9464",
+                origins.get("listen")
             ))
         })?;
     let explicit_socket = args.socket.is_some();
@@ -52,7 +49,7 @@ pub fn run(
                 ))
             })?,
     };
-    let socket_limits = socket_limits(&args.socket_limits, files)?;
+    let socket_limits = socket_limits(&args.socket_limits, origins, files)?;
     let mut cfg = AgentConfig {
         interval: s.interval,
         listen,
@@ -103,37 +100,40 @@ pub fn run(
     Ok(0)
 }
 
-/// The socket's limits: each from its flag, else its variable (both in `given`), else the config
-/// files, else the default.
-fn socket_limits(given: &AgentSocketArgs, files: &FileLayers) -> Result<SocketLimits> {
+/// The socket's limits: each from its flag, else its variable (both in `given`, where they came
+/// from in `origins`), else the config files, else the default. An error names where the bad value
+/// came from: the flag, the variable, or the key and its file.
+fn socket_limits(
+    given: &AgentSocketArgs,
+    origins: Origins,
+    files: &FileLayers,
+) -> Result<SocketLimits> {
     let mut args = given.clone();
-    files.fill(&mut args, &mut ecotrace_factors::Origins::default())?;
+    let mut origins = origins;
+    files.fill(&mut args, &mut origins)?;
     let mut l = SocketLimits::default();
     if let Some(t) = &args.socket_idle_timeout {
         l.idle_timeout = ecotrace_core::units::parse_duration(t).map_err(|_| {
             UsageError(format!(
-                "--socket-idle-timeout {t:?}: a duration such as 300s, 5m or 1h"
+                "{}: {t:?} is not a duration: write one such as 300s, 5m or 1h",
+                origins.get("socket_idle_timeout")
             ))
         })?;
     }
-    let positive = |v: Option<usize>, flag: &str, what: &str| -> Result<Option<usize>> {
+    let connections = |v: Option<usize>, id: &str| -> Result<Option<usize>> {
         match v {
-            Some(0) => Err(UsageError(format!("{flag} 0: give at least 1 {what}")).into()),
+            Some(0) => Err(UsageError(format!(
+                "{}: 0 connections: give at least 1",
+                origins.get(id)
+            ))
+            .into()),
             v => Ok(v),
         }
     };
-    if let Some(n) = positive(
-        args.socket_max_per_uid,
-        "--socket-max-per-uid",
-        "connection",
-    )? {
+    if let Some(n) = connections(args.socket_max_per_uid, "socket_max_per_uid")? {
         l.per_uid = n;
     }
-    if let Some(n) = positive(
-        args.socket_max_clients,
-        "--socket-max-clients",
-        "connection",
-    )? {
+    if let Some(n) = connections(args.socket_max_clients, "socket_max_clients")? {
         l.max_clients = n;
     }
     if let Some(n) = args.socket_max_request {
@@ -141,7 +141,8 @@ fn socket_limits(given: &AgentSocketArgs, files: &FileLayers) -> Result<SocketLi
         // is a few hundred bytes; below 256 the agent would refuse its own clients.
         if n < 256 {
             return Err(UsageError(format!(
-                "--socket-max-request {n}: at least 256 bytes (a tracker's requests are up to a few hundred)"
+                "{}: {n} bytes is too small: give at least 256 (a tracker's requests are up to a few hundred bytes)",
+                origins.get("socket_max_request")
             ))
             .into());
         }
@@ -186,7 +187,7 @@ mod tests {
             socket_max_request: Some(2000),
             ..Default::default()
         };
-        let l = socket_limits(&given, &files).unwrap();
+        let l = socket_limits(&given, Origins::default(), &files).unwrap();
         let d = SocketLimits::default();
         assert_eq!(l.idle_timeout, std::time::Duration::from_secs(10));
         assert_eq!(l.per_uid, 16);
@@ -195,13 +196,25 @@ mod tests {
         assert_ne!(d.per_uid, 16);
         // Without a file, the defaults.
         assert_eq!(
-            socket_limits(&AgentSocketArgs::default(), &FileLayers::default()).unwrap(),
+            socket_limits(
+                &AgentSocketArgs::default(),
+                Origins::default(),
+                &FileLayers::default()
+            )
+            .unwrap(),
             d
         );
         // A bad value in the file is refused like the flag's.
         let bad = FileLayers::from_text("/p/ecotrace.toml", "socket_max_per_uid = 0").unwrap();
-        let e = socket_limits(&AgentSocketArgs::default(), &bad).unwrap_err();
+        let e = socket_limits(&AgentSocketArgs::default(), Origins::default(), &bad).unwrap_err();
         assert!(e.to_string().contains("at least 1"), "{e}");
+        // ... and named by its key and file, not by the flag.
+        assert!(
+            e.to_string()
+                .contains("socket_max_per_uid in /p/ecotrace.toml")
+                && !e.to_string().contains("--socket-max-per-uid"),
+            "{e}"
+        );
         // A typo in a key names the closest one.
         let e = FileLayers::from_text("/p/ecotrace.toml", "socket_max_per_ui = 2").unwrap_err();
         assert!(e.to_string().contains("socket_max_per_uid"), "{e}");

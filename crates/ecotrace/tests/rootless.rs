@@ -239,51 +239,101 @@ fn the_agent_sleeps_through_long_intervals_yet_stops_at_once_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
     assert!(!sock.exists(), "the socket is removed on the way out");
+}
 
-    // Limits that make no sense are usage errors that say what to give.
-    for (flag, value, says) in [
-        ("--socket-max-per-uid", "0", "at least 1"),
-        ("--socket-max-request", "10", "at least 256"),
-        ("--socket-idle-timeout", "soon", "a duration"),
-    ] {
-        let out = base(d, &sys)
-            .args([
-                "agent",
-                "--listen",
-                "127.0.0.1:0",
-                "--socket",
-                "none",
-                flag,
-                value,
-            ])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
-        assert!(err.contains(flag) && err.contains(says), "{err}");
-    }
-    // The config file sets them too, under the variables.
+/// A bad agent option is a usage error that says what to give and names where the value came
+/// from: the flag, the environment variable, or the config key and its file (issue 11).
+#[test]
+fn every_agent_option_error_names_where_its_value_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sys = d.join("sys");
+    std::fs::create_dir_all(&sys).unwrap();
     let cfg = d.join("agent.toml");
-    std::fs::write(&cfg, "socket_max_per_uid = 0\n").unwrap();
-    let agent = |env: &[(&str, &str)]| {
+    let agent = |args: &[&str], env: &[(&str, &str)], file: &str| {
+        std::fs::write(&cfg, file).unwrap();
         let mut c = base(d, &sys);
         c.args(["agent", "--listen", "127.0.0.1:0", "--socket", "none"])
+            .args(args)
             .env("ECOTRACE_CONFIG", &cfg);
         for (k, v) in env {
             c.env(k, v);
         }
-        c.output().unwrap()
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} {env:?} {file:?}: {err}"
+        );
+        err
     };
-    let out = agent(&[]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("at least 1"),
-        "the file's value is read: {err}"
+    let in_file = format!("in {}", cfg.display());
+    for (id, value, toml_value, says) in [
+        ("socket_max_per_uid", "0", "0", "at least 1"),
+        ("socket_max_clients", "0", "0", "at least 1"),
+        ("socket_max_request", "10", "10", "at least 256"),
+        ("socket_idle_timeout", "soon", "\"soon\"", "a duration"),
+        ("interval", "1ms", "\"1ms\"", "too short"),
+        ("cpu_power", "0", "0", "positive number of watts"),
+        ("scope", "galaxy", "\"galaxy\"", "process"),
+    ] {
+        let flag = format!("--{}", id.replace('_', "-"));
+        let var = match id {
+            "interval" | "cpu_power" | "scope" => format!("ECOTRACE_{}", id.to_uppercase()),
+            _ => format!("ECOTRACE_AGENT_{}", id.to_uppercase()),
+        };
+        let key = format!("{id} {in_file}");
+        // The flag.
+        let err = agent(&[&flag, value], &[], "");
+        assert!(err.contains(&flag) && err.contains(says), "{flag}: {err}");
+        assert!(
+            !err.contains(&var) && !err.contains(&in_file),
+            "{flag}: {err}"
+        );
+        // The variable.
+        let err = agent(&[], &[(&var, value)], "");
+        assert!(err.contains(&var) && err.contains(says), "{var}: {err}");
+        assert!(
+            !err.contains(&flag) && !err.contains(&in_file),
+            "{var}: {err}"
+        );
+        // The config file: the key and the file, not the flag.
+        let err = agent(&[], &[], &format!("{id} = {toml_value}\n"));
+        assert!(err.contains(&key) && err.contains(says), "{key}: {err}");
+        assert!(!err.contains(&flag) && !err.contains(&var), "{key}: {err}");
+    }
+    // The listen address has a flag and a variable.
+    for (flag, var) in [(true, false), (false, true)] {
+        let mut c = base(d, &sys);
+        c.args(["agent", "--socket", "none"]);
+        if flag {
+            c.args(["--listen", "nowhere"]);
+        }
+        if var {
+            c.env("ECOTRACE_AGENT_LISTEN", "nowhere");
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("IP:PORT"), "{err}");
+        assert_eq!(err.contains("--listen"), flag, "{err}");
+        assert_eq!(err.contains("ECOTRACE_AGENT_LISTEN"), var, "{err}");
+    }
+    // Flags win over variables, variables over the file.
+    let err = agent(
+        &[],
+        &[("ECOTRACE_AGENT_SOCKET_MAX_REQUEST", "10")],
+        "socket_max_request = 100000\n",
     );
-    std::fs::write(&cfg, "socket_max_request = 100000\n").unwrap();
-    let out = agent(&[("ECOTRACE_AGENT_SOCKET_MAX_REQUEST", "10")]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("at least 256"), "the variable wins: {err}");
+    assert!(
+        err.contains("ECOTRACE_AGENT_SOCKET_MAX_REQUEST"),
+        "the variable wins: {err}"
+    );
+    let err = agent(
+        &["--socket-max-request", "10"],
+        &[("ECOTRACE_AGENT_SOCKET_MAX_REQUEST", "100000")],
+        "",
+    );
+    assert!(err.contains("--socket-max-request"), "the flag wins: {err}");
 }
