@@ -13,8 +13,8 @@
 //!   labelled so and never mixed with average ones.
 //!
 //! Every answer is cached on disk ([`cache`]) with a time-to-live; every request has a 2 s
-//! timeout and all the requests of one [`Client`] share one 2 s budget, so a run never waits
-//! longer for a provider. Every failure is a [`ProviderError`] whose message says what happened
+//! timeout and all the requests made with one [`ProviderConfig`] (and its clones: the [`Budget`]
+//! is shared) take at most 2 s together, so a command never waits longer for a provider. Every failure is a [`ProviderError`] whose message says what happened
 //! and what to do; the callers then use the bundled data and say so. The JSON readers
 //! ([`parse`]) are pure; the network is [`http`]'s.
 
@@ -23,6 +23,7 @@ mod http;
 pub mod parse;
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, DurationRound, Utc};
@@ -30,9 +31,46 @@ use ecotrace_core::{EmissionSignal, GridBasis};
 
 pub use parse::Point;
 
-/// The longest one request may take, and the longest all the requests of a [`Client`] may take
-/// together.
+/// The longest one request may take, and the longest all the requests of one command (one
+/// [`Budget`]) may take together.
 pub const BUDGET: Duration = Duration::from_secs(2);
+
+/// The time a command may still spend waiting for a provider: [`BUDGET`] at first, less the time
+/// each request took. Clones share it, so every [`Client`] made from one [`ProviderConfig`] (a
+/// run's start, `--when-green`'s plan, the run's start again after the wait) draws on the same
+/// 2 s.
+#[derive(Debug, Clone)]
+pub struct Budget(Arc<Mutex<Duration>>);
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::new(BUDGET)
+    }
+}
+
+impl PartialEq for Budget {
+    /// Budgets compare equal whatever is left of them (a config's identity is its settings).
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Budget {
+    pub fn new(total: Duration) -> Self {
+        Budget(Arc::new(Mutex::new(total)))
+    }
+
+    /// What is left.
+    pub fn left(&self) -> Duration {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes `spent` off what is left.
+    pub fn spend(&self, spent: Duration) {
+        let mut left = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *left = left.saturating_sub(spent);
+    }
+}
 
 /// How long a cached answer is used: the latest figure, a forecast, and hours of the past.
 pub const TTL_LATEST: Duration = Duration::from_secs(5 * 60);
@@ -215,6 +253,8 @@ pub struct ProviderConfig {
     pub credentials: Credentials,
     /// `None`: no cache.
     pub cache_dir: Option<PathBuf>,
+    /// The time left for this provider, shared by the config's clones.
+    pub budget: Budget,
 }
 
 impl ProviderConfig {
@@ -252,6 +292,7 @@ impl ProviderConfig {
                 .map(str::to_string),
             credentials: Credentials::from_env(),
             cache_dir: default_cache_dir(),
+            budget: Budget::default(),
         }))
     }
 
@@ -399,12 +440,10 @@ pub fn hourly_means(points: &[Point], from: DateTime<Utc>, to: DateTime<Utc>) ->
         .collect()
 }
 
-/// A session with one provider: its requests share one [`BUDGET`].
+/// A session with one provider: its requests draw on the config's [`Budget`].
 pub struct Client {
     cfg: ProviderConfig,
     agent: ureq::Agent,
-    started: Instant,
-    budget: Duration,
     token: Option<String>,
 }
 
@@ -414,8 +453,6 @@ impl Client {
         Client {
             cfg,
             agent,
-            started: Instant::now(),
-            budget: BUDGET,
             token: None,
         }
     }
@@ -424,9 +461,16 @@ impl Client {
         &self.cfg
     }
 
-    /// The time left of the budget.
-    fn left(&self) -> Duration {
-        self.budget.saturating_sub(self.started.elapsed())
+    /// One request within what is left of the budget, its time taken off the budget.
+    fn ask(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+    ) -> Result<http::Answer, ProviderError> {
+        let started = Instant::now();
+        let answer = http::get(&self.agent, url, headers, self.cfg.budget.left());
+        self.cfg.budget.spend(started.elapsed());
+        answer
     }
 
     /// The latest figure of `zone` on `basis` (the basis is ignored by marginal providers).
@@ -699,7 +743,7 @@ impl Client {
             }
         }
         let auth = self.auth()?;
-        let answer = http::get(&self.agent, url, &auth, self.left())?;
+        let answer = self.ask(url, &auth)?;
         match answer.status {
             200..=299 => {
                 if let Some(c) = &cache {
@@ -767,7 +811,7 @@ impl Client {
                         "Authorization",
                         format!("Basic {}", http::base64(&format!("{u}:{p}"))),
                     )];
-                    let a = http::get(&self.agent, &url, &basic, self.left())?;
+                    let a = self.ask(&url, &basic)?;
                     match a.status {
                         200..=299 => {}
                         401 | 403 => {
@@ -839,6 +883,7 @@ mod tests {
             zones: zones.map(str::to_string),
             credentials: Credentials::default(),
             cache_dir: None,
+            budget: Budget::default(),
         }
     }
 
@@ -922,8 +967,10 @@ mod tests {
 
     #[test]
     fn the_budget_is_shared_and_stops_asking() {
-        let mut c = Client::new(cfg(ProviderKind::Ukci, None));
-        c.budget = Duration::ZERO;
+        let c0 = cfg(ProviderKind::Ukci, None);
+        let mut c = Client::new(c0.clone());
+        // A clone of the config draws on the same budget.
+        c0.budget.spend(BUDGET);
         let e = c.latest("national", GridBasis::Direct).unwrap_err();
         assert!(matches!(e, ProviderError::Timeout { .. }), "{e}");
         // Ukci on a life-cycle basis is refused before any request.

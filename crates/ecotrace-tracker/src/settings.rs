@@ -64,6 +64,16 @@ fn usage<T>(msg: impl Into<String>) -> Result<T> {
 
 impl MeasureSettings {
     pub fn resolve(args: &MeasureOptions, files: &FileLayers) -> Result<Self> {
+        Self::resolve_within(args, files, None)
+    }
+
+    /// As [`resolve`](Self::resolve), a live provider drawing on `budget` (what is left of the
+    /// command's 2 s, e.g. after `--when-green` planned with it) instead of a fresh one.
+    pub fn resolve_within(
+        args: &MeasureOptions,
+        files: &FileLayers,
+        budget: Option<ecotrace_providers::Budget>,
+    ) -> Result<Self> {
         let mut args = args.clone();
         let mut origins = std::mem::take(&mut args.origins);
         files.fill(&mut args, &mut origins)?;
@@ -137,7 +147,10 @@ impl MeasureSettings {
         let footprint = crate::footprint::resolve(&place, f, &origins)?;
         // A live provider, when one is configured, replaces the tables' figure (not the user's).
         let mut hour_notes = Vec::new();
-        let provider = crate::live::provider_config(&args.provider, &origins)?;
+        let mut provider = crate::live::provider_config(&args.provider, &origins)?;
+        if let (Some(p), Some(b)) = (provider.as_mut(), budget) {
+            p.budget = b;
+        }
         let mut live_used = false;
         let live = match provider.clone() {
             Some(_) if place.intensity.provenance.is_given() => {

@@ -169,8 +169,10 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                     cmd_green::Waited::Cancelled(code) => return Ok(code),
                     cmd_green::Waited::Start(note) => notes.push(note),
                 }
-                // Resolved again at the start: the hour charged is the one the run starts in.
-                settings = MeasureSettings::resolve(&opts, &files)?;
+                // Resolved again at the start: the hour charged is the one the run starts in. A
+                // live provider draws on what is left of the command's one 2 s budget.
+                let budget = settings.provider.as_ref().map(|p| p.budget.clone());
+                settings = MeasureSettings::resolve_within(&opts, &files, budget)?;
             }
             if let Some(job) = &args.job {
                 settings.job = ecotrace_tracker::job::detect_from_env(Some(job));

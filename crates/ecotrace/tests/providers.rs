@@ -805,6 +805,29 @@ fn run_when_green_plans_on_the_live_forecast() {
     );
 }
 
+/// A provider that never answers costs `run --when-green` one 2 s budget for the whole command
+/// (the run's start, the plan, the start again after the wait), not 2 s for each request: once
+/// the first request has used it up, nothing more is asked.
+#[test]
+fn run_when_green_waits_at_most_one_budget_for_a_provider_that_never_answers() {
+    let e = Env::new();
+    let s = serve(|_| Reply::Hang);
+    let started = std::time::Instant::now();
+    let r = run(
+        &e,
+        "electricitymaps",
+        &s.url,
+        "FR",
+        &["--when-green", "--duration", "1h", "--deadline", "1h"],
+    );
+    let took = started.elapsed();
+    let asked: Vec<String> = s.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(asked.len(), 1, "one request used the budget up: {asked:?}");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert_eq!(r["intensity"]["live"]["status"], "fallback", "{r}");
+    assert!(r["notes"].to_string().contains("started by --when-green"), "{r}");
+}
+
 #[test]
 fn plan_takes_the_uk_forecast_and_older_electricity_maps_hours() {
     let e = Env::new();
