@@ -139,20 +139,21 @@ pub fn run_with(args: &[String], files: &FileLayers) -> Result<Output, EstimateE
         // `ecotrace.plan()`: the CLI's planner, with the user's imported hourly series and the live
         // provider of the `grid_provider=` keyword or `ECOTRACE_GRID_PROVIDER`.
         Command::Plan(args) => {
-            let user = ecotrace_tracker::hourly::user_hourly_series(None)
-                .map_err(|e| EstimateError::Other(e.to_string()))?;
+            // A damaged imported series costs the plan its hours (a note naming the file).
+            let (user, warnings) = ecotrace_tracker::hourly::readable_user_hourly_series();
             let opts = args.to_options();
             let now = chrono::Utc::now();
             let provider =
                 ecotrace_tracker::live::provider_config(&args.provider, &Default::default())
                     .map_err(|e| EstimateError::Usage(e.to_string()))?;
-            let p = match provider {
+            let mut p = match provider {
                 None => cmd_estimate::plan::plan(&opts, now, &user),
                 Some(cfg) => cmd_estimate::plan::plan_with_live(&opts, now, &user, |f, t, b| {
                     ecotrace_tracker::live::plan_series(cfg, &opts.regions, b, f, t, now)
                 }),
             }
             .map_err(classify)?;
+            p.notes.extend(warnings);
             Ok(Output {
                 json: cmd_estimate::plan::plan_json(&p),
                 texts: vec![cmd_estimate::plan::plan_text(&p)],

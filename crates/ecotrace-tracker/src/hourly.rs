@@ -30,45 +30,75 @@ pub fn store_name(zone: &str, basis: GridBasis) -> String {
 /// Every imported series, or those of one zone and basis. A missing folder is no series; an
 /// unreadable or damaged file is an error naming it.
 pub fn user_hourly_series(only: Option<(&str, GridBasis)>) -> Result<Vec<UserSeries>, TrackError> {
+    series_files(only)
+        .into_iter()
+        .map(|(p, zone, basis)| read_series(&p, &zone, basis))
+        .collect()
+}
+
+/// Every imported series that can be read, and a warning for each that cannot (naming its file
+/// and saying what to do): for `plan`, `run --when-green` and Python's `plan()`, which a damaged
+/// file costs its hours, never the answer.
+pub fn readable_user_hourly_series() -> (Vec<UserSeries>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for (p, zone, basis) in series_files(None) {
+        match read_series(&p, &zone, basis) {
+            Ok(s) => out.push(s),
+            Err(e) => warnings.push(format!(
+                "the imported hourly intensities of {zone} ({}) are not used, the bundled data \
+                 stands in: {}",
+                basis.label(),
+                match e {
+                    TrackError::Config { path, detail } => format!("{}: {detail}", path.display()),
+                    e => e.to_string(),
+                }
+            )),
+        }
+    }
+    (out, warnings)
+}
+
+/// The imported series' files (path, zone, basis), in name order.
+fn series_files(only: Option<(&str, GridBasis)>) -> Vec<(PathBuf, String, GridBasis)> {
     let Some(dir) = user_hourly_dir() else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
-    let mut out = Vec::new();
-    for p in paths {
-        let Some(stem) = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".csv"))
-        else {
-            continue;
-        };
-        let Some((zone, basis)) = stem.rsplit_once('.') else {
-            continue;
-        };
-        let Ok(basis) = basis.parse::<GridBasis>() else {
-            continue;
-        };
-        if only.is_some_and(|(z, b)| !(z.eq_ignore_ascii_case(zone) && b == basis)) {
-            continue;
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let stem = p.file_name()?.to_str()?.strip_suffix(".csv")?;
+            let (zone, basis) = stem.rsplit_once('.')?;
+            let basis = basis.parse::<GridBasis>().ok()?;
+            if only.is_some_and(|(z, b)| !(z.eq_ignore_ascii_case(zone) && b == basis)) {
+                return None;
+            }
+            let zone = zone.to_string();
+            Some((p, zone, basis))
+        })
+        .collect()
+}
+
+fn read_series(
+    p: &std::path::Path,
+    zone: &str,
+    basis: GridBasis,
+) -> Result<UserSeries, TrackError> {
+    let text = std::fs::read_to_string(p).map_err(|e| TrackError::Config {
+        path: p.to_path_buf(),
+        detail: format!("cannot read this imported hourly series: {e}"),
+    })?;
+    UserSeries::from_text(&p.display().to_string(), zone, basis, &text).map_err(|detail| {
+        TrackError::Config {
+            path: p.to_path_buf(),
+            detail: format!("damaged imported hourly series ({detail}): import it again"),
         }
-        let text = std::fs::read_to_string(&p).map_err(|e| TrackError::Config {
-            path: p.clone(),
-            detail: format!("cannot read this imported hourly series: {e}"),
-        })?;
-        let s = UserSeries::from_text(&p.display().to_string(), zone, basis, &text).map_err(
-            |detail| TrackError::Config {
-                path: p.clone(),
-                detail: format!("damaged imported hourly series ({detail}): import it again"),
-            },
-        )?;
-        out.push(s);
-    }
-    Ok(out)
+    })
 }
 
 /// Hourly intensities over a span of hours ([`HourlyCharge::values`]).

@@ -81,15 +81,10 @@ pub fn plan_and_wait(g: &WhenGreenArgs, s: &MeasureSettings, quiet: bool) -> Res
         ..Default::default()
     };
     // A damaged imported series costs the plan its hours, not the job (the run warns again).
-    let user = match ecotrace_tracker::hourly::user_hourly_series(None) {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!(
-                "ecotrace: warning: planning on the bundled hourly data only, the imported hourly intensities could not be used: {e}"
-            );
-            Vec::new()
-        }
-    };
+    let (user, warnings) = ecotrace_tracker::hourly::readable_user_hourly_series();
+    for w in &warnings {
+        eprintln!("ecotrace: warning: {w}");
+    }
     let p = match s.provider.clone() {
         None => plan::plan(&opts, now, &user)?,
         Some(cfg) => plan::plan_with_live(&opts, now, &user, |from, to, basis| {

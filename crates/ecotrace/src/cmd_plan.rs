@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use ecotrace_data::UserSeries;
 use ecotrace_estimator::hourly_import::{merge, parse_hourly};
 use ecotrace_estimator::plan;
-use ecotrace_tracker::hourly::{store_name, user_hourly_dir, user_hourly_series};
+use ecotrace_tracker::hourly::{readable_user_hourly_series, store_name, user_hourly_dir};
 
 use crate::UsageError;
 
@@ -65,18 +65,23 @@ pub fn import(file: &std::path::Path) -> Result<String> {
 /// series after them; whatever the provider does not give is planned on those, and the plan says
 /// so.
 pub fn run(args: &crate::cli::PlanCliArgs, files: &ecotrace_factors::FileLayers) -> Result<String> {
-    let user = user_hourly_series(None)?;
+    // A damaged imported series costs the plan its hours (a warning naming the file), not the plan.
+    let (user, warnings) = readable_user_hourly_series();
+    for w in &warnings {
+        eprintln!("ecotrace: warning: {w}");
+    }
     let now = chrono::Utc::now();
     let opts = args.plan.to_options();
     let mut provider = args.plan.provider.clone();
     let mut origins = ecotrace_factors::Origins::default();
     files.fill(&mut provider, &mut origins)?;
-    let p = match ecotrace_tracker::live::provider_config(&provider, &origins)? {
+    let mut p = match ecotrace_tracker::live::provider_config(&provider, &origins)? {
         None => plan::plan(&opts, now, &user)?,
         Some(cfg) => plan::plan_with_live(&opts, now, &user, |from, to, basis| {
             ecotrace_tracker::live::plan_series(cfg, &opts.regions, basis, from, to, now)
         })?,
     };
+    p.notes.extend(warnings);
     let format = match (args.json, args.format.as_deref()) {
         (true, _) => "json",
         (false, None) => "text",

@@ -191,10 +191,69 @@ fn a_damaged_imported_series_does_not_stop_when_green() {
     ]);
     let err = common::stderr(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
-    assert!(err.contains("planning on the bundled"), "{err}");
+    assert!(err.contains("the bundled data stands in"), "{err}");
     assert!(err.contains(&stored), "the damaged file is named: {err}");
     let runs = e.json(&["runs", "--json"]);
     assert_eq!(runs[0]["exit_code"], 3, "{runs}");
+}
+
+/// `plan`, `estimate` and `compare` with a damaged imported series: the plan warns naming the
+/// file (stderr and its notes) and plans on the bundled data, as it would without the import;
+/// estimates do not read hourly series and answer as usual.
+#[test]
+fn a_damaged_imported_series_does_not_stop_plan_estimate_or_compare() {
+    let e = Env::new();
+    let plan = [
+        "plan",
+        "--duration",
+        "3h",
+        "--region",
+        "FR,DE",
+        "--start-after",
+        "2022-06-01T00:00Z",
+        "--deadline",
+        "24h",
+        "--json",
+    ];
+    let clean = e.json(&plan);
+    let estimates: Vec<(serde_json::Value, Vec<&str>)> = [
+        vec![
+            "estimate",
+            "--hardware",
+            "A100-80GB",
+            "--hours",
+            "2",
+            "--region",
+            "FR",
+            "--json",
+        ],
+        vec![
+            "compare",
+            "--hardware",
+            "A100-80GB",
+            "--hours",
+            "2",
+            "--region",
+            "FR,DE",
+            "--json",
+        ],
+    ]
+    .into_iter()
+    .map(|a| (e.json(&a), a))
+    .collect();
+    let stored = damaged_import(&e);
+    let o = e.run(&plan);
+    let err = common::stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains(&stored), "the damaged file is named: {err}");
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in ["region", "start", "mean_g_per_kwh"] {
+        assert_eq!(p[k], clean[k], "{k}: {p}");
+    }
+    assert!(p["notes"].to_string().contains(&stored), "{p}");
+    for (clean, args) in estimates {
+        assert_eq!(e.json(&args), clean, "{args:?}");
+    }
 }
 
 /// Imports an hourly series for FR, then damages the stored life-cycle file; returns its path.

@@ -825,7 +825,10 @@ fn run_when_green_waits_at_most_one_budget_for_a_provider_that_never_answers() {
     assert_eq!(asked.len(), 1, "one request used the budget up: {asked:?}");
     assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     assert_eq!(r["intensity"]["live"]["status"], "fallback", "{r}");
-    assert!(r["notes"].to_string().contains("started by --when-green"), "{r}");
+    assert!(
+        r["notes"].to_string().contains("started by --when-green"),
+        "{r}"
+    );
 }
 
 #[test]
