@@ -24,7 +24,9 @@ pub struct Place {
     pub label: String,
     /// Its name (`France`, `AWS eu-west-3 (Europe (Paris))`, `World`).
     pub name: String,
-    /// The grid zone whose electricity is used (a cloud region's zone), or `WORLD`.
+    /// The grid zone whose electricity is used and whose figures are charged: a cloud region's
+    /// zone (`aws:us-east-1` → `US-MIDA-PJM`), the zone serving a US state or another mapped id
+    /// (`US-VA` → `US-MIDA-PJM`), the zone itself otherwise, or `WORLD`.
     pub grid_zone: String,
     pub intensity: Factor<CarbonIntensity>,
     pub pue: Factor<Pue>,
@@ -115,11 +117,7 @@ pub fn resolve_place(
     let mut notes = Vec::new();
     let world = ecotrace_data::world_average();
     let (label, name, grid_zone) = match &resolved {
-        Some(r) => (
-            r.zone.clone(),
-            r.name.clone(),
-            r.cloud.as_ref().map_or(r.zone.clone(), |c| c.zone.clone()),
-        ),
+        Some(r) => (r.zone.clone(), r.name.clone(), r.grid_zone.clone()),
         None => (world.id.clone(), world.name.clone(), world.id.clone()),
     };
     let intensity = match user_number(f.intensity, "intensity", origins, |g| {
@@ -179,16 +177,16 @@ pub fn resolve_place(
     // Off-site water is the generating grid's, as the intensity is: looked up by the zone that
     // serves the place (`grid_map.csv`), so a state and a cloud region on the same grid
     // (`US-VA`, `aws:us-east-1`: PJM) get the same figure.
-    let water_zone = resolved
-        .as_ref()
-        .map_or(grid_zone.as_str(), |r| r.grid_zone.as_str());
+    let water_zone = grid_zone.as_str();
     let w = ecotrace_data::offsite_water(water_zone);
     let mut water_row = TableRow::new("water", w.zone.clone(), w.source.clone())
         .year(w.year)
         .licence(w.license.clone());
     if !w.zone.eq_ignore_ascii_case(water_zone) {
         water_row = water_row.note(format!("no figure for {water_zone}; {} used", w.zone));
-    } else if !w.zone.eq_ignore_ascii_case(&label) && !w.zone.eq_ignore_ascii_case(&grid_zone) {
+    } else if !w.zone.eq_ignore_ascii_case(&label)
+        && resolved.as_ref().is_some_and(|r| r.cloud.is_none())
+    {
         water_row = water_row.note(format!("the grid zone that serves {label}"));
     }
     let offsite_water = Factor::table(w.offsite, water_row);
@@ -361,6 +359,7 @@ mod tests {
         assert_ne!(ecotrace_data::offsite_water("US").offsite, pjm.offsite);
         for r in ["US-VA", "aws:us-east-1", "US-MIDA-PJM"] {
             let p = at(r);
+            assert_eq!(p.grid_zone, "US-MIDA-PJM", "{r}");
             assert_eq!(p.offsite_water.value, pjm.offsite, "{r}");
             assert_eq!(p.offsite_water.provenance.row().unwrap().row, "US-MIDA-PJM");
             // ... and the intensity comes from the same zone.

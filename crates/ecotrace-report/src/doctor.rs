@@ -156,7 +156,13 @@ pub fn doctor(d: &Doctor<'_>) -> String {
             }
         }
     }
-    let _ = writeln!(o, "\nFactors for {} ({}):", d.place.label, d.place.name);
+    let p = d.place;
+    let zone = if p.grid_zone != p.label && !p.name.contains(&p.grid_zone) {
+        format!(", grid zone {}", p.grid_zone)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(o, "\nFactors for {} ({}){zone}:", p.label, p.name);
     o.push_str(&factor_lines(d.place));
     for n in d.notes {
         let _ = writeln!(o, "note: {n}");

@@ -36,6 +36,7 @@ pub fn to_json(e: &Estimated) -> Value {
         "hardware": e.device.as_ref().map(|d| d.id.clone()),
         "devices": e.device.as_ref().map(|_| e.devices),
         "region": e.place.label,
+        "grid_zone": e.place.grid_zone,
         "device_hours": e.device.as_ref().map(|_| f.device_hours),
         "wall_hours": e.device.as_ref().map(|_| f.wall_hours),
         "energy_kwh": f.energy.kwh(),

@@ -66,11 +66,7 @@ pub fn provider_config(
 /// intensity.
 pub fn ask(cfg: ProviderConfig, place: &Place, basis: GridBasis) -> LiveOutcome {
     let kind = cfg.kind;
-    let grid_zone = place
-        .intensity
-        .provenance
-        .row()
-        .map_or(place.grid_zone.clone(), |r| r.row.clone());
+    let grid_zone = place.grid_zone.clone();
     let zone = if place.label == ecotrace_data::WORLD_ID && cfg.zones.is_none() {
         Err(ProviderError::Unsupported(
             "no region given: pass --region (or --grid-provider-zone) for the provider to be asked"

@@ -552,6 +552,76 @@ fn doctor_shows_the_provider_and_whether_it_answers() {
     );
 }
 
+/// A US state and a cloud region are known by the grid zone that serves them everywhere: the
+/// estimate's `grid_zone`, the zone `doctor` names and asks the provider for, the plan's series,
+/// and the zone a run asks Electricity Maps for.
+#[test]
+fn a_state_and_a_cloud_region_are_their_serving_grid_zone_everywhere() {
+    let e = Env::new();
+    let s = serve(|r| Reply::Status(404, format!("{{\"error\":\"{}\"}}", r.path), vec![]));
+    for region in ["US-VA", "aws:us-east-1"] {
+        let est = ok_json(
+            &e,
+            &[
+                "estimate",
+                "--hardware",
+                "A100-80GB",
+                "--hours",
+                "1",
+                "--region",
+                region,
+                "--json",
+            ],
+        );
+        assert_eq!(est["grid_zone"], "US-MIDA-PJM", "{region}: {est}");
+        let plan = ok_json(
+            &e,
+            &[
+                "plan",
+                "--duration",
+                "1h",
+                "--region",
+                region,
+                "--start-after",
+                "2022-06-01T00:00Z",
+                "--deadline",
+                "24h",
+                "--json",
+            ],
+        );
+        assert_eq!(plan["data"][0]["zone"], "US-MIDA-PJM", "{region}: {plan}");
+        let o = output(
+            &e,
+            &[
+                "doctor",
+                "--region",
+                region,
+                "--grid-provider",
+                "electricitymaps",
+                "--grid-provider-url",
+                &s.url,
+            ],
+        );
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{text}");
+        assert!(
+            text.contains("Electricity Maps API v3, zone US-MIDA-PJM"),
+            "{region}: {text}"
+        );
+        assert!(text.contains("grid zone US-MIDA-PJM"), "{region}: {text}");
+        let r = run(&e, "electricitymaps", &s.url, region, &[]);
+        assert_eq!(
+            r["intensity"]["live"]["zone"], "US-MIDA-PJM",
+            "{region}: {r}"
+        );
+    }
+    let zones: Vec<Option<String>> = s.requests().iter().map(|r| r.param("zone")).collect();
+    assert!(
+        !zones.is_empty() && zones.iter().all(|z| z.as_deref() == Some("US-MIDA-PJM")),
+        "{zones:?}"
+    );
+}
+
 /// The start of the lowest-mean window of `len` hours in `v` (the earliest of equals).
 fn brute_best(v: &[f64], len: usize) -> (usize, f64) {
     let mut best = (0, f64::INFINITY);
