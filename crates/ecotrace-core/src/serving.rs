@@ -258,10 +258,25 @@ pub struct HourTotal {
 
 /// Sums hourly rows of several runs (each with its run's factors) by hour, in time order.
 pub fn hour_totals<'a>(rows: impl IntoIterator<Item = (&'a HourRow, Factors)>) -> Vec<HourTotal> {
-    let mut by: std::collections::BTreeMap<DateTime<Utc>, HourTotal> = Default::default();
+    let mut sums = HourSums::default();
     for (row, f) in rows {
-        let x = row.figures(&f);
-        let t = by.entry(row.hour).or_insert_with(|| HourTotal {
+        sums.push(row, &f);
+    }
+    sums.finish()
+}
+
+/// [`hour_totals`] one row at a time: holds one total per distinct hour, however many runs and
+/// rows are pushed.
+#[derive(Debug, Clone, Default)]
+pub struct HourSums {
+    by: std::collections::BTreeMap<DateTime<Utc>, HourTotal>,
+}
+
+impl HourSums {
+    /// Adds one hourly row of a run with the run's factors.
+    pub fn push(&mut self, row: &HourRow, f: &Factors) {
+        let x = row.figures(f);
+        let t = self.by.entry(row.hour).or_insert_with(|| HourTotal {
             row: HourRow::new(row.hour),
             operational: CarbonMass::ZERO,
             embodied: None,
@@ -276,21 +291,26 @@ pub fn hour_totals<'a>(rows: impl IntoIterator<Item = (&'a HourRow, Factors)>) -
         t.water = add_opt(t.water, x.water);
         t.runs += 1;
     }
-    by.into_values()
-        .map(|mut t| {
-            t.idle_share = share(t.row.idle_energy_kwh, t.row.energy_kwh.total);
-            t.per_unit = PerUnit::derive(
-                Footprint {
-                    energy: t.row.energy_kwh.total,
-                    operational: t.operational,
-                    embodied: t.embodied,
-                    water: t.water,
-                },
-                t.row.work,
-            );
-            t
-        })
-        .collect()
+
+    /// The totals by hour, in time order.
+    pub fn finish(self) -> Vec<HourTotal> {
+        self.by
+            .into_values()
+            .map(|mut t| {
+                t.idle_share = share(t.row.idle_energy_kwh, t.row.energy_kwh.total);
+                t.per_unit = PerUnit::derive(
+                    Footprint {
+                        energy: t.row.energy_kwh.total,
+                        operational: t.operational,
+                        embodied: t.embodied,
+                        water: t.water,
+                    },
+                    t.row.work,
+                );
+                t
+            })
+            .collect()
+    }
 }
 
 /// An hour's derived figures.

@@ -90,6 +90,22 @@ pub trait Ledger: Send {
         }
         Ok(())
     }
+    /// [`Ledger::scan`] of the runs `filter` selects that have hourly rows (serving runs, see
+    /// [`Ledger::hours`]), without reading the others. This default reads every run and passes on
+    /// the serving ones.
+    fn scan_with_hours(
+        &self,
+        filter: &RunFilter,
+        f: &mut dyn FnMut(RunRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        self.scan(filter, &mut |r| {
+            if r.serving.is_some() {
+                f(r)
+            } else {
+                true
+            }
+        })
+    }
     /// The runs `filter` selects (its limit and offset aside), summed per group of `by` by the
     /// database, and the runs it leaves to the caller (see [`GroupedSums`]). This default, for backends
     /// without SQL sums, leaves every run to the caller.

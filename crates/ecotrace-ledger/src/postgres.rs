@@ -1023,6 +1023,14 @@ impl Ledger for PostgresLedger {
         self.scan_where(filter, None, f)
     }
 
+    fn scan_with_hours(
+        &self,
+        filter: &RunFilter,
+        f: &mut dyn FnMut(RunRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        self.scan_where(filter, Some(crate::sums::WITH_HOURS), f)
+    }
+
     fn group_sums(&self, filter: &RunFilter, by: SumKey) -> Result<GroupedSums, LedgerError> {
         let key = sums::key_sql(
             by,

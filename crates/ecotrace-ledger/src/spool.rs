@@ -580,6 +580,16 @@ impl Ledger for SpooledLedger {
         self.primary.scan(filter, f).map_err(|e| self.explain(e))
     }
 
+    fn scan_with_hours(
+        &self,
+        filter: &RunFilter,
+        f: &mut dyn FnMut(RunRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        self.primary
+            .scan_with_hours(filter, f)
+            .map_err(|e| self.explain(e))
+    }
+
     fn group_sums(
         &self,
         filter: &RunFilter,

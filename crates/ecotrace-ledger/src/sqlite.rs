@@ -804,6 +804,14 @@ impl Ledger for SqliteLedger {
         self.scan_where(filter, None, f)
     }
 
+    fn scan_with_hours(
+        &self,
+        filter: &RunFilter,
+        f: &mut dyn FnMut(RunRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        self.scan_where(filter, Some(crate::sums::WITH_HOURS), f)
+    }
+
     fn group_sums(&self, filter: &RunFilter, by: SumKey) -> Result<GroupedSums, LedgerError> {
         let key = sums::key_sql(by, "substr(started_at, 1, 10)", "substr(started_at, 1, 7)");
         let (clauses, args) = where_clauses(filter, false);

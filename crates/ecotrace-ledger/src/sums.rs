@@ -187,6 +187,9 @@ pub(crate) fn key_sql(by: SumKey, day: &'static str, month: &'static str) -> &'s
     }
 }
 
+/// The SQL condition, on a row of `runs`, of a run with hourly rows (both backends).
+pub(crate) const WITH_HOURS: &str = "EXISTS (SELECT 1 FROM run_hours h WHERE h.run_id = runs.id)";
+
 /// `filter` without its page (limit and offset): a report covers every run it selects.
 pub(crate) fn unpaged(filter: &crate::RunFilter) -> crate::RunFilter {
     crate::RunFilter {

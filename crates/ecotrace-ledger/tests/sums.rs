@@ -2,7 +2,9 @@
 //! of every record (`ecotrace_report::aggregate`, `lifecycle`), on SQLite and on the PostgreSQL
 //! server `scripts/test` starts: every grouping, with filters, over runs of every kind the SQL
 //! leaves apart (stored `running` rows alive and dead, machine-scope ranks of jobs sharing a
-//! node) and runs with and without embodied, water and cost figures.
+//! node) and runs with and without embodied, water and cost figures. The published formats (HTML,
+//! LaTeX, model card) made from those sums and one streamed pass over the runs are the ones made
+//! from every record in memory; the serving runs are scanned apart.
 
 mod pg;
 mod support;
@@ -13,7 +15,10 @@ use ecotrace_core::{
     CarbonMass, Energy, Phase, RecordKind, RunRecord, RunStatus, Scope, Usd, Water,
 };
 use ecotrace_ledger::{Ledger, PostgresLedger, RunFilter, RunSums, SqliteLedger, SumKey};
-use ecotrace_report::{aggregate, aggregate_with, lifecycle, Group, GroupBy, LifecycleSums};
+use ecotrace_report::{
+    aggregate, aggregate_with, lifecycle, set_document, DocOptions, Format, Group, GroupBy,
+    LifecycleSums, RunDigest, RunSet, Summed,
+};
 use support::{fake_liveness, record, t};
 
 /// 90 runs over 3 projects, 4 phases, 5 months, every status, some in jobs.
@@ -278,16 +283,184 @@ fn lifecycle_matches_memory(l: &dyn Ledger) {
     assert!(any_repeated > 0, "the fixture has repeated runs");
 }
 
+/// [`varied_runs`] with what the published formats show besides sums: metrics that differ (and
+/// runs without any), several grid zones and PUEs, GPUs on some hosts, `training_type` tags.
+fn published_runs() -> Vec<RunRecord> {
+    varied_runs()
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            r.metrics.clear();
+            match i % 4 {
+                0 => {
+                    r.metrics
+                        .insert("val_accuracy".into(), 0.5 + (i * 37 % 41) as f64 / 100.0);
+                }
+                1 => {
+                    r.metrics
+                        .insert("val_loss".into(), 2.0 - (i % 7) as f64 / 10.0);
+                    r.metrics.insert("flops".into(), 1e18 * i as f64);
+                }
+                2 => {
+                    r.metrics
+                        .insert("val_accuracy".into(), 0.6 + (i % 5) as f64 / 20.0);
+                }
+                _ => {}
+            }
+            if i.is_multiple_of(3) {
+                r.intensity.zone = "DE".into();
+                r.intensity.value = ecotrace_core::CarbonIntensity::from_g_per_kwh(380.0).unwrap();
+                r.pue.value = ecotrace_core::Pue::new(1.4).unwrap();
+            }
+            if i.is_multiple_of(5) {
+                r.host.gpus = vec!["NVIDIA A100".into(); 2];
+            }
+            if i.is_multiple_of(7) {
+                r.tags.insert("training_type".into(), "fine-tuning".into());
+            }
+            r
+        })
+        .collect()
+}
+
+/// A set of runs as `ecotrace report` makes it for the published formats: summed per group by
+/// the database (with the runs it leaves apart), the rest read one run at a time.
+fn summed_set(l: &dyn Ledger, filter: &RunFilter, by: GroupBy, metric: Option<&str>) -> RunSet {
+    let summed = |by: GroupBy, key: SumKey| {
+        let sums = l.group_sums(filter, key).unwrap();
+        aggregate_with(
+            sums.groups.into_iter().map(group_of).collect(),
+            &sums.apart,
+            by,
+        )
+    };
+    let key = |by: GroupBy| match by {
+        GroupBy::Project => SumKey::Project,
+        GroupBy::Phase => SumKey::Phase,
+        GroupBy::Status => SumKey::Status,
+        GroupBy::Day => SumKey::Day,
+        GroupBy::Month => SumKey::Month,
+        GroupBy::Job => SumKey::Job,
+    };
+    let (groups, total) = summed(by, key(by));
+    let mut digest = RunDigest::new(metric);
+    l.scan(filter, &mut |r| {
+        digest.push(&r);
+        true
+    })
+    .unwrap();
+    digest.finish(Summed {
+        by,
+        groups,
+        total,
+        phases: summed(GroupBy::Phase, SumKey::Phase).0,
+        days: summed(GroupBy::Day, SumKey::Day).0,
+    })
+}
+
+/// The HTML page, the LaTeX text and the model card made from the database's sums and one pass
+/// over the runs are those made from every record in memory, for several filters, groupings and
+/// metrics.
+fn published_match_memory(l: &dyn Ledger) {
+    let filters = [
+        RunFilter::default(),
+        RunFilter {
+            project: Some("vision".into()),
+            ..RunFilter::default()
+        },
+        RunFilter {
+            phase: Some(Phase::Training),
+            ..RunFilter::default()
+        },
+    ];
+    let cases = [
+        (GroupBy::Project, None),
+        (GroupBy::Job, Some("val_loss")),
+        (GroupBy::Status, Some("flops")),
+    ];
+    for filter in &filters {
+        let all = l.list(filter).unwrap();
+        assert!(all.len() > 10, "{filter:?}");
+        for (by, metric) in cases {
+            let got = summed_set(l, filter, by, metric);
+            let want = RunSet::of(&all, by, metric);
+            let opts = DocOptions {
+                group_by: by,
+                metric,
+                subject: Some("the fixture"),
+                ..DocOptions::default()
+            };
+            for format in [Format::Html, Format::Latex, Format::ModelCard, Format::Csv] {
+                let (g, w) = (
+                    set_document(&got, format, &opts),
+                    set_document(&want, format, &opts),
+                );
+                assert!(
+                    g == w,
+                    "{format} {by} {filter:?}:\n{g}\n---- in memory:\n{w}"
+                );
+            }
+        }
+    }
+    // What the pages show is there: both metrics' fronts, device-hours, both zones.
+    let set = summed_set(l, &RunFilter::default(), GroupBy::Project, None);
+    let html = set_document(&set, Format::Html, &DocOptions::default());
+    assert!(
+        html.contains("val_accuracy against operational CO2e"),
+        "{html}"
+    );
+    let tex = set_document(&set, Format::Latex, &DocOptions::default());
+    assert!(
+        tex.contains("GPU-hours") && tex.contains("zone DE"),
+        "{tex}"
+    );
+}
+
+/// `scan_with_hours` gives the runs with hourly rows (and only them), in `list` order, filtered.
+fn serving_runs_are_scanned_alone(l: &mut dyn Ledger) {
+    let served = ["run-0003", "run-0012", "run-0033", "run-0040"];
+    for (k, id) in served.iter().enumerate() {
+        let mut row = ecotrace_core::serving::HourRow::new(t(3600 * k as i64));
+        row.energy_kwh.total = Energy::from_kwh(0.25);
+        l.store_hours(id, &[row]).unwrap();
+    }
+    for filter in [
+        RunFilter::default(),
+        RunFilter {
+            project: Some("vision".into()),
+            ..RunFilter::default()
+        },
+    ] {
+        let want: Vec<String> = l
+            .list(&filter)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .filter(|id| served.contains(&id.as_str()))
+            .collect();
+        let mut got = Vec::new();
+        l.scan_with_hours(&filter, &mut |r| {
+            got.push(r.id);
+            true
+        })
+        .unwrap();
+        assert!(!got.is_empty());
+        assert_eq!(got, want, "{filter:?}");
+    }
+}
+
 #[test]
-fn sqlite_sums_match_the_in_memory_aggregation() {
+fn sqlite_sums_and_published_formats_match_the_in_memory_ones() {
     let (liveness, _clock) = fake_liveness("fixture-host", &[4242]);
     let dir = tempfile::tempdir().unwrap();
     let mut l = SqliteLedger::open(dir.path().join("l.db"))
         .unwrap()
         .with_liveness(liveness);
-    store(&mut l, &varied_runs());
+    store(&mut l, &published_runs());
     sums_match_memory(&l);
     lifecycle_matches_memory(&l);
+    published_match_memory(&l);
+    serving_runs_are_scanned_alone(&mut l);
     // A scan stops when asked to.
     let mut n = 0;
     l.scan(&RunFilter::default(), &mut |_| {
@@ -299,8 +472,9 @@ fn sqlite_sums_match_the_in_memory_aggregation() {
 }
 
 #[test]
-fn postgres_sums_match_the_in_memory_aggregation() {
-    let Some(url) = pg::server("postgres_sums_match_the_in_memory_aggregation") else {
+fn postgres_sums_and_published_formats_match_the_in_memory_ones() {
+    let Some(url) = pg::server("postgres_sums_and_published_formats_match_the_in_memory_ones")
+    else {
         return;
     };
     let url = pg::fresh_db(&url, "sums");
@@ -308,9 +482,11 @@ fn postgres_sums_match_the_in_memory_aggregation() {
     let mut l = PostgresLedger::connect(&url)
         .unwrap()
         .with_liveness(liveness);
-    store(&mut l, &varied_runs());
+    store(&mut l, &published_runs());
     sums_match_memory(&l);
     lifecycle_matches_memory(&l);
+    published_match_memory(&l);
+    serving_runs_are_scanned_alone(&mut l);
 }
 
 /// `runs` as a ledger at schema version 2 holds them: the record JSON and the indexed columns,

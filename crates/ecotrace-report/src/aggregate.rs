@@ -16,11 +16,12 @@ use ecotrace_core::{
 };
 
 /// What to group runs by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum GroupBy {
     /// The run's phase (`training`, `inference`, ...).
     Phase,
-    /// The run's project name.
+    /// The run's project name (the default).
+    #[default]
     Project,
     /// The UTC day the run started, `YYYY-MM-DD`.
     Day,
@@ -275,11 +276,11 @@ pub fn aggregate_with(summed: Vec<Group>, rest: &[RunRecord], by: GroupBy) -> (V
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A finished run of `kwh` on `node` of `job`, `scope`, started at second `start` for `secs`.
-    fn run(
+    pub(crate) fn run(
         job: Option<&str>,
         node: &str,
         scope: &str,

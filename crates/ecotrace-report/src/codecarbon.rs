@@ -147,9 +147,24 @@ fn opt(v: Option<f64>) -> String {
 /// Columns ecotrace does not know are empty (never guessed), except for runs imported from
 /// CodeCarbon, whose kept `codecarbon.*` tags are written back.
 pub fn codecarbon_csv(rs: &[RunRecord]) -> String {
+    let mut out = codecarbon_csv_header();
+    for r in rs {
+        out.push_str(&codecarbon_csv_row(r));
+    }
+    out
+}
+
+/// The header line of [`codecarbon_csv`], with its newline.
+pub fn codecarbon_csv_header() -> String {
     let mut out = csv_row(&COLUMNS);
     out.push('\n');
-    for r in rs {
+    out
+}
+
+/// One run as a line of [`codecarbon_csv`], with its newline: for writing a ledger's runs as they
+/// are read, one at a time.
+pub fn codecarbon_csv_row(r: &RunRecord) -> String {
+    {
         let secs = r.duration.as_secs_f64();
         let pue = r.pue.value.value();
         let per_s = |kwh: f64| if secs > 0.0 { kwh * 3.6e6 / secs } else { 0.0 };
@@ -231,10 +246,10 @@ pub fn codecarbon_csv(rs: &[RunRecord]) -> String {
             plain(pue),
             opt(wue),
         ];
-        out.push_str(&csv_row(&row));
+        let mut out = csv_row(&row);
         out.push('\n');
+        out
     }
-    out
 }
 
 /// Why a CodeCarbon file could not be read. `line` is the 1-based line of the file (the header is

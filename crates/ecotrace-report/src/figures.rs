@@ -8,7 +8,7 @@
 //! factors. A figure that some runs lack is summed over the runs that have it and
 //! says how many those are; it is never filled in. Rendering lives in `html`, `latex`, ...
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{Datelike, Duration as Days, NaiveDate};
@@ -16,7 +16,7 @@ use ecotrace_core::{
     ComponentKind, EnergyBreakdown, IntensityBasis, Phase, PowerSample, RunRecord,
 };
 
-use crate::aggregate::{is_failed, shares};
+use crate::aggregate::{is_failed, shares, Group};
 use crate::text::{co2, num, push_wrapped};
 
 /// Embodied CO2e charged to a run in kg, when it was assessed.
@@ -108,10 +108,29 @@ impl Totals {
         self.water_l.add(water_l(r).map(|v| v * share));
         self.cost_usd.add(cost_usd(r).map(|v| v * share));
         self.flops.add(flops(r).map(|f| f.0));
-        let hours = r.duration.as_secs_f64() / 3600.0 * share;
-        let count = |k: ComponentKind| r.components.iter().filter(|c| c.component == k).count();
-        self.gpu_hours += hours * count(ComponentKind::Gpu) as f64;
-        self.cpu_hours += hours * count(ComponentKind::Cpu) as f64;
+        let (gpu, cpu) = device_hours(r, share);
+        self.gpu_hours += gpu;
+        self.cpu_hours += cpu;
+    }
+
+    /// The sums a [`Group`] holds (summed by [`crate::aggregate`] or by the ledger's database);
+    /// the figures it does not hold (estimated runs, FLOPs, device-hours) are left at zero.
+    pub fn from_group(g: &Group) -> Self {
+        let partial = |sum: f64, known: usize| Partial { sum, known };
+        Totals {
+            runs: g.runs,
+            failed_runs: g.failed_runs,
+            estimated_runs: 0,
+            duration: g.duration,
+            energy: g.energy.clone(),
+            operational_kg: g.operational.kg(),
+            embodied_kg: partial(g.embodied.kg(), g.embodied_runs),
+            water_l: partial(g.water.litres(), g.water_runs),
+            cost_usd: partial(g.cost.usd(), g.cost_runs),
+            flops: Partial::default(),
+            gpu_hours: 0.0,
+            cpu_hours: 0.0,
+        }
     }
 
     /// Totals of `rs`, with the shares that keep a node of a multi-rank job from counting twice.
@@ -124,19 +143,32 @@ impl Totals {
     }
 }
 
-/// The hardware a set of runs used, as a reader would name it: `2 x NVIDIA A100-SXM4-80GB`,
-/// `AMD EPYC 7543 32-Core Processor`, each distinct machine configuration once, most runs first.
-pub(crate) fn hardware(rs: &[RunRecord]) -> Vec<String> {
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for r in rs {
-        let name = machine_name(r);
-        if !name.is_empty() {
-            *seen.entry(name).or_default() += 1;
+/// `share` of a run's GPU-hours and CPU device-hours: its wall time times the GPUs (CPU devices:
+/// RAPL packages, or the one modelled CPU) it charged.
+pub(crate) fn device_hours(r: &RunRecord, share: f64) -> (f64, f64) {
+    let hours = r.duration.as_secs_f64() / 3600.0 * share;
+    let count = |k: ComponentKind| r.components.iter().filter(|c| c.component == k).count();
+    (
+        hours * count(ComponentKind::Gpu) as f64,
+        hours * count(ComponentKind::Cpu) as f64,
+    )
+}
+
+/// Names counted by how many runs used them, most used first (ties by name).
+pub(crate) fn ranked(m: BTreeMap<String, usize>) -> Vec<String> {
+    let mut v: Vec<(String, usize)> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().map(|(s, _)| s).collect()
+}
+
+/// Counts one use of `name` (allocating it only the first time).
+pub(crate) fn count_name(m: &mut BTreeMap<String, usize>, name: &str) {
+    match m.get_mut(name) {
+        Some(n) => *n += 1,
+        None => {
+            m.insert(name.to_string(), 1);
         }
     }
-    let mut v: Vec<(String, usize)> = seen.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    v.into_iter().map(|(n, _)| n).collect()
 }
 
 /// One machine configuration: GPUs grouped by name (`2 x NAME`), then the CPU model.
@@ -182,59 +214,85 @@ pub(crate) struct Grid {
     pub zones: Vec<String>,
 }
 
-impl Grid {
-    pub fn of(rs: &[RunRecord]) -> Option<Grid> {
-        if rs.is_empty() {
+/// [`Grid`] gathered one run at a time.
+#[derive(Debug, Clone)]
+pub(crate) struct GridAcc {
+    runs: usize,
+    pue_min: f64,
+    pue_max: f64,
+    i_min: f64,
+    i_max: f64,
+    /// Σ intensity × facility energy, Σ facility energy, Σ intensity.
+    wsum: f64,
+    w: f64,
+    plain: f64,
+    pue_src: BTreeMap<String, usize>,
+    i_src: BTreeMap<String, usize>,
+    i_short: BTreeMap<String, usize>,
+    zones: BTreeMap<String, usize>,
+}
+
+impl Default for GridAcc {
+    fn default() -> Self {
+        GridAcc {
+            runs: 0,
+            pue_min: f64::INFINITY,
+            pue_max: f64::NEG_INFINITY,
+            i_min: f64::INFINITY,
+            i_max: f64::NEG_INFINITY,
+            wsum: 0.0,
+            w: 0.0,
+            plain: 0.0,
+            pue_src: BTreeMap::new(),
+            i_src: BTreeMap::new(),
+            i_short: BTreeMap::new(),
+            zones: BTreeMap::new(),
+        }
+    }
+}
+
+impl GridAcc {
+    pub fn push(&mut self, r: &RunRecord) {
+        self.runs += 1;
+        let p = r.pue.value.value();
+        self.pue_min = self.pue_min.min(p);
+        self.pue_max = self.pue_max.max(p);
+        let g = r.intensity.value.g_per_kwh();
+        self.i_min = self.i_min.min(g);
+        self.i_max = self.i_max.max(g);
+        let facility = r.energy_kwh.total.kwh() * p;
+        if facility.is_finite() && facility > 0.0 {
+            self.wsum += g * facility;
+            self.w += facility;
+        }
+        self.plain += g;
+        if !r.pue.source.is_empty() {
+            count_name(&mut self.pue_src, &r.pue.source);
+        }
+        count_name(&mut self.i_src, &intensity_source(r));
+        count_name(&mut self.i_short, &intensity_source_short(r));
+        count_name(&mut self.zones, &r.intensity.zone);
+    }
+
+    /// `None` when no run was pushed.
+    pub fn finish(self) -> Option<Grid> {
+        if self.runs == 0 {
             return None;
         }
-        let mut pue_min = f64::INFINITY;
-        let mut pue_max = f64::NEG_INFINITY;
-        let mut i_min = f64::INFINITY;
-        let mut i_max = f64::NEG_INFINITY;
-        let (mut wsum, mut w, mut plain) = (0.0, 0.0, 0.0);
-        let mut pue_src: BTreeMap<String, usize> = BTreeMap::new();
-        let mut i_src: BTreeMap<String, usize> = BTreeMap::new();
-        let mut i_short: BTreeMap<String, usize> = BTreeMap::new();
-        let mut zones: BTreeMap<String, usize> = BTreeMap::new();
-        for r in rs {
-            let p = r.pue.value.value();
-            pue_min = pue_min.min(p);
-            pue_max = pue_max.max(p);
-            let g = r.intensity.value.g_per_kwh();
-            i_min = i_min.min(g);
-            i_max = i_max.max(g);
-            let facility = r.energy_kwh.total.kwh() * p;
-            if facility.is_finite() && facility > 0.0 {
-                wsum += g * facility;
-                w += facility;
-            }
-            plain += g;
-            if !r.pue.source.is_empty() {
-                *pue_src.entry(r.pue.source.clone()).or_default() += 1;
-            }
-            *i_src.entry(intensity_source(r)).or_default() += 1;
-            *i_short.entry(intensity_source_short(r)).or_default() += 1;
-            *zones.entry(r.intensity.zone.clone()).or_default() += 1;
-        }
-        let ranked = |m: BTreeMap<String, usize>| {
-            let mut v: Vec<(String, usize)> = m.into_iter().collect();
-            v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            v.into_iter().map(|(s, _)| s).collect::<Vec<_>>()
-        };
         Some(Grid {
-            pue_min,
-            pue_max,
-            pue_sources: ranked(pue_src),
-            intensity_mean: if w > 0.0 {
-                wsum / w
+            pue_min: self.pue_min,
+            pue_max: self.pue_max,
+            pue_sources: ranked(self.pue_src),
+            intensity_mean: if self.w > 0.0 {
+                self.wsum / self.w
             } else {
-                plain / rs.len() as f64
+                self.plain / self.runs as f64
             },
-            intensity_min: i_min,
-            intensity_max: i_max,
-            intensity_sources: ranked(i_src),
-            intensity_sources_short: ranked(i_short),
-            zones: ranked(zones),
+            intensity_min: self.i_min,
+            intensity_max: self.i_max,
+            intensity_sources: ranked(self.i_src),
+            intensity_sources_short: ranked(self.i_short),
+            zones: ranked(self.zones),
         })
     }
 }
@@ -285,27 +343,6 @@ fn describe_intensity(r: &RunRecord, source: &str) -> String {
     }
 }
 
-/// The measurement methods used by a set of runs, e.g. `["nvml-counter", "rapl", "ram-model"]`.
-pub(crate) fn methods(rs: &[RunRecord]) -> Vec<String> {
-    let set: BTreeSet<&str> = rs
-        .iter()
-        .flat_map(|r| r.components.iter().map(|c| c.method.as_str()))
-        .collect();
-    set.into_iter().map(str::to_string).collect()
-}
-
-/// Totals per phase, in the life-cycle order of [`Phase::ALL`]; phases without runs left out.
-pub(crate) fn by_phase(rs: &[RunRecord]) -> Vec<(Phase, Totals)> {
-    let mut m: BTreeMap<Phase, Totals> = BTreeMap::new();
-    for (r, share) in rs.iter().zip(shares(rs)) {
-        m.entry(r.phase).or_default().add(r, share);
-    }
-    Phase::ALL
-        .iter()
-        .filter_map(|p| m.remove(p).map(|t| (*p, t)))
-        .collect()
-}
-
 /// One ISO week (Monday to Sunday, UTC) of the trend.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Week {
@@ -326,15 +363,16 @@ impl Week {
 pub(crate) const MAX_WEEKS: usize = 156;
 
 /// Totals per ISO week from the first run's week to the last one's (weeks without runs included,
-/// with zero runs), at most [`MAX_WEEKS`] (the latest ones).
-pub(crate) fn by_week(rs: &[RunRecord]) -> Vec<Week> {
-    let monday = |r: &RunRecord| {
-        let d = r.started_at.date_naive();
-        d - Days::days(d.weekday().num_days_from_monday() as i64)
-    };
-    let mut m: BTreeMap<NaiveDate, Totals> = BTreeMap::new();
-    for (r, share) in rs.iter().zip(shares(rs)) {
-        m.entry(monday(r)).or_default().add(r, share);
+/// with zero runs), at most [`MAX_WEEKS`] (the latest ones), from the sums per UTC day (keys
+/// `YYYY-MM-DD`, as [`crate::GroupBy::Day`] groups).
+pub(crate) fn weeks_of_days(days: &[Group]) -> Vec<Week> {
+    let mut m: BTreeMap<NaiveDate, Group> = BTreeMap::new();
+    for g in days {
+        let Ok(d) = NaiveDate::parse_from_str(&g.key, "%Y-%m-%d") else {
+            continue;
+        };
+        let monday = d - Days::days(d.weekday().num_days_from_monday() as i64);
+        m.entry(monday).or_default().merge(g);
     }
     let (Some(first), Some(last)) = (m.keys().next().copied(), m.keys().last().copied()) else {
         return Vec::new();
@@ -344,7 +382,10 @@ pub(crate) fn by_week(rs: &[RunRecord]) -> Vec<Week> {
     while d <= last {
         weeks.push(Week {
             start: d,
-            totals: m.remove(&d).unwrap_or_default(),
+            totals: m
+                .remove(&d)
+                .map(|g| Totals::from_group(&g))
+                .unwrap_or_default(),
         });
         d += Days::days(7);
     }
@@ -375,28 +416,41 @@ pub(crate) fn higher_is_better(metric: &str) -> bool {
 }
 
 /// The metric a report plots when none was chosen: `val_accuracy` if any run logged it, else the
-/// metric most runs logged (ties by name). `None` when no run logged any.
-pub(crate) fn default_metric(rs: &[RunRecord]) -> Option<String> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in rs {
-        for k in r.metrics.keys() {
-            if !matches!(k.as_str(), "flops" | "total_flos") {
-                *counts.entry(k).or_default() += 1;
-            }
+/// metric most runs logged (ties by name), from how many runs logged each (`flops` and
+/// `total_flos` left out). `None` when no run logged any.
+pub(crate) fn default_metric(counts: &BTreeMap<String, usize>) -> Option<String> {
+    let counts = counts
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "flops" | "total_flos"));
+    let mut best: Option<(&String, usize)> = None;
+    for (k, &n) in counts {
+        if k == "val_accuracy" {
+            return Some(k.clone());
+        }
+        // Keys come in name order: the first of a tie in count is kept.
+        if best.is_none_or(|(_, b)| n > b) {
+            best = Some((k, n));
         }
     }
-    if counts.contains_key("val_accuracy") {
-        return Some("val_accuracy".to_string());
-    }
-    let mut v: Vec<(&str, usize)> = counts.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    v.first().map(|(k, _)| k.to_string())
+    best.map(|(k, _)| k.clone())
+}
+
+/// One run that logged the plotted metric, as the scatter and the front's table show it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Plotted {
+    /// Operational CO2e, kg.
+    pub kg: f64,
+    pub metric: f64,
+    /// The run's short id, project and phase.
+    pub id: String,
+    pub project: String,
+    pub phase: Phase,
 }
 
 /// One run in the metric-against-CO2e scatter.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Point {
-    /// Index of the run in the input.
+    /// Index of the run in the points given to [`pareto`].
     pub run: usize,
     /// Operational CO2e, kg.
     pub kg: f64,
@@ -406,26 +460,22 @@ pub(crate) struct Point {
     pub front: bool,
 }
 
-/// The runs that logged `metric` (finite values only), with the Pareto front of low operational
-/// CO2e and a good metric marked. Points come sorted by CO2e.
-pub(crate) fn pareto(rs: &[RunRecord], metric: &str, higher_better: bool) -> Vec<Point> {
-    let mut pts: Vec<Point> = rs
+/// The points with the Pareto front of low operational CO2e and a good metric marked, sorted by
+/// CO2e.
+pub(crate) fn pareto(pts: &[Plotted], higher_better: bool) -> Vec<Point> {
+    let mut out: Vec<Point> = pts
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| {
-            let m = *r.metrics.get(metric)?;
-            let kg = r.operational.kg();
-            (m.is_finite() && kg.is_finite()).then_some(Point {
-                run: i,
-                kg,
-                metric: m,
-                front: false,
-            })
+        .map(|(i, p)| Point {
+            run: i,
+            kg: p.kg,
+            metric: p.metric,
+            front: false,
         })
         .collect();
     let better = |a: f64, b: f64| if higher_better { a > b } else { a < b };
     // By CO2e, then best metric first, so the first of a tie in CO2e is the one that counts.
-    pts.sort_by(|a, b| {
+    out.sort_by(|a, b| {
         a.kg.total_cmp(&b.kg).then_with(|| {
             if higher_better {
                 b.metric.total_cmp(&a.metric)
@@ -435,13 +485,13 @@ pub(crate) fn pareto(rs: &[RunRecord], metric: &str, higher_better: bool) -> Vec
         })
     });
     let mut best: Option<f64> = None;
-    for p in &mut pts {
+    for p in &mut out {
         if best.is_none_or(|b| better(p.metric, b)) {
             p.front = true;
             best = Some(p.metric);
         }
     }
-    pts
+    out
 }
 
 /// Power samples reduced to at most `max` points for a chart: consecutive samples are merged into

@@ -13,8 +13,9 @@ use std::fmt::Write as _;
 use ecotrace_core::serving::HourTotal;
 use ecotrace_core::{ComponentKind, PowerSample, RunRecord};
 
-use crate::aggregate::{aggregate, GroupBy};
-use crate::figures::{self, Partial, Totals};
+use crate::aggregate::GroupBy;
+use crate::figures::{self, Partial, Totals, Week};
+use crate::runset::{MetricPlot, RunSet};
 use crate::summary::status_line;
 use crate::svg::{self, colour, Dot, Series};
 use crate::text::{
@@ -508,8 +509,7 @@ pub fn run_page(
     )
 }
 
-fn phase_charts(out: &mut String, rs: &[RunRecord]) {
-    let phases = figures::by_phase(rs);
+fn phase_charts(out: &mut String, phases: &[(ecotrace_core::Phase, Totals)]) {
     let cats: Vec<String> = phases.iter().map(|(p, _)| p.as_str().to_string()).collect();
     let energy = [
         ("CPU", colour::CPU, 0usize),
@@ -643,21 +643,19 @@ fn operational_vs_embodied(out: &mut String, t: &Totals) {
     );
 }
 
-fn metric_chart(out: &mut String, rs: &[RunRecord], metric: Option<&str>) {
-    let chosen = metric
-        .map(str::to_string)
-        .or_else(|| figures::default_metric(rs));
-    let Some(metric) = chosen else {
+fn metric_chart(out: &mut String, plot: Option<&MetricPlot>) {
+    let Some(plot) = plot else {
         out.push_str("<figure><p class=\"muted\">Metric against CO2e: no run logged a metric (log one, e.g. <code>val_accuracy</code>, with the run to see which model is cheapest for a good-enough result).</p></figure>\n");
         return;
     };
-    let higher = figures::higher_is_better(&metric);
-    let pts = figures::pareto(rs, &metric, higher);
+    let metric = &plot.name;
+    let higher = plot.higher;
+    let pts = &plot.marked;
     if pts.is_empty() {
         let _ = writeln!(
             out,
             "<figure><p class=\"muted\">Metric against CO2e: no run logged the metric <code>{}</code>.</p></figure>",
-            esc(&metric)
+            esc(metric)
         );
         return;
     }
@@ -680,14 +678,14 @@ fn metric_chart(out: &mut String, rs: &[RunRecord], metric: Option<&str>) {
     let dots: Vec<Dot> = shown
         .iter()
         .map(|p| {
-            let r = &rs[p.run];
+            let r = &plot.kept[p.run];
             Dot {
                 x: p.kg,
                 y: p.metric,
                 front: p.front,
                 tip: format!(
                     "run {} ({}): {} = {}, {}",
-                    short_id(&r.id),
+                    r.id,
                     r.project,
                     metric,
                     p.metric,
@@ -700,23 +698,23 @@ fn metric_chart(out: &mut String, rs: &[RunRecord], metric: Option<&str>) {
         &format!("{metric} against operational CO2e per run"),
         &dots,
         "operational CO2e per run (kg)",
-        &metric,
+        metric,
         false,
     );
     let front = pts.iter().filter(|p| p.front).count();
     let mut caption = format!(
         "{} against operational CO2e, one point per run that logged it ({} runs). The {} runs in black form the Pareto front: none of the others is as good ({} is better) for as little CO2e.",
         metric,
-        pts.len(),
+        plot.runs,
         front,
         if higher { "higher" } else { "lower" }
     );
-    if shown.len() < pts.len() {
+    if shown.len() < plot.runs {
         let _ = write!(
             caption,
             " {} of {} runs drawn (the front always, the rest thinned evenly).",
             shown.len(),
-            pts.len()
+            plot.runs
         );
     }
     figure(
@@ -730,14 +728,14 @@ fn metric_chart(out: &mut String, rs: &[RunRecord], metric: Option<&str>) {
     let _ = write!(
         out,
         "<th class=\"n\">{}</th><th class=\"n\">operational CO2e</th></tr></thead><tbody>",
-        esc(&metric)
+        esc(metric)
     );
     for p in pts.iter().filter(|p| p.front) {
-        let r = &rs[p.run];
+        let r = &plot.kept[p.run];
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(&short_id(&r.id)),
+            esc(&r.id),
             esc(&r.project),
             r.phase,
             p.metric,
@@ -747,8 +745,7 @@ fn metric_chart(out: &mut String, rs: &[RunRecord], metric: Option<&str>) {
     out.push_str("</tbody></table></div></details>\n");
 }
 
-fn trend_charts(out: &mut String, rs: &[RunRecord]) {
-    let weeks = figures::by_week(rs);
+fn trend_charts(out: &mut String, weeks: &[Week]) {
     if weeks.is_empty() {
         return;
     }
@@ -828,7 +825,7 @@ fn trend_charts(out: &mut String, rs: &[RunRecord]) {
     figure(out, &svg, items, &caption);
     // Runs per week, as numbers a reader can check.
     out.push_str("<details><summary>Weekly figures</summary><div class=\"scroll\"><table><thead><tr><th>week</th><th class=\"n\">runs</th><th class=\"n\">operational CO2e</th><th class=\"n\">CO2e per run</th></tr></thead><tbody>");
-    for w in &weeks {
+    for w in weeks {
         let t = &w.totals;
         let _ = write!(
             out,
@@ -846,33 +843,18 @@ fn trend_charts(out: &mut String, rs: &[RunRecord]) {
     out.push_str("</tbody></table></div></details>\n");
 }
 
-fn groups_table(out: &mut String, rs: &[RunRecord], by: GroupBy) {
-    let (groups, total) = aggregate(rs, by);
-    let emb_known = rs.iter().any(|r| figures::embodied_kg(r).is_some());
+fn groups_table(out: &mut String, set: &RunSet) {
+    let emb_known = set.total.embodied_runs > 0;
     let _ = write!(
         out,
         "<div class=\"scroll\"><table><thead><tr><th>{}</th><th class=\"n\">runs</th><th class=\"n\">failed</th><th class=\"n\">duration</th><th class=\"n\">cpu energy</th><th class=\"n\">gpu energy</th><th class=\"n\">ram energy</th><th class=\"n\">total energy</th><th class=\"n\">operational CO2e</th>{}</tr></thead><tbody>",
-        by.as_str(),
+        set.by.as_str(),
         if emb_known {
             "<th class=\"n\">embodied CO2e</th>"
         } else {
             ""
         }
     );
-    let shares = crate::aggregate::shares(rs);
-    let embodied_of = |key: &str| -> String {
-        let mut p = Partial::default();
-        for (r, share) in rs.iter().zip(&shares) {
-            if key != "total" && by.key(r) != key {
-                continue;
-            }
-            if let Some(v) = figures::embodied_kg(r) {
-                p.sum += v * share;
-                p.known += 1;
-            }
-        }
-        p.value().map(co2).unwrap_or_else(|| "–".to_string())
-    };
     let row = |out: &mut String, g: &crate::Group, key: &str| {
         let _ = write!(
             out,
@@ -888,33 +870,37 @@ fn groups_table(out: &mut String, rs: &[RunRecord], by: GroupBy) {
             co2(g.operational.kg())
         );
         if emb_known {
-            let _ = write!(out, "<td class=\"n\">{}</td>", embodied_of(&g.key));
+            let embodied = Partial {
+                sum: g.embodied.kg(),
+                known: g.embodied_runs,
+            };
+            let _ = write!(
+                out,
+                "<td class=\"n\">{}</td>",
+                embodied.value().map(co2).unwrap_or_else(|| "–".to_string())
+            );
         }
     };
-    for g in &groups {
+    for g in &set.groups {
         out.push_str("<tr>");
         row(out, g, &g.key);
         out.push_str("</tr>");
     }
     out.push_str("</tbody><tfoot><tr>");
-    row(out, &total, "total");
+    row(out, &set.total, "total");
     out.push_str("</tr></tfoot></table></div>\n");
 }
 
-fn runs_table(out: &mut String, rs: &[RunRecord]) {
-    let mut idx: Vec<usize> = (0..rs.len()).collect();
-    idx.sort_by(|a, b| rs[*b].started_at.cmp(&rs[*a].started_at));
-    idx.truncate(MAX_LISTED_RUNS);
-    if rs.len() > MAX_LISTED_RUNS {
+fn runs_table(out: &mut String, newest: &[RunRecord], runs: usize) {
+    if runs > newest.len() {
         let _ = writeln!(
             out,
-            "<p class=\"muted\">The newest {MAX_LISTED_RUNS} of {} runs; <code>ecotrace runs --format csv</code> lists them all.</p>",
-            rs.len()
+            "<p class=\"muted\">The newest {} of {runs} runs; <code>ecotrace runs --format csv</code> lists them all.</p>",
+            newest.len()
         );
     }
     out.push_str("<div class=\"scroll\"><table><thead><tr><th>id</th><th>started (UTC)</th><th>project</th><th>phase</th><th>status</th><th class=\"n\">duration</th><th class=\"n\">energy</th><th class=\"n\">operational CO2e</th><th class=\"n\">embodied CO2e</th><th>metrics</th></tr></thead><tbody>");
-    for i in idx {
-        let r = &rs[i];
+    for r in newest {
         let metrics = r
             .metrics
             .iter()
@@ -939,13 +925,13 @@ fn runs_table(out: &mut String, rs: &[RunRecord]) {
     out.push_str("</tbody></table></div>\n");
 }
 
-fn provenance(out: &mut String, rs: &[RunRecord]) {
-    let Some(grid) = figures::Grid::of(rs) else {
+fn provenance(out: &mut String, set: &RunSet) {
+    let Some(grid) = &set.grid else {
         return;
     };
     let mut rows: Vec<(&str, String)> = vec![
-        ("measurement methods", figures::methods(rs).join(", ")),
-        ("hardware", figures::hardware(rs).join("; ")),
+        ("measurement methods", set.methods.join(", ")),
+        ("hardware", set.hardware.join("; ")),
         (
             "grid intensity",
             if grid.intensity_min == grid.intensity_max {
@@ -980,16 +966,21 @@ fn provenance(out: &mut String, rs: &[RunRecord]) {
 /// the average per run beside the total; the grouped table (as `report --format table`); the newest
 /// runs; and the sources of every factor.
 pub fn report_html(rs: &[RunRecord], opts: &HtmlOptions) -> String {
+    let set = RunSet::of(rs, opts.group_by.unwrap_or_default(), opts.metric);
+    report_set_html(&set, opts)
+}
+
+/// [`report_html`] for a [`RunSet`] (its grouping and metric are the set's; `opts` gives the
+/// subject and the serving hours).
+pub fn report_set_html(set: &RunSet, opts: &HtmlOptions) -> String {
     let subject = opts.subject.unwrap_or("all runs");
     let mut b = String::new();
-    let t = Totals::of(rs);
+    let t = &set.totals;
     let _ = writeln!(b, "<h1>ecotrace report: {}</h1>", esc(subject));
-    if rs.is_empty() {
+    let (Some(first), Some(last)) = (set.first, set.last) else {
         b.push_str("<p>No runs.</p>\n");
         return page(&format!("ecotrace report: {subject}"), &b);
-    }
-    let first = rs.iter().map(|r| r.started_at).min().expect("non-empty");
-    let last = rs.iter().map(|r| r.started_at).max().expect("non-empty");
+    };
     let mut intro = format!(
         "{} runs ({} failed or interrupted), started between {} and {} UTC.",
         t.runs,
@@ -1005,32 +996,31 @@ pub fn report_html(rs: &[RunRecord], opts: &HtmlOptions) -> String {
         );
     }
     let _ = writeln!(b, "<p>{}</p>", esc(&intro));
-    cards(&mut b, &t);
-    equivalents_block(&mut b, &t);
+    cards(&mut b, t);
+    equivalents_block(&mut b, t);
 
     b.push_str("<h2>By phase</h2>\n<div class=\"charts\">");
-    phase_charts(&mut b, rs);
-    operational_vs_embodied(&mut b, &t);
+    phase_charts(&mut b, &set.phases);
+    operational_vs_embodied(&mut b, t);
     b.push_str("</div>\n");
 
     b.push_str("<h2>Result against footprint</h2>\n");
-    metric_chart(&mut b, rs, opts.metric);
+    metric_chart(&mut b, set.metric.as_ref());
 
     b.push_str("<h2>Trend by week</h2>\n<div class=\"charts\">");
-    trend_charts(&mut b, rs);
+    trend_charts(&mut b, &set.weeks);
     b.push_str("</div>\n");
 
     serving_charts(&mut b, opts.hours);
 
-    let by = opts.group_by.unwrap_or(GroupBy::Project);
-    let _ = writeln!(b, "<h2>By {}</h2>", by.as_str());
-    groups_table(&mut b, rs, by);
+    let _ = writeln!(b, "<h2>By {}</h2>", set.by.as_str());
+    groups_table(&mut b, set);
 
     b.push_str("<h2>Runs</h2>\n");
-    runs_table(&mut b, rs);
+    runs_table(&mut b, &set.newest, t.runs);
 
     b.push_str("<h2>How the figures were obtained</h2>\n");
-    provenance(&mut b, rs);
+    provenance(&mut b, set);
     page(&format!("ecotrace report: {subject}"), &b)
 }
 

@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 
 use ecotrace_core::RunRecord;
 
-use crate::figures::{self, Grid, Partial, Totals};
+use crate::aggregate::GroupBy;
+use crate::figures::Partial;
+use crate::runset::RunSet;
 use crate::text::num;
 
 /// Escapes text for LaTeX body text: the ten special characters (`\ { } $ & # % _ ^ ~`), `<`, `>`
@@ -104,9 +106,8 @@ fn water(litres: f64) -> String {
 const CO2E: &str = "CO$_2$e";
 
 /// What the text calls the runs: `run 3f9a2c1e of project vision` or `12 runs of project vision`.
-fn subject(rs: &[RunRecord], what: Option<&str>) -> String {
-    let projects: std::collections::BTreeSet<&str> =
-        rs.iter().map(|r| r.project.as_str()).collect();
+fn subject(set: &RunSet, what: Option<&str>) -> String {
+    let projects = &set.projects;
     let of = match (what, projects.len()) {
         (Some(w), _) => format!(" of {}", tex(w)),
         (None, 1) => format!(
@@ -115,29 +116,32 @@ fn subject(rs: &[RunRecord], what: Option<&str>) -> String {
         ),
         (None, k) => format!(" of {k} projects"),
     };
-    if rs.len() == 1 {
-        format!(
+    match &set.single_id {
+        Some(id) => format!(
             "The run {}{of}",
-            tex(&rs[0].id.chars().take(8).collect::<String>())
-        )
-    } else {
-        format!("The {} runs{of}", rs.len())
+            tex(&id.chars().take(8).collect::<String>())
+        ),
+        None => format!("The {} runs{of}", set.runs()),
     }
 }
 
 /// The paragraph and the table for a set of runs (one run is a set of one). `what` names them in
 /// the text (e.g. `project vision`); by default the project name is used.
 pub fn latex(rs: &[RunRecord], what: Option<&str>) -> String {
+    latex_set(&RunSet::of(rs, GroupBy::Project, None), what)
+}
+
+/// [`latex`] for a [`RunSet`].
+pub fn latex_set(set: &RunSet, what: Option<&str>) -> String {
     let mut out = String::new();
     out.push_str("% Energy and carbon footprint, written by ecotrace. Plain LaTeX: paste into the body\n% of your paper (no package needed). Operational and embodied CO2e are reported apart.\n");
-    if rs.is_empty() {
+    let Some(grid) = &set.grid else {
         out.push_str("% No runs matched: nothing to report.\n");
         return out;
-    }
-    let t = Totals::of(rs);
-    let grid = Grid::of(rs).expect("non-empty");
-    let hardware = figures::hardware(rs);
-    let methods = figures::methods(rs);
+    };
+    let t = &set.totals;
+    let hardware = &set.hardware;
+    let methods = &set.methods;
     let hw_text = if hardware.is_empty() {
         "unrecorded hardware".to_string()
     } else {
@@ -148,15 +152,12 @@ pub fn latex(rs: &[RunRecord], what: Option<&str>) -> String {
             .join("; ")
     };
     let hours = t.duration.as_secs_f64() / 3600.0;
-    let facility: f64 = rs
-        .iter()
-        .map(|r| r.energy_kwh.total.kwh() * r.pue.value.value())
-        .sum();
+    let facility = set.facility_kwh;
 
     // The paragraph.
     let mut p = format!(
         "{} ran on {} for {} hours of wall-clock time",
-        subject(rs, what),
+        subject(set, what),
         hw_text,
         n(hours)
     );
@@ -207,7 +208,7 @@ pub fn latex(rs: &[RunRecord], what: Option<&str>) -> String {
             let _ = write!(
                 p,
                 "The share of the hardware's embodied (manufacturing) emissions charged to {} for the time used is a further {}{}, reported separately. ",
-                if rs.len() == 1 { "it" } else { "them" },
+                if set.single_id.is_some() { "it" } else { "them" },
                 co2(kg),
                 if t.embodied_kg.known < t.runs {
                     format!(" (assessed for {} of the {} runs)", t.embodied_kg.known, t.runs)
@@ -322,10 +323,10 @@ pub fn latex(rs: &[RunRecord], what: Option<&str>) -> String {
     let _ = writeln!(
         out,
         "\\caption{{Energy and carbon footprint of {}, measured with ecotrace. Operational {CO2E} = IT energy $\\times$ PUE $\\times$ grid intensity.}}",
-        if rs.len() == 1 {
+        if set.single_id.is_some() {
             "the run".to_string()
         } else {
-            format!("the {} runs", rs.len())
+            format!("the {} runs", set.runs())
         }
     );
     out.push_str("\\label{tab:ecotrace-footprint}\n\\end{table}\n");

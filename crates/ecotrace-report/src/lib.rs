@@ -34,6 +34,7 @@ mod projection;
 mod publish;
 mod report;
 mod runs;
+mod runset;
 mod serving;
 mod show;
 mod summary;
@@ -44,8 +45,9 @@ mod zones;
 
 pub use aggregate::{aggregate, aggregate_with, is_failed, Group, GroupBy};
 pub use codecarbon::{
-    codecarbon_csv, import_summary, import_totals, parse_codecarbon, CodecarbonRow, CodecarbonRows,
-    ImportError, ImportOptions, COLUMNS as CODECARBON_COLUMNS,
+    codecarbon_csv, codecarbon_csv_header, codecarbon_csv_row, import_summary, import_totals,
+    parse_codecarbon, CodecarbonRow, CodecarbonRows, ImportError, ImportOptions,
+    COLUMNS as CODECARBON_COLUMNS,
 };
 pub use doctor::{doctor, factor_lines, Doctor, DoctorCheck, DoctorDevice, DoctorLive};
 pub use estimate::{
@@ -54,22 +56,23 @@ pub use estimate::{
 };
 pub use grid::{best_start, grid_text, BestStart, GridHours, SHIFT_HOURS};
 pub use html::{
-    report_html, run_html, run_page, HtmlOptions, MAX_CHART_POINTS, MAX_LISTED_RUNS,
-    MAX_SCATTER_POINTS,
+    report_html, report_set_html, run_html, run_page, HtmlOptions, MAX_CHART_POINTS,
+    MAX_LISTED_RUNS, MAX_SCATTER_POINTS,
 };
-pub use latex::latex;
+pub use latex::{latex, latex_set};
 pub use licenses::data_licenses;
 pub use lifecycle::{
     lifecycle, lifecycle_projected, render_lifecycle, Lifecycle, LifecycleSums, PhaseTotals,
 };
-pub use model_card::model_card;
+pub use model_card::{model_card, model_card_set};
 pub use projection::{ServingLife, MODEL_TAG};
-pub use publish::{report_document, show_document, DocOptions};
+pub use publish::{report_document, set_document, show_document, DocOptions};
 pub use report::{render_report, Format};
 pub use runs::{runs_csv, runs_json, runs_markdown, runs_table, SPOOLED_TAG};
+pub use runset::{RunDigest, RunSet, Summed, MAX_KEPT_POINTS};
 pub use serving::{
-    hours_report, run_hours, runs_hours, serving_lines, serving_runs_lines, serving_text,
-    windows_text,
+    hour_totals_report, hours_report, run_hours, runs_hours, serving_lines, serving_runs_lines,
+    serving_text, windows_text,
 };
 pub use show::{show_json, show_run};
 pub use summary::{live_line, run_summary};

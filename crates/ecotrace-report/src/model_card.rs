@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 
 use ecotrace_core::{IntensityBasis, RunRecord};
 
-use crate::figures::{self, Grid, Totals};
+use crate::aggregate::GroupBy;
+use crate::runset::RunSet;
 use crate::text::sig;
 
 /// A YAML double-quoted scalar: `"`, `\` and every control or line-break character escaped, so
@@ -87,45 +88,43 @@ fn comment(s: &str) -> String {
 }
 
 /// Where the electricity came from, as precisely as the records say: `France (grid zone FR)`.
-fn location(rs: &[RunRecord]) -> String {
-    let mut seen: Vec<String> = Vec::new();
-    for r in rs {
-        let i = &r.intensity;
-        let text = match i.basis {
-            IntensityBasis::WorldDefault => {
-                "not recorded (the world-average grid intensity was used)".to_string()
-            }
-            IntensityBasis::User if i.zone.is_empty() || i.zone == "user" => {
-                "not recorded (grid intensity given by the user)".to_string()
-            }
-            _ => match ecotrace_data::zone(&i.zone) {
-                Some(z) => format!("{} (grid zone {})", z.name, z.id),
-                None => format!("grid zone {}", i.zone),
-            },
-        };
-        if !seen.contains(&text) {
-            seen.push(text);
+/// Where runs with this grid intensity ran, as the card says it.
+pub(crate) fn location_text(basis: IntensityBasis, zone: &str) -> String {
+    match basis {
+        IntensityBasis::WorldDefault => {
+            "not recorded (the world-average grid intensity was used)".to_string()
         }
+        IntensityBasis::User if zone.is_empty() || zone == "user" => {
+            "not recorded (grid intensity given by the user)".to_string()
+        }
+        _ => match ecotrace_data::zone(zone) {
+            Some(z) => format!("{} (grid zone {})", z.name, z.id),
+            None => format!("grid zone {zone}"),
+        },
     }
-    seen.join("; ")
 }
 
 /// The model card block for a set of runs (one run is a set of one). `training_type` is written
 /// when given, else when every run carries the same `training_type` tag; otherwise a comment says
 /// to add it. `what` names the runs in the header comment.
 pub fn model_card(rs: &[RunRecord], training_type: Option<&str>, what: Option<&str>) -> String {
+    model_card_set(&RunSet::of(rs, GroupBy::Project, None), training_type, what)
+}
+
+/// [`model_card`] for a [`RunSet`].
+pub fn model_card_set(set: &RunSet, training_type: Option<&str>, what: Option<&str>) -> String {
     let mut out = String::from("---\n");
-    let t = Totals::of(rs);
+    let t = &set.totals;
     let what = what.map(str::to_string).unwrap_or_else(|| {
-        let projects: std::collections::BTreeSet<&str> =
-            rs.iter().map(|r| r.project.as_str()).collect();
+        let projects = &set.projects;
         if projects.len() == 1 {
             format!("project {}", projects.iter().next().expect("one"))
         } else {
             format!("{} projects", projects.len())
         }
     });
-    let phases: Vec<String> = figures::by_phase(rs)
+    let phases: Vec<String> = set
+        .phases
         .iter()
         .map(|(p, t)| format!("{p} {}", t.runs))
         .collect();
@@ -174,11 +173,11 @@ pub fn model_card(rs: &[RunRecord], training_type: Option<&str>, what: Option<&s
         emissions_yaml(t.operational_kg * 1000.0)
     );
     let mut source = String::from("ecotrace");
-    let methods = figures::methods(rs);
+    let methods = &set.methods;
     if !methods.is_empty() {
         let _ = write!(source, ", energy measured with {}", methods.join(", "));
     }
-    if let Some(grid) = Grid::of(rs) {
+    if let Some(grid) = &set.grid {
         let _ = write!(
             source,
             "; grid intensity {}; PUE {}",
@@ -191,12 +190,9 @@ pub fn model_card(rs: &[RunRecord], training_type: Option<&str>, what: Option<&s
         );
     }
     let _ = writeln!(out, "  source: {}", yaml_str(&source));
-    let tagged: std::collections::BTreeSet<Option<&str>> = rs
-        .iter()
-        .map(|r| r.tags.get("training_type").map(String::as_str))
-        .collect();
+    let tagged = &set.training_types;
     let tt = training_type.or(match (tagged.len(), tagged.iter().next()) {
-        (1, Some(Some(v))) => Some(*v),
+        (1, Some(Some(v))) => Some(v.as_str()),
         _ => None,
     });
     match tt {
@@ -207,8 +203,12 @@ pub fn model_card(rs: &[RunRecord], training_type: Option<&str>, what: Option<&s
             "  # training_type: \"pre-training\" or \"fine-tuning\": not recorded with the runs; add it\n  # here, or pass --training-type (or tag the runs training_type=...).\n",
         ),
     }
-    let _ = writeln!(out, "  geographical_location: {}", yaml_str(&location(rs)));
-    let mut hw = figures::hardware(rs).join("; ");
+    let _ = writeln!(
+        out,
+        "  geographical_location: {}",
+        yaml_str(&set.locations.join("; "))
+    );
+    let mut hw = set.hardware.join("; ");
     if t.gpu_hours > 0.0 {
         let _ = write!(hw, " ({} GPU-hours)", sig(t.gpu_hours, 3));
     }

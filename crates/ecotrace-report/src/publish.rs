@@ -7,9 +7,13 @@ use ecotrace_core::{PowerSample, RunRecord};
 
 use crate::aggregate::{aggregate, GroupBy};
 use crate::grid::{grid_text, GridHours};
-use crate::html::{report_html, run_page, HtmlOptions};
+use crate::html::{report_html, report_set_html, run_page, HtmlOptions};
 use crate::report::{render_report, Format};
-use crate::{codecarbon_csv, latex, model_card, runs_csv, runs_markdown, show_json, show_run};
+use crate::runset::RunSet;
+use crate::{
+    codecarbon_csv, latex, latex_set, model_card, model_card_set, runs_csv, runs_markdown,
+    show_json, show_run,
+};
 
 /// Choices that some formats use; the others ignore them.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +67,26 @@ pub fn report_document(rs: &[RunRecord], format: Format, opts: &DocOptions) -> S
         Format::Latex => latex(rs, opts.subject),
         Format::ModelCard => model_card(rs, opts.training_type, opts.subject),
         Format::CodecarbonCsv => codecarbon_csv(rs),
+    }
+}
+
+/// A [`RunSet`] in `format`: the HTML page, the LaTeX paragraph and table or the model card block;
+/// the grouped report (its groups and total) for table, JSON, CSV and Markdown, and Markdown for
+/// CodeCarbon's CSV, which is one row per run (`codecarbon_csv_row`).
+pub fn set_document(set: &RunSet, format: Format, opts: &DocOptions) -> String {
+    match format {
+        Format::Html => report_set_html(
+            set,
+            &HtmlOptions {
+                subject: opts.subject,
+                group_by: Some(set.by),
+                metric: opts.metric,
+                hours: opts.hours,
+            },
+        ),
+        Format::Latex => latex_set(set, opts.subject),
+        Format::ModelCard => model_card_set(set, opts.training_type, opts.subject),
+        _ => render_report(&set.groups, &set.total, set.by, format),
     }
 }
 

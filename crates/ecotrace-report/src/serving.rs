@@ -230,7 +230,11 @@ pub fn runs_hours(runs: &[(RunRecord, Vec<HourRow>)]) -> Vec<HourTotal> {
 
 /// `report --by hour`: the hours of the given runs' hourly rows, summed over runs.
 pub fn hours_report(runs: &[(RunRecord, Vec<HourRow>)], format: Format) -> String {
-    let totals = runs_hours(runs);
+    hour_totals_report(&runs_hours(runs), format)
+}
+
+/// [`hours_report`] of rows already summed by hour (`ecotrace_core::serving::HourSums`).
+pub fn hour_totals_report(totals: &[HourTotal], format: Format) -> String {
     match format {
         Format::Json => {
             let rows: Vec<_> = totals.iter().map(hour_json).collect();
@@ -250,7 +254,7 @@ pub fn hours_report(runs: &[(RunRecord, Vec<HourRow>)], format: Format) -> Strin
                 "energy_wh_per_1k_tokens",
                 "counts_complete",
             ]);
-            for h in &totals {
+            for h in totals {
                 let o = |x: Option<f64>| x.map_or(String::new(), plain);
                 out.push_str(&csv_row(&[
                     rfc3339(h.row.hour),
@@ -268,14 +272,14 @@ pub fn hours_report(runs: &[(RunRecord, Vec<HourRow>)], format: Format) -> Strin
             }
             out
         }
-        Format::Markdown => hours_table(&totals, true).markdown(),
+        Format::Markdown => hours_table(totals, true).markdown(),
         _ => {
             if totals.is_empty() {
                 return "no hourly rows: they are kept for runs that count work (ecotrace serve, \
                         ecotrace attach, tracker.count())\n"
                     .to_string();
             }
-            hours_table(&totals, true).text()
+            hours_table(totals, true).text()
         }
     }
 }

@@ -394,9 +394,32 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 let out = ecotrace_report::render_report(&groups, &total, by, format);
                 return emit(&out, &args.publish);
             }
-            let runs = ledger.list(&filter)?;
-            if runs.is_empty() {
+            // The other formats read the runs one at a time: nothing holds them all.
+            let none = ledger
+                .list(&RunFilter {
+                    limit: Some(1),
+                    ..filter.clone()
+                })?
+                .is_empty();
+            if none {
                 no_runs()?;
+            }
+            if format == Format::CodecarbonCsv {
+                return emit_with(&args.publish, &mut |w| {
+                    w.write_all(ecotrace_report::codecarbon_csv_header().as_bytes())?;
+                    let mut failed = None;
+                    ledger.scan(&filter, &mut |r| {
+                        let row = ecotrace_report::codecarbon_csv_row(&r);
+                        match w.write_all(row.as_bytes()) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                failed = Some(e);
+                                false
+                            }
+                        }
+                    })?;
+                    failed.map_or(Ok(()), |e| Err(e.into()))
+                });
             }
             let subject = match (&args.project, &args.phase) {
                 (Some(p), Some(ph)) => Some(format!("project {p}, phase {ph}")),
@@ -404,18 +427,17 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 (None, Some(ph)) => Some(format!("phase {ph}")),
                 (None, None) => None,
             };
-            let mut served = Vec::new();
-            if format == Format::Html {
-                for r in runs.iter().filter(|r| r.serving.is_some()) {
-                    served.push((r.clone(), ledger.hours(&r.id)?));
-                }
-            }
-            let totals = ecotrace_report::runs_hours(&served);
+            let set = run_set(ledger.as_ref(), &filter, by, args.publish.metric.as_deref())?;
+            let hours = if format == Format::Html {
+                serving_hours(ledger.as_ref(), &filter)?
+            } else {
+                Vec::new()
+            };
             let opts = ecotrace_report::DocOptions {
-                hours: &totals,
+                hours: &hours,
                 ..doc_options(&args.publish, subject.as_deref(), by)
             };
-            let out = ecotrace_report::report_document(&runs, format, &opts);
+            let out = ecotrace_report::set_document(&set, format, &opts);
             emit(&out, &args.publish)
         }
         Command::Import(args) => match args.what {
@@ -611,6 +633,64 @@ fn group_of(s: ecotrace_ledger::RunSums) -> ecotrace_report::Group {
     }
 }
 
+/// The runs `filter` selects as the published formats show them: summed per group by the
+/// database (by `by`, by phase and by day), everything else read one run at a time into a digest
+/// of bounded size (see `ecotrace_report::RunSet`).
+fn run_set(
+    ledger: &dyn Ledger,
+    filter: &RunFilter,
+    by: GroupBy,
+    metric: Option<&str>,
+) -> Result<ecotrace_report::RunSet> {
+    let summed = |key: GroupBy| -> Result<(Vec<ecotrace_report::Group>, ecotrace_report::Group)> {
+        let sums = ledger.group_sums(filter, sum_key(key))?;
+        let groups = sums.groups.into_iter().map(group_of).collect();
+        Ok(ecotrace_report::aggregate_with(groups, &sums.apart, key))
+    };
+    let (groups, total) = summed(by)?;
+    let other = |key: GroupBy| -> Result<Vec<ecotrace_report::Group>> {
+        Ok(if key == by {
+            groups.clone()
+        } else {
+            summed(key)?.0
+        })
+    };
+    let phases = other(GroupBy::Phase)?;
+    let days = other(GroupBy::Day)?;
+    let mut digest = ecotrace_report::RunDigest::new(metric);
+    ledger.scan(filter, &mut |r| {
+        digest.push(&r);
+        true
+    })?;
+    Ok(digest.finish(ecotrace_report::Summed {
+        by,
+        groups,
+        total,
+        phases,
+        days,
+    }))
+}
+
+/// The hourly rows of the serving runs `filter` selects, summed by hour (one total per hour is
+/// held, however many runs).
+fn serving_hours(
+    ledger: &dyn Ledger,
+    filter: &RunFilter,
+) -> Result<Vec<ecotrace_core::serving::HourTotal>> {
+    let mut served = Vec::new();
+    ledger.scan_with_hours(filter, &mut |r| {
+        served.push((ecotrace_core::serving::Factors::of(&r), r.id));
+        true
+    })?;
+    let mut sums = ecotrace_core::serving::HourSums::default();
+    for (factors, id) in served {
+        for h in ledger.hours(&id)? {
+            sums.push(&h, &factors);
+        }
+    }
+    Ok(sums.finish())
+}
+
 /// The runs a `report` covers: its project and phase, every status, no limit.
 fn report_filter(args: &cli::ReportArgs) -> Result<RunFilter> {
     Ok(RunFilter {
@@ -636,15 +716,8 @@ fn report_by_hour(ledger: &dyn Ledger, args: &cli::ReportArgs) -> Result<i32> {
         ))
         .into());
     }
-    let filter = report_filter(args)?;
-    let mut runs = Vec::new();
-    for r in ledger.list(&filter)? {
-        if r.serving.is_some() {
-            let hours = ledger.hours(&r.id)?;
-            runs.push((r, hours));
-        }
-    }
-    let out = ecotrace_report::hours_report(&runs, format);
+    let totals = serving_hours(ledger, &report_filter(args)?)?;
+    let out = ecotrace_report::hour_totals_report(&totals, format);
     emit(&out, &args.publish)
 }
 
@@ -688,9 +761,35 @@ fn doc_options<'a>(
 /// Prints `out`, or writes it to `--output`: to a temporary file beside it, then renamed over it,
 /// so a reader never sees half a report.
 fn emit(out: &str, p: &PublishArgs) -> Result<i32> {
+    emit_with(p, &mut |w| {
+        w.write_all(out.as_bytes())?;
+        if !out.ends_with('\n') {
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+}
+
+/// [`emit`] of what `write` writes, as it writes it. On standard output a reader that went away
+/// (a closed pipe) ends the output quietly.
+fn emit_with(
+    p: &PublishArgs,
+    write: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
+) -> Result<i32> {
+    use std::io::Write as _;
     let Some(path) = &p.output else {
-        print_out(out);
-        return Ok(0);
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let written = write(&mut out).and_then(|()| Ok(out.flush()?));
+        return match written {
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+            {
+                Ok(0)
+            }
+            Err(e) => Err(e),
+            Ok(()) => Ok(0),
+        };
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -701,13 +800,51 @@ fn emit(out: &str, p: &PublishArgs) -> Result<i32> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "report".to_string());
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::write(&tmp, out).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(anyhow::Error::new(e).context(format!("cannot write {}", path.display())));
+    let written = std::fs::File::create(&tmp)
+        .map_err(anyhow::Error::new)
+        .and_then(|f| {
+            let mut w = Counted {
+                inner: std::io::BufWriter::new(f),
+                bytes: 0,
+            };
+            write(&mut w)?;
+            w.inner
+                .into_inner()
+                .map_err(|e| e.into_error())?
+                .sync_all()?;
+            Ok(w.bytes)
+        })
+        .and_then(|bytes| {
+            std::fs::rename(&tmp, path)?;
+            Ok(bytes)
+        });
+    match written {
+        Ok(bytes) => {
+            eprintln!("ecotrace: wrote {} ({bytes} bytes)", path.display());
+            Ok(0)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e.context(format!("cannot write {}", path.display())))
+        }
     }
-    eprintln!("ecotrace: wrote {} ({} bytes)", path.display(), out.len());
-    Ok(0)
+}
+
+/// A writer that counts the bytes written through it.
+struct Counted<W> {
+    inner: W,
+    bytes: usize,
+}
+
+impl<W: std::io::Write> std::io::Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// `ecotrace import codecarbon FILE`: parse the whole file first (a bad row imports nothing), then

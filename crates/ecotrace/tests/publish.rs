@@ -92,6 +92,72 @@ fn report_html_is_written_to_the_output_file() {
     );
 }
 
+/// `report` reads the ledger one run at a time for the published formats (sums from SQL, the rest
+/// streamed): what it prints is what the library renders from every record in memory.
+#[test]
+fn published_reports_are_those_of_every_record_in_memory() {
+    use ecotrace_ledger::Ledger as _;
+    let env = Env::new();
+    env.record("vision", "training");
+    env.record("nlp", "inference");
+    env.record("vision", "tuning");
+    let ledger = ecotrace_ledger::SqliteLedger::open(env.ledger()).unwrap();
+    let all = ledger.list(&ecotrace_ledger::RunFilter::default()).unwrap();
+    assert_eq!(all.len(), 3);
+    let vision = ledger
+        .list(&ecotrace_ledger::RunFilter {
+            project: Some("vision".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let memory = |runs: &[ecotrace_core::RunRecord], format, subject| {
+        let opts = ecotrace_report::DocOptions {
+            subject,
+            ..Default::default()
+        };
+        ecotrace_report::report_document(runs, format, &opts)
+    };
+    use ecotrace_report::Format;
+    for (name, format) in [
+        ("latex", Format::Latex),
+        ("model-card", Format::ModelCard),
+        ("codecarbon-csv", Format::CodecarbonCsv),
+        ("html", Format::Html),
+    ] {
+        assert_eq!(
+            env.ok(&["report", "--format", name]),
+            memory(&all, format, None),
+            "{name}"
+        );
+        assert_eq!(
+            env.ok(&["report", "--format", name, "--project", "vision"]),
+            memory(&vision, format, Some("project vision")),
+            "{name} of one project"
+        );
+    }
+    // Streamed to a file as to stdout.
+    let file = env.path("cc.csv");
+    let out = env.run(&[
+        "report",
+        "--format",
+        "codecarbon-csv",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(csv, memory(&all, Format::CodecarbonCsv, None));
+    assert!(
+        stderr(&out).contains(&format!("({} bytes)", csv.len())),
+        "{}",
+        stderr(&out)
+    );
+    // No runs of the project: a usage error, nothing written.
+    let out = env.run(&["report", "--format", "codecarbon-csv", "--project", "none"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn show_in_every_published_format() {
     let env = Env::new();
