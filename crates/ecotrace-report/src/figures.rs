@@ -122,7 +122,7 @@ impl Totals {
             failed_runs: g.failed_runs,
             estimated_runs: 0,
             duration: g.duration,
-            energy: g.energy.clone(),
+            energy: g.energy,
             operational_kg: g.operational.kg(),
             embodied_kg: partial(g.embodied.kg(), g.embodied_runs),
             water_l: partial(g.water.litres(), g.water_runs),

@@ -65,7 +65,7 @@ impl MetricPoints {
             for m in marked {
                 if !m.front {
                     other += 1;
-                    if other % 2 == 0 {
+                    if other.is_multiple_of(2) {
                         continue;
                     }
                 }
@@ -200,7 +200,7 @@ impl RunDigest {
                 Some(m) => m == k,
                 None => !matches!(k.as_str(), "flops" | "total_flos"),
             };
-            if !wanted || !(v.is_finite() && kg.is_finite()) {
+            if !(wanted && v.is_finite() && kg.is_finite()) {
                 continue;
             }
             let p = Plotted {
@@ -420,7 +420,7 @@ mod tests {
         assert!(t.gpu_hours < whole - 1.0, "{} vs {whole}", t.gpu_hours);
         // The newest runs, newest first, the earlier of equal starts first.
         let mut sorted: Vec<&RunRecord> = rs.iter().collect();
-        sorted.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        sorted.sort_by_key(|r| std::cmp::Reverse(r.started_at));
         let ids = |v: Vec<&RunRecord>| v.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
         assert_eq!(
             ids(set.newest.iter().collect()),
