@@ -1,5 +1,6 @@
 //! `ecotrace data licenses`: every bundled table with the licence it is offered under and whom it
-//! credits, as a table or JSON. This module must not do I/O.
+//! credits, and the licences of the Rust crates compiled in, as a table or JSON. This module must
+//! not do I/O.
 
 use std::fmt::Write as _;
 
@@ -8,8 +9,24 @@ use ecotrace_data::bundled_tables;
 /// The code's licence and where the full notices are, said under the table.
 const FOOTER: &str = "The code is Apache-2.0 (LICENSE). The notices each source's licence requires are in THIRD_PARTY_NOTICES.md; per-row provenance in docs/data.md and in each table's source and license columns.";
 
+/// The licences under which the Rust crates compiled into the binary and the Python wheel are
+/// redistributed: the "followed under" column of THIRD_PARTY_NOTICES.md's crate table, which
+/// `scripts/third-party-notices` writes (a test keeps the two in step).
+pub const CRATE_LICENSES: &[&str] = &[
+    "MIT",
+    "Apache-2.0",
+    "ISC",
+    "BSD-3-Clause",
+    "BSD-2-Clause",
+    "Zlib",
+    "Unicode-3.0",
+    "CDLA-Permissive-2.0",
+    "Apache-2.0 WITH LLVM-exception",
+];
+
 /// The bundled tables with licence and attribution: a table for the terminal, or JSON
-/// (`{"code_license": ..., "tables": [{file, contents, license, attribution}, ...]}`).
+/// (`{"code_license": ..., "tables": [{file, contents, license, attribution}, ...],
+/// "crate_licenses": [...]}`).
 pub fn data_licenses(as_json: bool) -> String {
     let tables = bundled_tables();
     if as_json {
@@ -17,6 +34,7 @@ pub fn data_licenses(as_json: bool) -> String {
             "code_license": "Apache-2.0",
             "notices": "THIRD_PARTY_NOTICES.md",
             "tables": tables,
+            "crate_licenses": CRATE_LICENSES,
         });
         return serde_json::to_string_pretty(&v).expect("plain JSON values serialise");
     }
@@ -26,6 +44,12 @@ pub fn data_licenses(as_json: bool) -> String {
         let _ = writeln!(o, "  licence:     {}", t.license);
         let _ = writeln!(o, "  attribution: {}", t.attribution);
     }
+    let _ = writeln!(
+        o,
+        "\nRust crates compiled in: under {}; each crate, its version, licence and the copyright \
+         and licence texts it ships are in THIRD_PARTY_NOTICES.md (\"Rust crates\").",
+        CRATE_LICENSES.join(", ")
+    );
     let _ = writeln!(o, "\n{FOOTER}");
     o
 }
