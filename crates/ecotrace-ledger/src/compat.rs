@@ -47,6 +47,20 @@ pub(crate) fn decode_record(json: &str) -> Result<RunRecord, String> {
     Ok(record)
 }
 
+/// The record's JSON as this ecotrace writes it (its fields in their declared order, no spaces),
+/// when that is the same JSON value as `json`, e.g. a record PostgreSQL gave back from `jsonb`
+/// (keys reordered, spaced out); `None` when it is not the same value (another record version,
+/// unknown fields, numbers that would change), so that the caller keeps `json` as it is.
+pub(crate) fn canonical_json(json: &str) -> Option<String> {
+    let record: RunRecord = serde_json::from_str(json).ok()?;
+    if record.record_version != RECORD_VERSION {
+        return None;
+    }
+    let value: Value = serde_json::from_str(json).ok()?;
+    let canonical = serde_json::to_string(&record).ok()?;
+    (serde_json::from_str::<Value>(&canonical).ok()? == value).then_some(canonical)
+}
+
 /// Top-level fields that have serde defaults: their absence is normal and not worth a note.
 const SERDE_DEFAULTED: &[&str] = &[
     "tags",

@@ -1,14 +1,14 @@
-//! How a SQLite ledger stores a record in its `record_json` column: since schema version 4 as a
-//! *packed* blob, the record's JSON compressed with zstd against a fixed dictionary of typical
-//! records; rows written earlier hold the JSON as text (the ledger packs them when it is first
-//! opened at version 4), and both are read.
+//! How a ledger stores a record: as a *packed* blob, the record's JSON compressed with zstd against
+//! a fixed dictionary of typical records. SQLite keeps it in `record_json` since schema version 4
+//! (rows written earlier hold the JSON as text, packed when the ledger is first opened at version
+//! 4; both are read); PostgreSQL in `record_packed` since version 5 (rows written earlier hold
+//! `jsonb` in `record_json`, packed when the database is first opened at version 5).
 //!
 //! A record is mostly texts every run repeats (field names, the sources and notes of the bundled
 //! factors), which compression against the dictionary turns into short references: a record of
 //! 3–4 KB packs to a few hundred bytes. The first byte of a blob names its dictionary (byte 1:
 //! [`DICTIONARY_V1`]); a dictionary, once released, never changes, so every blob stays readable.
-//! PostgreSQL keeps `jsonb` (which SQL and dashboards reach into, and which the server compresses
-//! itself).
+//! The typed report columns beside it are what SQL and dashboards query.
 //!
 //! This module only encodes and decodes bytes.
 

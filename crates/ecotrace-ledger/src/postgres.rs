@@ -23,8 +23,9 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Transaction};
 
-use crate::compat::decode_record;
+use crate::compat::{canonical_json, decode_record};
 use crate::liveness::{Liveness, LivenessView};
+use crate::packed;
 use crate::schema::{CREATE_MIGRATIONS_TABLE_PG, MIGRATIONS};
 use crate::sums::{self, Figures, GroupedSums, SumKey};
 use crate::{ImportReport, Ledger, LedgerError, RunFilter, MIN_PREFIX_LEN};
@@ -56,17 +57,50 @@ impl std::fmt::Debug for PostgresLedger {
 /// Inserts a run's row unless its id is there already (then 0 rows change).
 const INSERT_RUN: &str = "INSERT INTO runs (id, project, phase, status, started_at, ended_at,
      hostname, tracker_pid, heartbeat_at, record_version, record_json, duration_ns, cpu_j, gpu_j,
-     ram_j, total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart)
+     ram_j, total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart,
+     record_packed)
  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, $12, $13, $14, $15, $16, $17,
-     $18, $19, $20, $21, $22)
+     $18, $19, $20, $21, $22, $23)
  ON CONFLICT (id) DO NOTHING";
 
-/// The `runs` row of a record, as parameters $1..$22 in the column order of [`INSERT_RUN`] and of
+/// A record as the `runs` row stores it (schema version 5): packed into `record_packed` (see
+/// [`crate::packed`]), or, should packing fail, as JSON in `record_json`.
+struct Stored {
+    packed: Option<Vec<u8>>,
+    json: Option<String>,
+}
+
+impl Stored {
+    fn of(json: String) -> Self {
+        match packed::pack(&json) {
+            Ok(b) => Stored {
+                packed: Some(b),
+                json: None,
+            },
+            Err(_) => Stored {
+                packed: None,
+                json: Some(json),
+            },
+        }
+    }
+}
+
+/// The record's JSON from the `record_packed` and `record_json` columns of a row, the first of
+/// them not NULL.
+fn stored_json(packed: Option<&[u8]>, json: Option<String>) -> Result<String, String> {
+    match (packed, json) {
+        (Some(b), _) => packed::unpack(b),
+        (None, Some(j)) => Ok(j),
+        (None, None) => Err("the row holds no record (record_packed and record_json are both NULL)".into()),
+    }
+}
+
+/// The `runs` row of a record, as parameters $1..$23 in the column order of [`INSERT_RUN`] and of
 /// the updates of a stored run.
 struct RunRow<'a> {
     record: &'a RunRecord,
     heartbeat: &'a DateTime<Utc>,
-    json: &'a str,
+    stored: &'a Stored,
     phase: &'static str,
     status: &'static str,
     pid: i64,
@@ -75,11 +109,11 @@ struct RunRow<'a> {
 }
 
 impl<'a> RunRow<'a> {
-    fn new(record: &'a RunRecord, heartbeat: &'a DateTime<Utc>, json: &'a str) -> Self {
+    fn new(record: &'a RunRecord, heartbeat: &'a DateTime<Utc>, stored: &'a Stored) -> Self {
         RunRow {
             record,
             heartbeat,
-            json,
+            stored,
             phase: record.phase.as_str(),
             status: record.status.as_str(),
             pid: i64::from(record.tracker.pid),
@@ -88,7 +122,7 @@ impl<'a> RunRow<'a> {
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 22] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 23] {
         let r = self.record;
         let [f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11] = figure_params(&self.figures);
         [
@@ -102,7 +136,7 @@ impl<'a> RunRow<'a> {
             &self.pid,
             self.heartbeat,
             &self.version,
-            &self.json,
+            &self.stored.json,
             f1,
             f2,
             f3,
@@ -114,6 +148,7 @@ impl<'a> RunRow<'a> {
             f9,
             f10,
             f11,
+            &self.stored.packed,
         ]
     }
 }
@@ -329,6 +364,7 @@ impl PostgresLedger {
         let mut client = self.config.connect(NoTls).map_err(|e| self.pg_error(e))?;
         match migrate(&mut client) {
             Ok(()) => {
+                pack_records(&mut client).map_err(|e| self.pg_error(e))?;
                 fill_figures(&mut client).map_err(|e| self.pg_error(e))?;
                 Ok(client)
             }
@@ -374,22 +410,23 @@ impl PostgresLedger {
         }
     }
 
-    fn decode(&self, id: &str, json: &str) -> Result<RunRecord, LedgerError> {
-        decode_record(json).map_err(|reason| LedgerError::UnreadableRecord {
-            id: id.to_string(),
-            location: self.location.clone(),
-            reason,
-        })
-    }
-
+    /// The run in `row`, whose columns from `first` on are `record_packed`, `record_json::text`
+    /// and `heartbeat_at`, as reads show it.
     fn effective(
         &self,
         view: &LivenessView<'_>,
         id: &str,
-        json: &str,
-        heartbeat_at: DateTime<Utc>,
+        row: &postgres::Row,
+        first: usize,
     ) -> Result<RunRecord, LedgerError> {
-        let mut record = self.decode(id, json)?;
+        let heartbeat_at: DateTime<Utc> = row.get(first + 2);
+        let mut record = stored_json(row.get(first), row.get(first + 1))
+            .and_then(|json| decode_record(&json))
+            .map_err(|reason| LedgerError::UnreadableRecord {
+                id: id.to_string(),
+                location: self.location.clone(),
+                reason,
+            })?;
         if let Some(i) = view.check(&record, heartbeat_at) {
             i.apply(&mut record);
         }
@@ -456,7 +493,7 @@ impl PostgresLedger {
         samples: &[PowerSample],
         check: impl Fn(RunStatus) -> Result<(), LedgerError>,
     ) -> Result<(), LedgerError> {
-        let json = encode(record)?;
+        let row = encode(record)?;
         let heartbeat = self.liveness.now();
         self.with_client(|c| {
             let mut tx = c.transaction()?;
@@ -468,9 +505,9 @@ impl PostgresLedger {
                      record_version = $10, record_json = $11::text::jsonb, duration_ns = $12,
                      cpu_j = $13, gpu_j = $14, ram_j = $15, total_j = $16, operational_g = $17,
                      embodied_g = $18, water_l = $19, cost_usd = $20, job_id = $21,
-                     sum_apart = $22
+                     sum_apart = $22, record_packed = $23
                  WHERE id = $1",
-                &RunRow::new(record, &heartbeat, json.as_str()).params(),
+                &RunRow::new(record, &heartbeat, &row).params(),
             )?;
             append_samples(&mut tx, &record.id, samples)?;
             tx.commit()?;
@@ -495,11 +532,13 @@ fn error_text(e: &postgres::Error) -> String {
     }
 }
 
-fn encode(record: &RunRecord) -> Result<String, LedgerError> {
-    serde_json::to_string(record).map_err(|source| LedgerError::Encode {
-        id: record.id.clone(),
-        source,
-    })
+fn encode(record: &RunRecord) -> Result<Stored, LedgerError> {
+    serde_json::to_string(record)
+        .map(Stored::of)
+        .map_err(|source| LedgerError::Encode {
+            id: record.id.clone(),
+            source,
+        })
 }
 
 fn validate_id(record: &RunRecord) -> Result<(), LedgerError> {
@@ -678,8 +717,8 @@ const FILL_BATCH: i64 = 2_000;
 /// read is marked to be read as a record, so that a report names the problem as `list` does.
 fn fill_figures(c: &mut Client) -> Result<(), postgres::Error> {
     let select = format!(
-        "SELECT id, record_json::text FROM runs WHERE {APART} AND sum_apart IS NULL
-         LIMIT $1 FOR UPDATE SKIP LOCKED"
+        "SELECT id, record_packed, record_json::text FROM runs
+         WHERE {APART} AND sum_apart IS NULL LIMIT $1 FOR UPDATE SKIP LOCKED"
     );
     loop {
         let mut tx = c.transaction()?;
@@ -695,11 +734,48 @@ fn fill_figures(c: &mut Client) -> Result<(), postgres::Error> {
         )?;
         for row in &rows {
             let id: String = row.get(0);
-            let f = decode_record(row.get(1))
+            let f = stored_json(row.get(1), row.get(2))
+                .and_then(|json| decode_record(&json))
                 .map_or_else(|_| Figures::unreadable(), |r| Figures::of(&r));
             let mut args: Vec<&(dyn ToSql + Sync)> = vec![&id];
             args.extend(figure_params(&f));
             tx.execute(&update, &args)?;
+        }
+        tx.commit()?;
+    }
+}
+
+/// Packs the records stored as `jsonb` by versions before 5 (see [`crate::packed`]), a batch of
+/// rows per transaction, in id order; the partial index `runs_unpacked` finds them, so a ledger
+/// with none left costs one index probe. Several nodes connecting at once share the work (`SKIP
+/// LOCKED`). A record that cannot be packed stays as it is, and is read as it is.
+fn pack_records(c: &mut Client) -> Result<(), postgres::Error> {
+    let mut after = String::new();
+    loop {
+        let mut tx = c.transaction()?;
+        let rows = tx.query(
+            "SELECT id, record_json::text FROM runs WHERE record_packed IS NULL AND id > $1
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+            &[&after, &FILL_BATCH],
+        )?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.get(0);
+        let update = tx.prepare(
+            "UPDATE runs SET record_packed = $2, record_json = NULL WHERE id = $1",
+        )?;
+        for row in &rows {
+            let id: &str = row.get(0);
+            let Some(json) = row.get::<_, Option<String>>(1) else {
+                continue;
+            };
+            // jsonb gives keys back in its own order, spaced out: the record as ecotrace writes
+            // it packs to about a third of that against the dictionary.
+            let json = canonical_json(&json).unwrap_or(json);
+            if let Ok(b) = packed::pack(&json) {
+                tx.execute(&update, &[&id, &b])?;
+            }
         }
         tx.commit()?;
     }
@@ -722,7 +798,7 @@ impl PostgresLedger {
         let (clauses, args, exact_status) = where_clauses(filter, true);
         let extra = extra.map(|e| format!(" AND {e}")).unwrap_or_default();
         let mut sql = format!(
-            "SELECT id, record_json::text, heartbeat_at FROM runs WHERE TRUE{clauses}{extra}
+            "SELECT id, record_packed, record_json::text, heartbeat_at FROM runs WHERE TRUE{clauses}{extra}
              ORDER BY started_at DESC, id DESC"
         );
         // With an exact status the page is cut in SQL; `interrupted` is judged per row below.
@@ -751,7 +827,7 @@ impl PostgresLedger {
                 }
                 for row in rows {
                     let id: String = row.get(0);
-                    let record = self.effective(&view, &id, row.get(1), row.get(2))?;
+                    let record = self.effective(&view, &id, &row, 1)?;
                     if filter.status.is_some_and(|s| s != record.status) {
                         continue;
                     }
@@ -773,17 +849,18 @@ impl PostgresLedger {
 /// ids stored (those not there already).
 const IMPORT_RUNS: &str = "INSERT INTO runs (id, project, phase, status, started_at, ended_at,
      hostname, tracker_pid, heartbeat_at, record_version, record_json, duration_ns, cpu_j, gpu_j,
-     ram_j, total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart)
+     ram_j, total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart,
+     record_packed)
  SELECT u.id, u.project, u.phase, u.status, u.started_at, u.ended_at, u.hostname, u.pid, $9,
      u.version, u.json::jsonb, u.duration_ns, u.cpu_j, u.gpu_j, u.ram_j, u.total_j,
-     u.operational_g, u.embodied_g, u.water_l, u.cost_usd, u.job_id, u.sum_apart
+     u.operational_g, u.embodied_g, u.water_l, u.cost_usd, u.job_id, u.sum_apart, u.packed
  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
      $6::timestamptz[], $7::text[], $8::bigint[], $10::integer[], $11::text[], $12::bigint[],
      $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[],
-     $19::float8[], $20::float8[], $21::text[], $22::bigint[])
+     $19::float8[], $20::float8[], $21::text[], $22::bigint[], $23::bytea[])
    AS u(id, project, phase, status, started_at, ended_at, hostname, pid, version, json,
      duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g, embodied_g, water_l, cost_usd,
-     job_id, sum_apart)
+     job_id, sum_apart, packed)
  ON CONFLICT (id) DO NOTHING
  RETURNING id";
 
@@ -799,7 +876,8 @@ struct ImportColumns {
     hostname: Vec<String>,
     pid: Vec<i64>,
     version: Vec<i32>,
-    json: Vec<String>,
+    json: Vec<Option<String>>,
+    packed: Vec<Option<Vec<u8>>>,
     duration_ns: Vec<i64>,
     cpu_j: Vec<f64>,
     gpu_j: Vec<f64>,
@@ -814,9 +892,11 @@ struct ImportColumns {
 }
 
 impl ImportColumns {
-    fn new(records: &[RunRecord], json: Vec<String>) -> Self {
+    fn new(records: &[RunRecord], stored: Vec<Stored>) -> Self {
+        let (packed, json) = stored.into_iter().map(|s| (s.packed, s.json)).unzip();
         let mut c = ImportColumns {
             json,
+            packed,
             ..ImportColumns::default()
         };
         for r in records {
@@ -845,7 +925,7 @@ impl ImportColumns {
         c
     }
 
-    fn params<'a>(&'a self, heartbeat: &'a DateTime<Utc>) -> [&'a (dyn ToSql + Sync); 22] {
+    fn params<'a>(&'a self, heartbeat: &'a DateTime<Utc>) -> [&'a (dyn ToSql + Sync); 23] {
         [
             &self.id,
             &self.project,
@@ -869,6 +949,7 @@ impl ImportColumns {
             &self.cost_usd,
             &self.job_id,
             &self.sum_apart,
+            &self.packed,
         ]
     }
 }
@@ -919,12 +1000,12 @@ impl Ledger for PostgresLedger {
                 ),
             });
         }
-        let json = encode(record)?;
+        let stored = encode(record)?;
         let heartbeat = self.liveness.now();
         self.with_client(|c| {
             let n = c.execute(
                 INSERT_RUN,
-                &RunRow::new(record, &heartbeat, json.as_str()).params(),
+                &RunRow::new(record, &heartbeat, &stored).params(),
             )?;
             if n == 0 {
                 return Err(LedgerError::AlreadyExists {
@@ -1004,10 +1085,10 @@ impl Ledger for PostgresLedger {
         self.with_client(|c| {
             let id = self.resolve(c, id_or_prefix)?;
             let row = c.query_one(
-                "SELECT record_json::text, heartbeat_at FROM runs WHERE id = $1",
+                "SELECT record_packed, record_json::text, heartbeat_at FROM runs WHERE id = $1",
                 &[&id],
             )?;
-            Ok(self.effective(&view, &id, row.get(0), row.get(1))?)
+            Ok(self.effective(&view, &id, &row, 0)?)
         })
     }
 

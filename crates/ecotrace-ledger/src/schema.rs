@@ -22,7 +22,7 @@ pub struct Migration {
 }
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The first version whose SQLite ledgers store records packed (see `packed.rs`): opening an older
 /// one packs its records.
@@ -194,6 +194,26 @@ pub const MIGRATIONS: &[Migration] = &[
             key   TEXT PRIMARY KEY NOT NULL,
             value TEXT NOT NULL
         );
+    "#,
+    },
+    Migration {
+        version: 5,
+        name: "packed records on PostgreSQL",
+        sqlite: r#"
+        -- Nothing changes on SQLite, which packs its records since version 4.
+        SELECT 1;
+    "#,
+        postgres: r#"
+        -- The record is stored packed like SQLite's (see packed.rs): `record_packed` holds the
+        -- blob, and `record_json` is NULL, except in rows an older version wrote (the ledger packs
+        -- them when it opens, a batch per transaction; the partial index finds those left) or in
+        -- the rare row whose packing failed. A packed record (a few hundred bytes, already
+        -- compressed) stays in the row, uncompressed by the server (storage EXTERNAL).
+        ALTER TABLE runs ADD COLUMN record_packed BYTEA;
+        ALTER TABLE runs ALTER COLUMN record_packed SET STORAGE EXTERNAL;
+        ALTER TABLE runs ALTER COLUMN record_json DROP NOT NULL;
+        ALTER TABLE runs RESET (toast_tuple_target);
+        CREATE INDEX runs_unpacked ON runs (id) WHERE record_packed IS NULL;
     "#,
     },
 ];
