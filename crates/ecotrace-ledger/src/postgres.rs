@@ -20,7 +20,8 @@ use chrono::{DateTime, Utc};
 use ecotrace_core::serving::HourRow;
 use ecotrace_core::{Power, PowerSample, RunRecord, RunStatus};
 use postgres::error::SqlState;
-use postgres::types::ToSql;
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls, Transaction};
 
 use crate::compat::{canonical_json, decode_record};
@@ -845,114 +846,56 @@ impl PostgresLedger {
     }
 }
 
-/// Inserts many runs in one statement from one array per column ([`ImportColumns`]); returns the
-/// ids stored (those not there already).
+/// The table an import copies its rows into (`COPY ... FROM STDIN`, binary) before inserting the
+/// new ones into `runs`: the columns of [`INSERT_RUN`] in its order (the record's JSON as text, cast
+/// to `jsonb` on the way in), emptied at the end of each transaction.
+const IMPORT_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS import_runs (
+    id TEXT, project TEXT, phase TEXT, status TEXT, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ,
+    hostname TEXT, tracker_pid BIGINT, heartbeat_at TIMESTAMPTZ, record_version INTEGER,
+    record_json TEXT, duration_ns BIGINT, cpu_j FLOAT8, gpu_j FLOAT8, ram_j FLOAT8,
+    total_j FLOAT8, operational_g FLOAT8, embodied_g FLOAT8, water_l FLOAT8, cost_usd FLOAT8,
+    job_id TEXT, sum_apart BIGINT, record_packed BYTEA
+) ON COMMIT DELETE ROWS";
+
+/// The types of [`IMPORT_TABLE`]'s columns, for the binary copy.
+const IMPORT_TYPES: [Type; 23] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::INT8,
+    Type::TIMESTAMPTZ,
+    Type::INT4,
+    Type::TEXT,
+    Type::INT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::INT8,
+    Type::BYTEA,
+];
+
+/// Moves the copied rows into `runs`, skipping ids already there (and a second row of one id);
+/// returns the ids stored.
 const IMPORT_RUNS: &str = "INSERT INTO runs (id, project, phase, status, started_at, ended_at,
      hostname, tracker_pid, heartbeat_at, record_version, record_json, duration_ns, cpu_j, gpu_j,
      ram_j, total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart,
      record_packed)
- SELECT u.id, u.project, u.phase, u.status, u.started_at, u.ended_at, u.hostname, u.pid, $9,
-     u.version, u.json::jsonb, u.duration_ns, u.cpu_j, u.gpu_j, u.ram_j, u.total_j,
-     u.operational_g, u.embodied_g, u.water_l, u.cost_usd, u.job_id, u.sum_apart, u.packed
- FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-     $6::timestamptz[], $7::text[], $8::bigint[], $10::integer[], $11::text[], $12::bigint[],
-     $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[],
-     $19::float8[], $20::float8[], $21::text[], $22::bigint[], $23::bytea[])
-   AS u(id, project, phase, status, started_at, ended_at, hostname, pid, version, json,
-     duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g, embodied_g, water_l, cost_usd,
-     job_id, sum_apart, packed)
+ SELECT id, project, phase, status, started_at, ended_at, hostname, tracker_pid, heartbeat_at,
+     record_version, record_json::jsonb, duration_ns, cpu_j, gpu_j, ram_j, total_j,
+     operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart, record_packed
+ FROM import_runs
  ON CONFLICT (id) DO NOTHING
  RETURNING id";
-
-/// The rows of an import, one vector per column of [`IMPORT_RUNS`].
-#[derive(Default)]
-struct ImportColumns {
-    id: Vec<String>,
-    project: Vec<String>,
-    phase: Vec<&'static str>,
-    status: Vec<&'static str>,
-    started_at: Vec<DateTime<Utc>>,
-    ended_at: Vec<Option<DateTime<Utc>>>,
-    hostname: Vec<String>,
-    pid: Vec<i64>,
-    version: Vec<i32>,
-    json: Vec<Option<String>>,
-    packed: Vec<Option<Vec<u8>>>,
-    duration_ns: Vec<i64>,
-    cpu_j: Vec<f64>,
-    gpu_j: Vec<f64>,
-    ram_j: Vec<f64>,
-    total_j: Vec<f64>,
-    operational_g: Vec<f64>,
-    embodied_g: Vec<Option<f64>>,
-    water_l: Vec<Option<f64>>,
-    cost_usd: Vec<Option<f64>>,
-    job_id: Vec<Option<String>>,
-    sum_apart: Vec<i64>,
-}
-
-impl ImportColumns {
-    fn new(records: &[RunRecord], stored: Vec<Stored>) -> Self {
-        let (packed, json) = stored.into_iter().map(|s| (s.packed, s.json)).unzip();
-        let mut c = ImportColumns {
-            json,
-            packed,
-            ..ImportColumns::default()
-        };
-        for r in records {
-            let f = Figures::of(r);
-            c.id.push(r.id.clone());
-            c.project.push(r.project.clone());
-            c.phase.push(r.phase.as_str());
-            c.status.push(r.status.as_str());
-            c.started_at.push(r.started_at);
-            c.ended_at.push(r.ended_at);
-            c.hostname.push(r.host.hostname.clone());
-            c.pid.push(i64::from(r.tracker.pid));
-            c.version.push(r.record_version as i32);
-            c.duration_ns.push(f.duration_ns);
-            c.cpu_j.push(f.cpu_j);
-            c.gpu_j.push(f.gpu_j);
-            c.ram_j.push(f.ram_j);
-            c.total_j.push(f.total_j);
-            c.operational_g.push(f.operational_g);
-            c.embodied_g.push(f.embodied_g);
-            c.water_l.push(f.water_l);
-            c.cost_usd.push(f.cost_usd);
-            c.job_id.push(f.job_id);
-            c.sum_apart.push(f.sum_apart);
-        }
-        c
-    }
-
-    fn params<'a>(&'a self, heartbeat: &'a DateTime<Utc>) -> [&'a (dyn ToSql + Sync); 23] {
-        [
-            &self.id,
-            &self.project,
-            &self.phase,
-            &self.status,
-            &self.started_at,
-            &self.ended_at,
-            &self.hostname,
-            &self.pid,
-            heartbeat,
-            &self.version,
-            &self.json,
-            &self.duration_ns,
-            &self.cpu_j,
-            &self.gpu_j,
-            &self.ram_j,
-            &self.total_j,
-            &self.operational_g,
-            &self.embodied_g,
-            &self.water_l,
-            &self.cost_usd,
-            &self.job_id,
-            &self.sum_apart,
-            &self.packed,
-        ]
-    }
-}
 
 impl Ledger for PostgresLedger {
     fn import(&mut self, records: &[RunRecord]) -> Result<ImportReport, LedgerError> {
@@ -968,14 +911,29 @@ impl Ledger for PostgresLedger {
             encoded.push(encode(r)?);
         }
         let heartbeat = self.liveness.now();
-        let rows = ImportColumns::new(records, encoded);
-        // One statement, so one transaction: every new run is stored, or none is.
+        let rows: Vec<RunRow<'_>> = records
+            .iter()
+            .zip(&encoded)
+            .map(|(r, stored)| RunRow::new(r, &heartbeat, stored))
+            .collect();
+        // One transaction: every new run is stored, or none is.
         self.with_client(|c| {
-            let mut stored: std::collections::HashSet<String> = c
-                .query(IMPORT_RUNS, &rows.params(&heartbeat))?
+            let mut tx = c.transaction()?;
+            tx.batch_execute(IMPORT_TABLE)?;
+            let mut copy = BinaryCopyInWriter::new(
+                tx.copy_in("COPY import_runs FROM STDIN (FORMAT binary)")?,
+                &IMPORT_TYPES,
+            );
+            for row in &rows {
+                copy.write(&row.params())?;
+            }
+            copy.finish()?;
+            let mut stored: std::collections::HashSet<String> = tx
+                .query(IMPORT_RUNS, &[])?
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
+            tx.commit()?;
             let mut report = ImportReport::default();
             for r in records {
                 // A second row of one id in the batch was not stored: it counts as skipped.
