@@ -19,8 +19,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ecotrace_core::serving::HourRow;
 use ecotrace_core::{Power, PowerSample, RunRecord, RunStatus};
-use postgres::error::SqlState;
 use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls, Transaction};
 
@@ -92,7 +92,9 @@ fn stored_json(packed: Option<&[u8]>, json: Option<String>) -> Result<String, St
     match (packed, json) {
         (Some(b), _) => packed::unpack(b),
         (None, Some(j)) => Ok(j),
-        (None, None) => Err("the row holds no record (record_packed and record_json are both NULL)".into()),
+        (None, None) => {
+            Err("the row holds no record (record_packed and record_json are both NULL)".into())
+        }
     }
 }
 
@@ -763,9 +765,8 @@ fn pack_records(c: &mut Client) -> Result<(), postgres::Error> {
             return Ok(());
         };
         after = last.get(0);
-        let update = tx.prepare(
-            "UPDATE runs SET record_packed = $2, record_json = NULL WHERE id = $1",
-        )?;
+        let update =
+            tx.prepare("UPDATE runs SET record_packed = $2, record_json = NULL WHERE id = $1")?;
         for row in &rows {
             let id: &str = row.get(0);
             let Some(json) = row.get::<_, Option<String>>(1) else {
