@@ -425,8 +425,8 @@ pub struct EmbodiedItem {
     /// the source includes it).
     #[serde(rename = "device_kgco2e", with = "serde_as::kg")]
     pub device_embodied: CarbonMass,
-    /// Low end of `device_embodied`'s uncertainty range, where the catalog gives one
-    /// (accelerators); absent for figures from a single source (CPU packages, hosts).
+    /// Low end of `device_embodied`'s uncertainty range, from the table row (accelerators, CPU
+    /// packages, hosts) and scaled as the figure is; absent for a figure the user gave.
     #[serde(
         rename = "device_low_kgco2e",
         with = "serde_as::opt_kg",

@@ -386,6 +386,36 @@ CCF_GPU_KG = 150.0  # CCF's addition per GPU (1200 kg for 8 GPUs)
 CCF_CPU_KG = 100.0  # CCF's addition per CPU beyond the base server
 
 
+# The uncertainty range of the host and CPU figures (docs/data.md §5), from the reference
+# snapshot's hardware/embodied.csv:
+# - low: a component method that counts the chips only, LLMCarbon (Apache-2.0): the server's
+#   other parts 148.2 kg + DRAM 0.4 kg/GB + SSD 0.018 kg/GB for the host's memory and drives; for a
+#   CPU package, Boavizta's CPU model (9.14 kg per package + 0.0197 kg per mm² of die, after UBA
+#   Green Cloud Computing 2021) on LLMCarbon's 147 mm² server CPU die;
+# - high: for hosts, the larger of CCF's figure and ADEME's generic rack server (Base Empreinte,
+#   3,660 kg, as Boavizta cites it) less two CPU packages at this table's figure; for the CPU, CCF's
+#   own figure (no source gives more).
+LLMC = "LLMCarbon (SotaroKaneda/MLCarbon@dbd96b792d22 data/hardware.csv, Apache-2.0)"
+BOAVIZTA = "Boavizta API factors (Boavizta/boaviztapi@15878f045bf0 boaviztapi/data/factors.yml)"
+
+
+def ref_figure(item):
+    for r in read_csv(REF / "hardware/embodied.csv"):
+        if r["item"] == item:
+            return float(r["value"])
+    raise SystemExit(f"hardware/embodied.csv has no row {item!r}")
+
+
+def platform(instance):
+    """Memory and local drive GB of a CCF AWS instance type's platform."""
+    r = next(r for r in read_csv(REF / "cloud/ccf-coefficients/aws-instances.csv")
+             if r["Instance type"] == instance)
+    memory = float(r["Platform Memory (in GB)"])
+    m = re.match(r"(\d+(?:\.\d+)?)\s*TB", r["Storage Info (Type and Size in GB)"])
+    drives = float(m.group(1)) * 1000 if m else 0.0
+    return memory, drives
+
+
 def embodied():
     rows = {r["type"]: r for r in read_csv(REF / "cloud/ccf-coefficients/coefficients-aws-embodied.csv")}
     p4d = rows["p4d.24xlarge"]
@@ -393,22 +423,51 @@ def embodied():
     assert float(p4d["additional_gpus"]) == 8 * CCF_GPU_KG
     gpu_host = float(p4d["total"]) - 8 * CCF_GPU_KG - 2 * CCF_CPU_KG
     cpu_host = float(m5["total"]) - 2 * CCF_CPU_KG
+    other = ref_figure("Other server parts (TSMC 12nm, 111.6 cm2)")
+    dram = ref_figure("DRAM (Micron 18nm)")
+    ssd = ref_figure("SSD (Samsung 20nm)")
+    generic = ref_figure("Generic server (device-level factor)")
+    cpu_die_mm2 = ref_figure("CPU die (TSMC 16nm, 1.47 cm2)") * 100  # LLMCarbon: 1 kg/cm² at 16 nm
+    cpu_low = ref_figure("CPU base (package etc.)") + ref_figure("CPU die") * cpu_die_mm2
+    generic_host = generic - 2 * CCF_CPU_KG
+
+    def host_range(instance, figure):
+        memory, drives = platform(instance)
+        low = other + dram * memory + ssd * drives
+        high = max(figure, generic_host)
+        why = (f"low: chips only after {LLMC}: other server parts {other:g} kg + DRAM {dram:g} kg/GB x "
+               f"{memory:g} GB" + (f" + SSD {ssd:g} kg/GB x {drives:g} GB" if drives else "") +
+               f"; high: ADEME Base Empreinte generic rack server {generic:g} kg (as {BOAVIZTA}) less 2 CPUs"
+               f" x {CCF_CPU_KG:g} kg" + (" (above CCF's figure)" if high > figure else ""))
+        return fmt(low), fmt(high), why
+
+    gl, gh, gwhy = host_range("p4d.24xlarge", gpu_host)
+    cl, ch, cwhy = host_range("m5.24xlarge", cpu_host)
     out = [
         ["gpu-server", "GPU server without its accelerators and CPUs (8 accelerator slots)", "host", "8",
-         fmt(gpu_host), "true", "model",
+         fmt(gpu_host), gl, gh, "true", "model",
          CCF.format(what=f"AWS p4d.24xlarge platform total {p4d['total']} kgCO2e less 8 GPUs x {CCF_GPU_KG:g} and 2 CPUs x {CCF_CPU_KG:g} kgCO2e as CCF counts them"),
-         "2026", CCF_LIC,
+         gwhy, "2026", CCF_LIC,
          "board, 1152 GB memory, 8 TB SSD, chassis, power supplies; CCF base server 1000 kgCO2e after a Dell R740 LCA"],
-        ["cpu-server", "CPU server without its CPUs (2 sockets)", "host", "2", fmt(cpu_host), "true", "model",
+        ["cpu-server", "CPU server without its CPUs (2 sockets)", "host", "2", fmt(cpu_host), cl, ch, "true",
+         "model",
          CCF.format(what=f"AWS m5.24xlarge platform total {m5['total']} kgCO2e less 2 CPUs x {CCF_CPU_KG:g} kgCO2e"),
-         "2026", CCF_LIC, "board, 384 GB memory, chassis, power supplies"],
-        ["cpu", "CPU package (one socket)", "cpu", "1", fmt(CCF_CPU_KG), "true", "model",
-         CCF.format(what="additional CPU: 100 kgCO2e per CPU"), "2026", CCF_LIC,
+         cwhy, "2026", CCF_LIC, "board, 384 GB memory, chassis, power supplies"],
+        ["cpu", "CPU package (one socket)", "cpu", "1", fmt(CCF_CPU_KG), fmt(cpu_low), fmt(CCF_CPU_KG), "true",
+         "model", CCF.format(what="additional CPU: 100 kgCO2e per CPU"),
+         f"low: {BOAVIZTA}, CPU package {ref_figure('CPU base (package etc.)'):g} kg + "
+         f"{ref_figure('CPU die'):g} kg/mm2 x {cpu_die_mm2:g} mm2 die ({LLMC} server CPU die); "
+         "high: CCF's figure (no source gives more)",
+         "2026", CCF_LIC,
          "the same figure for every CPU model; the bundled CPU table has no per-model embodied data"],
     ]
+    lic = (f"{CCF_LIC}; range: LLMCarbon (Apache-2.0), UBA/ADEME factors as cited by Boavizta "
+           "(figures; the repository is AGPL-3.0)")
+    for r in out:
+        r[12] = lic
     write("embodied.csv",
-          ["id", "name", "kind", "slots", "embodied_kgco2e", "estimated", "basis", "source", "year",
-           "license", "notes"], out)
+          ["id", "name", "kind", "slots", "embodied_kgco2e", "embodied_low_kgco2e", "embodied_high_kgco2e",
+           "estimated", "basis", "source", "range_source", "year", "license", "notes"], out)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -120,12 +120,33 @@ pub struct EmbodiedRef {
     /// among them.
     pub slots: u32,
     pub embodied: CarbonMass,
+    /// The uncertainty range of `embodied` (low, high): a chips-only component method below, the
+    /// largest published server figure above (docs/data.md §5).
+    pub embodied_range: (CarbonMass, CarbonMass),
     pub estimated: bool,
     pub basis: String,
     pub source: String,
+    /// How the range was derived, and from which sources.
+    pub range_source: String,
     pub year: i32,
     pub license: String,
     pub notes: String,
+}
+
+impl EmbodiedRef {
+    /// The figure's provenance as one text for records and outputs, as
+    /// [`Accelerator::embodied_provenance`] writes it: the source, then the uncertainty range and
+    /// how it was derived.
+    pub fn embodied_provenance(&self) -> String {
+        let (lo, hi) = self.embodied_range;
+        format!(
+            "{}; uncertainty range {:.1}-{:.1} kgCO2e ({})",
+            self.source,
+            lo.kg(),
+            hi.kg(),
+            self.range_source
+        )
+    }
 }
 
 fn opt_f64(id: &str, col: &str, s: &str) -> Result<Option<f64>, String> {
@@ -241,18 +262,27 @@ fn load_embodied() -> Result<Vec<EmbodiedRef>, String> {
                     .map_err(|e| format!("embodied.csv {id}: {col}: {e}"))
             };
             let kg = num("embodied_kgco2e")?;
+            let low = num("embodied_low_kgco2e")?;
+            let high = num("embodied_high_kgco2e")?;
             let slots = num("slots")?;
             if !(kg.is_finite() && kg > 0.0 && slots >= 1.0) {
                 return Err(format!("embodied.csv {id}: implausible figures"));
+            }
+            if !(low > 0.0 && low <= kg && kg <= high && high.is_finite()) {
+                return Err(format!(
+                    "embodied.csv {id}: embodied {kg} outside its range {low}-{high}"
+                ));
             }
             Ok(EmbodiedRef {
                 name: r[c("name")].clone(),
                 kind: r[c("kind")].clone(),
                 slots: slots as u32,
                 embodied: CarbonMass::from_kg(kg),
+                embodied_range: (CarbonMass::from_kg(low), CarbonMass::from_kg(high)),
                 estimated: r[c("estimated")].trim() == "true",
                 basis: r[c("basis")].clone(),
                 source: r[c("source")].clone(),
+                range_source: r[c("range_source")].clone(),
                 year: num("year")? as i32,
                 license: r[c("license")].clone(),
                 notes: r[c("notes")].clone(),

@@ -74,9 +74,9 @@ const TABLES: [BundledTable; 13] = [
     },
     BundledTable {
         file: "embodied.csv",
-        contents: "embodied carbon of hosts and CPU packages",
-        license: "Apache-2.0",
-        attribution: "Cloud Carbon Footprint, ccf-coefficients (Apache-2.0)",
+        contents: "embodied carbon of hosts and CPU packages, with uncertainty ranges",
+        license: "Apache-2.0 (figures); ranges from Apache-2.0 (LLMCarbon) and UBA / ADEME factors as the Boavizta API cites them (facts)",
+        attribution: "Cloud Carbon Footprint, ccf-coefficients (Apache-2.0); LLMCarbon (Apache-2.0); Boavizta API factors (UBA Green Cloud Computing 2021, ADEME Base Empreinte)",
     },
     BundledTable {
         file: "water.csv",

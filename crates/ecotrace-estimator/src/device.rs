@@ -17,6 +17,8 @@ pub struct HostRef {
     pub name: String,
     pub slots: u32,
     pub embodied: CarbonMass,
+    /// The table row's uncertainty range (low, high); `None` for a figure the user gave.
+    pub embodied_range: Option<(CarbonMass, CarbonMass)>,
     pub estimated: bool,
     pub source: String,
 }
@@ -27,6 +29,7 @@ impl From<&EmbodiedRef> for HostRef {
             name: e.name.clone(),
             slots: e.slots,
             embodied: e.embodied,
+            embodied_range: Some(e.embodied_range),
             estimated: e.estimated,
             source: hardware::reference_embodied(e).provenance.to_string(),
         }
@@ -43,6 +46,9 @@ pub struct Device {
     /// Peak FLOP/s and a description of which precision.
     pub peak: Option<(f64, String)>,
     pub embodied: CarbonMass,
+    /// The catalog row's uncertainty range of `embodied` (low, high), per device; `None` for a
+    /// figure the user gave.
+    pub embodied_range: Option<(CarbonMass, CarbonMass)>,
     pub embodied_estimated: bool,
     pub embodied_source: String,
     pub host: HostRef,
@@ -64,6 +70,7 @@ pub fn resolve_device(name: &str) -> Result<Device> {
                 power_source: hardware::accelerator_power(a).provenance.to_string(),
                 peak: hardware::accelerator_peak(a).map(|f| (f.value, f.provenance.to_string())),
                 embodied: a.embodied,
+                embodied_range: Some(a.embodied_range),
                 embodied_estimated: a.embodied_estimated,
                 embodied_source: hardware::accelerator_embodied(a).provenance.to_string(),
                 host,
@@ -84,6 +91,7 @@ pub fn resolve_device(name: &str) -> Result<Device> {
                     power_source: hardware::cpu_power(&c).provenance.to_string(),
                     peak: None,
                     embodied: cpu.embodied,
+                    embodied_range: Some(cpu.embodied_range),
                     embodied_estimated: cpu.estimated,
                     embodied_source: hardware::reference_embodied(cpu).provenance.to_string(),
                     host,

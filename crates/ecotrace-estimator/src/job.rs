@@ -177,11 +177,13 @@ pub fn estimate_job(job: &JobSpec, device: &Device, place: &Place) -> Result<Est
     let given = |id: &str| Provenance::Given(job.origins.get(id)).to_string();
     if let Some(k) = job.embodied_kg {
         device.embodied = CarbonMass::from_kg(k);
+        device.embodied_range = None;
         device.embodied_estimated = false;
         device.embodied_source = given("embodied_kg");
     }
     if let Some(k) = job.host_embodied_kg {
         device.host.embodied = CarbonMass::from_kg(k);
+        device.host.embodied_range = None;
         device.host.estimated = false;
         device.host.source = given("host_embodied_kg");
     }

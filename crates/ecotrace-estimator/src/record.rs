@@ -90,15 +90,9 @@ pub fn estimate_record(
             device: format!("{} × {}", e.devices, d.id),
             hardware: d.name.clone(),
             device_embodied: d.embodied * e.devices,
-            // The catalog row's range, scaled as the device's figure is.
-            device_low: d
-                .accelerator
-                .filter(|a| a.embodied.kg() > 0.0)
-                .map(|a| a.embodied_range.0 * (e.devices * d.embodied.kg() / a.embodied.kg())),
-            device_high: d
-                .accelerator
-                .filter(|a| a.embodied.kg() > 0.0)
-                .map(|a| a.embodied_range.1 * (e.devices * d.embodied.kg() / a.embodied.kg())),
+            // The catalog row's range, for as many devices as the figure (none for a given one).
+            device_low: d.embodied_range.map(|r| r.0 * e.devices),
+            device_high: d.embodied_range.map(|r| r.1 * e.devices),
             lifetime,
             share: Fraction::ONE,
             estimated: d.embodied_estimated,
@@ -116,8 +110,8 @@ pub fn estimate_record(
             device: "host".to_string(),
             hardware: d.host.name.clone(),
             device_embodied: d.host.embodied * hosts,
-            device_low: None,
-            device_high: None,
+            device_low: d.host.embodied_range.map(|r| r.0 * hosts),
+            device_high: d.host.embodied_range.map(|r| r.1 * hosts),
             lifetime,
             share: Fraction::ONE,
             estimated: d.host.estimated,

@@ -58,7 +58,7 @@ pub fn accelerator_embodied(a: &Accelerator) -> Factor<CarbonMass> {
 pub fn reference_embodied(e: &EmbodiedRef) -> Factor<CarbonMass> {
     Factor::table(
         e.embodied,
-        TableRow::new("embodied", e.id.clone(), e.source.clone())
+        TableRow::new("embodied", e.id.clone(), e.embodied_provenance())
             .year(e.year)
             .licence(e.license.clone())
             .note(embodied_note(e.estimated, &e.basis)),

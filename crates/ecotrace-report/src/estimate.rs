@@ -22,16 +22,27 @@ fn assumption_json(a: &Assumption) -> Value {
 /// The estimate as `ecotrace estimate --json` prints it.
 pub fn to_json(e: &Estimated) -> Value {
     let f = &e.figures;
-    // The devices' share scales with their embodied figure: its range scales the same way.
+    // The devices' and the host's shares scale with their embodied figures: their ranges scale
+    // the same way (none for a figure the user gave).
+    let scaled =
+        |share: f64,
+         figure: f64,
+         range: Option<(ecotrace_core::CarbonMass, ecotrace_core::CarbonMass)>| {
+            range
+                .filter(|_| figure > 0.0)
+                .map(|(lo, hi)| (lo.kg() * share / figure, hi.kg() * share / figure))
+        };
     let devices_range = e
         .device
         .as_ref()
-        .and_then(|d| d.accelerator.map(|a| (d, a)))
-        .filter(|(d, _)| d.embodied.kg() > 0.0)
-        .map(|(d, a)| {
-            let per = f.embodied_devices.kg() / d.embodied.kg();
-            (a.embodied_range.0.kg() * per, a.embodied_range.1.kg() * per)
-        });
+        .and_then(|d| scaled(f.embodied_devices.kg(), d.embodied.kg(), d.embodied_range));
+    let host_range = e.device.as_ref().and_then(|d| {
+        scaled(
+            f.embodied_host.kg(),
+            d.host.embodied.kg(),
+            d.host.embodied_range,
+        )
+    });
     let mut v = json!({
         "hardware": e.device.as_ref().map(|d| d.id.clone()),
         "devices": e.device.as_ref().map(|_| e.devices),
@@ -49,6 +60,8 @@ pub fn to_json(e: &Estimated) -> Value {
             "devices_low_kgco2e": devices_range.map(|r| r.0),
             "devices_high_kgco2e": devices_range.map(|r| r.1),
             "host_kgco2e": f.embodied_host.kg(),
+            "host_low_kgco2e": host_range.map(|r| r.0),
+            "host_high_kgco2e": host_range.map(|r| r.1),
             "lifetime_years": e.lifetime.years(),
             "method": "SCI M: embodied × device-hours / lifetime (host: ÷ slots)",
         })),
@@ -303,7 +316,11 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String, serde_jso
             .map(|e| {
                 json!({
                     "id": e.id, "name": e.name, "kind": e.kind, "slots": e.slots,
-                    "embodied_kgco2e": e.embodied.kg(), "estimated": e.estimated, "source": e.source,
+                    "embodied_kgco2e": e.embodied.kg(), "estimated": e.estimated,
+                    "embodied_range_kgco2e": [e.embodied_range.0.kg(), e.embodied_range.1.kg()],
+                    "embodied_low_kgco2e": e.embodied_range.0.kg(),
+                    "embodied_high_kgco2e": e.embodied_range.1.kg(),
+                    "source": e.source, "range_source": e.range_source,
                     "year": e.year, "license": e.license, "notes": e.notes,
                 })
             })
@@ -349,16 +366,21 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String, serde_jso
     }
     let _ = writeln!(
         o,
-        "\n{:<12} {:>6} {:>12}  name",
-        "host / cpu", "slots", "embodied kg"
+        "\n{:<12} {:>6} {:>12} {:>13}  name",
+        "host / cpu", "slots", "embodied kg", "range kg"
     );
     for e in refs {
         let _ = writeln!(
             o,
-            "{:<12} {:>6} {:>12}  {}{}",
+            "{:<12} {:>6} {:>12} {:>13}  {}{}",
             e.id,
             e.slots,
             exact(e.embodied.kg()),
+            format!(
+                "{}-{}",
+                exact(e.embodied_range.0.kg()),
+                exact(e.embodied_range.1.kg())
+            ),
             e.name,
             if e.estimated { " (estimated)" } else { "" }
         );
@@ -400,7 +422,7 @@ pub fn data_hardware(as_json: bool, with_cpus: bool) -> Result<String, serde_jso
         );
     }
     for e in refs {
-        let _ = writeln!(o, "  {}: {} [{}]", e.id, e.source, e.license);
+        let _ = writeln!(o, "  {}: {} [{}]", e.id, e.embodied_provenance(), e.license);
     }
     let _ = writeln!(
         o,

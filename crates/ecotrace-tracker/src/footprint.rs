@@ -156,8 +156,8 @@ pub fn embodied_items(
                 host.cpu_model.clone()
             },
             device_embodied: cpu.embodied * f64::from(sockets),
-            device_low: None,
-            device_high: None,
+            device_low: Some(cpu.embodied_range.0 * f64::from(sockets)),
+            device_high: Some(cpu.embodied_range.1 * f64::from(sockets)),
             lifetime,
             share: Fraction::ONE,
             estimated: cpu.estimated,
@@ -182,8 +182,8 @@ pub fn embodied_items(
             device: "host".into(),
             hardware: h.name.clone(),
             device_embodied: h.embodied * fraction,
-            device_low: None,
-            device_high: None,
+            device_low: Some(h.embodied_range.0 * fraction),
+            device_high: Some(h.embodied_range.1 * fraction),
             lifetime,
             share: Fraction::ONE,
             estimated: h.estimated,
@@ -307,13 +307,37 @@ mod tests {
         // Three GPUs of an eight-slot host.
         assert!((items[3].device_embodied.kg() - server.embodied.kg() * 3.0 / 8.0).abs() < 1e-9);
         assert!((items[2].device_embodied.kg() - 200.0).abs() < 1e-9);
-        // An accelerator carries its catalog range as numbers; the CPU and host have none.
+        // Every item carries its table row's range as numbers, scaled as its figure: the
+        // accelerator per device, the CPU per socket, the host by the share of its slots.
         let a100 = ecotrace_data::accelerator_for_device("NVIDIA A100-SXM4-80GB").unwrap();
         assert_eq!(items[0].device_low, Some(a100.embodied_range.0));
         assert_eq!(items[0].device_high, Some(a100.embodied_range.1));
-        assert!(items[0].device_low.unwrap() <= items[0].device_embodied);
-        assert!(items[0].device_embodied <= items[0].device_high.unwrap());
-        assert!(items[2].device_low.is_none() && items[3].device_high.is_none());
+        let cpu = ecotrace_data::embodied_ref("cpu").unwrap();
+        assert!((items[2].device_low.unwrap().kg() - cpu.embodied_range.0.kg() * 2.0).abs() < 1e-9);
+        assert!(
+            (items[2].device_high.unwrap().kg() - cpu.embodied_range.1.kg() * 2.0).abs() < 1e-9
+        );
+        assert!(
+            (items[3].device_low.unwrap().kg() - server.embodied_range.0.kg() * 3.0 / 8.0).abs()
+                < 1e-9
+        );
+        assert!(
+            (items[3].device_high.unwrap().kg() - server.embodied_range.1.kg() * 3.0 / 8.0).abs()
+                < 1e-9
+        );
+        for i in &items {
+            assert!(i.device_low.unwrap() <= i.device_embodied, "{}", i.device);
+            assert!(i.device_embodied <= i.device_high.unwrap(), "{}", i.device);
+            assert!(
+                i.source.contains("uncertainty range"),
+                "{}: {}",
+                i.device,
+                i.source
+            );
+        }
+        // A real range, not the figure twice.
+        assert!(items[2].device_low.unwrap() < items[2].device_high.unwrap());
+        assert!(items[3].device_low.unwrap() < items[3].device_high.unwrap());
     }
 
     #[test]

@@ -75,6 +75,24 @@ fn a_finished_run_is_recorded_with_its_figures() {
     let kg = rec["operational_kgco2e"].as_f64().unwrap();
     assert!((kg - total * pue * g / 1000.0).abs() <= 1e-12 + kg * 1e-9);
     assert!(rec["samples"]["count"].as_u64().unwrap() >= 1);
+    // The CPU package's and the host's embodied figures carry their uncertainty range.
+    let items = rec["embodied_items"].as_array().unwrap();
+    for c in ["cpu", "host"] {
+        let i = items
+            .iter()
+            .find(|i| i["component"] == c)
+            .unwrap_or_else(|| panic!("no {c} embodied item in {rec}"));
+        let (lo, kg, hi) = (
+            i["device_low_kgco2e"].as_f64().unwrap(),
+            i["device_kgco2e"].as_f64().unwrap(),
+            i["device_high_kgco2e"].as_f64().unwrap(),
+        );
+        assert!(lo < kg && kg <= hi, "{i}");
+        assert!(
+            i["source"].as_str().unwrap().contains("uncertainty range"),
+            "{i}"
+        );
+    }
     // The human summary went to stderr and names the grid and its source.
     let err = stderr(&out);
     assert!(err.contains("FR"), "{err}");

@@ -773,3 +773,106 @@ fn an_instance_is_priced_from_the_bundled_table() {
         &["cloud region"],
     );
 }
+
+/// Host and CPU embodied figures carry a sourced uncertainty range, like accelerators': in
+/// `data hardware` (text and JSON), in estimates (JSON numbers, scaled as the figure, and the
+/// assumption's source text), and none where the user gave the figure (issue 10).
+#[test]
+fn host_and_cpu_embodied_figures_carry_their_range() {
+    let e = Env::new();
+    let v = e.json(&["data", "hardware", "--json"]);
+    let refs = v["hosts_and_cpus"].as_array().unwrap();
+    assert_eq!(refs.len(), ecotrace_data::embodied_refs().len());
+    for r in refs {
+        let (lo, kg, hi) = (
+            f(r, "embodied_low_kgco2e"),
+            f(r, "embodied_kgco2e"),
+            f(r, "embodied_high_kgco2e"),
+        );
+        assert!(lo <= kg && kg <= hi && lo < hi, "{r}");
+        assert_eq!(r["embodied_range_kgco2e"][0].as_f64(), Some(lo));
+        let why = r["range_source"].as_str().unwrap();
+        assert!(why.contains("low:") && why.contains("high:"), "{why}");
+    }
+    let text = e.ok(&["data", "hardware"]);
+    for id in ["gpu-server", "cpu-server", "cpu"] {
+        let row = ecotrace_data::embodied_ref(id).unwrap();
+        let source = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id}: ")))
+            .unwrap_or_else(|| panic!("no source line for {id}"));
+        assert!(
+            source.contains(&format!(
+                "uncertainty range {:.1}-{:.1} kgCO2e",
+                row.embodied_range.0.kg(),
+                row.embodied_range.1.kg()
+            )),
+            "{source}"
+        );
+    }
+
+    // A CPU estimate: the CPU package's and the CPU server's ranges, scaled as their shares.
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "estimate",
+            "--hardware",
+            "Intel Xeon Platinum 8175M",
+            "--devices",
+            "2",
+            "--hours",
+            "100",
+            "--region",
+            "FR",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    let v = e.json(&args(&[]));
+    let emb = &v["embodied"];
+    let host_share = f(emb, "host_kgco2e");
+    for (part, row) in [("devices", "cpu"), ("host", "cpu-server")] {
+        let row = ecotrace_data::embodied_ref(row).unwrap();
+        let share = f(emb, &format!("{part}_kgco2e"));
+        let (lo, hi) = row.embodied_range;
+        let per = share / row.embodied.kg();
+        assert!(
+            close(f(emb, &format!("{part}_low_kgco2e")), lo.kg() * per),
+            "{emb}"
+        );
+        assert!(
+            close(f(emb, &format!("{part}_high_kgco2e")), hi.kg() * per),
+            "{emb}"
+        );
+    }
+    assert!(f(emb, "host_low_kgco2e") < host_share && host_share < f(emb, "host_high_kgco2e"));
+    let sources: Vec<&str> = v["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["source"].as_str())
+        .filter(|s| s.contains("Cloud Carbon Footprint"))
+        .collect();
+    assert!(
+        sources.len() >= 2 && sources.iter().all(|s| s.contains("uncertainty range")),
+        "{sources:?}"
+    );
+
+    // A GPU estimate's host has its range too.
+    let v = e.json(&[
+        "estimate",
+        "--hardware",
+        "H100-SXM",
+        "--hours",
+        "10",
+        "--region",
+        "FR",
+        "--json",
+    ]);
+    assert!(f(&v["embodied"], "host_low_kgco2e") < f(&v["embodied"], "host_high_kgco2e"));
+
+    // A figure the user gives has no range.
+    let v = e.json(&args(&["--embodied-kg", "50", "--host-embodied-kg", "900"]));
+    assert!(v["embodied"]["devices_low_kgco2e"].is_null(), "{v}");
+    assert!(v["embodied"]["host_high_kgco2e"].is_null(), "{v}");
+}
