@@ -137,16 +137,27 @@ impl FileLayers {
 
     /// The ledger spec of the first layer that sets one.
     pub fn ledger(&self) -> Option<String> {
-        self.layers
-            .iter()
-            .find_map(|(_, l)| l.get("ledger")?.as_str().map(str::to_string))
+        self.string_with_origin("ledger").map(|(v, _)| v)
     }
 
     /// `sample_retention` of the first layer that sets it (`90d`, `off`).
     pub fn sample_retention(&self) -> Option<String> {
-        self.layers
-            .iter()
-            .find_map(|(_, l)| l.get("sample_retention")?.as_str().map(str::to_string))
+        self.string_with_origin("sample_retention").map(|(v, _)| v)
+    }
+
+    /// The string value of `key` in the first layer that sets it, with where it came from (the
+    /// key and its file), for errors that must name it.
+    pub fn string_with_origin(&self, key: &str) -> Option<(String, Origin)> {
+        self.layers.iter().find_map(|(path, l)| {
+            let v = l.get(key)?.as_str()?.to_string();
+            Some((
+                v,
+                Origin::Config {
+                    key: key.to_string(),
+                    file: path.clone(),
+                },
+            ))
+        })
     }
 
     /// `quiet` of the first layer that sets it.

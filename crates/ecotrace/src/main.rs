@@ -16,7 +16,7 @@ use ecotrace_ledger::{Ledger, RunFilter};
 use ecotrace_report::{Format, GroupBy};
 
 use cli::{Cli, Command, DataWhat, ImportWhat, LedgerWhat, PublishArgs};
-use ecotrace_factors::{Origins, Via};
+use ecotrace_factors::{Origin, Origins, Via};
 use ecotrace_tracker::{FileLayers, MeasureSettings, TrackError};
 
 /// A problem with what the user asked for: exit code 2.
@@ -89,11 +89,21 @@ fn open_ledger(cli_ledger: &Option<String>, files: &FileLayers) -> Result<Box<dy
 }
 
 /// The ledger for `ecotrace run`: never stops the command (see `ecotrace_ledger::open_for_run`);
-/// only a `--ledger` value that names no ledger is an error (a usage error).
-fn open_ledger_for_run(cli_ledger: &Option<String>, files: &FileLayers) -> Result<Box<dyn Ledger>> {
-    let spec = cli_ledger.clone().or_else(|| files.ledger());
-    let mut ledger = ecotrace_ledger::open_for_run(spec.as_deref())
-        .map_err(|e| UsageError(format!("--ledger: {e}")))?;
+/// only a ledger spec that names no ledger is an error (a usage error naming where it came from:
+/// `--ledger`, `ECOTRACE_LEDGER`, or the config key and its file).
+fn open_ledger_for_run(
+    cli_ledger: &Option<String>,
+    origins: &Origins,
+    files: &FileLayers,
+) -> Result<Box<dyn Ledger>> {
+    let (spec, from) = match cli_ledger {
+        Some(s) => (Some(s.clone()), Some(origins.get("ledger"))),
+        None => files.string_with_origin("ledger").unzip(),
+    };
+    let mut ledger = ecotrace_ledger::open_for_run(spec.as_deref()).map_err(|e| {
+        let from = from.map_or_else(|| "the ledger".to_string(), |o| o.to_string());
+        UsageError(format!("{from}: {e}"))
+    })?;
     ledger.set_sample_retention(sample_retention(files)?);
     print_notices(ledger.as_mut());
     Ok(ledger)
@@ -103,15 +113,17 @@ fn open_ledger_for_run(cli_ledger: &Option<String>, files: &FileLayers) -> Resul
 /// `sample_retention`, else 90 days; `off` keeps them all. Past it, the samples of ended runs are
 /// downsampled to one a minute after a run's final write (at most once a day).
 fn sample_retention(files: &FileLayers) -> Result<Option<ecotrace_ledger::SampleRetention>> {
-    let v = std::env::var("ECOTRACE_SAMPLE_RETENTION")
+    const VAR: &str = "ECOTRACE_SAMPLE_RETENTION";
+    let v = std::env::var(VAR)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .or_else(|| files.sample_retention());
-    match v.as_deref().map(str::trim) {
+        .map(|v| (v, Origin::Env(VAR.into())))
+        .or_else(|| files.string_with_origin("sample_retention"));
+    match v.as_ref().map(|(v, from)| (v.trim(), from)) {
         None => Ok(Some(ecotrace_ledger::DEFAULT_SAMPLE_RETENTION)),
-        Some("off") => Ok(None),
-        Some(age) => Ok(Some(ecotrace_ledger::SampleRetention {
-            older_than: parse_age(age, "sample_retention")?,
+        Some(("off", _)) => Ok(None),
+        Some((age, from)) => Ok(Some(ecotrace_ledger::SampleRetention {
+            older_than: parse_age(age, &from.to_string())?,
             ..ecotrace_ledger::DEFAULT_SAMPLE_RETENTION
         })),
     }
@@ -155,6 +167,12 @@ fn print_notices(ledger: &mut dyn Ledger) {
 const RUNS_PAGE_SIZE: usize = 50;
 
 fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
+    // Where the global `--ledger` came from (the flag or ECOTRACE_LEDGER), kept apart: `origins`
+    // goes to the measure options.
+    let mut ledger_origin = Origins::default();
+    if origins.contains("ledger") {
+        ledger_origin.set("ledger", origins.get("ledger"));
+    }
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let files = FileLayers::discover(&cwd)?;
     match cli.command {
@@ -177,7 +195,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             if let Some(job) = &args.job {
                 settings.job = ecotrace_tracker::job::detect_from_env(Some(job));
             }
-            let ledger = open_ledger_for_run(&cli.ledger, &files)?;
+            let ledger = open_ledger_for_run(&cli.ledger, &ledger_origin, &files)?;
             cmd_run::run(
                 cmd_run::RunOptions {
                     settings,
@@ -200,7 +218,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             }
             let work = cmd_serve::work_source(&args.work, settings.interval)?;
             let quiet = run.quiet || files.quiet().unwrap_or(false);
-            let ledger = open_ledger_for_run(&cli.ledger, &files)?;
+            let ledger = open_ledger_for_run(&cli.ledger, &ledger_origin, &files)?;
             cmd_serve::serve(
                 cmd_run::RunOptions {
                     settings,
@@ -219,7 +237,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             let settings = cmd_serve::settings(opts, &files)?;
             let work = cmd_serve::work_source(&args.work, settings.interval)?;
             let quiet = args.quiet || files.quiet().unwrap_or(false);
-            let ledger = open_ledger_for_run(&cli.ledger, &files)?;
+            let ledger = open_ledger_for_run(&cli.ledger, &ledger_origin, &files)?;
             cmd_serve::attach(
                 args.pid,
                 cmd_run::RunOptions {
@@ -737,7 +755,7 @@ fn parse_age(v: &str, flag: &str) -> Result<std::time::Duration> {
     match n.parse::<u64>() {
         Ok(n) if secs > 0 => Ok(std::time::Duration::from_secs(n.saturating_mul(secs))),
         _ => Err(UsageError(format!(
-            "{flag} {v:?}: a whole number with a unit, d, h, m or s (e.g. 90d)"
+            "{flag}: {v:?} is not an age: a whole number with a unit, d, h, m or s (e.g. 90d)"
         ))
         .into()),
     }

@@ -425,3 +425,80 @@ fn a_terminal_gets_a_live_status_line_that_is_erased_at_the_end() {
         String::from_utf8_lossy(&quiet.stdout)
     );
 }
+
+/// A bad ledger spec or sample retention is a usage error naming where the value came from: the
+/// flag, the environment variable, or the config key and its file (issue 11).
+#[test]
+fn ledger_option_errors_name_where_the_value_came_from() {
+    let e = Env::new();
+    let cfg = e.path("ecotrace.toml");
+    let key_in_file = |key: &str| format!("{key} in {}", cfg.display());
+    let check = |args: &[&str], env: Option<(&str, &str)>, file: &str, from: &str, not: &[&str]| {
+        std::fs::write(&cfg, file).unwrap();
+        let mut c = e.cmd();
+        c.args(args);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} {env:?} {file:?}: {err}"
+        );
+        assert!(err.contains(&format!("{from}: ")), "{from}: {err}");
+        for n in not {
+            assert!(!err.contains(n), "{n} in {err}");
+        }
+    };
+    let run = ["run", "-q", "--", "true"];
+    let bad = "mysql://db";
+    let mut flag = vec!["--ledger", bad];
+    flag.extend(run);
+    check(
+        &flag,
+        None,
+        "",
+        "--ledger",
+        &["ECOTRACE_LEDGER", "ecotrace.toml"],
+    );
+    check(
+        &run,
+        Some(("ECOTRACE_LEDGER", bad)),
+        "",
+        "ECOTRACE_LEDGER",
+        &["--ledger", "ecotrace.toml"],
+    );
+    // The file's ledger applies when neither the flag nor the variable gives one (the test
+    // environment sets the variable: removed here).
+    let from = key_in_file("ledger");
+    std::fs::write(&cfg, format!("ledger = \"{bad}\"\n")).unwrap();
+    let out = e
+        .cmd()
+        .env_remove("ECOTRACE_LEDGER")
+        .args(run)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{from}: ")) && !err.contains("--ledger"),
+        "{err}"
+    );
+    // Sample retention: the variable, or the key and its file.
+    check(
+        &run,
+        Some(("ECOTRACE_SAMPLE_RETENTION", "soon")),
+        "",
+        "ECOTRACE_SAMPLE_RETENTION",
+        &["ecotrace.toml"],
+    );
+    check(
+        &run,
+        None,
+        "sample_retention = \"soon\"\n",
+        &key_in_file("sample_retention"),
+        &["ECOTRACE_SAMPLE_RETENTION"],
+    );
+}
