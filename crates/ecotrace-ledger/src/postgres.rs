@@ -59,9 +59,9 @@ impl std::fmt::Debug for PostgresLedger {
 const INSERT_RUN: &str = "INSERT INTO runs (id, project, phase, status, started_at, ended_at,
      hostname, tracker_pid, heartbeat_at, record_version, record_json, duration_ns, cpu_j, gpu_j,
      ram_j, total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart,
-     record_packed)
+     record_packed, grid_basis, signal)
  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, $12, $13, $14, $15, $16, $17,
-     $18, $19, $20, $21, $22, $23)
+     $18, $19, $20, $21, $22, $23, $24, $25)
  ON CONFLICT (id) DO NOTHING";
 
 /// A record as the `runs` row stores it (schema version 5): packed into `record_packed` (see
@@ -98,7 +98,7 @@ fn stored_json(packed: Option<&[u8]>, json: Option<String>) -> Result<String, St
     }
 }
 
-/// The `runs` row of a record, as parameters $1..$23 in the column order of [`INSERT_RUN`] and of
+/// The `runs` row of a record, as parameters $1..$25 in the column order of [`INSERT_RUN`] and of
 /// the updates of a stored run.
 struct RunRow<'a> {
     record: &'a RunRecord,
@@ -125,9 +125,9 @@ impl<'a> RunRow<'a> {
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 23] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 25] {
         let r = self.record;
-        let [f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11] = figure_params(&self.figures);
+        let [f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13] = figure_params(&self.figures);
         [
             &r.id,
             &r.project,
@@ -152,12 +152,14 @@ impl<'a> RunRow<'a> {
             f10,
             f11,
             &self.stored.packed,
+            f12,
+            f13,
         ]
     }
 }
 
 /// The report columns of a row as parameters, in the order of [`INSERT_RUN`].
-fn figure_params(f: &Figures) -> [&(dyn ToSql + Sync); 11] {
+fn figure_params(f: &Figures) -> [&(dyn ToSql + Sync); 13] {
     [
         &f.duration_ns,
         &f.cpu_j,
@@ -170,6 +172,8 @@ fn figure_params(f: &Figures) -> [&(dyn ToSql + Sync); 11] {
         &f.cost_usd,
         &f.job_id,
         &f.sum_apart,
+        &f.grid_basis,
+        &f.signal,
     ]
 }
 
@@ -508,7 +512,7 @@ impl PostgresLedger {
                      record_version = $10, record_json = $11::text::jsonb, duration_ns = $12,
                      cpu_j = $13, gpu_j = $14, ram_j = $15, total_j = $16, operational_g = $17,
                      embodied_g = $18, water_l = $19, cost_usd = $20, job_id = $21,
-                     sum_apart = $22, record_packed = $23
+                     sum_apart = $22, record_packed = $23, grid_basis = $24, signal = $25
                  WHERE id = $1",
                 &RunRow::new(record, &heartbeat, &row).params(),
             )?;
@@ -732,7 +736,7 @@ fn fill_figures(c: &mut Client) -> Result<(), postgres::Error> {
         let update = tx.prepare(
             "UPDATE runs SET duration_ns = $2, cpu_j = $3, gpu_j = $4, ram_j = $5, total_j = $6,
                  operational_g = $7, embodied_g = $8, water_l = $9, cost_usd = $10, job_id = $11,
-                 sum_apart = $12
+                 sum_apart = $12, grid_basis = $13, signal = $14
              WHERE id = $1",
         )?;
         for row in &rows {
@@ -855,11 +859,11 @@ const IMPORT_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS import_runs (
     hostname TEXT, tracker_pid BIGINT, heartbeat_at TIMESTAMPTZ, record_version INTEGER,
     record_json TEXT, duration_ns BIGINT, cpu_j FLOAT8, gpu_j FLOAT8, ram_j FLOAT8,
     total_j FLOAT8, operational_g FLOAT8, embodied_g FLOAT8, water_l FLOAT8, cost_usd FLOAT8,
-    job_id TEXT, sum_apart BIGINT, record_packed BYTEA
+    job_id TEXT, sum_apart BIGINT, record_packed BYTEA, grid_basis TEXT, signal TEXT
 ) ON COMMIT DELETE ROWS";
 
 /// The types of [`IMPORT_TABLE`]'s columns, for the binary copy.
-const IMPORT_TYPES: [Type; 23] = [
+const IMPORT_TYPES: [Type; 25] = [
     Type::TEXT,
     Type::TEXT,
     Type::TEXT,
@@ -883,6 +887,8 @@ const IMPORT_TYPES: [Type; 23] = [
     Type::TEXT,
     Type::INT8,
     Type::BYTEA,
+    Type::TEXT,
+    Type::TEXT,
 ];
 
 /// Moves the copied rows into `runs`, skipping ids already there (and a second row of one id);
@@ -890,10 +896,11 @@ const IMPORT_TYPES: [Type; 23] = [
 const IMPORT_RUNS: &str = "INSERT INTO runs (id, project, phase, status, started_at, ended_at,
      hostname, tracker_pid, heartbeat_at, record_version, record_json, duration_ns, cpu_j, gpu_j,
      ram_j, total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart,
-     record_packed)
+     record_packed, grid_basis, signal)
  SELECT id, project, phase, status, started_at, ended_at, hostname, tracker_pid, heartbeat_at,
      record_version, record_json::jsonb, duration_ns, cpu_j, gpu_j, ram_j, total_j,
-     operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart, record_packed
+     operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart, record_packed, grid_basis,
+     signal
  FROM import_runs
  ON CONFLICT (id) DO NOTHING
  RETURNING id";
@@ -1079,19 +1086,27 @@ impl Ledger for PostgresLedger {
         );
         let (clauses, args, _) = where_clauses(filter, false);
         let sql = format!(
-            "SELECT {key}, {} FROM runs
-             WHERE status <> 'running' AND sum_apart = 0{clauses} GROUP BY 1",
+            "SELECT {key}, {}, {basis} FROM runs
+             WHERE status <> 'running' AND sum_apart = 0{clauses} GROUP BY 1, {basis}",
             sums::sum_columns(
                 |c| format!("COALESCE(SUM({c}), 0)::float8"),
                 |c| format!("COALESCE(SUM({c}), 0)::bigint")
-            )
+            ),
+            basis = sums::BASIS_COLUMNS,
         );
         let groups = self.with_client(|c| {
             let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref()).collect();
             let rows = c.query(sql.as_str(), &params)?;
             Ok(rows
                 .iter()
-                .map(|r| sums::read_sums(r.get(0), |i| r.try_get(i), |i| r.try_get(i)))
+                .map(|r| {
+                    sums::read_sums(
+                        r.get(0),
+                        |i| r.try_get(i),
+                        |i| r.try_get(i),
+                        |i| r.try_get(i),
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()?)
         })?;
         let mut apart = Vec::new();

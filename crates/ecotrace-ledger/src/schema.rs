@@ -22,7 +22,7 @@ pub struct Migration {
 }
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The first version whose SQLite ledgers store records packed (see `packed.rs`): opening an older
 /// one packs its records.
@@ -214,6 +214,33 @@ pub const MIGRATIONS: &[Migration] = &[
         ALTER TABLE runs ALTER COLUMN record_json DROP NOT NULL;
         ALTER TABLE runs RESET (toast_tuple_target);
         CREATE INDEX runs_unpacked ON runs (id) WHERE record_packed IS NULL;
+    "#,
+    },
+    Migration {
+        version: 6,
+        name: "intensity basis and signal columns",
+        sqlite: r#"
+        -- The basis (lifecycle, direct; NULL for a number the user gave and for marginal rates)
+        -- and signal (average, marginal) of the intensity each run's CO2e was charged at, so that
+        -- a report sums each apart and says which it shows. Filled from the stored records when
+        -- the ledger opens: every row's report columns are marked not filled (sum_apart NULL)
+        -- and filled again, these two with them.
+        ALTER TABLE runs ADD COLUMN grid_basis TEXT;
+        ALTER TABLE runs ADD COLUMN signal     TEXT;
+        UPDATE runs SET sum_apart = NULL;
+        DROP INDEX runs_sums;
+        CREATE INDEX runs_sums ON runs (project, started_at, phase, status, sum_apart, job_id,
+            duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g, embodied_g, water_l, cost_usd,
+            grid_basis, signal);
+    "#,
+        postgres: r#"
+        ALTER TABLE runs ADD COLUMN grid_basis TEXT;
+        ALTER TABLE runs ADD COLUMN signal     TEXT;
+        UPDATE runs SET sum_apart = NULL;
+        DROP INDEX runs_sums;
+        CREATE INDEX runs_sums ON runs (project, started_at) INCLUDE (phase, status, sum_apart,
+            job_id, duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g, embodied_g, water_l,
+            cost_usd, grid_basis, signal);
     "#,
     },
 ];

@@ -101,12 +101,12 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 const INSERT_RUN: &str =
     "INSERT INTO runs (id, project, phase, status, started_at, ended_at, hostname,
      tracker_pid, heartbeat_at, record_version, record_json, duration_ns, cpu_j, gpu_j, ram_j,
-     total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart)
+     total_j, operational_g, embodied_g, water_l, cost_usd, job_id, sum_apart, grid_basis, signal)
  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-     ?20, ?21, ?22)
+     ?20, ?21, ?22, ?23, ?24)
  ON CONFLICT (id) DO NOTHING";
 
-/// The `runs` row of one record: its columns as parameters ?1..?22, in the column order of
+/// The `runs` row of one record: its columns as parameters ?1..?24, in the column order of
 /// [`INSERT_RUN`] and of the update in `update_row`.
 struct RunRow<'a> {
     record: &'a RunRecord,
@@ -134,9 +134,9 @@ impl<'a> RunRow<'a> {
         }
     }
 
-    fn params(&self) -> [&dyn ToSql; 22] {
+    fn params(&self) -> [&dyn ToSql; 24] {
         let r = self.record;
-        let [f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11] = figure_params(&self.figures);
+        let [f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13] = figure_params(&self.figures);
         [
             &r.id,
             &r.project,
@@ -160,12 +160,14 @@ impl<'a> RunRow<'a> {
             f9,
             f10,
             f11,
+            f12,
+            f13,
         ]
     }
 }
 
 /// The report columns of a row as parameters, in the order of [`INSERT_RUN`].
-fn figure_params(f: &Figures) -> [&dyn ToSql; 11] {
+fn figure_params(f: &Figures) -> [&dyn ToSql; 13] {
     [
         &f.duration_ns,
         &f.cpu_j,
@@ -178,6 +180,8 @@ fn figure_params(f: &Figures) -> [&dyn ToSql; 11] {
         &f.cost_usd,
         &f.job_id,
         &f.sum_apart,
+        &f.grid_basis,
+        &f.signal,
     ]
 }
 
@@ -551,7 +555,7 @@ impl SqliteLedger {
                  hostname = ?7, tracker_pid = ?8, heartbeat_at = ?9, record_version = ?10,
                  record_json = ?11, duration_ns = ?12, cpu_j = ?13, gpu_j = ?14, ram_j = ?15,
                  total_j = ?16, operational_g = ?17, embodied_g = ?18, water_l = ?19,
-                 cost_usd = ?20, job_id = ?21, sum_apart = ?22
+                 cost_usd = ?20, job_id = ?21, sum_apart = ?22, grid_basis = ?23, signal = ?24
              WHERE id = ?1",
         )?
         .execute(&RunRow::new(record, json, heartbeat).params()[..])?;
@@ -816,9 +820,10 @@ impl Ledger for SqliteLedger {
         let key = sums::key_sql(by, "substr(started_at, 1, 10)", "substr(started_at, 1, 7)");
         let (clauses, args) = where_clauses(filter, false);
         let sql = format!(
-            "SELECT {key}, {} FROM runs INDEXED BY runs_sums
-             WHERE status <> 'running' AND sum_apart = 0{clauses} GROUP BY 1",
-            sums::sum_columns(|c| format!("TOTAL({c})"), |c| format!("SUM({c})"))
+            "SELECT {key}, {}, {basis} FROM runs INDEXED BY runs_sums
+             WHERE status <> 'running' AND sum_apart = 0{clauses} GROUP BY 1, {basis}",
+            sums::sum_columns(|c| format!("TOTAL({c})"), |c| format!("SUM({c})")),
+            basis = sums::BASIS_COLUMNS,
         );
         let groups = self.with_retry(|conn| {
             let mut stmt = conn.prepare(&sql)?;
@@ -826,6 +831,7 @@ impl Ledger for SqliteLedger {
                 sums::read_sums(
                     r.get(0)?,
                     |i| Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0)),
+                    |i| r.get(i),
                     |i| r.get(i),
                 )
             })?;
@@ -1041,7 +1047,8 @@ impl SqliteLedger {
                 let mut update = tx.prepare_cached(
                     "UPDATE runs SET duration_ns = ?2, cpu_j = ?3, gpu_j = ?4, ram_j = ?5,
                          total_j = ?6, operational_g = ?7, embodied_g = ?8, water_l = ?9,
-                         cost_usd = ?10, job_id = ?11, sum_apart = ?12
+                         cost_usd = ?10, job_id = ?11, sum_apart = ?12, grid_basis = ?13,
+                         signal = ?14
                      WHERE id = ?1",
                 )?;
                 for (id, json) in &rows {

@@ -2,8 +2,10 @@
 //!
 //! Every run row carries, besides its record, typed copies of the figures a report adds up
 //! (schema version 3): wall time, energy per component, operational and embodied CO2e, water,
-//! cost, the job. [`Ledger::group_sums`] sums them per group in SQL, so a report over millions of
-//! runs reads a few rows instead of every record. Two kinds of runs are not summed in SQL and come
+//! cost, the job; and (schema version 5) the basis and signal of the grid intensity its CO2e was
+//! charged at. [`Ledger::group_sums`] sums them per group and per basis and signal in SQL, so a
+//! report over millions of runs reads a few rows instead of every record, and never adds up
+//! figures on different bases without knowing it. Two kinds of runs are not summed in SQL and come
 //! back as records instead, for the caller to add:
 //!
 //! - stored `running` rows: whether one is still running or `interrupted` (a dead tracker) is
@@ -17,7 +19,10 @@
 
 use std::time::Duration;
 
-use ecotrace_core::{CarbonMass, Energy, EnergyBreakdown, RunRecord, RunStatus, Scope, Usd, Water};
+use ecotrace_core::{
+    CarbonMass, EmissionSignal, Energy, EnergyBreakdown, GridBasis, RunRecord, RunStatus, Scope,
+    Usd, Water,
+};
 
 /// What [`crate::Ledger::group_sums`] groups runs by: a stored column or a part of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,10 +56,16 @@ impl SumKey {
     }
 }
 
-/// The sums of one group of runs, as the database added them up.
+/// The sums of one group of runs on one intensity basis and signal, as the database added them
+/// up: a group whose runs were charged on several comes back as one `RunSums` for each.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunSums {
     pub key: String,
+    /// The basis of the intensity the runs were charged at; `None` for a number the user gave
+    /// (and for marginal rates, which have no life-cycle/direct basis).
+    pub grid_basis: Option<GridBasis>,
+    /// Average or marginal intensity.
+    pub signal: EmissionSignal,
     pub runs: u64,
     /// Runs stored as `failed`, `failed-to-start` or `interrupted`.
     pub failed_runs: u64,
@@ -94,6 +105,10 @@ pub(crate) struct Figures {
     pub job_id: Option<String>,
     /// 1: read this run as a record rather than summing it in SQL; 0: sum it.
     pub sum_apart: i64,
+    /// `lifecycle`, `direct`, or NULL (a number the user gave; marginal rates) (schema 5).
+    pub grid_basis: Option<&'static str>,
+    /// `average` or `marginal` (schema 5).
+    pub signal: &'static str,
 }
 
 impl Figures {
@@ -111,6 +126,8 @@ impl Figures {
             cost_usd: r.cost.map(Usd::usd),
             job_id: r.job.as_ref().map(|j| j.id.clone()),
             sum_apart: 0,
+            grid_basis: r.intensity.grid_basis.map(GridBasis::as_str),
+            signal: r.intensity.signal.as_str(),
         };
         let numbers = [f.cpu_j, f.gpu_j, f.ram_j, f.total_j, f.operational_g];
         let optional = [f.embodied_g, f.water_l, f.cost_usd];
@@ -141,6 +158,8 @@ impl Figures {
             cost_usd: None,
             job_id: None,
             sum_apart: 1,
+            grid_basis: None,
+            signal: EmissionSignal::Average.as_str(),
         }
     }
 }
@@ -199,12 +218,16 @@ pub(crate) fn unpaged(filter: &crate::RunFilter) -> crate::RunFilter {
     }
 }
 
-/// One result row of `SELECT key, {sum_columns}` as read by either backend: `int(i)` and
-/// `float(i)` read column `i`.
+/// The columns a group query selects after its key and sums, and groups by after its key.
+pub(crate) const BASIS_COLUMNS: &str = "grid_basis, signal";
+
+/// One result row of `SELECT key, {sum_columns}, {BASIS_COLUMNS}` as read by either backend:
+/// `int(i)`, `float(i)` and `text(i)` read column `i`.
 pub(crate) fn read_sums<E>(
     key: String,
     int: impl Fn(usize) -> Result<i64, E>,
     float: impl Fn(usize) -> Result<f64, E>,
+    text: impl Fn(usize) -> Result<Option<String>, E>,
 ) -> Result<RunSums, E> {
     let mut ints = [0i64; 7];
     let mut floats = [0f64; 8];
@@ -214,7 +237,13 @@ pub(crate) fn read_sums<E>(
     for (k, i) in [5, 6, 7, 8, 9, 10, 12, 14].into_iter().enumerate() {
         floats[k] = float(i)?;
     }
-    Ok(sums_from(key, ints, floats))
+    let mut s = sums_from(key, ints, floats);
+    s.grid_basis = text(16)?.and_then(|b| b.parse().ok());
+    s.signal = match text(17)?.as_deref() {
+        Some("marginal") => EmissionSignal::Marginal,
+        _ => EmissionSignal::Average,
+    };
+    Ok(s)
 }
 
 /// The sums of one group from its integer and float columns.
@@ -240,5 +269,6 @@ fn sums_from(key: String, ints: [i64; 7], floats: [f64; 8]) -> RunSums {
         water_runs: n(water_runs),
         cost: Usd::from_usd(cost),
         cost_runs: n(cost_runs),
+        ..RunSums::default()
     }
 }

@@ -12,12 +12,13 @@ mod support;
 use std::time::Duration;
 
 use ecotrace_core::{
-    CarbonMass, Energy, Phase, RecordKind, RunRecord, RunStatus, Scope, Usd, Water,
+    CarbonMass, EmissionSignal, Energy, GridBasis, Phase, RecordKind, RunRecord, RunStatus, Scope,
+    Usd, Water,
 };
 use ecotrace_ledger::{Ledger, PostgresLedger, RunFilter, RunSums, SqliteLedger, SumKey};
 use ecotrace_report::{
-    aggregate, aggregate_with, lifecycle, set_document, DocOptions, Format, Group, GroupBy,
-    LifecycleSums, RunDigest, RunSet, Summed,
+    aggregate, aggregate_with, lifecycle, set_document, BasisMix, DocOptions, Format, Group,
+    GroupBy, LifecycleSums, RunDigest, RunSet, Summed,
 };
 use support::{fake_liveness, record, t};
 
@@ -91,6 +92,13 @@ fn varied_runs() -> Vec<RunRecord> {
             r.embodied = (i.is_multiple_of(2)).then(|| CarbonMass::from_kg(k * 0.01));
             r.water = (i.is_multiple_of(3)).then(|| Water::from_litres(k * 1.7));
             r.cost = (i % 4 != 1).then(|| Usd::from_usd(k * 0.2));
+            // Intensities on every basis and signal: life-cycle, direct, marginal, user-given.
+            (r.intensity.grid_basis, r.intensity.signal) = match i % 7 {
+                1 | 4 => (Some(GridBasis::Direct), EmissionSignal::Average),
+                2 => (None, EmissionSignal::Marginal),
+                5 => (None, EmissionSignal::Average),
+                _ => (Some(GridBasis::Lifecycle), EmissionSignal::Average),
+            };
             r
         })
         .collect()
@@ -121,6 +129,7 @@ fn group_of(s: RunSums) -> Group {
         water_runs: s.water_runs as usize,
         cost: s.cost,
         cost_runs: s.cost_runs as usize,
+        bases: BasisMix::of(s.grid_basis, s.signal, s.runs as usize),
     }
 }
 
@@ -153,6 +162,8 @@ fn same_group(a: &Group, b: &Group) {
     );
     // Durations are summed exactly in both.
     assert_eq!(a.duration, b.duration, "{w}");
+    // Each run counted on the basis and signal of its intensity.
+    assert_eq!(a.bases, b.bases, "{w}");
     for (x, y, what) in [
         (a.energy.cpu.kwh(), b.energy.cpu.kwh(), "cpu"),
         (a.energy.gpu.kwh(), b.energy.gpu.kwh(), "gpu"),
@@ -626,4 +637,98 @@ fn a_version_2_postgres_ledger_is_migrated_and_its_runs_summed() {
     assert_eq!(l.schema_version().unwrap(), ecotrace_ledger::SCHEMA_VERSION);
     sums_match_memory(&l);
     lifecycle_matches_memory(&l);
+}
+
+/// The index of report columns as schema version 5 left it (before the basis and signal).
+const V5_SUMS_INDEX_SQLITE: &str = "CREATE INDEX runs_sums ON runs (project, started_at, phase,
+    status, sum_apart, job_id, duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g,
+    embodied_g, water_l, cost_usd)";
+const V5_SUMS_INDEX_PG: &str = "CREATE INDEX runs_sums ON runs (project, started_at) INCLUDE
+    (phase, status, sum_apart, job_id, duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g,
+    embodied_g, water_l, cost_usd)";
+
+/// Takes a ledger written by this build back to schema version 5: the basis and signal columns
+/// and the version-6 row are dropped, the version-5 index put back; the records are untouched.
+fn back_to_v5(index: &str) -> String {
+    format!(
+        "DROP INDEX runs_sums; ALTER TABLE runs DROP COLUMN grid_basis;
+         ALTER TABLE runs DROP COLUMN signal; {index};
+         DELETE FROM schema_migrations WHERE version = 6;"
+    )
+}
+
+#[test]
+fn a_version_5_sqlite_ledger_gets_its_basis_and_signal_columns_from_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.db");
+    let runs = varied_runs();
+    store(&mut SqliteLedger::open(&path).unwrap(), &runs);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&back_to_v5(V5_SUMS_INDEX_SQLITE))
+        .unwrap();
+    let (liveness, _clock) = fake_liveness("fixture-host", &[4242]);
+    let l = SqliteLedger::open(&path).unwrap().with_liveness(liveness);
+    assert_eq!(l.schema_version().unwrap(), ecotrace_ledger::SCHEMA_VERSION);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let stored: Vec<(String, Option<String>, Option<String>)> = c
+        .prepare("SELECT id, grid_basis, signal FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored.len(), runs.len());
+    let mut kinds = std::collections::BTreeSet::new();
+    for ((id, basis, signal), r) in stored.iter().zip(&runs) {
+        assert_eq!(id, &r.id);
+        assert_eq!(
+            basis.as_deref(),
+            r.intensity.grid_basis.map(GridBasis::as_str),
+            "{id}"
+        );
+        assert_eq!(signal.as_deref(), Some(r.intensity.signal.as_str()), "{id}");
+        kinds.insert((basis.clone(), signal.clone()));
+    }
+    assert_eq!(kinds.len(), 4, "every basis and signal: {kinds:?}");
+    sums_match_memory(&l);
+}
+
+#[test]
+fn a_version_5_postgres_ledger_gets_its_basis_and_signal_columns_from_the_records() {
+    let Some(url) = pg::server("a_version_5_postgres_ledger_gets_its_basis_and_signal_columns")
+    else {
+        return;
+    };
+    let url = pg::fresh_db(&url, "sums_v5");
+    let runs = varied_runs();
+    store(&mut PostgresLedger::connect(&url).unwrap(), &runs);
+    postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap()
+        .batch_execute(&back_to_v5(V5_SUMS_INDEX_PG))
+        .unwrap();
+    let (liveness, _clock) = fake_liveness("fixture-host", &[4242]);
+    let l = PostgresLedger::connect(&url)
+        .unwrap()
+        .with_liveness(liveness);
+    assert_eq!(l.schema_version().unwrap(), ecotrace_ledger::SCHEMA_VERSION);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let unfilled: i64 = c
+        .query_one(
+            "SELECT COUNT(*) FROM runs WHERE signal IS NULL OR sum_apart IS NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(unfilled, 0);
+    let direct: i64 = c
+        .query_one("SELECT COUNT(*) FROM runs WHERE grid_basis = 'direct'", &[])
+        .unwrap()
+        .get(0);
+    let want = runs
+        .iter()
+        .filter(|r| r.intensity.grid_basis == Some(GridBasis::Direct))
+        .count();
+    assert_eq!(direct as usize, want);
+    sums_match_memory(&l);
 }

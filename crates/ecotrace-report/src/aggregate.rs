@@ -12,7 +12,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ecotrace_core::{
-    CarbonMass, EnergyBreakdown, ParseEnumError, RunRecord, RunStatus, Scope, Usd, Water,
+    CarbonMass, EmissionSignal, EnergyBreakdown, GridBasis, ParseEnumError, RunRecord, RunStatus,
+    Scope, Usd, Water,
 };
 
 /// What to group runs by.
@@ -98,6 +99,117 @@ impl FromStr for GroupBy {
     }
 }
 
+/// How many runs were charged at each kind of grid intensity. CO2e figures on different bases
+/// (life-cycle, direct) or signals (average, marginal) are not comparable: a report that adds up
+/// runs says which one its totals are on, and names the mix when there are several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BasisMix {
+    /// Average intensity, life-cycle emissions.
+    pub lifecycle: usize,
+    /// Average intensity, direct (combustion) emissions.
+    pub direct: usize,
+    /// Marginal emission rates (WattTime's MOER).
+    pub marginal: usize,
+    /// No stated basis: an intensity the user gave as a number.
+    pub unstated: usize,
+}
+
+impl BasisMix {
+    /// `runs` runs charged on `basis` and `signal`.
+    pub fn of(basis: Option<GridBasis>, signal: EmissionSignal, runs: usize) -> Self {
+        let mut m = BasisMix::default();
+        *match (signal, basis) {
+            (EmissionSignal::Marginal, _) => &mut m.marginal,
+            (_, Some(GridBasis::Lifecycle)) => &mut m.lifecycle,
+            (_, Some(GridBasis::Direct)) => &mut m.direct,
+            (_, None) => &mut m.unstated,
+        } += runs;
+        m
+    }
+
+    /// The run's.
+    pub fn of_run(r: &RunRecord) -> Self {
+        BasisMix::of(r.intensity.grid_basis, r.intensity.signal, 1)
+    }
+
+    /// The runs'.
+    pub fn of_runs(rs: &[RunRecord]) -> Self {
+        let mut m = BasisMix::default();
+        for r in rs {
+            m.add(&BasisMix::of_run(r));
+        }
+        m
+    }
+
+    pub fn add(&mut self, o: &BasisMix) {
+        self.lifecycle += o.lifecycle;
+        self.direct += o.direct;
+        self.marginal += o.marginal;
+        self.unstated += o.unstated;
+    }
+
+    /// Each kind with its runs: (id, label, runs).
+    fn parts(&self) -> [(&'static str, &'static str, usize); 4] {
+        [
+            ("lifecycle", "life-cycle", self.lifecycle),
+            ("direct", "direct", self.direct),
+            ("marginal", "marginal", self.marginal),
+            ("unstated", "user-given", self.unstated),
+        ]
+    }
+
+    /// `lifecycle`, `direct`, `marginal` or `unstated` when every run is on it, `mixed` when
+    /// they are on several, `none` without runs.
+    pub fn id(&self) -> &'static str {
+        let mut on = self.parts().into_iter().filter(|p| p.2 > 0);
+        match (on.next(), on.next()) {
+            (None, _) => "none",
+            (Some(p), None) => p.0,
+            (Some(_), Some(_)) => "mixed",
+        }
+    }
+
+    /// The kind in words (`life-cycle`, `direct`, `marginal`, `user-given`), or
+    /// `mixed` / `-`.
+    pub fn label(&self) -> &'static str {
+        match self.id() {
+            "none" => "-",
+            "mixed" => "mixed",
+            id => self
+                .parts()
+                .into_iter()
+                .find(|p| p.0 == id)
+                .map_or("-", |p| p.1),
+        }
+    }
+
+    /// `3 life-cycle, 2 direct, 1 marginal`.
+    pub fn describe(&self) -> String {
+        self.parts()
+            .into_iter()
+            .filter(|p| p.2 > 0)
+            .map(|p| format!("{} {}", p.2, p.1))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The line a report prints under its totals: the basis they are on, or the mix they add up.
+    pub fn statement(&self) -> String {
+        match self.id() {
+            "none" => "Grid intensity basis: no runs.".to_string(),
+            "mixed" => format!(
+                "Mixed grid intensities: these totals add up CO2e charged on different bases or \
+                 signals ({}), which are not comparable with each other.",
+                self.describe()
+            ),
+            "marginal" => "Grid intensity: marginal emission rates (every run), not comparable \
+                           with average intensities."
+                .to_string(),
+            _ => format!("Grid intensity basis: {} (every run).", self.label()),
+        }
+    }
+}
+
 /// Sums over a set of runs.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Group {
@@ -124,6 +236,8 @@ pub struct Group {
     /// Sum of the runs' cost, over the `cost_runs` runs with a known price.
     pub cost: Usd,
     pub cost_runs: usize,
+    /// The runs by the basis and signal of the intensity their CO2e was charged at.
+    pub bases: BasisMix,
 }
 
 impl Group {
@@ -150,11 +264,13 @@ impl Group {
         self.water_runs += o.water_runs;
         self.cost += o.cost;
         self.cost_runs += o.cost_runs;
+        self.bases.add(&o.bases);
     }
 
     /// Adds `share` (0..=1) of the run's energy and CO2e; the run and its wall time count whole.
     fn add(&mut self, r: &RunRecord, share: f64) {
         self.runs += 1;
+        self.bases.add(&BasisMix::of_run(r));
         if is_failed(r.status) {
             self.failed_runs += 1;
         }

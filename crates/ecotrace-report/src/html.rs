@@ -995,6 +995,7 @@ pub fn report_set_html(set: &RunSet, opts: &HtmlOptions) -> String {
             t.estimated_runs
         );
     }
+    let _ = write!(intro, " {}", set.total.bases.statement());
     let _ = writeln!(b, "<p>{}</p>", esc(&intro));
     cards(&mut b, t);
     equivalents_block(&mut b, t);

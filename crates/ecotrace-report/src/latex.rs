@@ -203,6 +203,7 @@ pub fn latex_set(set: &RunSet, what: Option<&str>) -> String {
         tex(&grid.intensity_sources_short.join("; ")),
         co2(t.operational_kg)
     );
+    let _ = write!(p, "{} ", tex(&set.total.bases.statement()));
     match t.embodied_kg.value() {
         Some(kg) => {
             let _ = write!(

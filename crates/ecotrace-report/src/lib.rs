@@ -43,7 +43,7 @@ mod table;
 mod text;
 mod zones;
 
-pub use aggregate::{aggregate, aggregate_with, is_failed, Group, GroupBy};
+pub use aggregate::{aggregate, aggregate_with, is_failed, BasisMix, Group, GroupBy};
 pub use codecarbon::{
     codecarbon_csv, codecarbon_csv_header, codecarbon_csv_row, import_summary, import_totals,
     parse_codecarbon, CodecarbonRow, CodecarbonRows, ImportError, ImportOptions,

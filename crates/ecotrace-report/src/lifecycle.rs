@@ -47,11 +47,14 @@ pub struct PhaseTotals {
     pub waste_energy: Energy,
     pub waste_operational: CarbonMass,
     pub waste_embodied: CarbonMass,
+    /// The runs by the basis and signal of the intensity their CO2e was charged at.
+    pub bases: crate::BasisMix,
 }
 
 impl PhaseTotals {
     pub(crate) fn add(&mut self, r: &RunRecord, share: f64, waste: bool) {
         self.runs += 1;
+        self.bases.add(&crate::BasisMix::of_run(r));
         if r.kind == RecordKind::Estimated {
             self.estimated_runs += 1;
         }
@@ -95,6 +98,7 @@ impl PhaseTotals {
         self.waste_energy += o.waste_energy;
         self.waste_operational += o.waste_operational;
         self.waste_embodied += o.waste_embodied;
+        self.bases.add(&o.bases);
     }
 
     /// Share of the measured energy spent on failed and repeated runs (0 when nothing was spent).
@@ -273,6 +277,8 @@ struct TotalsJson {
     waste_operational_kgco2e: f64,
     waste_embodied_kgco2e: f64,
     waste_share: f64,
+    /// `lifecycle`, `direct`, `marginal`, `unstated` or `mixed` (see [`crate::BasisMix`]).
+    basis: &'static str,
 }
 
 fn totals_json(t: &PhaseTotals) -> TotalsJson {
@@ -294,6 +300,7 @@ fn totals_json(t: &PhaseTotals) -> TotalsJson {
         waste_operational_kgco2e: machine(t.waste_operational.kg()),
         waste_embodied_kgco2e: machine(t.waste_embodied.kg()),
         waste_share: machine(t.waste_share()),
+        basis: t.bases.id(),
     }
 }
 
@@ -331,6 +338,7 @@ pub fn render_lifecycle(project: &str, l: &Lifecycle, format: Format) -> String 
                 "estimated": totals_json(&l.estimated),
                 "total": totals_json(&l.total),
                 "serving": l.serving.iter().map(crate::projection::to_json).collect::<Vec<_>>(),
+                "basis_note": l.total.bases.statement(),
                 "waste_rule": "waste = failed, failed-to-start and interrupted runs (pruned trials among them) + finished runs repeated later with the same command, tags (but trial) and phase (all but the last)",
             });
             let mut s = serde_json::to_string_pretty(&doc).expect("plain figures");
@@ -501,5 +509,6 @@ pub(crate) fn waste_notes(l: &Lifecycle) -> Vec<String> {
             "Rows marked estimated are a-priori estimates (ecotrace estimate --add-to-project), not measurements.".to_string(),
         );
     }
+    out.push(l.total.bases.statement());
     out
 }

@@ -117,6 +117,18 @@ struct GroupJson<'a> {
     water_runs: usize,
     cost_usd: Option<f64>,
     cost_runs: usize,
+    /// `lifecycle`, `direct`, `marginal`, `unstated` (user-given), or `mixed`.
+    basis: &'static str,
+    /// Runs by the basis and signal of their intensity.
+    bases: BasesJson,
+}
+
+#[derive(Serialize)]
+struct BasesJson {
+    lifecycle: usize,
+    direct: usize,
+    marginal: usize,
+    unstated: usize,
 }
 
 impl<'a> GroupJson<'a> {
@@ -140,6 +152,13 @@ impl<'a> GroupJson<'a> {
             water_runs: g.water_runs,
             cost_usd: (g.cost_runs > 0).then(|| machine(g.cost.usd())),
             cost_runs: g.cost_runs,
+            basis: g.bases.id(),
+            bases: BasesJson {
+                lifecycle: g.bases.lifecycle,
+                direct: g.bases.direct,
+                marginal: g.bases.marginal,
+                unstated: g.bases.unstated,
+            },
         }
     }
 }
@@ -149,6 +168,8 @@ struct ReportJson<'a> {
     group_by: &'static str,
     groups: Vec<GroupJson<'a>>,
     total: GroupJson<'a>,
+    /// The basis the totals are on, or the mix they add up (as the table says under it).
+    basis_note: String,
 }
 
 /// A sum over the runs that have the figure: `-` when none has it, `x (k/n runs)` when only some.
@@ -170,9 +191,16 @@ fn covered(sum: String, k: usize, n: usize) -> String {
 /// - `Json`: `{ "group_by", "groups": [{ "key", "runs", "failed_runs", "duration_s",
 ///   "energy_kwh": {cpu,gpu,ram,total}, "operational_kgco2e", "embodied_kgco2e", "embodied_runs",
 ///   "water_l", "water_runs", "cost_usd", "cost_runs" }], "total": {...same, no key} }` (embodied,
-///   water and cost are sums over the `*_runs` runs that have them; never added to operational);
-/// - `Csv`: a header row naming the unit of every number, one row per group. The total is left
-///   out so that summing a column does not count every run twice.
+///   water and cost are sums over the `*_runs` runs that have them; never added to operational),
+///   each group's `basis` and `bases` (runs by intensity basis and signal, [`crate::BasisMix`]),
+///   and `basis_note`;
+/// - `Csv`: a header row naming the unit of every number, one row per group with its basis and
+///   runs by basis. The total is left out so that summing a column does not count every run
+///   twice.
+///
+/// Every format says which grid-intensity basis its CO2e is on: a `basis` column (`mixed` for a
+/// group whose runs were charged on several), and under the table the basis of the totals or the
+/// mix they add up.
 ///
 /// JSON and CSV numbers keep 12 significant digits (no `0.12989511250000002` sum noise).
 ///
@@ -193,6 +221,7 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                     .map(|g| GroupJson::new(g, Some(&g.key)))
                     .collect(),
                 total: GroupJson::new(total, None),
+                basis_note: total.bases.statement(),
             };
             let mut s = serde_json::to_string_pretty(&doc).expect("report JSON has string keys");
             s.push('\n');
@@ -215,6 +244,11 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                 "water_runs",
                 "cost_usd",
                 "cost_runs",
+                "basis",
+                "runs_lifecycle",
+                "runs_direct",
+                "runs_marginal",
+                "runs_unstated",
             ]);
             out.push('\n');
             for g in groups {
@@ -238,6 +272,11 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                         String::new()
                     },
                     g.cost_runs.to_string(),
+                    g.bases.id().to_string(),
+                    g.bases.lifecycle.to_string(),
+                    g.bases.direct.to_string(),
+                    g.bases.marginal.to_string(),
+                    g.bases.unstated.to_string(),
                 ]));
                 out.push('\n');
             }
@@ -257,6 +296,7 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                 ("embodied", Align::Right),
                 ("water", Align::Right),
                 ("cost USD", Align::Right),
+                ("basis", Align::Left),
             ]);
             let row = |g: &Group| {
                 vec![
@@ -272,6 +312,7 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
                     covered(co2(g.embodied.kg()), g.embodied_runs, g.runs),
                     covered(water(g.water.litres()), g.water_runs, g.runs),
                     covered(num(g.cost.usd()), g.cost_runs, g.runs),
+                    g.bases.label().to_string(),
                 ]
             };
             t.rows = groups.iter().map(row).collect();
@@ -285,6 +326,8 @@ pub fn render_report(groups: &[Group], total: &Group, by: GroupBy, format: Forma
             };
             if total.runs > 0 {
                 out.push('\n');
+                out.push_str(&total.bases.statement());
+                out.push_str("\n\n");
                 out.push_str(&crate::figures::equivalents_text(
                     total.operational.kg(),
                     format == Format::Markdown,

@@ -292,7 +292,12 @@ fn report_csv_quotes_hostile_keys() {
             "water_l",
             "water_runs",
             "cost_usd",
-            "cost_runs"
+            "cost_runs",
+            "basis",
+            "runs_lifecycle",
+            "runs_direct",
+            "runs_marginal",
+            "runs_unstated"
         ]
     );
     assert_eq!(rows.len(), 4, "header + 3 groups, no total row");
@@ -300,7 +305,9 @@ fn report_csv_quotes_hostile_keys() {
     assert_eq!(rows[3][0], "vision");
     assert_eq!(rows[3][7], "0.884033203125");
     assert_eq!(rows[3][3], "3818");
-    assert!(rows.iter().all(|r| r.len() == 15));
+    assert!(rows.iter().all(|r| r.len() == 20));
+    // A group of runs on two bases says so.
+    assert_eq!(rows[3][15..], ["mixed", "1", "0", "0", "1"]);
     assert_snapshot!(s);
 }
 

@@ -648,6 +648,7 @@ fn group_of(s: ecotrace_ledger::RunSums) -> ecotrace_report::Group {
         water_runs: n(s.water_runs),
         cost: s.cost,
         cost_runs: n(s.cost_runs),
+        bases: ecotrace_report::BasisMix::of(s.grid_basis, s.signal, n(s.runs)),
     }
 }
 

@@ -343,6 +343,92 @@ fn report_totals_by_phase() {
     assert!(String::from_utf8_lossy(&csv.stdout).lines().count() >= 3);
 }
 
+/// Runs charged on different intensity bases (life-cycle, direct, a number the user gave): every
+/// report says which basis its totals are on, and names the mix instead of adding it up silently.
+#[test]
+fn reports_name_the_intensity_basis_and_never_mix_bases_silently() {
+    let env = Env::new();
+    let run = |project: &str, extra: &[&str]| {
+        let mut a = vec!["run", "--quiet", "--project", project, "--cpu-power", "50"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["--", "true"]);
+        let out = env.run(&a);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    run("clean", &["--region", "FR"]);
+    run("clean", &["--region", "DE"]);
+    run("mixed", &["--region", "FR"]);
+    run("mixed", &["--region", "FR", "--basis", "direct"]);
+    run("mixed", &["--intensity", "50"]);
+    let rep = env.json(&["report", "--by", "project", "--format", "json"]);
+    let group = |k: &str| {
+        rep["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == k)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(group("clean")["basis"], "lifecycle", "{rep}");
+    assert_eq!(group("clean")["bases"]["lifecycle"], 2, "{rep}");
+    let mixed = group("mixed");
+    assert_eq!(mixed["basis"], "mixed", "{rep}");
+    for (k, n) in [
+        ("lifecycle", 1),
+        ("direct", 1),
+        ("marginal", 0),
+        ("unstated", 1),
+    ] {
+        assert_eq!(mixed["bases"][k], n, "{k}: {rep}");
+    }
+    assert_eq!(rep["total"]["basis"], "mixed");
+    assert!(
+        rep["basis_note"]
+            .as_str()
+            .unwrap()
+            .contains("3 life-cycle, 1 direct, 1 user-given"),
+        "{rep}"
+    );
+    let text = env.ok(&["report", "--by", "project"]);
+    assert!(text.contains("Mixed grid intensities"), "{text}");
+    let clean = env.ok(&["report", "--project", "clean"]);
+    assert!(
+        clean.contains("Grid intensity basis: life-cycle (every run).") && !clean.contains("Mixed"),
+        "{clean}"
+    );
+    let csv = env.ok(&["report", "--by", "project", "--format", "csv"]);
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains(",basis,runs_lifecycle,runs_direct"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("mixed,") && l.contains(",mixed,1,1,0,1")),
+        "{csv}"
+    );
+    let life = env.json(&[
+        "report",
+        "--project",
+        "mixed",
+        "--lifecycle",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(life["total"]["basis"], "mixed", "{life}");
+    assert!(
+        life["basis_note"].as_str().unwrap().contains("1 direct"),
+        "{life}"
+    );
+    let html = env.ok(&["report", "--project", "mixed", "--format", "html"]);
+    assert!(html.contains("Mixed grid intensities"), "html");
+    let tex = env.ok(&["report", "--project", "clean", "--format", "latex"]);
+    assert!(tex.contains("Grid intensity basis: life-cycle"), "{tex}");
+}
+
 #[test]
 fn doctor_lists_sensors_and_the_zone() {
     let env = Env::new();
