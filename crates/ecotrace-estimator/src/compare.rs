@@ -26,7 +26,7 @@ pub fn run_compare(args: &CompareOptions) -> Result<Vec<Estimated>> {
     if regions.is_empty() {
         regions.push(None);
     }
-    let work = work_from(&args.size)?;
+    let work = work_from(&args.size, &args.origins)?;
     let job = job_from(
         args.devices.unwrap_or(1.0),
         work,

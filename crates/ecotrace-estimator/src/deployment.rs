@@ -55,9 +55,9 @@ pub fn is_provisioned(a: &InferenceOptions) -> bool {
             || p.tokens_per_second.is_some())
 }
 
-fn share(v: f64, flag: &str) -> Result<Fraction> {
+fn share(v: f64, from: ecotrace_factors::Origin) -> Result<Fraction> {
     Fraction::new(v).map_err(|_| {
-        crate::EstimateError::Usage(format!("--{flag} must be between 0 and 1, got {v}"))
+        crate::EstimateError::Usage(format!("{from} must be between 0 and 1, got {v}"))
     })
 }
 
@@ -77,7 +77,7 @@ pub fn run(a: &InferenceOptions, rpd: f64, days: f64, place: Place) -> Result<Es
     let requests = rpd * days;
     let tokens_per_request = a
         .tokens_per_request
-        .map(|t| positive(t, "tokens-per-request", "number of tokens"))
+        .map(|t| positive(t, a.origins.get("tokens_per_request"), "number of tokens"))
         .transpose()?;
     let generated = tokens_per_request.map(|t| t * requests);
     let p = &a.provisioned;
@@ -90,8 +90,8 @@ pub fn run(a: &InferenceOptions, rpd: f64, days: f64, place: Place) -> Result<Es
         p.busy_fraction,
     ) {
         (Some(s), Some(w), None, None, None) => {
-            let s = positive(s, "tokens-per-second", "number of tokens per second")?;
-            let w = positive(w, "power-w", "number of watts")?;
+            let s = positive(s, a.origins.get("tokens_per_second"), "number of tokens per second")?;
+            let w = positive(w, a.origins.get("power_w"), "number of watts")?;
             let Some(tokens) = generated else {
                 return usage("--tokens-per-second needs --tokens-per-request T (tokens generated per request)");
             };
@@ -111,7 +111,7 @@ pub fn run(a: &InferenceOptions, rpd: f64, days: f64, place: Place) -> Result<Es
             return usage("--tokens-per-second goes with --power-w W (and --tokens-per-request T) only")
         }
         (None, Some(w), None, None, None) => {
-            positive(w, "power-w", "number of watts")?;
+            positive(w, a.origins.get("power_w"), "number of watts")?;
             (
                 "provisioned",
                 a.devices.unwrap_or(1.0),
@@ -122,15 +122,15 @@ pub fn run(a: &InferenceOptions, rpd: f64, days: f64, place: Place) -> Result<Es
             )
         }
         (None, None, Some(i), Some(b), Some(f)) => {
-            let i = positive(i, "idle-power-w", "number of watts")?;
-            let b = positive(b, "busy-power-w", "number of watts")?;
+            let i = positive(i, a.origins.get("idle_power_w"), "number of watts")?;
+            let b = positive(b, a.origins.get("busy_power_w"), "number of watts")?;
             if i > b {
                 return usage(format!("--idle-power-w ({i} W) is above --busy-power-w ({b} W)"));
             }
             let prov = Provisioned {
                 idle: Power::from_watts(i),
                 busy: Power::from_watts(b),
-                busy_fraction: share(f, "busy-fraction")?,
+                busy_fraction: share(f, a.origins.get("busy_fraction"))?,
             };
             device_opts.power_w = Some(prov.mean_power().watts());
             (

@@ -14,12 +14,13 @@ use crate::{
 
 /// `estimate inference`: a deployment's whole-life inference footprint.
 pub fn run_inference(args: &InferenceOptions) -> Result<Estimated> {
+    let o = &args.origins;
     let rpd = positive(
         args.requests_per_day,
-        "requests-per-day",
+        o.get("requests_per_day"),
         "number of requests",
     )?;
-    let days = positive(args.days, "days", "number of days")?;
+    let days = positive(args.days, o.get("days"), "number of days")?;
     let requests = rpd * days;
     let place = resolve_place(args.factors.region.as_deref(), &args.factors, &args.origins)?;
     if crate::deployment::is_provisioned(args) {
@@ -27,12 +28,12 @@ pub fn run_inference(args: &InferenceOptions) -> Result<Estimated> {
     }
     let per_request_flops = match (args.flops_per_request, args.params, args.tokens_per_request) {
         (Some(f), None, None) => Some((
-            positive(f, "flops-per-request", "number of FLOPs")?,
+            positive(f, o.get("flops_per_request"), "number of FLOPs")?,
             "given by the user (--flops-per-request)".to_string(),
         )),
         (None, Some(n), Some(t)) => {
-            let n = positive(n, "params", "number of parameters")?;
-            let t = positive(t, "tokens-per-request", "number of tokens")?;
+            let n = positive(n, o.get("params"), "number of parameters")?;
+            let t = positive(t, o.get("tokens_per_request"), "number of tokens")?;
             Some((
                 estimate::inference_flops(n, t),
                 format!("2 × N per token = 2 × {n:e} parameters × {t} tokens (Kaplan et al. 2020)"),
@@ -43,7 +44,7 @@ pub fn run_inference(args: &InferenceOptions) -> Result<Estimated> {
     };
     match (args.energy_per_request_wh, per_request_flops) {
         (Some(wh), None) => {
-            let wh = positive(wh, "energy-per-request-wh", "number of Wh")?;
+            let wh = positive(wh, o.get("energy_per_request_wh"), "number of Wh")?;
             let energy = estimate::inference_energy(Energy::from_wh(wh), rpd, days);
             let job = job_from(1.0, Work::Hours(1.0), &args.factors, &args.origins, &args.device)?;
             let mut a = vec![

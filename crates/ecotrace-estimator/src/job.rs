@@ -23,16 +23,20 @@ pub enum Work {
 }
 
 /// The job's size: hours, or FLOPs (given, or 6 × params × tokens). Exactly one is required.
-pub fn work_from(w: &SizeOptions) -> Result<Work> {
+pub fn work_from(w: &SizeOptions, origins: &Origins) -> Result<Work> {
     match (w.hours, w.flops, w.params, w.tokens) {
-        (Some(h), None, None, None) => Ok(Work::Hours(positive(h, "hours", "number of hours")?)),
+        (Some(h), None, None, None) => Ok(Work::Hours(positive(
+            h,
+            origins.get("hours"),
+            "number of hours",
+        )?)),
         (None, Some(f), None, None) => Ok(Work::Flops {
-            flops: positive(f, "flops", "number of FLOPs")?,
+            flops: positive(f, origins.get("flops"), "number of FLOPs")?,
             how: "given by the user (--flops)".into(),
         }),
         (None, None, Some(n), Some(d)) => {
-            let n = positive(n, "params", "number of parameters")?;
-            let d = positive(d, "tokens", "number of tokens")?;
+            let n = positive(n, origins.get("params"), "number of parameters")?;
+            let d = positive(d, origins.get("tokens"), "number of tokens")?;
             Ok(Work::Flops {
                 flops: estimate::training_flops(n, d),
                 how: format!("6 × N × D = 6 × {n:e} parameters × {d:e} tokens (transformer training, Kaplan et al. 2020)"),
@@ -101,7 +105,7 @@ pub fn job_from(
     origins: &Origins,
     w: &DeviceOptions,
 ) -> Result<JobSpec> {
-    let devices = positive(devices, "devices", "number of devices")?;
+    let devices = positive(devices, origins.get("devices"), "number of devices")?;
     let utilization = fraction(
         w.utilization,
         "utilization",
@@ -120,16 +124,16 @@ pub fn job_from(
         return usage("--mfu must be above 0");
     }
     if let Some(p) = w.power_w {
-        positive(p, "power-w", "number of watts")?;
+        positive(p, origins.get("power_w"), "number of watts")?;
     }
     if let Some(p) = w.peak_tflops {
-        positive(p, "peak-tflops", "number of TFLOP/s")?;
+        positive(p, origins.get("peak_tflops"), "number of TFLOP/s")?;
     }
     if let Some(k) = w.embodied_kg {
-        non_negative(k, "embodied-kg", "mass in kgCO2e")?;
+        non_negative(k, origins.get("embodied_kg"), "mass in kgCO2e")?;
     }
     if let Some(k) = w.host_embodied_kg {
-        non_negative(k, "host-embodied-kg", "mass in kgCO2e")?;
+        non_negative(k, origins.get("host_embodied_kg"), "mass in kgCO2e")?;
     }
     if w.host_slots == Some(0) {
         return usage("--host-slots must be at least 1");

@@ -12,6 +12,7 @@
 //! random source, its time from the clock) and the CLI writes it. Bad input is an
 //! [`EstimateError::Usage`] (the CLI's exit code 2, `ValueError` in Python).
 
+use ecotrace_factors::Origin;
 use serde_json::Value;
 
 #[cfg(feature = "clap")]
@@ -97,19 +98,22 @@ impl Assumption {
     }
 }
 
-pub(crate) fn positive(v: f64, flag: &str, what: &str) -> Result<f64> {
+/// `v` if positive; else a usage error naming where it came from (`from`: the flag, or the
+/// Python keyword argument, as [`Origins::get`] gives it).
+pub(crate) fn positive(v: f64, from: Origin, what: &str) -> Result<f64> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        usage(format!("--{flag} must be a positive {what}, got {v}"))
+        usage(format!("{from} must be a positive {what}, got {v}"))
     }
 }
 
-pub(crate) fn non_negative(v: f64, flag: &str, what: &str) -> Result<f64> {
+/// `v` if 0 or more; else a usage error naming where it came from, as [`positive`].
+pub(crate) fn non_negative(v: f64, from: Origin, what: &str) -> Result<f64> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
-        usage(format!("--{flag} must be a non-negative {what}, got {v}"))
+        usage(format!("{from} must be a non-negative {what}, got {v}"))
     }
 }
 

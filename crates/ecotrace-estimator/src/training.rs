@@ -13,7 +13,7 @@ pub fn run_estimate(args: &EstimateOptions) -> Result<Estimated> {
     };
     let device = resolve_device(hw)?;
     let place = resolve_place(args.factors.region.as_deref(), &args.factors, &args.origins)?;
-    let work = work_from(&args.size)?;
+    let work = work_from(&args.size, &args.origins)?;
     let mut job = job_from(
         args.devices.unwrap_or(1.0),
         work,

@@ -211,6 +211,27 @@ mod tests {
         }
     }
 
+    /// A bad value from Python is named as the keyword argument that gave it, not as a flag.
+    #[test]
+    fn a_bad_keyword_value_is_named_as_the_keyword() {
+        for (a, keyword) in [
+            ("estimate --hardware A100-80GB --hours 0", "hours="),
+            ("estimate --hardware A100-80GB --hours 1 --devices -1", "devices="),
+            ("estimate --hardware A100-80GB --hours 1 --power-w 0", "power_w="),
+            (
+                "estimate inference --hardware L4 --requests-per-day 0 --days 9 --energy-per-request-wh 1",
+                "requests_per_day=",
+            ),
+        ] {
+            match run(&args(a)) {
+                Err(EstimateError::Usage(m)) => {
+                    assert!(m.contains(keyword) && !m.contains("--"), "{a}: {m}")
+                }
+                other => panic!("{a}: {:?}", other.map(|o| o.json)),
+            }
+        }
+    }
+
     fn assumption<'a>(out: &'a Output, name: &str) -> &'a Value {
         out.json["assumptions"]
             .as_array()
