@@ -92,6 +92,46 @@ fn energy_by_hour(r: &RunRecord, samples: &[PowerSample]) -> (Vec<f64>, bool) {
     (w, false)
 }
 
+/// A run charged hour by hour with its samples and the grid around it, for a report page over
+/// several runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunGrid {
+    pub run: RunRecord,
+    pub samples: Vec<PowerSample>,
+    pub grid: GridHours,
+}
+
+/// `show --json`'s `grid_by_hour`: the zone's intensity from 12 h before the run to 12 h after
+/// (`g_per_kwh`, one per hour from `first_hour`, null where the series has none), the run's
+/// hours in it, and what the best start within ±12 h would have saved (`best_start`, null when
+/// the series does not cover the run's hours).
+pub fn grid_json(r: &RunRecord, samples: &[PowerSample], g: &GridHours) -> serde_json::Value {
+    let rfc = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let (first, n) = run_clock_hours(r);
+    let best = best_start(r, samples, g).map(|b| {
+        serde_json::json!({
+            "start": rfc(b.best_start),
+            "shift_hours": b.shift_hours,
+            "actual_mean_g_per_kwh": b.actual_mean,
+            "best_mean_g_per_kwh": b.best_mean,
+            "saving_pct": b.saving_pct,
+            "saving_kgco2e": b.saving_kg,
+            "energy_per_hour": if b.from_samples { "samples" } else { "spread evenly" },
+        })
+    });
+    serde_json::json!({
+        "zone": g.zone,
+        "basis": g.basis.map(GridBasis::as_str),
+        "source": g.source,
+        "first_hour": rfc(g.first_hour),
+        "g_per_kwh": g.values.iter().map(|v| v.is_finite().then_some(*v)).collect::<Vec<_>>(),
+        "run_first_hour": rfc(first),
+        "run_hours": n,
+        "shift_hours_searched": SHIFT_HOURS,
+        "best_start": best,
+    })
+}
+
 /// What the best start within ±12 h would have done.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BestStart {
@@ -242,7 +282,13 @@ pub fn grid_text(r: &RunRecord, samples: &[PowerSample], g: Option<&GridHours>) 
 
 /// The run page's chart: the hourly intensity over the run and 12 h either side, the run's hours
 /// and the best start's hours coloured, with the best-start sentence.
-pub(crate) fn grid_html(out: &mut String, r: &RunRecord, samples: &[PowerSample], g: &GridHours) {
+pub(crate) fn grid_html(
+    out: &mut String,
+    r: &RunRecord,
+    samples: &[PowerSample],
+    g: &GridHours,
+    heading: &str,
+) {
     if r.intensity.resolution != IntensityResolution::Hourly {
         return;
     }
@@ -301,7 +347,7 @@ pub(crate) fn grid_html(out: &mut String, r: &RunRecord, samples: &[PowerSample]
     if best.as_ref().is_some_and(|b| b.shift_hours != 0) {
         items.insert(1, ("best start's hours", colour::RAM));
     }
-    out.push_str("<h2>Grid intensity over the run</h2>\n");
+    let _ = writeln!(out, "<h2>{}</h2>", esc(heading));
     crate::html::figure(
         out,
         &chart,

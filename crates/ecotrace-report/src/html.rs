@@ -64,6 +64,9 @@ pub struct HtmlOptions<'a> {
     /// The hourly rows of the serving runs among them, summed by hour (energy per 1,000 tokens
     /// over time and against the request rate are drawn from them); empty: no serving section.
     pub hours: &'a [HourTotal],
+    /// Runs charged hour by hour (the newest few), each drawn over the grid's intensity with what
+    /// the best start within ±12 h would have saved.
+    pub run_grids: &'a [crate::grid::RunGrid],
 }
 
 const CSS: &str = r#"
@@ -367,7 +370,7 @@ pub fn run_page(
     power_chart(&mut b, r, samples);
     serving_charts(&mut b, hours);
     if let Some(g) = grid {
-        crate::grid::grid_html(&mut b, r, samples, g);
+        crate::grid::grid_html(&mut b, r, samples, g, "Grid intensity over the run");
     }
 
     b.push_str("<h2>Energy by device</h2>\n<div class=\"scroll\"><table><thead><tr><th>device</th><th>kind</th><th class=\"n\">energy</th><th class=\"n\">mean power (W)</th><th class=\"n\">peak power (W)</th><th>method</th><th>where the figure comes from</th></tr></thead><tbody>");
@@ -1013,6 +1016,15 @@ pub fn report_set_html(set: &RunSet, opts: &HtmlOptions) -> String {
     b.push_str("</div>\n");
 
     serving_charts(&mut b, opts.hours);
+    for rg in opts.run_grids {
+        let id: String = rg.run.id.chars().take(8).collect();
+        let heading = format!(
+            "Grid intensity over run {id} ({}, {})",
+            rg.run.project,
+            utc_minute(rg.run.started_at)
+        );
+        crate::grid::grid_html(&mut b, &rg.run, &rg.samples, &rg.grid, &heading);
+    }
 
     let _ = writeln!(b, "<h2>By {}</h2>", set.by.as_str());
     groups_table(&mut b, set);

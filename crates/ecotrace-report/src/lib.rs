@@ -54,7 +54,7 @@ pub use estimate::{
     compare_json, compare_text, data_hardware, estimate_title, to_json as estimate_json,
     to_text as estimate_text,
 };
-pub use grid::{best_start, grid_text, BestStart, GridHours, SHIFT_HOURS};
+pub use grid::{best_start, grid_json, grid_text, BestStart, GridHours, RunGrid, SHIFT_HOURS};
 pub use html::{
     report_html, report_set_html, run_html, run_page, HtmlOptions, MAX_CHART_POINTS,
     MAX_LISTED_RUNS, MAX_SCATTER_POINTS,

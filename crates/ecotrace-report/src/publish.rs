@@ -29,8 +29,11 @@ pub struct DocOptions<'a> {
     pub training_type: Option<&'a str>,
     /// Hourly rows of the serving runs, summed by hour (the HTML page charts them).
     pub hours: &'a [HourTotal],
-    /// The grid's hourly intensity around a run charged hour by hour (`show` as text and HTML).
+    /// The grid's hourly intensity around a run charged hour by hour (`show` as text, JSON and
+    /// HTML).
     pub grid: Option<&'a GridHours>,
+    /// The newest runs charged hour by hour with the grid around each (the HTML report).
+    pub run_grids: &'a [crate::grid::RunGrid],
 }
 
 impl Default for DocOptions<'_> {
@@ -42,6 +45,7 @@ impl Default for DocOptions<'_> {
             training_type: None,
             hours: &[],
             grid: None,
+            run_grids: &[],
         }
     }
 }
@@ -62,6 +66,7 @@ pub fn report_document(rs: &[RunRecord], format: Format, opts: &DocOptions) -> S
                 group_by: Some(opts.group_by),
                 metric: opts.metric,
                 hours: opts.hours,
+                run_grids: opts.run_grids,
             },
         ),
         Format::Latex => latex(rs, opts.subject),
@@ -82,6 +87,7 @@ pub fn set_document(set: &RunSet, format: Format, opts: &DocOptions) -> String {
                 group_by: Some(set.by),
                 metric: opts.metric,
                 hours: opts.hours,
+                run_grids: opts.run_grids,
             },
         ),
         Format::Latex => latex_set(set, opts.subject),
@@ -102,7 +108,14 @@ pub fn show_document(
     let one = std::slice::from_ref(r);
     match format {
         Format::Table => show_run(r, samples) + &grid_text(r, samples, opts.grid),
-        Format::Json => show_json(r, None),
+        Format::Json => match opts.grid {
+            Some(g) => {
+                let mut v = serde_json::to_value(r).expect("run records have string keys");
+                v["grid_by_hour"] = crate::grid::grid_json(r, samples, g);
+                serde_json::to_string_pretty(&v).expect("string keys") + "\n"
+            }
+            None => show_json(r, None),
+        },
         Format::Csv => runs_csv(one),
         Format::Markdown => {
             let mut s = runs_markdown(one);

@@ -318,6 +318,11 @@ pub struct RunSet {
 }
 
 impl RunSet {
+    /// The newest runs kept (at most [`MAX_LISTED_RUNS`]), newest first.
+    pub fn newest(&self) -> &[RunRecord] {
+        &self.newest
+    }
+
     /// The set of `rs`, summed here (grouped `by`), with `metric` plotted (`None`: chosen).
     pub fn of(rs: &[RunRecord], by: GroupBy, metric: Option<&str>) -> RunSet {
         let mut d = RunDigest::new(metric);

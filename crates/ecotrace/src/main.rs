@@ -163,6 +163,32 @@ fn print_notices(ledger: &mut dyn Ledger) {
     }
 }
 
+/// Runs charged hour by hour drawn over the grid on a report's HTML page (the newest ones).
+const MAX_RUN_GRIDS: usize = 5;
+
+/// The grid's hourly intensity around a run charged hour by hour (`show`, the HTML report); `None`
+/// for other runs, or when the series cannot be read (a warning says why: it costs the view, not
+/// the page).
+fn run_grid(run: &ecotrace_core::RunRecord) -> Option<ecotrace_report::GridHours> {
+    let (from, n) = ecotrace_report::GridHours::span(run)?;
+    let basis = run.intensity.grid_basis.unwrap_or_default();
+    ecotrace_tracker::hourly::HourlyCharge::values(&run.intensity.zone, basis, from, n)
+        .unwrap_or_else(|e| {
+            eprintln!(
+                "ecotrace: warning: the grid around the run is not shown (run {}): {e}",
+                run.id
+            );
+            None
+        })
+        .map(|h| ecotrace_report::GridHours {
+            zone: h.zone,
+            basis: run.intensity.grid_basis,
+            source: h.sources.join("; "),
+            first_hour: from,
+            values: h.values,
+        })
+}
+
 /// Runs on a page of `ecotrace runs --page N` without `--limit`.
 const RUNS_PAGE_SIZE: usize = 50;
 
@@ -319,30 +345,11 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 Vec::new()
             };
             let totals = ecotrace_report::run_hours(&run, &hours);
-            // A run charged hour by hour: the grid around it, for the table and the HTML page.
-            let grid = match ecotrace_report::GridHours::span(&run) {
-                Some((from, n)) if matches!(format, Format::Table | Format::Html) => {
-                    let basis = run.intensity.grid_basis.unwrap_or_default();
-                    // An unreadable imported series costs the view, not the run's page.
-                    ecotrace_tracker::hourly::HourlyCharge::values(
-                        &run.intensity.zone,
-                        basis,
-                        from,
-                        n,
-                    )
-                    .unwrap_or_else(|e| {
-                        eprintln!("ecotrace: warning: the grid around the run is not shown: {e}");
-                        None
-                    })
-                    .map(|h| ecotrace_report::GridHours {
-                        zone: h.zone,
-                        basis: run.intensity.grid_basis,
-                        source: h.sources.join("; "),
-                        first_hour: from,
-                        values: h.values,
-                    })
-                }
-                _ => None,
+            // A run charged hour by hour: the grid around it, for the table, JSON and HTML.
+            let grid = if matches!(format, Format::Table | Format::Html | Format::Json) {
+                run_grid(&run)
+            } else {
+                None
             };
             let opts = ecotrace_report::DocOptions {
                 hours: &totals,
@@ -451,8 +458,27 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             } else {
                 Vec::new()
             };
+            let mut run_grids = Vec::new();
+            if format == Format::Html {
+                // The newest runs charged hour by hour, each over the grid around it.
+                for r in set.newest().iter().filter(|r| {
+                    r.intensity.resolution == ecotrace_core::IntensityResolution::Hourly
+                }) {
+                    if run_grids.len() == MAX_RUN_GRIDS {
+                        break;
+                    }
+                    if let Some(grid) = run_grid(r) {
+                        run_grids.push(ecotrace_report::RunGrid {
+                            run: r.clone(),
+                            samples: ledger.samples(&r.id)?,
+                            grid,
+                        });
+                    }
+                }
+            }
             let opts = ecotrace_report::DocOptions {
                 hours: &hours,
+                run_grids: &run_grids,
                 ..doc_options(&args.publish, subject.as_deref(), by)
             };
             let out = ecotrace_report::set_document(&set, format, &opts);
@@ -774,6 +800,7 @@ fn doc_options<'a>(
         training_type: p.training_type.as_deref(),
         hours: &[],
         grid: None,
+        run_grids: &[],
     }
 }
 

@@ -126,6 +126,52 @@ fn show_draws_the_grid_around_an_hourly_run_and_the_best_start() {
         html.contains("<h2>Grid intensity over the run</h2>"),
         "{html}"
     );
+    // show --json: the series around the run and the best start, beside the record.
+    let j = e.json(&["show", id, "--json"]);
+    assert_eq!(j["id"], id, "the record is still there");
+    let g = &j["grid_by_hour"];
+    assert_eq!(
+        (g["zone"].as_str(), g["basis"].as_str()),
+        (Some("FR"), Some("lifecycle")),
+        "{g}"
+    );
+    let values = g["g_per_kwh"].as_array().unwrap();
+    assert_eq!(
+        values.len() as u64,
+        g["run_hours"].as_u64().unwrap() + 24,
+        "{g}"
+    );
+    assert!(values.iter().any(|v| v.as_f64() == Some(50.0)), "{g}");
+    let b = &g["best_start"];
+    let shift = b["shift_hours"].as_i64().unwrap();
+    assert!(shift == -5 || shift == -6, "{b}");
+    let (actual, best) = (
+        b["actual_mean_g_per_kwh"].as_f64().unwrap(),
+        b["best_mean_g_per_kwh"].as_f64().unwrap(),
+    );
+    assert!(best < actual, "{b}");
+    let pct = b["saving_pct"].as_f64().unwrap();
+    assert!((pct - (1.0 - best / actual) * 100.0).abs() < 1e-9, "{b}");
+    let op = r["operational_kgco2e"].as_f64().unwrap();
+    assert!(
+        (b["saving_kgco2e"].as_f64().unwrap() - op * pct / 100.0).abs() <= 1e-12 + op * 1e-9,
+        "{b}"
+    );
+    // The report page over several runs draws each hourly-charged run over its grid.
+    let r2 = run_json(&e, &["--region", "FR"]);
+    let html = e.ok(&["report", "--format", "html"]);
+    for rid in [id, r2["id"].as_str().unwrap()] {
+        let short: String = rid.chars().take(8).collect();
+        assert!(
+            html.contains(&format!("Grid intensity over run {short} (")),
+            "{short}"
+        );
+    }
+    assert_eq!(
+        html.matches("best start within ±12 h").count(),
+        2,
+        "one sentence per run"
+    );
     // A run charged a yearly average shows none of it.
     let y = run_json(&e, &["--region", "DE"]);
     let text = e.ok(&["show", y["id"].as_str().unwrap()]);
