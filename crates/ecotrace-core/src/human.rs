@@ -21,7 +21,7 @@ pub fn sig(x: f64, digits: u32) -> String {
     if x.abs() < 1e-9 || x.abs() >= 1e12 {
         return format!("{:.*e}", (digits - 1) as usize, x);
     }
-    let decimals = |v: f64| (digits - 1 - v.abs().log10().floor() as i32).max(0) as usize;
+    let decimals = |v: f64| (digits - 1 - decimal_exponent(v)).max(0) as usize;
     let d = decimals(x);
     let s = format!("{x:.d$}");
     // Rounding can carry into the next power of ten (0.0009996 → 0.001000): recount.
@@ -31,6 +31,17 @@ pub fn sig(x: f64, digits: u32) -> String {
         return format!("{x:.d2$}");
     }
     s
+}
+
+/// `floor(log10(|v|))` for `1e-9 <= |v| < 1e13`, by comparison with the powers of ten: no call
+/// into the C maths library, which `ecotrace-run` then does not load (docs/benchmarks.md).
+fn decimal_exponent(v: f64) -> i32 {
+    const POWERS: [f64; 22] = [
+        1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+        1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+    ];
+    let v = v.abs();
+    POWERS.iter().take_while(|&&p| p <= v).count() as i32 - 10
 }
 
 /// A number with [`SIG`] significant digits.

@@ -342,6 +342,11 @@ pub fn display_spec(spec: &str) -> String {
     }
 }
 
+/// Whether `spec` names a PostgreSQL ledger (a `postgres://` or `postgresql://` URL).
+pub fn names_postgres(spec: &str) -> bool {
+    matches!(path::parse_spec(spec), Ok(path::Spec::Postgres(_)))
+}
+
 /// Opens the ledger named by `spec`: a filesystem path (SQLite; `file://` and `sqlite://` URLs are
 /// accepted as paths), or a `postgres://` / `postgresql://` URL. Creates the file and schema if
 /// needed.
@@ -389,6 +394,18 @@ pub const RUN_RETRY: RetryPolicy = RetryPolicy {
 /// when the spool cannot be written either, the run goes on unrecorded, with a loud notice, and its
 /// final write fails with [`LedgerError::NotRecorded`].
 pub fn open_for_run(spec: Option<&str>) -> Result<Box<dyn Ledger>, LedgerError> {
+    open_for_run_with(spec, &|url: &str| Ok(Box::new(PostgresLedger::new(url)?)))
+}
+
+/// Opens a PostgreSQL ledger from its URL, for [`open_for_run_with`].
+pub type PostgresOpener<'a> = &'a dyn Fn(&str) -> Result<Box<dyn Ledger>, LedgerError>;
+
+/// [`open_for_run`], with the PostgreSQL ledger opened by `postgres`: a binary that calls only this
+/// (and checks [`names_postgres`] first) links no PostgreSQL client (`ecotrace-run`).
+pub fn open_for_run_with(
+    spec: Option<&str>,
+    postgres: PostgresOpener,
+) -> Result<Box<dyn Ledger>, LedgerError> {
     let spec = match spec {
         Some(s) => path::parse_spec(s)?,
         None => match default_path() {
@@ -421,7 +438,7 @@ pub fn open_for_run(spec: Option<&str>) -> Result<Box<dyn Ledger>, LedgerError> 
             };
             (primary, fallback_path(&p))
         }
-        path::Spec::Postgres(url) => (Box::new(PostgresLedger::new(&url)?), default_spool_path()),
+        path::Spec::Postgres(url) => (postgres(&url)?, default_spool_path()),
     };
     let mut l = SpooledLedger::with_spool(primary, spool.map_err(|e| e.to_string()));
     l.sync_on_open()?;

@@ -19,7 +19,7 @@ pub mod work;
 
 pub use footprint::FootprintSettings;
 pub use session::{Finished, Measuring, Outcome, Run};
-pub use settings::{FileLayers, MeasureOptions, MeasureSettings};
+pub use settings::{FileLayers, LiveAsk, MeasureOptions, MeasureSettings};
 
 use std::path::PathBuf;
 

@@ -19,6 +19,15 @@ pub struct LiveOutcome {
 }
 
 impl LiveOutcome {
+    /// The provider was not asked, for the reason `why`: the bundled figure is charged.
+    pub fn not_asked(provider: ProviderKind, why: &str) -> Self {
+        LiveOutcome {
+            provider,
+            zone: None,
+            result: Err(ProviderError::Unsupported(why.to_string())),
+        }
+    }
+
     /// The record's `live` object.
     pub fn record(&self) -> LiveIntensity {
         LiveIntensity {

@@ -62,6 +62,14 @@ fn usage<T>(msg: impl Into<String>) -> Result<T> {
     Err(TrackError::Usage(msg.into()))
 }
 
+/// How a configured live provider is asked for the place's intensity: [`crate::live::ask`] (over
+/// the network), or a stand-in in a binary that links no HTTP client (`ecotrace-run`).
+pub type LiveAsk<'a> = &'a dyn Fn(
+    ecotrace_providers::ProviderConfig,
+    &Place,
+    ecotrace_core::GridBasis,
+) -> crate::live::LiveOutcome;
+
 impl MeasureSettings {
     pub fn resolve(args: &MeasureOptions, files: &FileLayers) -> Result<Self> {
         Self::resolve_within(args, files, None)
@@ -73,6 +81,17 @@ impl MeasureSettings {
         args: &MeasureOptions,
         files: &FileLayers,
         budget: Option<ecotrace_providers::Budget>,
+    ) -> Result<Self> {
+        Self::resolve_with(args, files, budget, &crate::live::ask)
+    }
+
+    /// As [`resolve_within`](Self::resolve_within), with a configured live provider asked by
+    /// `ask` (not called when none is configured or the intensity was given).
+    pub fn resolve_with(
+        args: &MeasureOptions,
+        files: &FileLayers,
+        budget: Option<ecotrace_providers::Budget>,
+        ask: LiveAsk,
     ) -> Result<Self> {
         let mut args = args.clone();
         let mut origins = std::mem::take(&mut args.origins);
@@ -162,7 +181,7 @@ impl MeasureSettings {
             }
             Some(cfg) => {
                 let basis = place.grid_basis().unwrap_or_default();
-                let outcome = crate::live::ask(cfg, &place, basis);
+                let outcome = ask(cfg, &place, basis);
                 let (notes, used) = crate::live::apply(&outcome, &mut place);
                 hour_notes.extend(notes);
                 live_used = used;

@@ -16,13 +16,38 @@ use clap::{Args, Parser, Subcommand};
                   in a local ledger.\n\nStart with: ecotrace run -- python train.py"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
     /// Ledger to use: a SQLite file path, or a shared PostgreSQL database
     /// (postgres://USER:PASSWORD@HOST:PORT/DB) [default: $XDG_DATA_HOME/ecotrace/ledger.db]
     #[arg(long, global = true, env = "ECOTRACE_LEDGER", value_name = "PATH|URL")]
     pub ledger: Option<String>,
+}
+
+/// `ecotrace run` alone, with the same definitions as [`Cli`]'s: what `ecotrace-run` parses
+/// (anything else it hands to `ecotrace`).
+#[derive(Debug, Parser)]
+#[command(name = "ecotrace", version)]
+pub struct RunOnlyCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: RunOnly,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunOnly {
+    /// Run a command and measure its energy and carbon: ecotrace run [OPTIONS] -- COMMAND [ARGS...]
+    Run(RunCmdArgs),
 }
 
 #[derive(Debug, Subcommand)]

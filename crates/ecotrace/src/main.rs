@@ -8,6 +8,7 @@ mod cmd_green;
 mod cmd_plan;
 mod cmd_run;
 mod cmd_serve;
+mod runpath;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches};
@@ -16,40 +17,19 @@ use ecotrace_ledger::{Ledger, RunFilter};
 use ecotrace_report::{Format, GroupBy};
 
 use cli::{Cli, Command, DataWhat, ImportWhat, LedgerWhat, PublishArgs};
-use ecotrace_factors::{Origin, Origins, Via};
+use ecotrace_factors::{Origins, Via};
 use ecotrace_tracker::{FileLayers, MeasureSettings, TrackError};
-
-/// A problem with what the user asked for: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-fn is_usage(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<UsageError>().is_some()
-        || e.downcast_ref::<ecotrace_estimator::EstimateError>()
-            .is_some_and(ecotrace_estimator::EstimateError::is_usage)
-        || e.downcast_ref::<TrackError>()
-            .is_some_and(TrackError::is_usage)
-        || e.downcast_ref::<ecotrace_factors::FactorError>().is_some()
-}
+pub use runpath::UsageError;
+use runpath::{parse_age, print_notices};
 
 fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    runpath::exec_runner(&args);
     let mut cmd = Cli::command();
     let matches = cmd.get_matches_mut();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let origins = Origins::from_subcommand_matches(&cmd, &matches, Via::Flag);
-    let code = match dispatch(cli, origins) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("ecotrace: error: {e:#}");
-            if is_usage(&e) {
-                2
-            } else {
-                1
-            }
-        }
-    };
-    std::process::exit(code);
+    std::process::exit(runpath::exit_code(dispatch(cli, origins)));
 }
 
 /// The estimator's factor options with the config files' under them.
@@ -88,45 +68,18 @@ fn open_ledger(cli_ledger: &Option<String>, files: &FileLayers) -> Result<Box<dy
     Ok(ledger)
 }
 
-/// The ledger for `ecotrace run`: never stops the command (see `ecotrace_ledger::open_for_run`);
-/// only a ledger spec that names no ledger is an error (a usage error naming where it came from:
-/// `--ledger`, `ECOTRACE_LEDGER`, or the config key and its file).
+/// A PostgreSQL ledger (this binary links the client; `ecotrace-run` hands such runs to it).
+fn open_postgres(url: &str) -> Result<Box<dyn Ledger>, ecotrace_ledger::LedgerError> {
+    Ok(Box::new(ecotrace_ledger::PostgresLedger::new(url)?))
+}
+
+/// The ledger for `run`, `serve` and `attach`: see [`runpath::open_ledger_for_run`].
 fn open_ledger_for_run(
     cli_ledger: &Option<String>,
     origins: &Origins,
     files: &FileLayers,
 ) -> Result<Box<dyn Ledger>> {
-    let (spec, from) = match cli_ledger {
-        Some(s) => (Some(s.clone()), Some(origins.get("ledger"))),
-        None => files.string_with_origin("ledger").unzip(),
-    };
-    let mut ledger = ecotrace_ledger::open_for_run(spec.as_deref()).map_err(|e| {
-        let from = from.map_or_else(|| "the ledger".to_string(), |o| o.to_string());
-        UsageError(format!("{from}: {e}"))
-    })?;
-    ledger.set_sample_retention(sample_retention(files)?);
-    print_notices(ledger.as_mut());
-    Ok(ledger)
-}
-
-/// How long a run's samples are kept whole: `ECOTRACE_SAMPLE_RETENTION`, else the config's
-/// `sample_retention`, else 90 days; `off` keeps them all. Past it, the samples of ended runs are
-/// downsampled to one a minute after a run's final write (at most once a day).
-fn sample_retention(files: &FileLayers) -> Result<Option<ecotrace_ledger::SampleRetention>> {
-    const VAR: &str = "ECOTRACE_SAMPLE_RETENTION";
-    let v = std::env::var(VAR)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| (v, Origin::Env(VAR.into())))
-        .or_else(|| files.string_with_origin("sample_retention"));
-    match v.as_ref().map(|(v, from)| (v.trim(), from)) {
-        None => Ok(Some(ecotrace_ledger::DEFAULT_SAMPLE_RETENTION)),
-        Some(("off", _)) => Ok(None),
-        Some((age, from)) => Ok(Some(ecotrace_ledger::SampleRetention {
-            older_than: parse_age(age, &from.to_string())?,
-            ..ecotrace_ledger::DEFAULT_SAMPLE_RETENTION
-        })),
-    }
+    runpath::open_ledger_for_run(cli_ledger, origins, files, &open_postgres)
 }
 
 /// `ecotrace runs` when the ledger cannot be read: the runs waiting in its spool, marked as such,
@@ -154,13 +107,6 @@ ecotrace: listing the {} run(s) waiting in the spool {} instead (not in the ledg
         spool.display()
     );
     Ok(Some(runs))
-}
-
-/// What the ledger wants the user to know (runs kept in or sent from the spool), on stderr.
-fn print_notices(ledger: &mut dyn Ledger) {
-    for n in ledger.take_notices() {
-        eprintln!("ecotrace: {n}");
-    }
 }
 
 /// Runs charged hour by hour drawn over the grid on a report's HTML page (the newest ones).
@@ -193,12 +139,7 @@ fn run_grid(run: &ecotrace_core::RunRecord) -> Option<ecotrace_report::GridHours
 const RUNS_PAGE_SIZE: usize = 50;
 
 fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
-    // Where the global `--ledger` came from (the flag or ECOTRACE_LEDGER), kept apart: `origins`
-    // goes to the measure options.
-    let mut ledger_origin = Origins::default();
-    if origins.contains("ledger") {
-        ledger_origin.set("ledger", origins.get("ledger"));
-    }
+    let ledger_origin = runpath::ledger_origin(&origins);
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let files = FileLayers::discover(&cwd)?;
     match cli.command {
@@ -206,9 +147,9 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             let mut opts = args.measure.clone();
             opts.origins = origins;
             let mut settings = MeasureSettings::resolve(&opts, &files)?;
-            let quiet = args.quiet || files.quiet().unwrap_or(false);
             let mut notes = Vec::new();
             if green.when_green {
+                let quiet = runpath::quiet(&args, &files);
                 match cmd_green::plan_and_wait(&green, &settings, quiet)? {
                     cmd_green::Waited::Cancelled(code) => return Ok(code),
                     cmd_green::Waited::Start(note) => notes.push(note),
@@ -218,20 +159,13 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 let budget = settings.provider.as_ref().map(|p| p.budget.clone());
                 settings = MeasureSettings::resolve_within(&opts, &files, budget)?;
             }
-            if let Some(job) = &args.job {
-                settings.job = ecotrace_tracker::job::detect_from_env(Some(job));
-            }
-            let ledger = open_ledger_for_run(&cli.ledger, &ledger_origin, &files)?;
-            cmd_run::run(
-                cmd_run::RunOptions {
-                    settings,
-                    command: args.command,
-                    json: args.json,
-                    quiet,
-                    work: None,
-                    notes,
-                },
-                ledger,
+            runpath::run(
+                (&cli.global.ledger, &ledger_origin),
+                &files,
+                args,
+                settings,
+                notes,
+                &open_postgres,
             )
         }
         Command::Serve(args) => {
@@ -244,7 +178,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             }
             let work = cmd_serve::work_source(&args.work, settings.interval)?;
             let quiet = run.quiet || files.quiet().unwrap_or(false);
-            let ledger = open_ledger_for_run(&cli.ledger, &ledger_origin, &files)?;
+            let ledger = open_ledger_for_run(&cli.global.ledger, &ledger_origin, &files)?;
             cmd_serve::serve(
                 cmd_run::RunOptions {
                     settings,
@@ -263,7 +197,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             let settings = cmd_serve::settings(opts, &files)?;
             let work = cmd_serve::work_source(&args.work, settings.interval)?;
             let quiet = args.quiet || files.quiet().unwrap_or(false);
-            let ledger = open_ledger_for_run(&cli.ledger, &ledger_origin, &files)?;
+            let ledger = open_ledger_for_run(&cli.global.ledger, &ledger_origin, &files)?;
             cmd_serve::attach(
                 args.pid,
                 cmd_run::RunOptions {
@@ -296,8 +230,8 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             } else {
                 parse_opt::<Format>(&args.format)?.unwrap_or(Format::Table)
             };
-            let listed =
-                open_ledger(&cli.ledger, &files).and_then(|l| Ok((l.list(&filter)?, l.location())));
+            let listed = open_ledger(&cli.global.ledger, &files)
+                .and_then(|l| Ok((l.list(&filter)?, l.location())));
             let runs = match listed {
                 Ok((runs, location)) if runs.is_empty() && format == Format::Table => {
                     eprintln!(
@@ -306,7 +240,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                     return Ok(0);
                 }
                 Ok((runs, _)) => runs,
-                Err(e) => match spooled_listing(&cli.ledger, &files, &filter, &e)? {
+                Err(e) => match spooled_listing(&cli.global.ledger, &files, &filter, &e)? {
                     Some(runs) => runs,
                     None => return Err(e),
                 },
@@ -329,7 +263,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             Ok(0)
         }
         Command::Show(args) => {
-            let ledger = open_ledger(&cli.ledger, &files)?;
+            let ledger = open_ledger(&cli.global.ledger, &files)?;
             let run = ledger
                 .get(&args.run_id)
                 .map_err(|e| UsageError(e.to_string()))?;
@@ -363,7 +297,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             emit(&out, &args.publish)
         }
         Command::Report(args) => {
-            let ledger = open_ledger(&cli.ledger, &files)?;
+            let ledger = open_ledger(&cli.global.ledger, &files)?;
             if args.by.as_deref().map(str::trim) == Some("hour") {
                 return report_by_hour(ledger.as_ref(), &args);
             }
@@ -489,7 +423,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 file,
                 project,
                 phase,
-            } => import_codecarbon(&cli.ledger, &files, &file, project, phase),
+            } => import_codecarbon(&cli.global.ledger, &files, &file, project, phase),
         },
         Command::Doctor(args) => {
             let mut opts = args.measure.clone();
@@ -509,7 +443,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                 let cutoff = chrono::Utc::now()
                     - chrono::Duration::from_std(age)
                         .map_err(|_| UsageError(format!("--older-than {older_than}: too long")))?;
-                let mut ledger = open_ledger(&cli.ledger, &files)?;
+                let mut ledger = open_ledger(&cli.global.ledger, &files)?;
                 let r = ledger.compact_samples(cutoff, width)?;
                 println!(
                     "compacted the samples of {} run(s) that ended before {} in {}: {} samples -> {} (one per {bucket})",
@@ -523,7 +457,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
             }
         },
         Command::Sync => {
-            let mut ledger = open_ledger(&cli.ledger, &files)?;
+            let mut ledger = open_ledger(&cli.global.ledger, &files)?;
             let report = ledger.sync()?;
             print_notices(ledger.as_mut());
             match &report.spool {
@@ -583,7 +517,7 @@ fn dispatch(cli: Cli, origins: Origins) -> Result<i32> {
                     phase,
                     std::env::args().collect(),
                 );
-                let mut ledger = open_ledger(&cli.ledger, &files)?;
+                let mut ledger = open_ledger(&cli.global.ledger, &files)?;
                 let final_status = RunStatus::Finished;
                 ledger.begin(&record)?;
                 record.status = final_status;
@@ -768,26 +702,6 @@ fn report_by_hour(ledger: &dyn Ledger, args: &cli::ReportArgs) -> Result<i32> {
 
 /// `90d`, `12h`, `30m`, `45s` (a whole number and a unit) as a duration; else a usage error naming
 /// `flag`.
-fn parse_age(v: &str, flag: &str) -> Result<std::time::Duration> {
-    let t = v.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let secs = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
-        _ => 0,
-    };
-    match n.parse::<u64>() {
-        Ok(n) if secs > 0 => Ok(std::time::Duration::from_secs(n.saturating_mul(secs))),
-        _ => Err(UsageError(format!(
-            "{flag}: {v:?} is not an age: a whole number with a unit, d, h, m or s (e.g. 90d)"
-        ))
-        .into()),
-    }
-}
-
 fn doc_options<'a>(
     p: &'a PublishArgs,
     subject: Option<&'a str>,
