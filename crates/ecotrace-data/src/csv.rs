@@ -25,6 +25,27 @@ impl Table {
         text: &str,
         keep: impl Fn(&Table, &[Cow<'_, str>]) -> bool,
     ) -> Result<Table, String> {
+        Table::parse_up_to(name, text, keep, usize::MAX)
+    }
+
+    /// As [`parse_matching`](Self::parse_matching), stopping at the first row kept: a lookup by
+    /// a unique key reads the text only up to its row (the rest is neither parsed nor paged in:
+    /// `ecotrace run`'s resident memory, docs/benchmarks.md). The whole tables are checked by
+    /// their tests.
+    pub(crate) fn parse_first(
+        name: &'static str,
+        text: &str,
+        keep: impl Fn(&Table, &[Cow<'_, str>]) -> bool,
+    ) -> Result<Table, String> {
+        Table::parse_up_to(name, text, keep, 1)
+    }
+
+    fn parse_up_to(
+        name: &'static str,
+        text: &str,
+        keep: impl Fn(&Table, &[Cow<'_, str>]) -> bool,
+        max: usize,
+    ) -> Result<Table, String> {
         let mut records = Records::new(text);
         let header: Vec<String> = match records.next() {
             None => return Err(format!("{name}: empty file")),
@@ -53,6 +74,9 @@ impl Table {
                 table
                     .rows
                     .push(r.into_iter().map(Cow::into_owned).collect());
+                if table.rows.len() >= max {
+                    break;
+                }
             }
         }
         Ok(table)
@@ -248,6 +272,12 @@ mod tests {
         assert_eq!(all.rows[2], vec!["C", "3"]);
         // A bad row is an error even when it would not be kept.
         assert!(Table::parse_matching("t", "a,b\n1\n2,3\n", |_, _| false).is_err());
+        // The first row kept, and nothing read past it (a broken row after it is not seen).
+        let t = Table::parse_first("t", "id,v\nA,1\nB,2\nB,3\nbroken\n", |t, r| {
+            r[t.col("id")] == "B"
+        })
+        .unwrap();
+        assert_eq!(t.rows, vec![vec!["B".to_string(), "2".to_string()]]);
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub fn offsite_water(zone: &str) -> &'static WaterFactor {
 
 /// The factor of zone `key` (upper case), parsed from its row alone.
 pub(crate) fn water_row(key: &str) -> Option<WaterFactor> {
-    let t = Table::parse_matching("water.csv", WATER_CSV, |t, r| {
+    let t = Table::parse_first("water.csv", WATER_CSV, |t, r| {
         r[t.col("zone")].trim().eq_ignore_ascii_case(key)
     })
     .unwrap_or_else(|e| panic!("bundled data: {e}"));

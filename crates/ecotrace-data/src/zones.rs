@@ -205,7 +205,7 @@ pub(crate) fn table() -> &'static Zones {
 
 /// The zone whose id or alias is `id` (upper case), parsed from its row alone.
 pub(crate) fn zone_row(id: &str) -> Option<ZoneIntensity> {
-    let t = Table::parse_matching("zones.csv", ZONES_CSV, |t, r| {
+    let t = Table::parse_first("zones.csv", ZONES_CSV, |t, r| {
         r[t.col("id")].trim() == id
             || r[t.col("aliases")]
                 .split_whitespace()
@@ -219,7 +219,7 @@ pub(crate) fn zone_row(id: &str) -> Option<ZoneIntensity> {
 
 /// The mapping of `id` (upper case), parsed from its row alone.
 pub(crate) fn mapping_row(id: &str) -> Option<GridMapping> {
-    let m = Table::parse_matching("grid_map.csv", GRID_MAP_CSV, |m, r| {
+    let m = Table::parse_first("grid_map.csv", GRID_MAP_CSV, |m, r| {
         r[m.col("id")].trim() == id
     })
     .unwrap_or_else(|e| panic!("bundled grid data is invalid: {e}"));
