@@ -863,7 +863,6 @@ fn import_codecarbon(
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or(IMPORT_BATCH);
-    let mut batch = Vec::with_capacity(batch_size);
     let mut flush = |batch: &mut Vec<ecotrace_core::RunRecord>, ledger: &mut Box<dyn Ledger>| {
         let report = ledger.import(batch).with_context(|| {
             format!(
@@ -884,23 +883,47 @@ fn import_codecarbon(
         batch.clear();
         anyhow::Ok(())
     };
-    let mut i = 0u64;
-    while let Some(row) = rows.next_row() {
-        let row = row.map_err(|e| anyhow::anyhow!("{name} changed while importing: {e}"))?;
-        if let Some(&(keep, _, count)) = best.get(&id_hash(&row.id)) {
-            if keep == i {
-                let record = rows
-                    .record(&row, count as usize, &opts)
-                    .map_err(|e| anyhow::anyhow!("{name} changed while importing: {e}"))?;
-                batch.push(record);
+    // The records are built on a second thread while the ledger stores the batch before (the
+    // database server, or SQLite, works while the next batch is read): at most three batches
+    // exist at once, one being built, one waiting and one being stored.
+    std::thread::scope(|s| -> Result<()> {
+        let (send, batches) =
+            std::sync::mpsc::sync_channel::<Result<Vec<ecotrace_core::RunRecord>>>(1);
+        let (best, opts, name) = (&best, &opts, &name);
+        s.spawn(move || {
+            let mut batch = Vec::with_capacity(batch_size);
+            let mut i = 0u64;
+            while let Some(row) = rows.next_row() {
+                let record = row.and_then(|row| match best.get(&id_hash(&row.id)) {
+                    Some(&(keep, _, count)) if keep == i => {
+                        rows.record(&row, count as usize, opts).map(Some)
+                    }
+                    _ => Ok(None),
+                });
+                i += 1;
+                match record {
+                    Ok(Some(r)) => batch.push(r),
+                    Ok(None) => continue,
+                    Err(e) => {
+                        let _ =
+                            send.send(Err(anyhow::anyhow!("{name} changed while importing: {e}")));
+                        return;
+                    }
+                }
                 if batch.len() >= batch_size {
-                    flush(&mut batch, &mut ledger)?;
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                    if send.send(Ok(full)).is_err() {
+                        return; // the import stopped: nothing more to build
+                    }
                 }
             }
+            let _ = send.send(Ok(batch));
+        });
+        for built in batches {
+            flush(&mut built?, &mut ledger)?;
         }
-        i += 1;
-    }
-    flush(&mut batch, &mut ledger)?;
+        Ok(())
+    })?;
     println!(
         "imported {} from {name} into {}",
         ecotrace_report::import_totals(imported, kwh, kg),
