@@ -213,6 +213,7 @@ pub struct Agent {
     hierarchy: Hierarchy,
     prev_cgroups: Option<BTreeMap<WorkloadId, CgroupUsage>>,
     cpu_clock: procfs::CpuClock,
+    meminfo: procfs::MemInfoReader,
     ticks_per_sec: f64,
     /// The GPU backends, to see who holds a context: NVIDIA's, AMD's.
     gpu: [Option<SharedGpu>; 2],
@@ -268,6 +269,7 @@ impl Agent {
         let hierarchy = Hierarchy::detect(&cfg.roots);
         let prev_cgroups = Some(hierarchy.scan());
         let cpu_clock = procfs::CpuClock::start(&cfg.roots);
+        let meminfo = procfs::MemInfoReader::for_sampling(&cfg.roots);
         // The GPU sensors name their devices `gpu<number>`, NVIDIA GPUs first, then AMD GPUs
         // (as `ecotrace run` and `--gpus` number them): the contexts are read from NVML for the
         // former, from AMD SMI's process list for the latter. GPUs left out by `--gpus` are not
@@ -315,6 +317,7 @@ impl Agent {
             hierarchy,
             prev_cgroups,
             cpu_clock,
+            meminfo,
             gpu,
             gpu_index,
             prev_gpu: BTreeMap::new(),
@@ -354,13 +357,12 @@ impl Agent {
 
     /// Reads and books the interval `dt` that just ended.
     pub fn step(&mut self, dt: Duration) {
-        let roots = &self.cfg.roots;
         let procfs::CpuDelta {
             busy: d_busy,
             util: machine_util,
             ..
-        } = self.cpu_clock.advance(roots);
-        let used = procfs::read_meminfo(roots).map_or(0, |m| m.used_bytes());
+        } = self.cpu_clock.advance();
+        let used = self.meminfo.read().map_or(0, |m| m.used_bytes());
         let tick = Tick {
             dt,
             scope: Scope::Machine,

@@ -1,17 +1,18 @@
 //! Per-workload serving figures (`ecotrace agent --serving WORKLOAD=URL`): the agent reads a model
 //! server's Prometheus endpoint (vLLM and TGI recognised, as `ecotrace serve` does, with the same
-//! reader and counter-reset handling) every interval on a thread of its own, counts the requests
-//! and tokens it served, and exposes them with the workload's energy per request and per 1,000
-//! generated tokens. Counting starts at the first answer; the energy divided is the workload's
-//! energy since then, so both cover the same time.
+//! reader, counter-reset handling and completeness rule: [`ServerCounter`], [`CountHealth`])
+//! every interval on a thread of its own, counts the requests and tokens it served, and exposes
+//! them with the workload's energy per request and per 1,000 generated tokens. Counting starts at
+//! the first answer; the energy divided is the workload's energy since then, so both cover the
+//! same time.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ecotrace_core::serving::WorkCounts;
-use ecotrace_sensors::scrape::{CounterFollower, PrometheusSource, WorkSource};
+use ecotrace_core::serving::{CountHealth, SourceRead, WorkCounts};
+use ecotrace_sensors::scrape::{PrometheusSource, ServerCounter};
 
 use crate::account::Books;
 use crate::agent::{Shared, Stop};
@@ -49,8 +50,10 @@ pub struct ServingBook {
     pub work: WorkCounts,
     /// The workload's energy (J) when counting began; `None` before the first answer.
     pub energy_at_start_j: Option<f64>,
-    /// False once a read failed after counting began (counts may be short).
-    pub complete: bool,
+    /// Whether the counts are complete, by the rule `ecotrace serve` applies: reads that fail
+    /// and recover without a server restart lose nothing (the counters are cumulative); a
+    /// restart during failed reads loses their work; an outage makes them short while it lasts.
+    pub health: CountHealth,
     /// Where the counts come from (`vllm metrics at URL`).
     pub source: String,
 }
@@ -74,39 +77,46 @@ pub(crate) fn spawn(
     stop: Stop,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let timeout = interval.clamp(Duration::from_millis(100), Duration::from_secs(2));
-    let mut readers: Vec<(ServingTarget, PrometheusSource, CounterFollower)> = targets
+    let mut readers: Vec<(ServingTarget, ServerCounter)> = targets
         .into_iter()
         .filter_map(|t| {
             let s = PrometheusSource::new(&t.url, None, timeout).ok()?;
-            Some((t, s, CounterFollower::new(false)))
+            Some((t, ServerCounter::new(Box::new(s), false)))
         })
         .collect();
     std::thread::Builder::new()
         .name("ecotrace-serving".into())
         .spawn(move || loop {
-            for (t, source, follower) in &mut readers {
-                let read = source.read();
+            for (t, counter) in &mut readers {
+                let (work, read) = counter.read();
                 let mut sh = crate::agent::lock(&shared);
                 let energy = workload_energy(&sh.books, &sh.runs, &t.workload);
                 let b = sh.serving.entry(t.workload.clone()).or_default();
-                match read {
-                    Ok(r) => {
-                        let w = follower.follow(&r);
-                        if b.energy_at_start_j.is_none() {
-                            b.energy_at_start_j = Some(energy.unwrap_or(0.0));
-                            b.complete = true;
-                        }
-                        b.work += w;
-                        b.source = source.describe();
-                    }
-                    Err(_) if b.energy_at_start_j.is_some() => b.complete = false,
-                    Err(_) => {}
-                }
+                book_read(b, work, read, energy, || counter.describe());
             }
             if stop.wait(interval) {
                 break;
             }
         })
+}
+
+/// Books one read of a target's counter: counting starts at the first good read, with the
+/// workload's energy then.
+fn book_read(
+    b: &mut ServingBook,
+    work: WorkCounts,
+    read: SourceRead,
+    energy: Option<f64>,
+    describe: impl FnOnce() -> String,
+) {
+    b.health.observe(read);
+    if let SourceRead::Ok { .. } = read {
+        if b.energy_at_start_j.is_none() {
+            b.energy_at_start_j = Some(energy.unwrap_or(0.0));
+            b.source = describe();
+        }
+        b.work += work;
+    }
 }
 
 /// The serving families, after the others: counters of the work, the energy since counting
@@ -182,7 +192,7 @@ pub fn render(
     family(
         "ecotrace_serving_counts_complete",
         "gauge",
-        "1 while every read of the server's metrics since counting began succeeded, 0 once one failed (the counts may be short).",
-        &|b, _| Some(if b.complete { 1.0 } else { 0.0 }),
+        "1 while the counts are complete; 0 while the server's metrics have not answered for 3 reads in a row, and for good once the server restarted during failed reads (the work since the last good read is lost). Reads that fail and recover without a restart lose nothing: the counters are cumulative.",
+        &|b, _| Some(if b.health.complete() { 1.0 } else { 0.0 }),
     );
 }

@@ -1019,12 +1019,28 @@ fn a_served_workload_gets_its_requests_tokens_and_energy_per_unit() {
     {
         promtool_check(&page);
     }
-    // The endpoint goes down: the counts stay and say they may be short.
+    // The endpoint goes down (an outage: 3 reads or more): the counts stay and say they may be
+    // short while it lasts.
+    let complete = |p: &str| {
+        metric_sum(p, "ecotrace_serving_counts_complete", |l| {
+            l.contains("workload=\"slurm:42\"")
+        })
+    };
     *counters.lock().unwrap() = None;
-    let page = page_when(addr, |p| {
-        p.contains("ecotrace_serving_counts_complete{workload=\"slurm:42\"} 0")
-    });
+    let page = page_when(addr, |p| complete(p) == 0.0);
     assert_eq!(requests(&page), 7.0);
+    // It answers again, having served 3 requests meanwhile without restarting: the counters
+    // are cumulative, so nothing was lost (the rule `ecotrace serve` applies).
+    *counters.lock().unwrap() = Some((15, 1500));
+    let page = page_when(addr, |p| requests(p) == 10.0);
+    assert_eq!(complete(&page), 1.0, "{page}");
+    // Down again, and back after a restart (counters from zero, 2 requests since): the work
+    // between the last good read and the restart is lost, for good.
+    *counters.lock().unwrap() = None;
+    page_when(addr, |p| complete(p) == 0.0);
+    *counters.lock().unwrap() = Some((2, 200));
+    let page = page_when(addr, |p| requests(p) == 12.0);
+    assert_eq!(complete(&page), 0.0, "{page}");
     stop.stop();
     t.join().unwrap().unwrap();
 }

@@ -141,6 +141,93 @@ pub fn energy_per_token(power: Power, tokens_per_second: f64) -> Energy {
     }
 }
 
+/// Failed reads of a server's work counter in a row that make an outage, rather than a server
+/// shutting down at the end of a run (its endpoint goes with it).
+pub const OUTAGE_READS: u32 = 3;
+
+/// What one read of a server's work counter gave.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SourceRead {
+    /// The counters were read; `reset` when they went down since the last good read (the
+    /// server restarted).
+    Ok {
+        in_flight: Option<f64>,
+        reset: bool,
+    },
+    Failed,
+}
+
+/// What a read did to the counts, beyond the work it counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// Nothing to say: no failed reads before it, or it failed too.
+    None,
+    /// Back after failed (or too slow) reads, without a restart: the counters are cumulative,
+    /// so the gap's work is counted by this read, late but not lost.
+    Late,
+    /// Back after failed reads, and the server restarted meanwhile: the work between the last
+    /// good read and the restart is lost.
+    Lost,
+}
+
+/// Whether the counts read from a server's cumulative counters are complete: the one rule
+/// `ecotrace serve`/`attach` and the node agent both apply.
+///
+/// - Failed reads before the first good one are a server starting up: nothing was missed.
+/// - Failed reads that end without a restart lose nothing (the gap's work is counted late).
+/// - A restart (a counter reset) seen after failed reads loses the gap's work: from then on the
+///   counts are incomplete.
+/// - [`OUTAGE_READS`] or more failed reads in a row are an outage: the counts are incomplete
+///   while it lasts (a run whose endpoint is still down at its end missed work); fewer, at the
+///   end of a run, are the server shutting down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CountHealth {
+    seen_ok: bool,
+    fail_streak: u32,
+    lost: bool,
+}
+
+impl CountHealth {
+    /// Takes one read into account.
+    pub fn observe(&mut self, read: SourceRead) -> Recovery {
+        match read {
+            SourceRead::Ok { reset, .. } => {
+                self.seen_ok = true;
+                if std::mem::take(&mut self.fail_streak) == 0 {
+                    Recovery::None
+                } else if reset {
+                    self.lost = true;
+                    Recovery::Lost
+                } else {
+                    Recovery::Late
+                }
+            }
+            SourceRead::Failed => {
+                if self.seen_ok {
+                    self.fail_streak += 1;
+                }
+                Recovery::None
+            }
+        }
+    }
+
+    /// Some read has succeeded (failures before it are a start-up, not a gap).
+    pub fn seen_ok(&self) -> bool {
+        self.seen_ok
+    }
+
+    /// Down for [`OUTAGE_READS`] reads or more now.
+    pub fn in_outage(&self) -> bool {
+        self.fail_streak >= OUTAGE_READS
+    }
+
+    /// The counts so far are complete: some read succeeded, no work was lost to a restart
+    /// during a gap, and the counter is not in an outage now.
+    pub fn complete(&self) -> bool {
+        self.seen_ok && !self.lost && !self.in_outage()
+    }
+}
+
 /// One hour of a serving run: the energy drawn in it, how much of it with no request in flight,
 /// and the work done. Stored in the ledger (one row per run and hour), so a run of months keeps
 /// a bounded record.
@@ -587,6 +674,45 @@ pub fn project_year(m: &Measured, requests_per_day: Option<f64>) -> Option<Proje
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_health_follows_the_one_rule() {
+        const OK: SourceRead = SourceRead::Ok {
+            in_flight: None,
+            reset: false,
+        };
+        const RESET: SourceRead = SourceRead::Ok {
+            in_flight: None,
+            reset: true,
+        };
+        let mut h = CountHealth::default();
+        // Failures before the first answer are a server starting up.
+        assert_eq!(h.observe(SourceRead::Failed), Recovery::None);
+        assert!(!h.complete() && !h.seen_ok());
+        assert_eq!(h.observe(OK), Recovery::None);
+        assert!(h.complete());
+        // A gap that ends without a restart loses nothing.
+        for _ in 0..5 {
+            h.observe(SourceRead::Failed);
+        }
+        assert!(h.in_outage() && !h.complete());
+        assert_eq!(h.observe(OK), Recovery::Late);
+        assert!(h.complete());
+        // A short trailing gap is a shutdown, not an outage.
+        for _ in 1..OUTAGE_READS {
+            h.observe(SourceRead::Failed);
+        }
+        assert!(h.complete());
+        // A restart during a gap loses its work for good; a restart without a gap does not.
+        assert_eq!(h.observe(RESET), Recovery::Lost);
+        assert!(!h.complete());
+        h.observe(OK);
+        assert!(!h.complete());
+        let mut h = CountHealth::default();
+        h.observe(OK);
+        assert_eq!(h.observe(RESET), Recovery::None);
+        assert!(h.complete());
+    }
 
     fn counts(r: u64, p: u64, g: u64) -> WorkCounts {
         WorkCounts {

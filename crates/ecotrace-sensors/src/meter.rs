@@ -14,7 +14,7 @@ use ecotrace_core::{
     ComponentEnergy, ComponentKind, Energy, EnergyBreakdown, Method, Power, PowerSample, Scope,
 };
 
-use crate::procfs::{read_meminfo, CpuClock, CpuDelta, ProcessTree};
+use crate::procfs::{CpuClock, CpuDelta, MemInfoReader, ProcessTree};
 use crate::{Roots, Sensor, SensorError, Tick};
 
 /// What the meter measures.
@@ -49,7 +49,6 @@ pub struct Live {
 
 /// Integrates sensor readings into per-device energy totals.
 pub struct Meter {
-    roots: Roots,
     scope: Scope,
     sensors: Vec<Box<dyn Sensor>>,
     /// Flattened (sensor, device) totals; `offsets[i]` is sensor i's first slot.
@@ -58,6 +57,7 @@ pub struct Meter {
     scratch: Vec<Energy>,
     tree: Option<ProcessTree>,
     cpu_clock: CpuClock,
+    meminfo: MemInfoReader,
     prev_tree_ticks: u64,
     elapsed: Duration,
     last: Live,
@@ -89,8 +89,8 @@ impl Meter {
             .and_then(|t| t.sample().ok())
             .map_or(0, |s| s.cpu_ticks);
         let cpu_clock = CpuClock::start(&roots);
+        let meminfo = MemInfoReader::for_sampling(&roots);
         Meter {
-            roots,
             scope: cfg.scope,
             sensors,
             slots: vec![Slot::default(); n],
@@ -98,6 +98,7 @@ impl Meter {
             scratch: vec![Energy::ZERO; max_devices],
             tree,
             cpu_clock,
+            meminfo,
             prev_tree_ticks,
             elapsed: Duration::ZERO,
             last: Live::default(),
@@ -122,8 +123,8 @@ impl Meter {
             busy: d_busy,
             util: machine_util,
             ..
-        } = self.cpu_clock.advance(&self.roots);
-        let mem = read_meminfo(&self.roots).ok();
+        } = self.cpu_clock.advance();
+        let mem = self.meminfo.read().ok();
         let used_memory_bytes = mem.map_or(0, |m| m.used_bytes());
         let (cpu_share, charged_memory_bytes) = match self.tree.as_mut() {
             None => (1.0, used_memory_bytes),

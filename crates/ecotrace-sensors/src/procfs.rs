@@ -5,12 +5,19 @@
 //! Every path is read below [`Roots::procfs`], so tests point this module at a fake tree. This
 //! module only reads: it never signals, waits for or otherwise touches the processes it watches
 //! (reaping is the caller's job; see [`ProcessTree::reaped_ticks`]). The sampling path
-//! ([`ProcessTree::sample`], [`read_cpu_times`]) reuses its buffers and allocates little.
+//! ([`ProcessTree::sample`], [`CpuClock::advance`], [`MemInfoReader::read`]) reuses its buffers
+//! and allocates little. On a real procfs of ecotrace's own PID namespace ([`is_own_procfs`]) it
+//! keeps the files it reads every interval open and reads them again from the start with
+//! `pread(2)` (no path lookup, no open/close per reading), and searches the process tree again
+//! only when a task was created on the machine since the last search (`/proc/loadavg`'s last
+//! PID): a sampler that runs for months costs a few system calls a second.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -40,11 +47,90 @@ pub struct CpuTimes {
     pub total: u64,
 }
 
+/// Whether `dir` is a mounted procfs (not a fake tree) whose `self` is this process: then its
+/// files can be kept open and read again with `pread(2)`, and its `loadavg`'s last PID counts
+/// the tasks created in ecotrace's own PID namespace.
+pub fn is_own_procfs(dir: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs is plain data; the path is NUL-terminated and outlives the call.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to a C string and to a local struct.
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    // The field's and the constant's types differ between architectures.
+    #[allow(clippy::unnecessary_cast)]
+    let procfs = st.f_type as i64 == libc::PROC_SUPER_MAGIC as i64;
+    if !procfs {
+        return false;
+    }
+    std::fs::read_link(dir.join("self"))
+        .ok()
+        .and_then(|p| p.to_str()?.parse::<u32>().ok())
+        == Some(std::process::id())
+}
+
+/// Reads `f` from its start into `buf` with one `pread(2)`: a procfs file kept open shows the
+/// current figures at every such read.
+fn pread_start(f: &File, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match f.read_at(buf, 0) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// A procfs file of the machine (`stat`, `meminfo`, `loadavg`) read every interval: kept open
+/// on a real procfs of our namespace, opened each time otherwise (a fake tree's files are
+/// replaced by tests).
+#[derive(Debug)]
+struct MachineFile {
+    path: PathBuf,
+    kept: Option<File>,
+}
+
+impl MachineFile {
+    fn new(procfs: &Path, name: &str, keep: bool) -> Self {
+        let path = procfs.join(name);
+        let kept = if keep { File::open(&path).ok() } else { None };
+        MachineFile { path, kept }
+    }
+
+    /// The file's first `buf.len()` bytes (enough for the lines read from it), cut after the
+    /// last complete line.
+    fn read<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], SensorError> {
+        let n = match &self.kept {
+            Some(f) => pread_start(f, buf).map_err(|e| io_err(&self.path, e))?,
+            None => {
+                let mut f = File::open(&self.path).map_err(|e| io_err(&self.path, e))?;
+                let mut n = 0;
+                while n < buf.len() {
+                    let k = f.read(&mut buf[n..]).map_err(|e| io_err(&self.path, e))?;
+                    if k == 0 {
+                        break;
+                    }
+                    n += k;
+                }
+                n
+            }
+        };
+        let text = &buf[..n];
+        Ok(match text.iter().rposition(|&b| b == b'\n') {
+            Some(i) if n == buf.len() => &text[..=i],
+            _ => text,
+        })
+    }
+}
+
 /// Machine CPU time between successive readings of `/proc/stat`: what the meter and the agent
 /// both need each interval.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct CpuClock {
     prev: Option<CpuTimes>,
+    file: MachineFile,
 }
 
 /// Busy and total CPU ticks of the interval just ended, and the machine utilisation.
@@ -59,15 +145,25 @@ pub struct CpuDelta {
 impl CpuClock {
     /// Takes the first reading.
     pub fn start(roots: &Roots) -> Self {
-        CpuClock {
-            prev: read_cpu_times(roots).ok(),
-        }
+        let keep = is_own_procfs(&roots.procfs);
+        let mut c = CpuClock {
+            prev: None,
+            file: MachineFile::new(&roots.procfs, "stat", keep),
+        };
+        c.prev = c.read().ok();
+        c
+    }
+
+    fn read(&self) -> Result<CpuTimes, SensorError> {
+        // The aggregate line is the first; the buffer holds it with room to spare.
+        let mut buf = [0u8; 512];
+        cpu_times_of(self.file.read(&mut buf)?, &self.file.path)
     }
 
     /// Reads `/proc/stat` again and returns the interval since the previous reading. A failed read
     /// gives an empty interval and keeps the previous reading, so nothing is lost.
-    pub fn advance(&mut self, roots: &Roots) -> CpuDelta {
-        let now = read_cpu_times(roots).ok();
+    pub fn advance(&mut self) -> CpuDelta {
+        let now = self.read().ok();
         let (busy, total) = match (self.prev, now) {
             (Some(a), Some(b)) => (
                 b.busy.saturating_sub(a.busy),
@@ -90,29 +186,16 @@ impl CpuClock {
 /// Reads the aggregate `cpu ` line of `<procfs>/stat`. Allocation-free: the line is read into a
 /// stack buffer.
 pub fn read_cpu_times(roots: &Roots) -> Result<CpuTimes, SensorError> {
-    let path = roots.procfs.join("stat");
-    let mut buf = [0u8; 1024];
-    let n = {
-        let mut f = File::open(&path).map_err(|e| io_err(&path, e))?;
-        let mut n = 0;
-        // The first line is far shorter than the buffer; keep reading until it holds a newline.
-        while n < buf.len() {
-            let k = f.read(&mut buf[n..]).map_err(|e| io_err(&path, e))?;
-            if k == 0 {
-                break;
-            }
-            n += k;
-            if buf[..n].contains(&b'\n') {
-                break;
-            }
-        }
-        n
-    };
-    let text = &buf[..n];
+    let f = MachineFile::new(&roots.procfs, "stat", false);
+    let mut buf = [0u8; 512];
+    cpu_times_of(f.read(&mut buf)?, &f.path)
+}
+
+fn cpu_times_of(text: &[u8], path: &Path) -> Result<CpuTimes, SensorError> {
     let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
     parse_cpu_line(line).ok_or_else(|| {
         parse_err(
-            &path,
+            path,
             "no aggregate `cpu ` line as the first line; is ECOTRACE_PROCFS_ROOT pointing at a /proc?",
         )
     })
@@ -180,14 +263,38 @@ impl MemInfo {
 }
 
 pub fn read_meminfo(roots: &Roots) -> Result<MemInfo, SensorError> {
-    let path = roots.procfs.join("meminfo");
-    let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
-    parse_meminfo(&text).ok_or_else(|| {
-        parse_err(
-            &path,
-            "no `MemTotal:` line; is ECOTRACE_PROCFS_ROOT pointing at a /proc?",
-        )
-    })
+    MemInfoReader::new(roots, false).read()
+}
+
+/// `<procfs>/meminfo` read every interval (kept open on a real procfs of our namespace).
+#[derive(Debug)]
+pub struct MemInfoReader {
+    file: MachineFile,
+}
+
+impl MemInfoReader {
+    pub fn new(roots: &Roots, keep: bool) -> Self {
+        MemInfoReader {
+            file: MachineFile::new(&roots.procfs, "meminfo", keep),
+        }
+    }
+
+    /// For a sampler: kept open when `roots.procfs` is a real procfs of our namespace.
+    pub fn for_sampling(roots: &Roots) -> Self {
+        Self::new(roots, is_own_procfs(&roots.procfs))
+    }
+
+    pub fn read(&self) -> Result<MemInfo, SensorError> {
+        // The lines read are among the first few; the whole file is some 1.5 KB.
+        let mut buf = [0u8; 4096];
+        let text = self.file.read(&mut buf)?;
+        parse_meminfo(&String::from_utf8_lossy(text)).ok_or_else(|| {
+            parse_err(
+                &self.file.path,
+                "no `MemTotal:` line; is ECOTRACE_PROCFS_ROOT pointing at a /proc?",
+            )
+        })
+    }
 }
 
 fn parse_meminfo(text: &str) -> Option<MemInfo> {
@@ -442,6 +549,9 @@ struct StatFields {
     /// utime + stime + cutime + cstime.
     ticks: u64,
     start: u64,
+    /// Resident pages (field 24; the kernel's `get_mm_rss`, the same figure as `statm`'s second
+    /// field and `VmRSS`). 0 for a kernel thread or a zombie.
+    rss_pages: u64,
 }
 
 /// Parses `/proc/[pid]/stat`. The command name (field 2) is in parentheses and may itself contain
@@ -452,6 +562,7 @@ fn parse_stat(buf: &[u8]) -> Option<StatFields> {
     let mut times = [0u64; 4];
     let mut have_times = 0;
     let mut start = 0;
+    let mut rss_pages = 0;
     // Index 0 is field 3 (state) of proc(5).
     for (i, tok) in buf[close + 1..]
         .split(|&b| b == b' ' || b == b'\n')
@@ -464,8 +575,9 @@ fn parse_stat(buf: &[u8]) -> Option<StatFields> {
                 times[i - 11] = parse_i64_clamped(tok)?;
                 have_times += 1;
             }
-            19 => {
-                start = parse_u64(tok).unwrap_or(0);
+            19 => start = parse_u64(tok).unwrap_or(0),
+            21 => {
+                rss_pages = parse_i64_clamped(tok).unwrap_or(0);
                 break;
             }
             _ => {}
@@ -478,6 +590,7 @@ fn parse_stat(buf: &[u8]) -> Option<StatFields> {
         ppid: ppid?,
         ticks: times.iter().sum(),
         start,
+        rss_pages,
     })
 }
 
@@ -497,14 +610,8 @@ fn push_u32(path: &mut OsString, mut n: u32) {
     path.push(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
 }
 
-/// Second field of `/proc/[pid]/statm`: resident pages.
-fn parse_statm_resident(buf: &[u8]) -> Option<u64> {
-    let mut it = buf
-        .split(|&b| b == b' ' || b == b'\n')
-        .filter(|t| !t.is_empty());
-    it.next()?;
-    parse_u64(it.next()?)
-}
+/// Member stat files kept open at most (two-thirds of the common 1024 open-file limit is left).
+const MAX_KEPT_FILES: usize = 256;
 
 /// Tracks the CPU time and memory of a process tree: `root_pid`'s descendants (by parent pid),
 /// plus the root itself when `include_root`.
@@ -515,9 +622,10 @@ fn parse_statm_resident(buf: &[u8]) -> Option<u64> {
 /// the parent reaps it, so processes that already exited count once, not twice.
 ///
 /// How the races are handled:
-/// - Each sample lists /proc once to find the tree, then reads the members' stat files parents
-///   first: a child reaped between the two reads is then missed for one sample at worst (a dip),
-///   never counted in both the child and the parent.
+/// - Each sample finds the tree (on a real procfs only when a task was created since the last
+///   search: otherwise the tree can only have lost members), then reads the members' stat files
+///   parents first: a child reaped between the two reads is then missed for one sample at worst
+///   (a dip), never counted in both the child and the parent.
 /// - The reaped counter is loaded before /proc is read, for the same reason.
 /// - A member that is re-parented out of the tree (an orphan adopted by init when no subreaper is
 ///   set) stays tracked while it lives; when it vanishes and its last parent was not a member, its
@@ -549,6 +657,17 @@ pub struct ProcessTree {
     /// CONFIG_PROC_CHILDREN, the common case): then only the tree is read each sample, not every
     /// process on the machine. Decided at the first sample.
     children_files: Option<bool>,
+    /// A real procfs of our PID namespace ([`is_own_procfs`]): stat files are kept open and
+    /// the tree is searched only when a task was created. Decided at the first sample.
+    own_procfs: Option<bool>,
+    /// Members' `stat` files, kept open (at most [`MAX_KEPT_FILES`]).
+    kept: HashMap<u32, File>,
+    /// `<procfs>/loadavg`, whose last field is the last PID handed out.
+    loadavg: Option<MachineFile>,
+    /// That PID when the tree was last searched.
+    searched_at_pid: Option<u64>,
+    /// How many entries of `order` descended from the root at the last search.
+    reachable: usize,
 }
 
 impl ProcessTree {
@@ -572,6 +691,11 @@ impl ProcessTree {
             path: OsString::new(),
             buf: Vec::with_capacity(512),
             children_files: None,
+            own_procfs: None,
+            kept: HashMap::new(),
+            loadavg: None,
+            searched_at_pid: None,
+            reachable: 0,
         }
     }
 
@@ -611,12 +735,17 @@ impl ProcessTree {
             }
         };
         // How many entries of `order` descend from the root; the rest are earlier members that
-        // left the tree, kept only while they are the same process (same start time).
-        let reachable = if children_files {
-            self.find_tree_by_children()
-        } else {
-            self.find_tree_by_scan()?
-        };
+        // left the tree, kept only while they are the same process (same start time). With no
+        // task created since the last search, its order still holds (less the members that
+        // ended, whose stat files can no longer be read).
+        if self.search_needed() {
+            self.reachable = if children_files {
+                self.find_tree_by_children()
+            } else {
+                self.find_tree_by_scan()?
+            };
+        }
+        let reachable = self.reachable;
 
         // Pass 2: the members' CPU time and memory, parents first.
         self.next.clear();
@@ -629,7 +758,7 @@ impl ProcessTree {
             if i >= reachable && !self.was_member(pid, st.start) {
                 continue; // the pid now belongs to another process
             }
-            rss_pages += self.read_statm(pid).unwrap_or(0);
+            rss_pages += st.rss_pages;
             self.next.push(Proc {
                 pid,
                 ppid: st.ppid,
@@ -663,6 +792,8 @@ impl ProcessTree {
 
         self.pids.clear();
         self.pids.extend(self.members.iter().map(|p| p.pid));
+        let pids = &self.pids;
+        self.kept.retain(|pid, _| pids.binary_search(pid).is_ok());
 
         let live: u64 = self.members.iter().map(|p| p.ticks).sum();
         let total = live + self.departed + reaped;
@@ -671,6 +802,34 @@ impl ProcessTree {
             cpu_ticks: self.max_ticks,
             rss_bytes: rss_pages * self.page_size,
         })
+    }
+
+    /// Whether the tree must be searched again: always on a fake tree, else when the machine's
+    /// last PID moved since the last search (a process or thread was created: maybe a new member,
+    /// or a reused PID). Tasks that only ended need no search: their stat files stop answering.
+    fn search_needed(&mut self) -> bool {
+        let own = *self
+            .own_procfs
+            .get_or_insert_with(|| is_own_procfs(&self.procfs));
+        if !own {
+            return true;
+        }
+        let f = self
+            .loadavg
+            .get_or_insert_with(|| MachineFile::new(&self.procfs, "loadavg", true));
+        let mut buf = [0u8; 128];
+        // `0.52 0.58 0.59 1/467 12345`: the last field is the last PID handed out.
+        let last = f.read(&mut buf).ok().and_then(|t| {
+            let t = t.split(|&b| b == b'\n').next()?;
+            parse_u64(t.rsplit(|&b| b == b' ').next()?)
+        });
+        match last {
+            Some(pid) if self.searched_at_pid == Some(pid) => false,
+            _ => {
+                self.searched_at_pid = last;
+                true
+            }
+        }
     }
 
     /// Finds the tree by reading every process's stat file (when children files are missing).
@@ -689,7 +848,10 @@ impl ProcessTree {
             else {
                 continue;
             };
-            if let Some(st) = self.read_stat(pid) {
+            if let Some(st) = self
+                .read_file(pid, "stat")
+                .and_then(|()| parse_stat(&self.buf))
+            {
                 self.all.push(Proc {
                     pid,
                     ppid: st.ppid,
@@ -857,14 +1019,31 @@ impl ProcessTree {
         Some(())
     }
 
+    /// Reads `pid`'s stat file: with the file kept open when it can be (a member's), so that
+    /// a reading is one `pread(2)`. A kept file of a process that ended answers ESRCH (never
+    /// another process's figures, even if its PID was reused): it is dropped, and the path is
+    /// tried, which finds the PID's new owner if there is one.
     fn read_stat(&mut self, pid: u32) -> Option<StatFields> {
+        // /proc/PID/stat is far shorter than this: a single read gets it all.
+        let mut buf = [0u8; 1024];
+        if let Some(f) = self.kept.get(&pid) {
+            match pread_start(f, &mut buf) {
+                Ok(n) if n > 0 => return parse_stat(&buf[..n]),
+                _ => {
+                    self.kept.remove(&pid);
+                }
+            }
+        }
+        if self.own_procfs == Some(true) && self.kept.len() < MAX_KEPT_FILES {
+            self.set_path(pid, "stat");
+            let f = File::open(Path::new(&self.path)).ok()?;
+            let n = pread_start(&f, &mut buf).ok()?;
+            let st = parse_stat(&buf[..n])?;
+            self.kept.insert(pid, f);
+            return Some(st);
+        }
         self.read_file(pid, "stat")?;
         parse_stat(&self.buf)
-    }
-
-    fn read_statm(&mut self, pid: u32) -> Option<u64> {
-        self.read_file(pid, "statm")?;
-        parse_statm_resident(&self.buf)
     }
 }
 
@@ -898,14 +1077,15 @@ mod tests {
 
     #[test]
     fn stat_parses_after_the_last_paren() {
-        let line = b"123 (a (b) c) R 45 1 1 0 -1 0 0 0 0 0 10 20 30 40 20 0 1 0 777 0 0\n";
+        let line = b"123 (a (b) c) R 45 1 1 0 -1 0 0 0 0 0 10 20 30 40 20 0 1 0 777 0 66 0\n";
         let s = parse_stat(line).unwrap();
         assert_eq!(
             s,
             StatFields {
                 ppid: 45,
                 ticks: 100,
-                start: 777
+                start: 777,
+                rss_pages: 66,
             }
         );
         // Negative cutime (never seen, but %ld) reads as 0; truncated lines are rejected.

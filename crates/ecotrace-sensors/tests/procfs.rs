@@ -302,3 +302,64 @@ fn real_child_is_tracked_and_its_time_kept_after_reaping() {
         "the reaped shell's CPU time should be in cutime"
     );
 }
+
+/// The real /proc, where member stat files are kept open and the tree is searched again only
+/// when a task was created: a grandchild started later by a member is found, and members that end
+/// leave the tree (their kept files stop answering) without the total going down.
+#[test]
+fn real_tree_finds_late_grandchildren_and_drops_ended_members() {
+    /// Killed if the test fails half-way.
+    struct Guard(std::process::Child);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let r = Roots::default();
+    assert!(ecotrace_sensors::procfs::is_own_procfs(&r.procfs));
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let grandchild_pid = dir.path().join("pid");
+    // The child waits (at most 20 s) for `go`, then starts a grandchild and prints its pid.
+    let mut child = Guard(
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "i=0; while [ ! -e {go} ] && [ $i -lt 1000 ]; do sleep 0.02; i=$((i+1)); done; \
+                 sleep 20 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; wait",
+                go = go.display(),
+                pid = grandchild_pid.display()
+            ))
+            .spawn()
+            .expect("sh"),
+    );
+    let me = child.0.id();
+    // The child's tree (other tests' children of this process stay out of it).
+    let mut tree = ProcessTree::new(&r, me, true);
+    let s1 = tree.sample().unwrap();
+    assert_eq!(tree.pids(), &[me]);
+    // Sampled again with the tree unchanged: the same member, read through its kept file.
+    let s2 = tree.sample().unwrap();
+    assert_eq!(tree.pids(), &[me]);
+    assert!(s2.cpu_ticks >= s1.cpu_ticks);
+    std::fs::write(&go, "").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let grandchild: u32 = loop {
+        if let Ok(p) = std::fs::read_to_string(&grandchild_pid) {
+            break p.trim().parse().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no grandchild");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let s3 = tree.sample().unwrap();
+    assert_eq!(tree.pids(), &[me, grandchild]);
+    assert!(s3.cpu_ticks >= s2.cpu_ticks && s3.rss_bytes > 0, "{s3:?}");
+    // The grandchild ends (the child reaps it and ends too): both leave the tree.
+    // SAFETY: kill takes plain integers.
+    unsafe { libc::kill(grandchild as libc::pid_t, libc::SIGKILL) };
+    child.0.wait().unwrap();
+    let s4 = tree.sample().unwrap();
+    assert!(tree.pids().is_empty(), "{:?}", tree.pids());
+    assert!(s4.cpu_ticks >= s3.cpu_ticks);
+}

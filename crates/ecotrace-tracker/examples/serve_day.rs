@@ -82,7 +82,7 @@ fn main() {
             in_flight: Some(if busy { 2.0 } else { 0.0 }),
             reset: false,
         };
-        book.source_state(read, true);
+        book.source_state(read);
         let e = Energy::from_joules(energy);
         let live = Live {
             elapsed: Duration::from_secs(s),

@@ -20,9 +20,9 @@ use ecotrace_sensors::meter::{Checkpoint, Live, Meter, MeterConfig, MeterThread}
 use ecotrace_sensors::{Diagnostic, Roots, Sensor};
 
 use crate::agent_link::{self, AgentLink};
-use crate::scrape::WorkSource;
+use crate::scrape::{ServerCounter, WorkSource};
 use crate::settings::MeasureSettings;
-use crate::work::{self, Book, Scraper, WorkBook};
+use crate::work::{self, Book, CounterStep, WorkBook};
 use crate::TrackError;
 use ecotrace_core::serving::HourRow;
 
@@ -300,6 +300,8 @@ struct LedgerSink {
     pending_hours: Vec<HourRow>,
     /// The last hours of samples at full rate, older ones downsampled.
     retention: crate::retention::Retention,
+    /// The server's work counter, read before the book is stepped (`serve`/`attach`).
+    counter: Option<CounterStep>,
 }
 
 /// The book's serving figures and windows into the record; its hourly rows to `pending_hours`.
@@ -353,7 +355,11 @@ impl Checkpoint for LedgerSink {
     }
 
     fn stepped(&mut self, live: &Live) {
-        work::lock(&self.book).step(Utc::now(), live);
+        let mut b = work::lock(&self.book);
+        if let Some(c) = self.counter.as_mut() {
+            c.read_into(&mut b);
+        }
+        b.step(Utc::now(), live);
     }
 }
 
@@ -583,23 +589,18 @@ impl Run {
             book: Arc::clone(&self.book),
             pending_hours: Vec::new(),
             retention: Default::default(),
+            counter: self
+                .source
+                .map(|(source, from_zero)| CounterStep::new(ServerCounter::new(source, from_zero))),
         };
         let thread = MeterThread::spawn(meter, self.interval, checkpoint_every, sink)
             .map_err(TrackError::Thread)?;
-        let scraper = match self.source {
-            Some((source, from_zero)) => Some(
-                Scraper::spawn(source, from_zero, self.interval, Arc::clone(&self.book))
-                    .map_err(TrackError::Thread)?,
-            ),
-            None => None,
-        };
         Ok(Measuring {
             recorder: self.recorder,
             thread: Mutex::new(Some(thread)),
             started: Instant::now(),
             reaped,
             book: self.book,
-            scraper: Mutex::new(scraper),
         })
     }
 }
@@ -611,7 +612,6 @@ pub struct Measuring {
     started: Instant,
     reaped: Option<Arc<AtomicU64>>,
     book: Book,
-    scraper: Mutex<Option<Scraper>>,
 }
 
 impl Measuring {
@@ -666,15 +666,7 @@ impl Measuring {
 
     /// Stops sampling (with a last reading for the partial interval) and writes the final record.
     pub fn finish(self, outcome: Outcome) -> Finished {
-        // The last read of the server's counters first, so that the last step accounts it.
-        if let Some(s) = self
-            .scraper
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            s.stop();
-        }
+        // The thread's last step reads the server's counters once more and accounts them.
         let thread = self
             .thread
             .lock()

@@ -1,38 +1,25 @@
 //! The work book of a run: the work counted (from a server's metrics or `tracker.count()`), the
-//! energy of each hour with idle intervals apart, and the named windows. The meter thread steps it
-//! after every sample ([`WorkBook::step`]); a scraper thread ([`Scraper`]) or the caller adds work
-//! to it; checkpoints take the hourly rows to store and the record's `serving` object from it.
+//! energy of each hour with idle intervals apart, and the named windows. The meter thread reads
+//! the server's counter (a [`ServerCounter`], see [`CounterStep`]) and steps the book after every
+//! sample ([`WorkBook::step`]); the caller may add work to it too; checkpoints take the hourly rows
+//! to store and the record's `serving` object from it.
 //!
 //! Memory is bounded for runs of months: the book holds the current hour and the rows not yet
 //! stored, the totals, and at most [`crate::windows::MAX_WINDOWS`] windows.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, Utc};
-use ecotrace_core::serving::{breakdown_since, HourRow, Serving, WorkCounts};
+use ecotrace_core::serving::{
+    breakdown_since, CountHealth, HourRow, Recovery, Serving, WorkCounts,
+};
+pub use ecotrace_core::serving::{SourceRead, OUTAGE_READS};
 use ecotrace_core::{Energy, EnergyBreakdown, RunRecord};
 use ecotrace_sensors::meter::Live;
 
-use crate::scrape::{CounterFollower, WorkSource};
+use crate::scrape::ServerCounter;
 use crate::windows::{parse_line, Line, WindowFile, Windows};
-
-/// Failed reads in a row that make an outage, rather than a server shutting down at the end.
-pub const OUTAGE_READS: u32 = 3;
-
-/// What one read of the work counter gave.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum SourceRead {
-    /// The counters were read; `reset` when they went down since the last good read (the
-    /// server restarted). After a streak of failed reads, what the server did between the last
-    /// good read and the restart is lost.
-    Ok {
-        in_flight: Option<f64>,
-        reset: bool,
-    },
-    Failed,
-}
 
 /// The work book; shared between the meter thread, the scraper and the caller.
 #[derive(Default)]
@@ -44,8 +31,8 @@ pub struct WorkBook {
     /// Work added since the last step.
     pending: WorkCounts,
     in_flight: Option<f64>,
-    /// Reads of the counter that failed in a row, after one had succeeded.
-    fail_streak: u32,
+    /// Whether the counts read from a server are complete (the rule shared with the agent).
+    health: CountHealth,
     /// A read failed since the last step.
     missed: bool,
     /// Hours in which the current streak of failed reads fell, not yet marked incomplete.
@@ -53,12 +40,11 @@ pub struct WorkBook {
     /// Hours of a streak that ended without a reset: the counters are cumulative, so its work
     /// is counted at the next step, in that step's hour; the other hours undercount.
     late: Vec<DateTime<Utc>>,
-    /// A work source is read (`serve`/`attach` with a metrics URL), and whether it ever answered.
-    source_read: Option<bool>,
+    /// A work source is read (`serve`/`attach` with a metrics URL).
+    source_read: bool,
     idle_energy: Energy,
     active_energy: Energy,
     idle_s: f64,
-    complete: bool,
     current: Option<HourRow>,
     /// Closed hours not yet stored.
     closed: Vec<HourRow>,
@@ -72,10 +58,7 @@ pub struct WorkBook {
 
 impl WorkBook {
     pub fn new() -> Self {
-        WorkBook {
-            complete: true,
-            ..Default::default()
-        }
+        WorkBook::default()
     }
 
     /// Starts counting work from `source` (described in the record).
@@ -91,33 +74,29 @@ impl WorkBook {
         self.pending += w;
     }
 
-    /// What the last read of the counters said (or that it failed). `seen_ok`: some read of
-    /// this source has succeeded (failures before the first success are a server starting up).
-    pub fn source_state(&mut self, read: SourceRead, seen_ok: bool) {
-        let ever = self.source_read.unwrap_or(false);
-        match read {
-            SourceRead::Ok { in_flight, reset } => {
-                self.source_read = Some(true);
-                self.in_flight = in_flight;
-                if std::mem::take(&mut self.fail_streak) > 0 {
-                    let hours = std::mem::take(&mut self.suspect);
-                    if reset {
-                        // Back after a restart: the work between the last good read and the
-                        // restart is lost.
-                        self.complete = false;
-                        self.mark_incomplete(&hours);
-                    } else {
-                        // Back after slow or failed reads: nothing is lost, the gap's work is
-                        // counted now; only the hours it is counted after undercount.
-                        self.late.extend(hours);
-                    }
-                }
+    /// What the last read of the counters said (or that it failed), by the rule of
+    /// [`CountHealth`]: failures before the first good read are a server starting up.
+    pub fn source_state(&mut self, read: SourceRead) {
+        self.source_read = true;
+        if let SourceRead::Ok { in_flight, .. } = read {
+            self.in_flight = in_flight;
+        }
+        match self.health.observe(read) {
+            // Back after a restart: the work between the last good read and the restart is
+            // lost, in the hours of the gap.
+            Recovery::Lost => {
+                let hours = std::mem::take(&mut self.suspect);
+                self.mark_incomplete(&hours);
             }
-            SourceRead::Failed => {
-                self.source_read = Some(ever);
-                if seen_ok {
+            // Back after slow or failed reads: nothing is lost, the gap's work is counted now;
+            // only the hours it is counted after undercount.
+            Recovery::Late => {
+                let hours = std::mem::take(&mut self.suspect);
+                self.late.extend(hours);
+            }
+            Recovery::None => {
+                if read == SourceRead::Failed && self.health.seen_ok() {
                     self.missed = true;
-                    self.fail_streak += 1;
                 }
             }
         }
@@ -130,12 +109,6 @@ impl WorkBook {
                 row.counts_complete = false;
             }
         }
-    }
-
-    /// Whether the counter is down now for long enough to be an outage rather than a server
-    /// shutting down at the end of the run.
-    fn in_outage(&self) -> bool {
-        self.fail_streak >= OUTAGE_READS
     }
 
     pub fn attach_file(&mut self, f: WindowFile) {
@@ -203,7 +176,7 @@ impl WorkBook {
             }
             // A few failed reads at the very end are the server shutting down (its endpoint
             // goes with it); more are an outage, whose hours are short until it ends.
-            if self.in_outage() {
+            if self.health.in_outage() {
                 let hours = self.suspect.clone();
                 self.mark_incomplete(&hours);
             }
@@ -257,10 +230,9 @@ impl WorkBook {
                 .get_or_insert_with(|| Serving::new(source.clone()));
             s.source = source.clone();
             s.work = self.totals;
-            // A counter that never answered counted nothing, and one down at the end left
-            // its last work uncounted: not complete.
-            s.counts_complete =
-                self.complete && !self.in_outage() && self.source_read != Some(false);
+            // A counter that never answered counted nothing, one down at the end left its last
+            // work uncounted, one that restarted during a gap lost it: not complete.
+            s.counts_complete = !self.source_read || self.health.complete();
             s.idle_energy_kwh = self.idle_energy;
             s.active_energy_kwh = self.active_energy;
             s.idle_s = self.idle_s;
@@ -290,80 +262,33 @@ pub fn lock(b: &Book) -> MutexGuard<'_, WorkBook> {
     b.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Reads a [`WorkSource`] every interval on its own thread and adds the work to the book.
-pub struct Scraper {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: Option<JoinHandle<()>>,
+/// A server's counter read on the meter thread at every sample, just before the book is
+/// stepped: one thread and one timer for sampling and counting.
+pub struct CounterStep {
+    counter: ServerCounter,
+    /// The book has the source's description as it was once recognised.
+    described: bool,
 }
 
-impl Scraper {
-    pub fn spawn(
-        mut source: Box<dyn WorkSource>,
-        from_zero: bool,
-        interval: Duration,
-        book: Book,
-    ) -> std::io::Result<Scraper> {
-        lock(&book).count_from(source.describe());
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let st = Arc::clone(&stop);
-        let handle = std::thread::Builder::new()
-            .name("ecotrace-scrape".into())
-            .spawn(move || {
-                let mut follower = CounterFollower::new(from_zero);
-                let mut seen_ok = false;
-                let mut next = Instant::now();
-                loop {
-                    let reading = source.read();
-                    {
-                        let mut b = lock(&book);
-                        match &reading {
-                            Ok(r) => {
-                                let resets = follower.resets;
-                                let w = follower.follow(r);
-                                seen_ok = true;
-                                b.count_from(source.describe());
-                                b.add(w);
-                                let read = SourceRead::Ok {
-                                    in_flight: r.in_flight,
-                                    reset: follower.resets > resets,
-                                };
-                                b.source_state(read, seen_ok);
-                            }
-                            Err(_) => b.source_state(SourceRead::Failed, seen_ok),
-                        }
-                    }
-                    next += interval;
-                    let (m, cv) = &*st;
-                    let mut stopped = m.lock().unwrap_or_else(|e| e.into_inner());
-                    while !*stopped && Instant::now() < next {
-                        let wait = next.saturating_duration_since(Instant::now());
-                        stopped = cv
-                            .wait_timeout(stopped, wait)
-                            .unwrap_or_else(|e| e.into_inner())
-                            .0;
-                    }
-                    if *stopped {
-                        break;
-                    }
-                    if Instant::now() > next + interval {
-                        next = Instant::now();
-                    }
-                }
-            })?;
-        Ok(Scraper {
-            stop,
-            handle: Some(handle),
-        })
+impl CounterStep {
+    pub fn new(counter: ServerCounter) -> Self {
+        CounterStep {
+            counter,
+            described: false,
+        }
     }
 
-    /// Stops the thread (a read in progress finishes first).
-    pub fn stop(mut self) {
-        let (m, cv) = &*self.stop;
-        *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cv.notify_all();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+    /// Reads the counter and adds what it says to the book (locked by the caller, who steps it
+    /// next).
+    pub fn read_into(&mut self, book: &mut WorkBook) {
+        let (work, read) = self.counter.read();
+        if !self.described && matches!(read, SourceRead::Ok { .. }) {
+            // The server's kind is known from its first answer.
+            book.count_from(self.counter.describe());
+            self.described = true;
         }
+        book.add(work);
+        book.source_state(read);
     }
 }
 
@@ -390,6 +315,7 @@ mod tests {
         let t = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 1, 1, h, m, 0).unwrap();
         let mut b = WorkBook::new();
         b.count_from("test".into());
+        b.source_state(OK);
         // 10:58 idle 60 s (600 J), 10:59 active 60 s (1200 J), 11:00 idle, then a missed read.
         b.step(t(10, 58), &live(60, 600.0));
         b.add(WorkCounts {
@@ -400,7 +326,7 @@ mod tests {
         b.step(t(10, 59), &live(120, 1800.0));
         b.step(t(11, 0), &live(180, 2400.0));
         for _ in 0..OUTAGE_READS {
-            b.source_state(SourceRead::Failed, true);
+            b.source_state(SourceRead::Failed);
         }
         b.step(t(11, 1), &live(240, 3000.0));
         let rows = b.rows_to_store();
@@ -438,13 +364,13 @@ mod tests {
     fn a_short_trailing_outage_is_a_shutdown_a_long_one_is_not() {
         let mut b = WorkBook::new();
         b.count_from("test".into());
-        b.source_state(OK, true);
+        b.source_state(OK);
         b.step(Utc::now(), &live(1, 1.0));
-        b.source_state(SourceRead::Failed, true);
+        b.source_state(SourceRead::Failed);
         b.step(Utc::now(), &live(2, 2.0));
         assert!(complete(&b));
         for _ in 1..OUTAGE_READS {
-            b.source_state(SourceRead::Failed, true);
+            b.source_state(SourceRead::Failed);
         }
         b.step(Utc::now(), &live(3, 3.0));
         assert!(!complete(&b));
@@ -459,21 +385,21 @@ mod tests {
         let t = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 1, 1, h, m, 0).unwrap();
         let mut b = WorkBook::new();
         b.count_from("test".into());
-        b.source_state(OK, true);
+        b.source_state(OK);
         b.step(t(10, 58), &live(60, 600.0));
         // A missed read in the same hour as the recovery: nothing is short.
-        b.source_state(SourceRead::Failed, true);
+        b.source_state(SourceRead::Failed);
         b.step(t(10, 58), &live(61, 610.0));
-        b.source_state(OK, true);
+        b.source_state(OK);
         b.step(t(10, 59), &live(62, 620.0));
         assert!(complete(&b));
         assert!(b.rows_to_store()[0].counts_complete);
         // An outage across the hour: its work is counted at 11:00, so 10:00 is short.
         for _ in 0..OUTAGE_READS {
-            b.source_state(SourceRead::Failed, true);
+            b.source_state(SourceRead::Failed);
         }
         b.step(t(10, 59), &live(63, 630.0));
-        b.source_state(OK, true);
+        b.source_state(OK);
         b.add(WorkCounts {
             requests: 2,
             prompt_tokens: 20,
@@ -495,17 +421,14 @@ mod tests {
     fn a_restart_during_an_outage_makes_the_counts_incomplete() {
         let mut b = WorkBook::new();
         b.count_from("test".into());
-        b.source_state(OK, true);
+        b.source_state(OK);
         b.step(Utc::now(), &live(1, 1.0));
-        b.source_state(SourceRead::Failed, true);
+        b.source_state(SourceRead::Failed);
         b.step(Utc::now(), &live(2, 2.0));
-        b.source_state(
-            SourceRead::Ok {
-                in_flight: None,
-                reset: true,
-            },
-            true,
-        );
+        b.source_state(SourceRead::Ok {
+            in_flight: None,
+            reset: true,
+        });
         b.step(Utc::now(), &live(3, 3.0));
         assert!(!complete(&b));
         assert!(!b.rows_to_store()[0].counts_complete);
