@@ -300,6 +300,8 @@ pub trait Checkpoint: Send + 'static {
     /// Called on the meter thread after every step, with the figures it just produced (for work
     /// accounting at the sampling interval). Must be cheap; the default does nothing.
     fn stepped(&mut self, _live: &Live) {}
+    /// Called on the meter thread once it is told to stop, before its last (partial) step.
+    fn stopping(&mut self) {}
 }
 
 impl<F: FnMut(&Meter, Vec<PowerSample>) + Send + 'static> Checkpoint for F {
@@ -355,6 +357,9 @@ impl<C: Checkpoint> MeterThread<C> {
                         continue;
                     }
                     let now = Instant::now();
+                    if *stopped {
+                        checkpoint.stopping();
+                    }
                     if *stopped || now >= next_step {
                         meter.step(now - last_step);
                         last_step = now;

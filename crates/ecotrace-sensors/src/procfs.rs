@@ -83,6 +83,24 @@ fn pread_start(f: &File, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// Reads all of `f` into `buf` (cleared first) until a read returns less than asked: a procfs
+/// file gives all it has in one `read(2)` when the buffer holds it, so a small file costs one
+/// system call (`read_to_end` adds an `fstat`, an `lseek` and a read of the end).
+fn read_all(mut f: File, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = match f.read(&mut chunk) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => r?,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        if n < chunk.len() {
+            return Ok(());
+        }
+    }
+}
+
 /// A procfs file of the machine (`stat`, `meminfo`, `loadavg`) read every interval: kept open
 /// on a real procfs of our namespace, opened each time otherwise (a fake tree's files are
 /// replaced by tests).
@@ -947,11 +965,10 @@ impl ProcessTree {
         for i in 0..self.tids.len() {
             let tid = self.tids[i];
             self.set_task_path(pid, tid, "children");
-            self.buf.clear();
-            let Ok(mut f) = File::open(Path::new(&self.path)) else {
+            let Ok(f) = File::open(Path::new(&self.path)) else {
                 continue;
             };
-            if f.read_to_end(&mut self.buf).is_err() {
+            if read_all(f, &mut self.buf).is_err() {
                 continue;
             }
             for tok in self.buf.split(|&b| b == b' ' || b == b'\n') {
@@ -1013,10 +1030,8 @@ impl ProcessTree {
 
     fn read_file(&mut self, pid: u32, file: &str) -> Option<()> {
         self.set_path(pid, file);
-        self.buf.clear();
-        let mut f = File::open(Path::new(&self.path)).ok()?;
-        f.read_to_end(&mut self.buf).ok()?;
-        Some(())
+        let f = File::open(Path::new(&self.path)).ok()?;
+        read_all(f, &mut self.buf).ok()
     }
 
     /// Reads `pid`'s stat file: with the file kept open when it can be (a member's), so that

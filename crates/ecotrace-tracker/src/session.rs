@@ -354,6 +354,12 @@ impl Checkpoint for LedgerSink {
         }
     }
 
+    /// The run ends: the server's counter is not read in the last step (a server that ends
+    /// takes its endpoint with it; its last good read was at the last full interval).
+    fn stopping(&mut self) {
+        self.counter = None;
+    }
+
     fn stepped(&mut self, live: &Live) {
         let mut b = work::lock(&self.book);
         if let Some(c) = self.counter.as_mut() {
