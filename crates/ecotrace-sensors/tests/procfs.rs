@@ -319,18 +319,17 @@ fn real_tree_finds_late_grandchildren_and_drops_ended_members() {
     let r = Roots::default();
     assert!(ecotrace_sensors::procfs::is_own_procfs(&r.procfs));
     let dir = tempfile::tempdir().unwrap();
-    let go = dir.path().join("go");
     let grandchild_pid = dir.path().join("pid");
-    // The child waits (at most 20 s) for `go`, then starts a grandchild and prints its pid.
+    // The child waits for a line on its stdin (`read` is built in: no process is started while
+    // it waits), then starts a grandchild and prints its pid.
     let mut child = Guard(
         std::process::Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "i=0; while [ ! -e {go} ] && [ $i -lt 1000 ]; do sleep 0.02; i=$((i+1)); done; \
-                 sleep 20 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; wait",
-                go = go.display(),
+                "read go; sleep 20 & echo $! > {pid}; wait",
                 pid = grandchild_pid.display()
             ))
+            .stdin(std::process::Stdio::piped())
             .spawn()
             .expect("sh"),
     );
@@ -343,11 +342,19 @@ fn real_tree_finds_late_grandchildren_and_drops_ended_members() {
     let s2 = tree.sample().unwrap();
     assert_eq!(tree.pids(), &[me]);
     assert!(s2.cpu_ticks >= s1.cpu_ticks);
-    std::fs::write(&go, "").unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.0.stdin.take().unwrap();
+        stdin.write_all(b"go\n").unwrap();
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let grandchild: u32 = loop {
-        if let Ok(p) = std::fs::read_to_string(&grandchild_pid) {
-            break p.trim().parse().unwrap();
+        // `echo` is built in too; its line may be read half-written: then read again.
+        let text = std::fs::read_to_string(&grandchild_pid).unwrap_or_default();
+        if let Ok(p) = text.trim().parse() {
+            if text.ends_with('\n') {
+                break p;
+            }
         }
         assert!(std::time::Instant::now() < deadline, "no grandchild");
         std::thread::sleep(std::time::Duration::from_millis(20));
