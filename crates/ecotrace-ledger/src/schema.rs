@@ -22,7 +22,7 @@ pub struct Migration {
 }
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// The first version whose SQLite ledgers store records packed (see `packed.rs`): opening an older
 /// one packs its records.
@@ -241,6 +241,25 @@ pub const MIGRATIONS: &[Migration] = &[
         CREATE INDEX runs_sums ON runs (project, started_at) INCLUDE (phase, status, sum_apart,
             job_id, duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g, embodied_g, water_l,
             cost_usd, grid_basis, signal);
+    "#,
+    },
+    Migration {
+        version: 7,
+        name: "report index grouped by basis",
+        sqlite: r#"
+        -- Reports sum per group *and* per basis and signal (version 6). With the basis and signal
+        -- last in the covering index, SQLite sorted every row in a temporary B-tree to group them
+        -- (`report --by project` over 1,000,000 runs: 1.1 s instead of 0.4 s). With them right
+        -- after the project, `--by project` is one ordered scan; a project's date range is still
+        -- read from the index alone.
+        DROP INDEX runs_sums;
+        CREATE INDEX runs_sums ON runs (project, grid_basis, signal, started_at, phase, status,
+            sum_apart, job_id, duration_ns, cpu_j, gpu_j, ram_j, total_j, operational_g,
+            embodied_g, water_l, cost_usd);
+    "#,
+        postgres: r#"
+        -- PostgreSQL groups by hashing: its index (version 6) stays as it is.
+        SELECT 1;
     "#,
     },
 ];
