@@ -648,12 +648,13 @@ const V5_SUMS_INDEX_PG: &str = "CREATE INDEX runs_sums ON runs (project, started
     embodied_g, water_l, cost_usd)";
 
 /// Takes a ledger written by this build back to schema version 5: the basis and signal columns
-/// and the version-6 row are dropped, the version-5 index put back; the records are untouched.
+/// and the rows of version 6 and later are dropped, the version-5 index put back; the records are
+/// untouched.
 fn back_to_v5(index: &str) -> String {
     format!(
         "DROP INDEX runs_sums; ALTER TABLE runs DROP COLUMN grid_basis;
          ALTER TABLE runs DROP COLUMN signal; {index};
-         DELETE FROM schema_migrations WHERE version = 6;"
+         DELETE FROM schema_migrations WHERE version >= 6;"
     )
 }
 
