@@ -168,6 +168,13 @@ pub trait Ledger: Send {
         }
         Ok(report)
     }
+    /// Called once after a bulk import (`ecotrace import codecarbon`) has stored its last batch,
+    /// so that the database can bring its statistics and visibility information up to date at
+    /// once instead of whenever its background maintenance gets to it. Best effort: the runs are
+    /// stored whether or not it succeeds. Nothing to do for SQLite.
+    fn tidy_after_import(&mut self) -> Result<(), LedgerError> {
+        Ok(())
+    }
     /// Downsamples the power samples of runs that ended before `ended_before` to one per
     /// `bucket` of run time: each kept sample is the mean power of its bucket (per component;
     /// unknown readings left out), at the time of the bucket's last sample. Records, and so every

@@ -906,6 +906,15 @@ const IMPORT_RUNS: &str = "INSERT INTO runs (id, project, phase, status, started
  RETURNING id";
 
 impl Ledger for PostgresLedger {
+    /// `VACUUM (ANALYZE) runs`: a freshly loaded table has no visibility map, so the reports'
+    /// covering index cannot be read alone (`report --by project` over 1,000,000 just-imported
+    /// runs: 1.1 s, then 0.3 s once vacuumed), and its planner statistics are stale. Autovacuum
+    /// would get there later; this does it now. VACUUM cannot run in a transaction: it is sent
+    /// as a simple query. A role that does not own the table gets a warning from the server,
+    /// not an error.
+    fn tidy_after_import(&mut self) -> Result<(), LedgerError> {
+        self.with_client(|c| Ok(c.batch_execute("VACUUM (ANALYZE) runs")?))
+    }
     fn import(&mut self, records: &[RunRecord]) -> Result<ImportReport, LedgerError> {
         let mut encoded = Vec::with_capacity(records.len());
         for r in records {

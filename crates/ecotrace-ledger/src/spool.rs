@@ -564,6 +564,11 @@ impl Ledger for SpooledLedger {
         r.map_err(|e| self.explain(e))
     }
 
+    fn tidy_after_import(&mut self) -> Result<(), LedgerError> {
+        let r = self.primary.tidy_after_import();
+        r.map_err(|e| self.explain(e))
+    }
+
     fn get(&self, id_or_prefix: &str) -> Result<RunRecord, LedgerError> {
         self.primary.get(id_or_prefix).map_err(|e| self.explain(e))
     }

@@ -924,6 +924,13 @@ fn import_codecarbon(
         }
         Ok(())
     })?;
+    if imported > 0 {
+        if let Err(e) = ledger.tidy_after_import() {
+            eprintln!(
+                "ecotrace: warning: the runs are stored, but tidying the ledger after the import failed ({e}); reports read it as it is, and the database's own maintenance catches up later"
+            );
+        }
+    }
     println!(
         "imported {} from {name} into {}",
         ecotrace_report::import_totals(imported, kwh, kg),

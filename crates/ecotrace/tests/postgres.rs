@@ -208,3 +208,56 @@ fn a_run_made_during_an_outage_is_kept_and_sent_by_sync() {
     let out = ok(ecotrace(dir.path(), &url).arg("sync").output().unwrap());
     assert!(out.contains("sent 0 run(s)"), "{out}");
 }
+
+/// `import codecarbon` into PostgreSQL ends with `VACUUM (ANALYZE) runs`, so the reports can read
+/// their covering index alone right after a bulk load (docs/benchmarks.md): the server's
+/// statistics show the table vacuumed and analyzed by the import, not by autovacuum.
+#[test]
+fn import_codecarbon_leaves_the_runs_table_vacuumed_and_analyzed() {
+    let Some(url) = server("import_codecarbon_leaves_the_runs_table_vacuumed_and_analyzed") else {
+        return;
+    };
+    let url = fresh_db(&url, "tidy");
+    let dir = tempfile::tempdir().unwrap();
+    // Creates the schema first, so that the counters below start from a known table.
+    ok(ecotrace(dir.path(), &url).args(["runs"]).output().unwrap());
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    db.batch_execute("ALTER TABLE runs SET (autovacuum_enabled = false)")
+        .unwrap();
+    let counts = |db: &mut postgres::Client| -> (i64, i64) {
+        let row = db
+            .query_one(
+                "SELECT vacuum_count, analyze_count FROM pg_stat_user_tables WHERE relname = 'runs'",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let before = counts(&mut db);
+    let header = "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,country_name,country_iso_code,region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,ram_total_size,tracking_mode,on_cloud,pue";
+    let mut csv = format!("{header}\n");
+    for i in 0..30 {
+        csv.push_str(&format!("2026-08-12T19:37:35,bert,00000000-0000-4000-8000-{i:012x},5b0fa12a-3dd7-45bb-9766-cc326314d9f1,60,1e-05,1.1e-06,9.2,0.0,6.0,3.1e-05,0.0,2.0e-05,5.1e-05,Spain,ESP,madrid,,,Linux,3.13.13,3.3.0,10,Intel Xeon,0,,-3.7,40.4,24.0,machine,N,1.0\n"));
+    }
+    let file = dir.path().join("emissions.csv");
+    std::fs::write(&file, csv).unwrap();
+    let out = ok(ecotrace(dir.path(), &url)
+        .args(["import", "codecarbon"])
+        .arg(&file)
+        .output()
+        .unwrap());
+    assert!(out.starts_with("imported 30 runs"), "{out}");
+    // The server publishes a backend's statistics when it goes idle: wait for them a little.
+    let mut after = counts(&mut db);
+    for _ in 0..50 {
+        if after.0 > before.0 && after.1 > before.1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        after = counts(&mut db);
+    }
+    assert!(
+        after.0 > before.0 && after.1 > before.1,
+        "runs not vacuumed and analyzed by the import: (vacuum_count, analyze_count) {before:?} -> {after:?}"
+    );
+}
