@@ -10,6 +10,9 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod common;
+use common::{cc_row, CC_HEADER};
+
 fn server(test: &str) -> Option<String> {
     match std::env::var("ECOTRACE_TEST_POSTGRES") {
         Ok(u) if !u.trim().is_empty() => Some(u.trim().to_string()),
@@ -234,10 +237,14 @@ fn import_codecarbon_leaves_the_runs_table_vacuumed_and_analyzed() {
         (row.get(0), row.get(1))
     };
     let before = counts(&mut db);
-    let header = "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,country_name,country_iso_code,region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,ram_total_size,tracking_mode,on_cloud,pue";
-    let mut csv = format!("{header}\n");
+    let mut csv = format!("{CC_HEADER}\n");
     for i in 0..30 {
-        csv.push_str(&format!("2026-08-12T19:37:35,bert,00000000-0000-4000-8000-{i:012x},5b0fa12a-3dd7-45bb-9766-cc326314d9f1,60,1e-05,1.1e-06,9.2,0.0,6.0,3.1e-05,0.0,2.0e-05,5.1e-05,Spain,ESP,madrid,,,Linux,3.13.13,3.3.0,10,Intel Xeon,0,,-3.7,40.4,24.0,machine,N,1.0\n"));
+        csv.push_str(&cc_row(
+            &format!("00000000-0000-4000-8000-{i:012x}"),
+            "60",
+            "1e-05",
+        ));
+        csv.push('\n');
     }
     let file = dir.path().join("emissions.csv");
     std::fs::write(&file, csv).unwrap();

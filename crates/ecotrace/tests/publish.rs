@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{stderr, Env};
+use common::{cc_row, stderr, Env, CC_HEADER};
 use serde_json::Value;
 
 /// What these tests add to the shared environment.
@@ -207,12 +207,6 @@ fn show_in_every_published_format() {
         "{}",
         stderr(&out)
     );
-}
-
-const CC_HEADER: &str = "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,country_iso_code,region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,ram_utilization_percent,ram_used_gb,on_cloud,pue,wue";
-
-fn cc_row(id: &str, duration: &str, emissions: &str) -> String {
-    format!("2026-08-12T19:37:35,bert,{id},5b0fa12a-3dd7-45bb-9766-cc326314d9f1,{duration},{emissions},1.1e-06,9.2,0.0,6.0,3.1e-05,0.0,2.0e-05,5.1e-05,0.0,Spain,ESP,madrid,,,Linux,3.13.13,3.3.0,10,Intel Xeon,0,,-3.7,40.4,24.0,machine,8.3,0,64.6,9.25,N,1.0,0.0")
 }
 
 /// A file of several import batches (100 runs each here, `ECOTRACE_IMPORT_BATCH`): read twice
